@@ -1,0 +1,19 @@
+"""Errors a user can act on: each carries one line saying what, where and how to fix."""
+
+
+class OpenAstroError(Exception):
+    """A problem with the user's input; the CLI prints its message on one line and exits with status 2."""
+
+    exit_code = 2
+
+
+class ConfigError(OpenAstroError):
+    """An unknown key or a bad value in the configuration."""
+
+
+class InputError(OpenAstroError):
+    """A missing, corrupt or unusable input file."""
+
+
+class WorkspaceError(OpenAstroError):
+    """A workspace that is missing, empty or from an incompatible version."""
