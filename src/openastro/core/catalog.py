@@ -1,0 +1,113 @@
+"""The catalog: a DuckDB file in the workspace, written in transactions, versioned and migrated."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from openastro.core.errors import WorkspaceError
+from openastro.core.schema import BULK_TABLES, MIGRATIONS, SCHEMA_VERSION
+
+
+class Catalog:
+    """A connection to the workspace catalog; use as a context manager."""
+
+    def __init__(self, path: Path | str, read_only: bool = False) -> None:
+        import duckdb
+
+        self.path = Path(path)
+        if read_only and not self.path.exists():
+            raise WorkspaceError(f"no catalog at {self.path}; run `openastro simulate` or `openastro ingest` first")
+        try:
+            self.con = duckdb.connect(str(self.path), read_only=read_only)
+        except duckdb.Error as exc:
+            raise WorkspaceError(f"catalog {self.path} cannot be opened ({exc}); "
+                                 "is another openastro process using it?") from None
+        if not read_only:
+            self._migrate()
+        elif self.version() != SCHEMA_VERSION:
+            raise WorkspaceError(f"catalog {self.path} is at schema version {self.version()}, this openastro "
+                                 f"reads version {SCHEMA_VERSION}; open it once with a write command to migrate")
+
+    def __enter__(self) -> Catalog:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def close(self) -> None:
+        """Close the connection."""
+        self.con.close()
+
+    def version(self) -> int:
+        """The schema version stored in the file (0 for a new file)."""
+        if not self.scalar("SELECT count(*) FROM information_schema.tables WHERE table_name = 'meta'"):
+            return 0
+        value = self.scalar("SELECT value FROM meta WHERE key = 'schema_version'")
+        return int(value) if value else 0
+
+    def _migrate(self) -> None:
+        """Bring the file up to SCHEMA_VERSION, one migration per version, each in its own transaction."""
+        current = self.version()
+        if current > SCHEMA_VERSION:
+            raise WorkspaceError(f"catalog {self.path} was written by a newer openastro (schema {current} > "
+                                 f"{SCHEMA_VERSION}); upgrade openastro")
+        for version in range(current, SCHEMA_VERSION):
+            with self.transaction():
+                for statement in MIGRATIONS[version]:
+                    self.con.execute(statement)
+                self.con.execute("INSERT OR REPLACE INTO meta VALUES ('schema_version', ?)", [str(version + 1)])
+
+    @contextmanager
+    def transaction(self) -> Iterator[Catalog]:
+        """All writes inside commit together or not at all."""
+        self.con.execute("BEGIN TRANSACTION")
+        try:
+            yield self
+        except BaseException:
+            self.con.execute("ROLLBACK")
+            raise
+        self.con.execute("COMMIT")
+
+    def insert(self, table: str, rows: pd.DataFrame | list[dict[str, Any]], replace: bool = False) -> int:
+        """Insert rows by column name (replacing rows with the same primary key when `replace`)."""
+        df = rows if isinstance(rows, pd.DataFrame) else pd.DataFrame(rows)
+        if df.empty:
+            return 0
+        verb = "INSERT OR REPLACE" if replace else "INSERT OR IGNORE"
+        self.con.register("_incoming", df)
+        try:
+            self.con.execute(f"{verb} INTO {table} BY NAME SELECT * FROM _incoming")
+        finally:
+            self.con.unregister("_incoming")
+        return len(df)
+
+    def query(self, sql: str, params: list[Any] | None = None) -> pd.DataFrame:
+        """Run SQL and return a DataFrame."""
+        return self.con.execute(sql, params or []).df()
+
+    def scalar(self, sql: str, params: list[Any] | None = None) -> Any:
+        """Run SQL returning one value."""
+        rows = self.con.execute(sql, params or []).fetchall()  # fetch all: DuckDB 2 refuses half-read results
+        return rows[0][0] if rows else None
+
+    def count(self, table: str) -> int:
+        """Number of rows in a table."""
+        return int(self.scalar(f"SELECT count(*) FROM {table}"))
+
+    def export_parquet(self, out_dir: Path, tables: tuple[str, ...] = BULK_TABLES) -> list[Path]:
+        """Write each table to `out_dir/<table>.parquet`, atomically (write, then rename)."""
+        out_dir.mkdir(parents=True, exist_ok=True)
+        written = []
+        for table in tables:
+            final = out_dir / f"{table}.parquet"
+            tmp = out_dir / f".{table}.parquet.tmp"
+            self.con.execute(f"COPY {table} TO '{tmp}' (FORMAT parquet)")
+            os.replace(tmp, final)
+            written.append(final)
+        return written

@@ -1,0 +1,52 @@
+"""The catalog's tables, by schema version; later versions add migrations instead of breaking old workspaces."""
+
+SCHEMA_VERSION = 1
+
+# Version 1: the foundation. Each entry creates one table.
+TABLES_V1: dict[str, str] = {
+    "meta": "key VARCHAR PRIMARY KEY, value VARCHAR",
+    "sites": """site_id VARCHAR PRIMARY KEY, name VARCHAR, lat DOUBLE, lon DOUBLE, elevation_m DOUBLE,
+        timezone VARCHAR, origin VARCHAR, params JSON""",
+    "fields": "field_id VARCHAR PRIMARY KEY, name VARCHAR, ra DOUBLE, dec DOUBLE",
+    "field_stars": "star_id BIGINT PRIMARY KEY, field_id VARCHAR, ra DOUBLE, dec DOUBLE, mag DOUBLE, color DOUBLE",
+    "frames": """frame_id VARCHAR PRIMARY KEY, path VARCHAR, site_id VARCHAR, field_id VARCHAR, night VARCHAR,
+        date_obs VARCHAR, mjd DOUBLE, exptime DOUBLE, filter VARCHAR, airmass DOUBLE, airmass_source VARCHAR,
+        ra DOUBLE, dec DOUBLE, naxis1 INTEGER, naxis2 INTEGER, gain DOUBLE, rdnoise DOUBLE, ccd_temp DOUBLE,
+        telescop VARCHAR, instrume VARCHAR, object VARCHAR, has_wcs BOOLEAN, missing VARCHAR[], origin VARCHAR,
+        ingested_at TIMESTAMP""",
+    "frame_measurements": """frame_id VARCHAR PRIMARY KEY, fwhm_px DOUBLE, fwhm_arcsec DOUBLE, ellipticity DOUBLE,
+        sky DOUBLE, sky_rms DOUBLE, sky_gradient DOUBLE, n_sources INTEGER, n_matched INTEGER,
+        zero_point DOUBLE, zero_point_err DOUBLE, lim_mag DOUBLE, saturated_frac DOUBLE, notes VARCHAR""",
+    "sources": """frame_id VARCHAR, source_id INTEGER, x DOUBLE, y DOUBLE, ra DOUBLE, dec DOUBLE, flux DOUBLE,
+        flux_err DOUBLE, a DOUBLE, b DOUBLE, theta DOUBLE, fwhm DOUBLE, peak DOUBLE, npix INTEGER, flag INTEGER,
+        star_id BIGINT, match_sep_arcsec DOUBLE, PRIMARY KEY (frame_id, source_id)""",
+    "photometry": """frame_id VARCHAR, star_id BIGINT, field_id VARCHAR, site_id VARCHAR, mjd DOUBLE,
+        filter VARCHAR, x DOUBLE, y DOUBLE, flux DOUBLE, flux_err DOUBLE, inst_mag DOUBLE, mag DOUBLE,
+        mag_err DOUBLE, zero_point DOUBLE, airmass DOUBLE, flags INTEGER, PRIMARY KEY (frame_id, star_id)""",
+    "stage_runs": """stage VARCHAR, frame_id VARCHAR, status VARCHAR, reason VARCHAR, finished_at TIMESTAMP,
+        PRIMARY KEY (stage, frame_id)""",
+    # Filled by later capabilities (quality, light curves, transients, scheduling); created now so that
+    # every workspace has the same shape.
+    "frame_quality": """frame_id VARCHAR PRIMARY KEY, verdict VARCHAR, score DOUBLE, anomaly DOUBLE,
+        labels VARCHAR[], reasons VARCHAR""",
+    "lightcurves": """star_id BIGINT, mjd DOUBLE, flux DOUBLE, flux_err DOUBLE, mag DOUBLE, mag_err DOUBLE,
+        n_sites INTEGER, sites VARCHAR[], PRIMARY KEY (star_id, mjd)""",
+    "periods": """star_id BIGINT, method VARCHAR, rank INTEGER, period DOUBLE, power DOUBLE, fap DOUBLE,
+        flags VARCHAR[], PRIMARY KEY (star_id, method, rank)""",
+    "candidates": """candidate_id VARCHAR PRIMARY KEY, kind VARCHAR, frame_id VARCHAR, star_id BIGINT,
+        site_id VARCHAR, ra DOUBLE, dec DOUBLE, x DOUBLE, y DOUBLE, flux DOUBLE, score DOUBLE, details JSON""",
+    "plans": """plan_id VARCHAR, site_id VARCHAR, field_id VARCHAR, start_mjd DOUBLE, end_mjd DOUBLE,
+        priority DOUBLE, reason VARCHAR""",
+}
+
+# Tables exported to Parquet after each run, for Dask, pandas or Spark.
+BULK_TABLES = ("frames", "frame_measurements", "sources", "photometry")
+
+
+def create_statements(tables: dict[str, str]) -> list[str]:
+    """CREATE TABLE statements for a table dict."""
+    return [f"CREATE TABLE IF NOT EXISTS {name} ({cols})" for name, cols in tables.items()]
+
+
+# MIGRATIONS[v] brings a catalog from version v to v + 1; version 0 is an empty file.
+MIGRATIONS: dict[int, list[str]] = {0: create_statements(TABLES_V1)}

@@ -1,0 +1,86 @@
+"""A workspace: one folder holding frames, the catalog, models, MLflow tracking, runs and reports."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from openastro.core.errors import WorkspaceError
+
+if TYPE_CHECKING:
+    from openastro.core.config import Config
+
+DEFAULT_WORKDIR = Path("openastro-work")
+
+
+@dataclass(frozen=True)
+class Workspace:
+    """Paths inside a workspace folder; `create()` makes the folders."""
+
+    root: Path
+
+    @classmethod
+    def open(cls, root: Path | str = DEFAULT_WORKDIR, create: bool = True) -> Workspace:
+        """The workspace at `root`, made if missing when `create` is set."""
+        ws = cls(Path(root).expanduser().resolve())
+        if create:
+            ws.create()
+        elif not ws.root.is_dir():
+            raise WorkspaceError(f"workspace {ws.root} does not exist; create it with `openastro simulate` "
+                                 f"or `openastro ingest --workdir {ws.root} FILES`")
+        return ws
+
+    def create(self) -> None:
+        """Make the workspace folders."""
+        if self.root.exists() and not self.root.is_dir():
+            raise WorkspaceError(f"workspace path {self.root} is a file; pass a folder to --workdir")
+        for sub in (self.frames, self.models, self.runs, self.reports, self.parquet):
+            sub.mkdir(parents=True, exist_ok=True)
+
+    @property
+    def frames(self) -> Path:
+        return self.root / "frames"
+
+    @property
+    def sim(self) -> Path:
+        """Where `simulate` writes frames, the reference catalog and truth."""
+        return self.root / "sim"
+
+    @property
+    def catalog_path(self) -> Path:
+        return self.root / "catalog.duckdb"
+
+    @property
+    def parquet(self) -> Path:
+        return self.root / "parquet"
+
+    @property
+    def models(self) -> Path:
+        return self.root / "models"
+
+    @property
+    def runs(self) -> Path:
+        return self.root / "runs"
+
+    @property
+    def reports(self) -> Path:
+        return self.root / "reports"
+
+    @property
+    def mlflow_uri(self) -> str:
+        return f"sqlite:///{self.root / 'mlflow.db'}"
+
+    def new_run(self, verb: str, config: Config, argv: list[str] | None = None) -> Path:
+        """Make `runs/<timestamp>-<verb>/` holding the resolved config (and the command line)."""
+        from openastro.core.config import to_toml
+
+        stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%S%fZ")
+        run_dir = self.runs / f"{stamp}-{verb}"
+        run_dir.mkdir(parents=True, exist_ok=False)
+        (run_dir / "config.toml").write_text(to_toml(config))
+        if argv is not None:
+            (run_dir / "command.json").write_text(json.dumps({"verb": verb, "argv": argv}))
+        return run_dir

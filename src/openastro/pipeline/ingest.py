@@ -1,0 +1,162 @@
+"""Ingest FITS frames into the catalog: validate each file, match or create its site and field, dedupe."""
+
+from __future__ import annotations
+
+import hashlib
+import re
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from openastro.core.catalog import Catalog
+from openastro.core.errors import InputError
+from openastro.core.progress import progress_bar
+
+FITS_SUFFIXES = (".fits", ".fit", ".fts", ".fits.gz", ".fit.gz", ".fts.gz", ".fz", ".fits.fz")
+SITE_MATCH_KM = 5.0
+
+
+@dataclass
+class IngestReport:
+    """What an ingest did: frames added, already present, and rejected with reasons."""
+
+    added: list[str] = field(default_factory=list)
+    duplicates: list[str] = field(default_factory=list)
+    rejected: list[tuple[str, str]] = field(default_factory=list)
+
+    def to_dict(self) -> dict:
+        return {"added": len(self.added), "duplicates": len(self.duplicates),
+                "rejected": [{"file": f, "reason": r} for f, r in self.rejected]}
+
+
+def expand_paths(paths: Iterable[Path | str]) -> list[Path]:
+    """Files named directly, plus FITS files found recursively in named folders, sorted."""
+    out: list[Path] = []
+    for p in map(Path, paths):
+        if p.is_dir():
+            out.extend(sorted(f for f in p.rglob("*") if f.is_file() and f.name.lower().endswith(FITS_SUFFIXES)))
+        else:
+            out.append(p)
+    return out
+
+
+def file_id(path: Path) -> str:
+    """Content hash of a file: the same frame gets the same id wherever it lies."""
+    digest = hashlib.sha256()
+    with open(path, "rb") as fh:
+        for chunk in iter(lambda: fh.read(1 << 20), b""):
+            digest.update(chunk)
+    return digest.hexdigest()[:20]
+
+
+def slug(text: str) -> str:
+    """A lower-case identifier made from free text."""
+    return re.sub(r"[^a-z0-9]+", "-", text.strip().lower()).strip("-") or "unknown"
+
+
+def night_of(mjd: float | None, lon_deg: float | None) -> str | None:
+    """The local evening date (YYYY-MM-DD) of the night containing `mjd` at east longitude `lon_deg`."""
+    if mjd is None or not np.isfinite(mjd):
+        return None
+    local = mjd + (lon_deg or 0.0) / 360.0 - 0.5  # shift so that local noon starts the night
+    return (datetime(1858, 11, 17, tzinfo=UTC) + pd.Timedelta(days=float(np.floor(local)))).strftime("%Y-%m-%d")
+
+
+def _haversine_km(lat1: float, lon1: float, lat2: np.ndarray, lon2: np.ndarray) -> np.ndarray:
+    lat1, lon1, lat2, lon2 = map(np.radians, (lat1, lon1, lat2, lon2))
+    a = np.sin((lat2 - lat1) / 2) ** 2 + np.cos(lat1) * np.cos(lat2) * np.sin((lon2 - lon1) / 2) ** 2
+    return 2 * 6371.0 * np.arcsin(np.sqrt(a))
+
+
+def resolve_site(meta, sites: pd.DataFrame) -> tuple[str | None, dict | None]:
+    """The site a frame belongs to: by coordinates within SITE_MATCH_KM, else by name; new sites are returned."""
+    if meta.site_lat is not None and meta.site_lon is not None and len(sites):
+        known = sites.dropna(subset=["lat", "lon"])
+        if len(known):
+            dist = _haversine_km(meta.site_lat, meta.site_lon, known["lat"].to_numpy(), known["lon"].to_numpy())
+            if dist.min() < SITE_MATCH_KM:
+                return str(known["site_id"].iloc[int(dist.argmin())]), None
+    name = meta.observat or meta.telescop
+    if name:
+        hit = sites[(sites["name"].str.lower() == name.lower()) | (sites["site_id"] == slug(name))]
+        if len(hit):
+            return str(hit["site_id"].iloc[0]), None
+    if name is None and meta.site_lat is None:
+        return None, None
+    site_id = slug(name) if name else f"site-{meta.site_lat:+.3f}{meta.site_lon:+.3f}"
+    new = {"site_id": site_id, "name": name or site_id, "lat": meta.site_lat, "lon": meta.site_lon,
+           "elevation_m": meta.site_elev, "timezone": None, "origin": "header", "params": None}
+    return site_id, new
+
+
+def resolve_field(meta, fields: pd.DataFrame) -> tuple[str | None, dict | None]:
+    """The field a frame points at: by OBJECT name; new fields are returned."""
+    if not meta.object:
+        return None, None
+    hit = fields[(fields["field_id"] == meta.object) | (fields["name"].str.lower() == meta.object.lower())]
+    if len(hit):
+        return str(hit["field_id"].iloc[0]), None
+    field_id = slug(meta.object)
+    return field_id, {"field_id": field_id, "name": meta.object, "ra": meta.ra, "dec": meta.dec}
+
+
+def frame_row(frame_id: str, meta, site_id: str | None, field_id: str | None, lon: float | None,
+              origin: str) -> dict:
+    """The `frames` row for one file."""
+    return {
+        "frame_id": frame_id, "path": str(Path(meta.path).resolve()), "site_id": site_id, "field_id": field_id,
+        "night": night_of(meta.mjd, lon), "date_obs": meta.date_obs, "mjd": meta.mjd, "exptime": meta.exptime,
+        "filter": meta.filter, "airmass": meta.airmass, "airmass_source": meta.airmass_source, "ra": meta.ra,
+        "dec": meta.dec, "naxis1": meta.naxis1, "naxis2": meta.naxis2, "gain": meta.gain,
+        "rdnoise": meta.rdnoise, "ccd_temp": meta.ccd_temp, "telescop": meta.telescop,
+        "instrume": meta.instrume, "object": meta.object, "has_wcs": bool(meta.has_wcs),
+        "missing": list(meta.missing), "origin": origin, "ingested_at": datetime.now(UTC).replace(tzinfo=None),
+    }
+
+
+def ingest(paths: Iterable[Path | str], catalog: Catalog, origin: str = "ingest") -> IngestReport:
+    """Read and validate every file, then add the new ones to the catalog in one transaction."""
+    from openastro.image.fitsio import read_frame
+
+    files = expand_paths(paths)
+    report = IngestReport()
+    sites = catalog.query("SELECT site_id, name, lat, lon FROM sites")
+    fields = catalog.query("SELECT field_id, name FROM fields")
+    known_ids = set(catalog.query("SELECT frame_id FROM frames")["frame_id"])
+    frames, new_sites, new_fields = [], {}, {}
+    with progress_bar("ingest", len(files)) as bar:
+        for path in files:
+            bar.advance()
+            if not path.is_file():
+                report.rejected.append((str(path), "file not found"))
+                continue
+            frame_id = file_id(path)
+            if frame_id in known_ids:
+                report.duplicates.append(str(path))
+                continue
+            try:
+                _, meta = read_frame(path)
+            except InputError as exc:
+                report.rejected.append((str(path), str(exc)))
+                continue
+            site_id, new_site = resolve_site(meta, sites)
+            if new_site:
+                new_sites[site_id] = new_site
+                sites = pd.concat([sites, pd.DataFrame([new_site])[sites.columns]], ignore_index=True)
+            field_id, new_field = resolve_field(meta, fields)
+            if new_field:
+                new_fields[field_id] = new_field
+                fields = pd.concat([fields, pd.DataFrame([new_field])[fields.columns]], ignore_index=True)
+            lon = sites.loc[sites["site_id"] == site_id, "lon"].iloc[0] if site_id else meta.site_lon
+            frames.append(frame_row(frame_id, meta, site_id, field_id, lon, origin))
+            known_ids.add(frame_id)
+            report.added.append(str(path))
+    with catalog.transaction():
+        catalog.insert("sites", list(new_sites.values()))
+        catalog.insert("fields", list(new_fields.values()))
+        catalog.insert("frames", frames)
+    return report

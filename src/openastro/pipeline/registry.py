@@ -1,0 +1,28 @@
+"""The pipeline's stages in the order they run; later capabilities add theirs here."""
+
+from __future__ import annotations
+
+import difflib
+
+from openastro.core.config import Config
+from openastro.core.errors import ConfigError
+from openastro.pipeline.stages import Stage
+
+
+def stage_classes() -> list[type[Stage]]:
+    """Every stage, in run order."""
+    from openastro.pipeline.photometry_stage import ExtractStage, PhotometryStage
+
+    return [ExtractStage, PhotometryStage]
+
+
+def select_stages(config: Config) -> list[Stage]:
+    """The stages named in `run.stages` (all when empty), in run order."""
+    classes = stage_classes()
+    names = [cls.name for cls in classes]
+    for wanted in config.run.stages:
+        if wanted not in names:
+            close = difflib.get_close_matches(wanted, names, n=1)
+            hint = f"; did you mean '{close[0]}'?" if close else ""
+            raise ConfigError(f"unknown stage '{wanted}' in run.stages{hint} (stages: {', '.join(names)})")
+    return [cls(config) for cls in classes if not config.run.stages or cls.name in config.run.stages]

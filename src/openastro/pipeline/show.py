@@ -1,0 +1,62 @@
+"""Rich tables for the verbs' results (the `--json` path prints the same dicts as JSON)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+
+def _console():
+    from rich.console import Console
+
+    return Console()
+
+
+def _table(title: str, rows: list[dict[str, Any]], columns: list[str] | None = None):
+    """A rich Table of `rows` (dicts) with the given or all columns."""
+    from rich.table import Table
+
+    columns = columns or (list(rows[0]) if rows else [])
+    table = Table(title=title)
+    for col in columns:
+        table.add_column(col, justify="right" if rows and isinstance(rows[0].get(col), int | float) else "left")
+    for row in rows:
+        table.add_row(*("" if row.get(c) is None else str(row.get(c)) for c in columns))
+    return table
+
+
+def ingest_summary(result: dict[str, Any]) -> None:
+    """Print what an ingest added, skipped and rejected."""
+    console = _console()
+    console.print(f"added {result['added']} frames, {result['duplicates']} already present, "
+                  f"{len(result['rejected'])} rejected")
+
+
+def simulate_summary(result: dict[str, Any]) -> None:
+    """Print what the simulator made."""
+    console = _console()
+    rows = [{"site": s, "frames": n} for s, n in result["frames_per_site"].items()]
+    console.print(_table("simulated frames per site", rows))
+    console.print(f"frames in {result['sim_dir']}; ingested {result['added']} "
+                  f"({result['duplicates']} already present)")
+
+
+def run_summary(result: dict[str, Any]) -> None:
+    """Print the stage table, the per-site table and where the report is."""
+    console = _console()
+    console.print(f"executor: {result.get('executor')}")
+    stage_rows = [{k: v for k, v in s.items() if k != "reasons"} for s in result.get("stages", [])]
+    console.print(_table("stages", stage_rows))
+    for stage in result.get("stages", []):
+        for reason, n in stage["reasons"].items():
+            console.print(f"  {stage['stage']}: {n} × {reason}")
+    console.print(_table("sites", result.get("sites", [])))
+    for path in result.get("reports", []):
+        console.print(f"report: {path}")
+
+
+def info_summary(result: dict[str, Any]) -> None:
+    """Print table row counts and the per-site summary."""
+    console = _console()
+    console.print(f"workspace {result['workdir']} (schema version {result['schema_version']})")
+    console.print(_table("catalog tables", [{"table": t, "rows": n} for t, n in result["tables"].items()]))
+    console.print(_table("sites", result["sites"]))

@@ -1,0 +1,79 @@
+"""The DuckDB catalog: schema version, migration, transactions, Parquet export."""
+
+import duckdb
+import pandas as pd
+import pytest
+
+from openastro.core.catalog import Catalog
+from openastro.core.errors import WorkspaceError
+from openastro.core.schema import BULK_TABLES, SCHEMA_VERSION, TABLES_V1
+from openastro.core.workspace import Workspace
+
+
+def test_new_catalog_has_every_table_and_the_version(tmp_path):
+    with Catalog(tmp_path / "c.duckdb") as cat:
+        assert cat.version() == SCHEMA_VERSION
+        names = set(cat.query("SELECT table_name FROM information_schema.tables")["table_name"])
+    assert set(TABLES_V1) <= names
+    for table in ("sites", "fields", "frames", "frame_quality", "sources", "photometry", "lightcurves",
+                  "candidates", "periods", "plans"):
+        assert table in names
+
+
+def test_transaction_rolls_back_on_error(tmp_path):
+    path = tmp_path / "c.duckdb"
+    with Catalog(path) as cat:
+        cat.insert("fields", [{"field_id": "a", "name": "A", "ra": 1.0, "dec": 2.0}])
+        with pytest.raises(RuntimeError), cat.transaction():
+            cat.insert("fields", [{"field_id": "b", "name": "B", "ra": 1.0, "dec": 2.0}])
+            raise RuntimeError("crash")
+    with Catalog(path, read_only=True) as cat:
+        assert list(cat.query("SELECT field_id FROM fields")["field_id"]) == ["a"]
+
+
+def test_insert_ignores_or_replaces_duplicates(tmp_path):
+    with Catalog(tmp_path / "c.duckdb") as cat:
+        cat.insert("fields", [{"field_id": "a", "name": "A", "ra": 1.0, "dec": 2.0}])
+        cat.insert("fields", [{"field_id": "a", "name": "B", "ra": 1.0, "dec": 2.0}])
+        assert cat.scalar("SELECT name FROM fields") == "A"
+        cat.insert("fields", [{"field_id": "a", "name": "B", "ra": 1.0, "dec": 2.0}], replace=True)
+        assert cat.scalar("SELECT name FROM fields") == "B" and cat.count("fields") == 1
+
+
+def test_newer_schema_is_refused_and_old_one_migrated(tmp_path):
+    path = tmp_path / "c.duckdb"
+    with Catalog(path) as cat:
+        cat.con.execute("UPDATE meta SET value = '99' WHERE key = 'schema_version'")
+    with pytest.raises(WorkspaceError, match="newer openastro"):
+        Catalog(path)
+    old = tmp_path / "old.duckdb"
+    duckdb.connect(str(old)).close()  # an empty file is version 0
+    with Catalog(old) as cat:
+        assert cat.version() == SCHEMA_VERSION and cat.count("frames") == 0
+
+
+def test_parquet_export_reads_back(tmp_path):
+    ws = Workspace.open(tmp_path / "ws")
+    with Catalog(ws.catalog_path) as cat:
+        cat.insert("photometry", [{"frame_id": "f", "star_id": 1, "mag": 12.5, "mag_err": 0.01}])
+        paths = cat.export_parquet(ws.parquet)
+    assert {p.stem for p in paths} == set(BULK_TABLES)
+    df = pd.read_parquet(ws.parquet / "photometry.parquet")
+    assert df["mag"].tolist() == [12.5]
+
+
+def test_workspace_run_dir_holds_resolved_config(tmp_path):
+    from openastro.core.config import load_config
+
+    ws = Workspace.open(tmp_path / "ws")
+    cfg = load_config(overrides=["sim.nights=2"])
+    run_dir = ws.new_run("simulate", cfg, ["openastro", "simulate"])
+    assert run_dir.name.endswith("-simulate")
+    assert load_config(run_dir / "config.toml") == cfg
+
+
+def test_missing_workspace_is_a_clear_error(tmp_path):
+    with pytest.raises(WorkspaceError, match="does not exist"):
+        Workspace.open(tmp_path / "nope", create=False)
+    with pytest.raises(WorkspaceError, match="no catalog"):
+        Catalog(tmp_path / "nope.duckdb", read_only=True)

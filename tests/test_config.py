@@ -1,0 +1,62 @@
+"""Configuration: defaults, user file, overrides, unknown keys."""
+
+import pytest
+
+from openastro.core.config import defaults_dict, load_config, parse_override, to_toml
+from openastro.core.errors import ConfigError
+
+
+def test_defaults_load_and_match_the_packaged_file():
+    cfg = load_config()
+    assert cfg.sim.seed == defaults_dict()["sim"]["seed"]
+    assert cfg.photometry.aperture_fwhm > 0
+
+
+def test_overrides_parse_toml_literals():
+    assert parse_override("sim.nights=3") == {"sim": {"nights": 3}}
+    assert parse_override("sim.sites=['A', 'B']") == {"sim": {"sites": ["A", "B"]}}
+    assert parse_override("run.dask=local") == {"run": {"dask": "local"}}
+    cfg = load_config(overrides=["sim.nights=3", "sim.defects.trail=0.5"])
+    assert cfg.sim.nights == 3 and cfg.sim.defects.trail == 0.5
+
+
+def test_user_file_then_overrides(tmp_path):
+    path = tmp_path / "my.toml"
+    path.write_text("[sim]\nnights = 4\nseed = 7\n")
+    cfg = load_config(path, ["sim.nights=5"])
+    assert (cfg.sim.nights, cfg.sim.seed) == (5, 7)
+
+
+def test_unknown_key_names_it_and_the_closest_valid_ones():
+    with pytest.raises(ConfigError) as err:
+        load_config(overrides=["sim.nigths=2"])
+    assert "sim.nigths" in str(err.value) and "sim.nights" in str(err.value)
+    with pytest.raises(ConfigError, match="unknown config key 'simm'"):
+        load_config(overrides=["simm.nights=2"])
+
+
+def test_bad_value_and_bad_file(tmp_path):
+    with pytest.raises(ConfigError, match="sim.nights"):
+        load_config(overrides=["sim.nights='many'"])
+    bad = tmp_path / "bad.toml"
+    bad.write_text("[sim\nnights=")
+    with pytest.raises(ConfigError, match="not valid TOML"):
+        load_config(bad)
+    with pytest.raises(ConfigError, match="not found"):
+        load_config(tmp_path / "missing.toml")
+
+
+def test_resolved_config_round_trips_through_toml(tmp_path):
+    cfg = load_config(overrides=["sim.nights=2"])
+    path = tmp_path / "resolved.toml"
+    path.write_text(to_toml(cfg))
+    assert load_config(path) == cfg
+
+
+def test_config_show_cli(cli):
+    code, out, _ = cli("config", "show", "--set", "sim.nights=9")
+    assert code == 0 and "nights = 9" in out
+    code, out, _ = cli("config", "show", "--json")
+    assert code == 0 and '"seed"' in out
+    code, _, err = cli("config", "show", "--set", "sim.nigths=9")
+    assert code == 2 and "sim.nights" in err
