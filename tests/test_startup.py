@@ -7,7 +7,7 @@ HEAVY = ("astropy", "torch", "duckdb", "pandas", "numpy", "mlflow", "dask", "sep
 
 
 def test_cli_import_pulls_no_heavy_library():
-    code = "import sys, openastro.cli; print(','.join(m for m in %r if m in sys.modules))" % (HEAVY,)
+    code = f"import sys, openastro.cli; print(','.join(m for m in {HEAVY!r} if m in sys.modules))"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout.strip()
     assert out == "", f"heavy modules imported at CLI start-up: {out}"
 

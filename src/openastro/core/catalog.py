@@ -34,6 +34,11 @@ class Catalog:
             raise WorkspaceError(f"catalog {self.path} is at schema version {self.version()}, this openastro "
                                  f"reads version {SCHEMA_VERSION}; open it once with a write command to migrate")
 
+    @property
+    def root(self) -> Path:
+        """The workspace folder holding this catalog; relative frame paths start here."""
+        return self.path.parent.resolve()
+
     def __enter__(self) -> Catalog:
         return self
 

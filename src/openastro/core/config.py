@@ -69,6 +69,8 @@ class PhotometryConfig(_Section):
     annulus_fwhm: tuple[float, float]
     match_radius_arcsec: float
     min_snr_zero_point: float
+    deblend_cont: float
+    default_fwhm_px: float
 
 
 class RunConfig(_Section):

@@ -16,6 +16,20 @@ if TYPE_CHECKING:
 DEFAULT_WORKDIR = Path("openastro-work")
 
 
+def stored_path(path: Path | str, root: Path) -> str:
+    """How the catalog records a file: relative to the workspace when inside it (so a workspace can move)."""
+    path = Path(path).resolve()
+    return str(path.relative_to(root)) if path.is_relative_to(root) else str(path)
+
+
+def resolve_path(path: str | None, root: Path) -> Path | None:
+    """The file a catalog path names; relative paths are taken from the workspace root."""
+    if not path:
+        return None
+    p = Path(path).expanduser()
+    return p if p.is_absolute() else root / p
+
+
 @dataclass(frozen=True)
 class Workspace:
     """Paths inside a workspace folder; `create()` makes the folders."""

@@ -15,6 +15,7 @@ import pandas as pd
 from openastro.core.catalog import Catalog
 from openastro.core.errors import InputError
 from openastro.core.progress import progress_bar
+from openastro.core.workspace import stored_path
 
 FITS_SUFFIXES = (".fits", ".fit", ".fts", ".fits.gz", ".fit.gz", ".fts.gz", ".fz", ".fits.fz")
 SITE_MATCH_KM = 5.0
@@ -105,10 +106,10 @@ def resolve_field(meta, fields: pd.DataFrame) -> tuple[str | None, dict | None]:
 
 
 def frame_row(frame_id: str, meta, site_id: str | None, field_id: str | None, lon: float | None,
-              origin: str) -> dict:
+              origin: str, root: Path) -> dict:
     """The `frames` row for one file."""
     return {
-        "frame_id": frame_id, "path": str(Path(meta.path).resolve()), "site_id": site_id, "field_id": field_id,
+        "frame_id": frame_id, "path": stored_path(meta.path, root), "site_id": site_id, "field_id": field_id,
         "night": night_of(meta.mjd, lon), "date_obs": meta.date_obs, "mjd": meta.mjd, "exptime": meta.exptime,
         "filter": meta.filter, "airmass": meta.airmass, "airmass_source": meta.airmass_source, "ra": meta.ra,
         "dec": meta.dec, "naxis1": meta.naxis1, "naxis2": meta.naxis2, "gain": meta.gain,
@@ -152,7 +153,7 @@ def ingest(paths: Iterable[Path | str], catalog: Catalog, origin: str = "ingest"
                 new_fields[field_id] = new_field
                 fields = pd.concat([fields, pd.DataFrame([new_field])[fields.columns]], ignore_index=True)
             lon = sites.loc[sites["site_id"] == site_id, "lon"].iloc[0] if site_id else meta.site_lon
-            frames.append(frame_row(frame_id, meta, site_id, field_id, lon, origin))
+            frames.append(frame_row(frame_id, meta, site_id, field_id, lon, origin, catalog.root))
             known_ids.add(frame_id)
             report.added.append(str(path))
     with catalog.transaction():

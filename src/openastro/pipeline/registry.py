@@ -11,9 +11,9 @@ from openastro.pipeline.stages import Stage
 
 def stage_classes() -> list[type[Stage]]:
     """Every stage, in run order."""
-    from openastro.pipeline.photometry_stage import ExtractStage, PhotometryStage
+    from openastro.pipeline.photometry_stage import PhotometryStage
 
-    return [ExtractStage, PhotometryStage]
+    return [PhotometryStage]
 
 
 def select_stages(config: Config) -> list[Stage]:

@@ -10,6 +10,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from openastro.core.workspace import resolve_path
+
 THUMB_PX = 256
 
 
@@ -37,14 +39,6 @@ def _rank_label(i: int, total: int, by_seeing: bool) -> str:
     if i == (total - 1) // 2:
         return "median seeing"
     return f"seeing rank {i + 1} of {total}"
-
-
-def resolve_path(path: str | None, root: Path) -> Path | None:
-    """The frame's file path; relative paths are taken from the workspace root."""
-    if not path:
-        return None
-    p = Path(path).expanduser()
-    return p if p.is_absolute() else root / p
 
 
 def read_image(path: Path) -> np.ndarray:

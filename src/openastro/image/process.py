@@ -1,0 +1,173 @@
+"""One call per frame for the pipeline: prepare, extract, match, photometry, zero point and measurements."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from openastro.core.config import PhotometryConfig
+from openastro.image.extract import extract_sources, prepare_frame
+from openastro.image.fitsio import FrameMeta
+from openastro.image.match import match_sources, pixel_to_sky, project_catalog
+from openastro.image.measure import (
+    FrameMeasurements,
+    Shape,
+    limiting_magnitude,
+    measure_shape,
+    sky_surface_brightness,
+)
+from openastro.image.photometry import (
+    FLAG_BLEND,
+    FLAG_FORCED,
+    Apertures,
+    ZeroPoint,
+    blend_flags,
+    calibrate,
+    fit_zero_point,
+    instrumental_mag,
+    measure_apertures,
+)
+
+PHOTOMETRY_COLUMNS = ("star_id", "x", "y", "flux", "flux_err", "snr", "sky", "peak", "inst_mag", "inst_mag_err",
+                      "mag", "mag_err", "zero_point", "catalog_mag", "flags", "source_id")
+
+
+@dataclass
+class FrameResult:
+    """Everything measured on one frame; x, y are 0-based pixels of the file's full (untrimmed) array."""
+
+    sources: pd.DataFrame
+    photometry: pd.DataFrame
+    measurements: FrameMeasurements
+    skipped: list[str] = field(default_factory=list)
+    background: dict[str, float | None] = field(default_factory=dict)
+
+
+def _empty_photometry() -> pd.DataFrame:
+    """A photometry table with no rows."""
+    ints = ("star_id", "flags", "source_id")
+    return pd.DataFrame({c: pd.Series(dtype="int64" if c in ints else "float64") for c in PHOTOMETRY_COLUMNS})
+
+
+def process_frame(data: np.ndarray, meta: FrameMeta, reference: pd.DataFrame | None,
+                  config: PhotometryConfig) -> FrameResult:
+    """Measure one frame against a reference catalog (star_id, ra, dec, mag[, color]); never touches disk."""
+    skipped: list[str] = []
+    prepared = prepare_frame(data, meta.trimsec, meta.biassec)
+    skipped += prepared.notes
+    gain = meta.gain
+    if gain is None:
+        skipped.append("no gain in header: 1 e-/ADU assumed")
+        gain = 1.0
+    saturation = meta.saturation_level()
+    if saturation is not None and prepared.overscan is not None:
+        saturation -= prepared.overscan
+    extraction = extract_sources(prepared.data, config, gain, saturation)
+    skipped += extraction.notes
+    background = extraction.background
+    sources = extraction.sources
+    shape = measure_shape(extraction.subtracted, sources, extraction.mask)
+    fwhm = shape.fwhm
+    if fwhm is None:
+        skipped.append(f"too few good stars to measure the FWHM: {config.default_fwhm_px:g} px assumed")
+    apertures = Apertures.for_fwhm(fwhm or config.default_fwhm_px, config)
+
+    offset = np.array([prepared.x0, prepared.y0], float)
+    sources = sources.assign(x=sources["x"] + offset[0], y=sources["y"] + offset[1])
+    wcs = meta.wcs() if meta.has_wcs else None
+    ra, dec = (np.nan, np.nan) if wcs is None else pixel_to_sky(sources["x"].to_numpy(), sources["y"].to_numpy(), wcs)
+    sources = sources.assign(ra=ra, dec=dec, star_id=pd.array([pd.NA] * len(sources), dtype="Int64"),
+                             match_sep_arcsec=np.nan)
+
+    match = match_sources(sources, reference, wcs, config.match_radius_arcsec)
+    if match.reason:
+        skipped.append(match.reason)
+    if len(match):
+        by_source = match.matches.set_index("source_id")
+        sources["star_id"] = sources["source_id"].map(by_source["star_id"]).astype("Int64")
+        sources["match_sep_arcsec"] = sources["source_id"].map(by_source["sep_arcsec"])
+
+    photometry, zp = _empty_photometry(), ZeroPoint(None, None, 0, None)
+    if wcs is None or reference is None or len(reference) == 0:
+        skipped.append("no WCS: catalog photometry skipped" if wcs is None
+                       else "no reference catalog: catalog photometry skipped")
+    else:
+        photometry = _catalog_photometry(extraction, prepared.data, sources, match.matches, reference, wcs,
+                                         apertures, gain, meta.rdnoise, saturation, offset)
+        if len(photometry) == 0:
+            skipped.append("no catalog star falls on the frame: photometry skipped")
+        elif not meta.exptime:
+            skipped.append("no exposure time: instrumental magnitudes and zero point skipped")
+        else:
+            mag, err = instrumental_mag(photometry["flux"], photometry["flux_err"], gain, meta.exptime)
+            photometry["inst_mag"], photometry["inst_mag_err"] = mag, err
+            zp = fit_zero_point(photometry["catalog_mag"], mag, err, photometry["snr"], photometry["flags"],
+                                config.min_snr_zero_point)
+            if zp.reason:
+                skipped.append(zp.reason)
+            photometry = calibrate(photometry, zp)
+    photometry = photometry.reindex(columns=list(PHOTOMETRY_COLUMNS))
+
+    measurements = _measurements(background, sources, len(match), shape, apertures, zp, meta, gain,
+                                 prepared.overscan)
+    return FrameResult(sources=sources.reset_index(drop=True), photometry=photometry.reset_index(drop=True),
+                       measurements=measurements, skipped=skipped, background=background.stats())
+
+
+def _catalog_photometry(extraction: Any, data: np.ndarray, sources: pd.DataFrame, matches: pd.DataFrame,
+                        reference: pd.DataFrame, wcs: Any, apertures: Apertures, gain: float,
+                        rdnoise: float | None, saturation: float | None, offset: np.ndarray) -> pd.DataFrame:
+    """Forced aperture photometry of every catalog star on the frame, at the matched centroid when there is one."""
+    x0, y0 = int(offset[0]), int(offset[1])
+    on_frame = project_catalog(reference, wcs, (data.shape[0] + y0, data.shape[1] + x0))
+    on_frame = on_frame[(on_frame["x"] >= x0) & (on_frame["y"] >= y0)].reset_index(drop=True)
+    if len(on_frame) == 0:
+        return _empty_photometry()
+    xy = on_frame[["x", "y"]].to_numpy(float)
+    source_of_star = matches.set_index("star_id")["source_id"]
+    source_id = on_frame["star_id"].map(source_of_star)
+    matched = source_id.notna().to_numpy()
+    if matched.any():
+        found = sources.set_index("source_id").loc[source_id[matched].astype(int), ["x", "y"]].to_numpy(float)
+        shift = np.median(found - xy[matched], axis=0) if matched.sum() >= 3 else np.zeros(2)
+        xy[~matched] += shift  # carry the WCS's systematic offset over to the forced positions
+        xy[matched] = found
+    local = xy - offset
+    phot = measure_apertures(extraction.subtracted, local[:, 0], local[:, 1], apertures, extraction.background.rms,
+                             gain, rdnoise, raw=data, saturation=saturation, mask=extraction.mask,
+                             sky_mask=extraction.source_mask(int(round(apertures.radius / 2))))
+    phot["x"], phot["y"] = xy[:, 0], xy[:, 1]
+    phot["star_id"] = on_frame["star_id"].to_numpy(np.int64)
+    phot["catalog_mag"] = on_frame["mag"].to_numpy(float)
+    phot["source_id"] = source_id.astype("Int64").to_numpy()
+    merged = np.zeros(len(phot), dtype=bool)
+    if matched.any():
+        sep_flag = sources.set_index("source_id")["flag"]
+        merged[matched] = (sep_flag.loc[source_id[matched].astype(int)].to_numpy() & 1) > 0  # sep OBJ_MERGED
+    blended = blend_flags(xy[:, 0], xy[:, 1], phot["catalog_mag"].to_numpy(), apertures.radius) | merged
+    phot["flags"] = (phot["flags"] | np.where(blended, FLAG_BLEND, 0) | np.where(~matched, FLAG_FORCED, 0)
+                     ).astype(np.int64)
+    return phot
+
+
+def _measurements(background: Any, sources: pd.DataFrame, n_matched: int, shape: Shape,
+                  apertures: Apertures, zp: ZeroPoint, meta: FrameMeta, gain: float,
+                  overscan: float | None) -> FrameMeasurements:
+    """Summarise the frame."""
+    out = FrameMeasurements(
+        fwhm_px=shape.fwhm, ellipticity=shape.ellipticity, n_shape_stars=shape.n_stars, sky=background.level,
+        sky_rms=background.noise, sky_gradient=background.gradient, n_sources=len(sources), n_matched=n_matched,
+        n_zero_point=zp.n_used, zero_point=zp.value, zero_point_err=zp.err, aperture_px=apertures.radius,
+        pixel_scale=meta.pixel_scale, overscan=overscan,
+        saturated_frac=float(sources["saturated"].mean()) if len(sources) else None)
+    if shape.fwhm is not None and meta.pixel_scale:
+        out.fwhm_arcsec = shape.fwhm * meta.pixel_scale
+    if zp.value is not None and meta.exptime:
+        out.lim_mag = limiting_magnitude(zp.value, background.noise, apertures.radius, gain, meta.exptime)
+        if meta.pixel_scale:
+            out.sky_mag_arcsec2 = sky_surface_brightness(zp.value, background.level, gain, meta.exptime,
+                                                         meta.pixel_scale)
+    return out

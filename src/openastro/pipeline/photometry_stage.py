@@ -1,0 +1,64 @@
+"""The photometry stage: background and sources (sep), catalog match through the WCS, aperture photometry
+with errors, zero point and per-frame measurements, for each frame."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import pandas as pd
+
+from openastro.core.catalog import Catalog
+from openastro.core.config import PhotometryConfig
+from openastro.core.workspace import resolve_path
+from openastro.pipeline.stages import Stage, UnitResult
+
+SOURCE_COLUMNS = ["source_id", "x", "y", "ra", "dec", "flux", "flux_err", "a", "b", "theta", "fwhm",
+                  "ellipticity", "peak", "npix", "flag", "saturated", "star_id", "match_sep_arcsec"]
+# Columns of the `frames` row copied onto every photometry point, so a light curve needs no join.
+FRAME_CONTEXT = ["field_id", "site_id", "mjd", "filter", "airmass"]
+
+
+@dataclass
+class FrameTask:
+    """What a worker needs for one frame: its file, its catalog row and its field's reference stars."""
+
+    unit: str
+    path: str
+    frame: dict[str, Any]
+    reference: pd.DataFrame | None
+    config: PhotometryConfig
+
+
+class PhotometryStage(Stage):
+    """Per-frame source extraction and calibrated aperture photometry."""
+
+    name = "photometry"
+    reads = ("frames", "field_stars")
+    writes = ("sources", "frame_measurements", "photometry")
+
+    def tasks(self, catalog: Catalog, units: list[str]) -> list[FrameTask]:
+        frames = catalog.query("SELECT * FROM frames WHERE frame_id IN (SELECT unnest(?))", [units])
+        field_ids = [f for f in frames["field_id"].dropna().unique()]
+        stars = catalog.query("SELECT star_id, field_id, ra, dec, mag, color FROM field_stars "
+                              "WHERE field_id IN (SELECT unnest(?))", [field_ids])
+        by_field = {f: g.drop(columns="field_id").reset_index(drop=True) for f, g in stars.groupby("field_id")}
+        rows = frames.set_index("frame_id").loc[units].reset_index()
+        return [FrameTask(unit=row["frame_id"], path=str(resolve_path(row["path"], catalog.root)), frame=row[FRAME_CONTEXT].to_dict(),
+                          reference=by_field.get(row["field_id"]), config=self.config.photometry)
+                for _, row in rows.iterrows()]
+
+    def process(self, task: FrameTask) -> UnitResult:
+        from openastro.image.fitsio import read_frame
+        from openastro.image.process import process_frame
+
+        data, meta = read_frame(task.path)
+        result = process_frame(data, meta, task.reference, task.config)
+        sources = result.sources.reindex(columns=SOURCE_COLUMNS).assign(frame_id=task.unit)
+        photometry = result.photometry.assign(frame_id=task.unit, **task.frame)
+        measurements = pd.DataFrame([{**result.measurements.to_dict(), "frame_id": task.unit,
+                                      "notes": "; ".join(result.skipped)}])
+        return UnitResult(unit=task.unit, status="partial" if result.skipped else "ok",
+                          reason="; ".join(result.skipped),
+                          tables={"sources": sources, "photometry": photometry,
+                                  "frame_measurements": measurements})

@@ -1,0 +1,159 @@
+"""`simulate`: plan the network's nights, then render, write and record every frame."""
+
+from __future__ import annotations
+
+import math
+import zlib
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import date, timedelta
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from openastro.core.config import SimConfig
+from openastro.sim import conditions, schedule, variability
+from openastro.sim.fields import Field, make_stars, place_fields, reference_catalog
+from openastro.sim.sites import Site, select_sites
+from openastro.sim.transients import Transient, make_transients
+
+# Independent random streams, so that changing one part (e.g. a defect rate) leaves the others as they were.
+STREAM = {"fields": 1, "stars": 2, "reference": 3, "weather": 4, "conditions": 5, "variability": 6,
+          "transients": 7, "frame": 100, "detector": 200}
+
+
+def stream(seed: int, *key: int) -> np.random.Generator:
+    """A generator for one named part of the simulation (and optionally one frame or site)."""
+    return np.random.default_rng(np.random.SeedSequence(seed, spawn_key=key))
+
+
+@dataclass
+class SimSummary:
+    """What `simulate` wrote."""
+
+    n_frames: int
+    n_frames_per_site: dict[str, int]
+    out_dir: Path
+    frames_dir: Path
+    tables: dict[str, Path] = field(default_factory=dict)
+
+
+@dataclass
+class Plan:
+    """Everything decided before the first pixel is drawn."""
+
+    sites: list[Site]
+    fields: list[Field]
+    stars: dict[str, np.ndarray]
+    reference: dict[str, np.ndarray]
+    classes: np.ndarray
+    params: pd.DataFrame
+    flares: pd.DataFrame
+    frames: pd.DataFrame  # one row per frame: geometry, conditions, defects, file name
+    transients: list[Transient]
+    dmag: dict[str, tuple[np.ndarray, np.ndarray]]  # field -> (variable-star rows, offsets [star, frame])
+    frame_col: np.ndarray  # frame -> its column in the dmag matrix of its field
+
+
+def plan_frames(cfg: SimConfig, sites: list[Site], fields: list[Field]) -> pd.DataFrame:
+    """The frames to take: observable, not overcast, capped; with their conditions and file names."""
+    grid = schedule.slot_grid(sites, fields, cfg.nights, cfg.start_date, cfg.cadence_min, cfg.exposure_s)
+    grid = schedule.add_geometry(grid, sites, fields, cfg.exposure_s)
+    grid = conditions.with_weather(grid, sites, stream(cfg.seed, STREAM["weather"]))
+    ok = schedule.observable(grid, cfg.sun_altitude_max, cfg.airmass_limit) & (grid["cloud_state"] != "overcast")
+    frames = schedule.cap_per_night(grid[ok], cfg.max_frames_per_site)
+    frames = conditions.frame_conditions(frames, sites, cfg, stream(cfg.seed, STREAM["conditions"]))
+    site_ids = np.array([s.site_id for s in sites])[frames["site"].to_numpy()]
+    field_ids = np.array([f.field_id for f in fields])[frames["field"].to_numpy()]
+    number = frames.groupby("site").cumcount().to_numpy() + 1
+    first = date.fromisoformat(cfg.start_date)
+    nights = [(first + timedelta(days=int(n))).isoformat() for n in frames["night"]]
+    files = [f"frames/{s}/{n.replace('-', '')}/{s}_{f}_{k:05d}.fits"
+             for s, n, f, k in zip(site_ids, nights, field_ids, number, strict=True)]
+    centre_ra = np.array([f.ra for f in fields])[frames["field"].to_numpy()]
+    centre_dec = np.array([f.dec for f in fields])[frames["field"].to_numpy()]
+    dec_c = centre_dec + frames["dy_arcsec"].to_numpy() / 3600.0
+    ra_c = (centre_ra + frames["dx_arcsec"].to_numpy() / 3600.0 / np.cos(np.radians(centre_dec))) % 360.0
+    return frames.assign(site_id=site_ids, field_id=field_ids, night=nights, file=files, ra_center=ra_c,
+                         dec_center=dec_c)
+
+
+def light_curves(frames: pd.DataFrame, stars: dict[str, np.ndarray], classes: np.ndarray, params: pd.DataFrame,
+                 flares: pd.DataFrame, exposure_s: float) -> tuple[dict, np.ndarray]:
+    """Magnitude offsets of every variable star at the frames of its field."""
+    frame_col = np.zeros(len(frames), dtype=np.int64)
+    dmag = {}
+    for fid in np.unique(stars["field_id"]):
+        in_field = np.flatnonzero((frames["field_id"] == fid).to_numpy())
+        frame_col[in_field] = np.arange(len(in_field))
+        t = frames["mjd_mid"].to_numpy()[in_field]
+        rows = np.flatnonzero((stars["field_id"] == fid) & (classes != "constant"))
+        by_star = flares.groupby("star_id") if len(flares) else None
+        offsets = np.zeros((len(rows), len(in_field)))
+        for k, r in enumerate(rows):
+            own = None
+            if classes[r] == "flare" and by_star is not None and stars["star_id"][r] in by_star.groups:
+                own = by_star.get_group(stars["star_id"][r])
+            offsets[k] = variability.delta_mag(classes[r], params.iloc[r], t, exposure_s / 86400.0, own)
+        first_row = np.flatnonzero(stars["field_id"] == fid)[0]
+        dmag[str(fid)] = (rows - first_row, offsets)
+    return dmag, frame_col
+
+
+def make_plan(cfg: SimConfig) -> Plan:
+    """Sites, fields, stars, variability, transients and the frame list, all from the seed."""
+    from openastro.core.offline import configure
+
+    configure()
+    sites = select_sites(list(cfg.sites))
+    fields = place_fields(cfg.n_fields, sites, cfg.start_date, cfg.airmass_limit, cfg.frame_size,
+                          stream(cfg.seed, STREAM["fields"]))
+    stars = make_stars(fields, cfg.stars_per_field, tuple(cfg.mag_range), stream(cfg.seed, STREAM["stars"]))
+    reference = reference_catalog(stars, stream(cfg.seed, STREAM["reference"]))
+    frames = plan_frames(cfg, sites, fields)
+
+    t0 = schedule.mjd_of_date(cfg.start_date)
+    t_first = float(frames["mjd"].min()) if len(frames) else t0 + 0.5
+    t_last = float(frames["mjd"].max()) + cfg.exposure_s / 86400.0 if len(frames) else t0 + cfg.nights
+    rng = stream(cfg.seed, STREAM["variability"])
+    classes = variability.assign_classes(len(stars["star_id"]), cfg.variability.model_dump(), rng)
+    params = variability.draw_parameters(classes, t0, rng)
+    is_flare = classes == "flare"
+    flares = variability.draw_flares(stars["star_id"][is_flare], params["flare_rate"].to_numpy()[is_flare],
+                                     t_first - 0.1, t_last, rng)
+    dmag, frame_col = light_curves(frames, stars, classes, params, flares, cfg.exposure_s)
+
+    rng = stream(cfg.seed, STREAM["transients"])
+    inner = min(s.pixel_scale for s in sites) * cfg.frame_size / 2 * 0.8 / 3600.0
+    v = cfg.variability
+    transients: list[Transient] = []
+    for f in fields:
+        counts = tuple(int(rng.poisson(m)) for m in (v.supernovae_per_field, v.novae_per_field,
+                                                      v.asteroids_per_field))
+        own = stars["field_id"] == f.field_id
+        transients += make_transients(f, counts, inner, t_first, t_last, stars["ra"][own], stars["dec"][own], rng)
+    return Plan(sites, fields, stars, reference, classes, params, flares, frames, transients, dmag, frame_col)
+
+
+def simulate(config: SimConfig, out_dir: Path, progress: Callable[[int, int], None] | None = None) -> SimSummary:
+    """Simulate the network: FITS frames, the reference catalog, the site table and truth, under out_dir."""
+    from openastro.sim.writer import write_all
+
+    plan = make_plan(config)
+    return write_all(plan, config, Path(out_dir), progress)
+
+
+def detector_stream(seed: int, site: Site) -> np.random.Generator:
+    """The generator of a site's camera: fixed per site for a given seed."""
+    return stream(seed, STREAM["detector"], zlib.crc32(site.site_id.encode()))
+
+
+def frame_stream(seed: int, index: int) -> np.random.Generator:
+    """The generator of one frame's pixels."""
+    return stream(seed, STREAM["frame"], index)
+
+
+def asteroid_steps(motion_px: float) -> int:
+    """Sub-exposure positions needed to draw a moving object as a continuous short trail."""
+    return max(1, math.ceil(motion_px * 2))

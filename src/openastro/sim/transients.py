@@ -1,0 +1,111 @@
+"""Transients: supernovae (Ia, IIP), novae and moving main-belt asteroids, placed away from catalog stars."""
+
+from __future__ import annotations
+
+import math
+from dataclasses import asdict, dataclass
+
+import numpy as np
+import pandas as pd
+
+from openastro.sim.fields import Field, far_from_stars
+
+MIN_STAR_SEP_ARCSEC = 6.0
+FAINT = 40.0  # magnitude used for "no light yet"
+
+
+@dataclass
+class Transient:
+    """One transient; the light curve and (for asteroids) the motion are functions of time."""
+
+    transient_id: str
+    kind: str  # supernova, nova, asteroid
+    subtype: str  # Ia, IIP, classical, main-belt
+    field_id: str
+    ra: float  # at t_ref for asteroids
+    dec: float
+    t_ref: float  # peak (SN), outburst (nova), closest approach to the field centre (asteroid), MJD
+    peak_mag: float
+    rise_days: float = math.nan
+    decline: float = math.nan  # SN: mag/day after peak; nova: t2 (days to fade 2 mag)
+    amplitude: float = math.nan  # nova outburst amplitude (mag)
+    rate_arcsec_min: float = math.nan
+    position_angle: float = math.nan  # deg, east of north
+
+    def mag(self, t: np.ndarray) -> np.ndarray:
+        """V magnitude at times t (MJD); FAINT before a supernova explodes."""
+        dt = np.asarray(t, dtype=float) - self.t_ref
+        if self.kind == "asteroid":
+            return np.full_like(dt, self.peak_mag)
+        if self.kind == "nova":
+            rising = self.amplitude * np.clip(-dt / self.rise_days, 0.0, 1.0)
+            return self.peak_mag + np.where(dt < 0, rising, np.minimum(2.0 * dt / self.decline, self.amplitude))
+        frac = np.clip((dt + self.rise_days) / self.rise_days, 1e-12, 1.0)  # flux ~ t^2 on the rise
+        rise = np.where(dt < -self.rise_days, FAINT - self.peak_mag, -5.0 * np.log10(frac))
+        if self.subtype == "Ia":
+            fall = np.where(dt < 30, dt / 15.0, 2.0 + 0.015 * (dt - 30))
+        else:  # IIP: plateau, drop off the plateau, radioactive tail
+            fall = np.where(dt < 100, 0.008 * dt, np.where(dt < 120, 0.8 + 0.1 * (dt - 100), 2.8 + 0.01 * (dt - 120)))
+        return np.minimum(self.peak_mag + np.where(dt < 0, rise, fall), FAINT)
+
+    def position(self, t: np.ndarray | float) -> tuple[np.ndarray, np.ndarray]:
+        """RA, Dec (deg) at times t; fixed except for asteroids."""
+        dt_min = (np.asarray(t, dtype=float) - self.t_ref) * 1440.0
+        if self.kind != "asteroid":
+            return np.full_like(dt_min, self.ra), np.full_like(dt_min, self.dec)
+        step = self.rate_arcsec_min * dt_min / 3600.0
+        pa = math.radians(self.position_angle)
+        dec = self.dec + step * math.cos(pa)
+        ra = self.ra + step * math.sin(pa) / math.cos(math.radians(self.dec))
+        return ra % 360.0, dec
+
+    def to_row(self) -> dict:
+        """The transient's parameters as a truth row."""
+        return asdict(self)
+
+
+def _spot(field: Field, half_deg: float, stars_ra: np.ndarray, stars_dec: np.ndarray,
+          rng: np.random.Generator) -> tuple[float, float]:
+    """A random position near the field centre that is not on a catalog star."""
+    cos = math.cos(math.radians(field.dec))
+    for _ in range(200):
+        dx, dy = rng.uniform(-half_deg, half_deg, 2)
+        ra, dec = (field.ra + dx / cos) % 360.0, field.dec + dy
+        if far_from_stars(ra, dec, stars_ra, stars_dec, MIN_STAR_SEP_ARCSEC):
+            break
+    return float(ra), float(dec)
+
+
+def make_transients(field: Field, counts: tuple[int, int, int], half_deg: float, t_start: float, t_end: float,
+                    stars_ra: np.ndarray, stars_dec: np.ndarray, rng: np.random.Generator) -> list[Transient]:
+    """The supernovae, novae and asteroids of one field (counts in that order) over [t_start, t_end]."""
+    out: list[Transient] = []
+    n_sn, n_nova, n_ast = counts
+    for _ in range(n_sn):
+        ra, dec = _spot(field, half_deg, stars_ra, stars_dec, rng)
+        ia = rng.random() < 0.7
+        out.append(Transient("", "supernova", "Ia" if ia else "IIP", field.field_id, ra, dec,
+                             t_ref=rng.uniform(t_start - 25.0, t_end + 12.0),
+                             peak_mag=rng.uniform(14.0, 18.5) if ia else rng.uniform(15.0, 19.0),
+                             rise_days=rng.uniform(16.0, 20.0) if ia else rng.uniform(8.0, 12.0),
+                             decline=1 / 15.0 if ia else 0.008))
+    for _ in range(n_nova):
+        ra, dec = _spot(field, half_deg, stars_ra, stars_dec, rng)
+        out.append(Transient("", "nova", "classical", field.field_id, ra, dec,
+                             t_ref=rng.uniform(t_start - 20.0, t_end), peak_mag=rng.uniform(10.0, 16.0),
+                             rise_days=rng.uniform(0.5, 2.0), decline=math.exp(rng.uniform(math.log(3), math.log(60))),
+                             amplitude=rng.uniform(8.0, 15.0)))
+    for _ in range(n_ast):
+        ra, dec = _spot(field, 0.3 * half_deg, stars_ra[:0], stars_dec[:0], rng)
+        out.append(Transient("", "asteroid", "main-belt", field.field_id, ra, dec,
+                             t_ref=rng.uniform(t_start, t_end), peak_mag=rng.uniform(15.5, 19.5),
+                             rate_arcsec_min=rng.uniform(0.25, 1.0), position_angle=rng.uniform(0, 360.0)))
+    for i, tr in enumerate(out):
+        tr.transient_id = f"{field.field_id}-{tr.kind[:2].upper()}{i + 1:02d}"
+    return out
+
+
+def transient_table(transients: list[Transient]) -> pd.DataFrame:
+    """Parameters of every transient, one row each."""
+    cols = list(Transient.__dataclass_fields__)
+    return pd.DataFrame([t.to_row() for t in transients], columns=cols)

@@ -1,0 +1,128 @@
+"""Write a planned simulation: reference tables, the frame loop (render, FITS, truth rows), truth tables."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from openastro.core.config import SimConfig
+from openastro.sim import network, truth
+from openastro.sim.defects import ramp_at
+from openastro.sim.detector import make_detector
+from openastro.sim.fitsout import frame_wcs, header_cards, write_fits
+from openastro.sim.render import Sources, render_frame
+from openastro.sim.sky import e_per_second
+from openastro.sim.transients import transient_table
+
+MARGIN_PX = 12  # sources this far outside the frame still spill light onto it
+
+
+def write_reference(plan: network.Plan, ref_dir: Path) -> dict[str, Path]:
+    """fields, field_stars and sites tables: what a user of the network would know."""
+    fields = pd.DataFrame([{"field_id": f.field_id, "name": f.name, "ra": f.ra, "dec": f.dec} for f in plan.fields])
+    stars = pd.DataFrame({k: plan.reference[k] for k in ("field_id", "star_id", "ra", "dec", "mag", "color")})
+    sites = pd.DataFrame([s.to_row() for s in plan.sites])
+    return {"fields": truth.write_table(fields, ref_dir / "fields.parquet"),
+            "field_stars": truth.write_table(stars, ref_dir / "field_stars.parquet"),
+            "sites": truth.write_table(sites, ref_dir / "sites.parquet")}
+
+
+def _transient_sources(plan: network.Plan, row: Any, wcs, size: int, exposure_s: float) -> tuple[Sources, list[dict]]:
+    """Transients of the frame's field as point sources (asteroids as short trails) and their truth rows."""
+    xs, ys, fs, rows = [], [], [], []
+    for tr in plan.transients:
+        if tr.field_id != row.field_id:
+            continue
+        mag = float(tr.mag(np.array([row.mjd_mid]))[0])
+        t = row.mjd + np.array([0.0, 0.5, 1.0]) * exposure_s / 86400.0
+        ra, dec = tr.position(t)
+        px, py = wcs.wcs_world2pix(ra, dec, 0)
+        flux = float(e_per_second(mag, row.zero_point)) * exposure_s
+        flux *= float(min(ramp_at(px[1:2], py[1:2], size, row.cloud_gx, row.cloud_gy)[0], 1 / row.transparency))
+        n_sub = network.asteroid_steps(float(np.hypot(px[2] - px[0], py[2] - py[0])))
+        sub = np.linspace(0, 1, n_sub) if n_sub > 1 else np.array([0.5])
+        sx, sy = px[0] + sub * (px[2] - px[0]), py[0] + sub * (py[2] - py[0])
+        if -MARGIN_PX < px[1] < size + MARGIN_PX and -MARGIN_PX < py[1] < size + MARGIN_PX:
+            xs.append(sx)
+            ys.append(sy)
+            fs.append(np.full(len(sub), flux / len(sub)))
+        if -0.5 <= px[1] < size - 0.5 and -0.5 <= py[1] < size - 0.5 and mag < 30:
+            rows.append({"transient_id": tr.transient_id, "kind": tr.kind, "subtype": tr.subtype,
+                         "field_id": tr.field_id, "file": row.file, "mjd": float(row.mjd_mid), "ra": float(ra[1]),
+                         "dec": float(dec[1]), "x": float(px[1]), "y": float(py[1]), "mag": mag, "flux_e": flux})
+    if not xs:
+        return Sources.empty(), rows
+    return Sources(np.concatenate(xs), np.concatenate(ys), np.concatenate(fs)), rows
+
+
+def write_all(plan: network.Plan, cfg: SimConfig, out_dir: Path,
+              progress: Callable[[int, int], None] | None) -> network.SimSummary:
+    """Write everything for a plan under out_dir and return the summary."""
+    ref_dir, truth_dir = out_dir / "reference", out_dir / "truth"
+    tables = write_reference(plan, ref_dir)
+    frames = plan.frames
+    tables["truth_frames"] = truth.write_table(truth.frames_table(frames, cfg.exposure_s),
+                                               truth_dir / "frames.parquet")
+    tables["truth_stars"] = truth.write_table(truth.stars_table(plan.stars, plan.classes, plan.params),
+                                              truth_dir / "stars.parquet")
+    tables["truth_flares"] = truth.write_table(plan.flares, truth_dir / "flares.parquet")
+    tables["truth_transient_objects"] = truth.write_table(transient_table(plan.transients),
+                                                          truth_dir / "transient_objects.parquet")
+    star_flux = truth.StarFluxWriter(truth_dir / "star_flux.parquet")
+    detectors = {s.site_id: make_detector(s, cfg.frame_size, network.detector_stream(cfg.seed, s))
+                 for s in plan.sites}
+    field_rows = {f.field_id: np.flatnonzero(plan.stars["field_id"] == f.field_id) for f in plan.fields}
+    transient_rows: list[dict] = []
+    total = len(frames)
+    if progress:
+        progress(0, total)
+    dates = _iso_dates(frames["mjd"].to_numpy())
+    for i, row in enumerate(frames.itertuples(index=False)):
+        transient_rows += _write_frame(plan, cfg, out_dir, row, i, dates[i], detectors, field_rows, star_flux)
+        if progress:
+            progress(i + 1, total)
+    tables["truth_star_flux"] = star_flux.close()
+    tables["truth_transients"] = truth.write_table(
+        pd.DataFrame(transient_rows, columns=list(truth.TRANSIENT_COLUMNS)), truth_dir / "transients.parquet")
+    per_site = {s.site_id: int((frames["site_id"] == s.site_id).sum()) for s in plan.sites}
+    return network.SimSummary(n_frames=total, n_frames_per_site=per_site, out_dir=out_dir,
+                              frames_dir=out_dir / "frames", tables=tables)
+
+
+def _iso_dates(mjd: np.ndarray) -> list[str]:
+    """ISO UTC strings (ms precision) for DATE-OBS, in one astropy call."""
+    if not len(mjd):
+        return []
+    from astropy.time import Time
+
+    return list(Time(mjd, format="mjd", scale="utc", precision=3).isot)
+
+
+def _write_frame(plan: network.Plan, cfg: SimConfig, out_dir: Path, row: Any, index: int, date_obs: str,
+                 detectors: dict, field_rows: dict, star_flux: truth.StarFluxWriter) -> list[dict]:
+    """Render and write one frame; record its stars; return its transient truth rows."""
+    site = plan.sites[int(row.site)]
+    size = cfg.frame_size
+    wcs = frame_wcs(float(row.ra_center), float(row.dec_center), size, site.pixel_scale, float(row.rotation))
+    rows = field_rows[row.field_id]
+    x, y = wcs.wcs_world2pix(plan.stars["ra"][rows], plan.stars["dec"][rows], 0)
+    mags = plan.stars["mag"][rows].copy()
+    var_rows, offsets = plan.dmag[row.field_id]
+    mags[var_rows] += offsets[:, plan.frame_col[index]]
+    clouds = np.minimum(ramp_at(x, y, size, row.cloud_gx, row.cloud_gy), 1 / row.transparency)
+    flux = e_per_second(mags, row.zero_point) * cfg.exposure_s * clouds
+    near = (x > -MARGIN_PX) & (x < size + MARGIN_PX) & (y > -MARGIN_PX) & (y < size + MARGIN_PX)
+    on = (x >= -0.5) & (x < size - 0.5) & (y >= -0.5) & (y < size - 0.5)
+    trans, trans_rows = _transient_sources(plan, row, wcs, size, cfg.exposure_s)
+    data, mask = render_frame(row, site, detectors[site.site_id], size, cfg.exposure_s,
+                              Sources(x[near], y[near], flux[near]), trans, network.frame_stream(cfg.seed, index),
+                              cfg.write_masks)
+    write_fits(out_dir / row.file, data, header_cards(site, row, date_obs, cfg.filter, cfg.exposure_s, wcs))
+    if mask is not None:
+        write_fits(out_dir / "truth" / "masks" / Path(row.file).name, mask)
+    star_flux.add(row.file, plan.stars["star_id"][rows][on], mags[on], x[on], y[on], flux[on])
+    return trans_rows

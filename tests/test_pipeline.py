@@ -1,0 +1,126 @@
+"""End to end: simulate, then run every stage in-process and on a Dask LocalCluster; skip logic; bad input."""
+
+import json
+import shutil
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from openastro.core.catalog import Catalog
+
+TINY = ["--set", "sim.frame_size=128", "--set", "sim.stars_per_field=60", "--set", "sim.n_fields=1",
+        "--set", "sim.cadence_min=40", "--set", "sim.max_frames_per_site=5",
+        "--set", "sim.sites=['Siding Spring', 'Roque de los Muchachos']"]
+
+
+@pytest.fixture(scope="module")
+def simulated(tmp_path_factory):
+    """A workspace holding a tiny simulated night (simulated once for the module)."""
+    from typer.testing import CliRunner
+
+    from openastro.cli import app
+
+    ws = tmp_path_factory.mktemp("sim") / "ws"
+    result = CliRunner().invoke(app, ["simulate", "--workdir", str(ws), "--json", *TINY])
+    assert result.exit_code == 0, result.output
+    return ws, json.loads(result.stdout)
+
+
+def _copy(ws: Path, dest: Path) -> Path:
+    shutil.copytree(ws, dest)
+    return dest
+
+
+def _photometry(ws: Path) -> pd.DataFrame:
+    with Catalog(ws / "catalog.duckdb", read_only=True) as cat:
+        df = cat.query("SELECT frame_id, star_id, flux, flux_err, mag, zero_point FROM photometry")
+    return df.sort_values(["frame_id", "star_id"]).reset_index(drop=True)
+
+
+def test_simulate_ingests_frames_and_reference(simulated):
+    ws, result = simulated
+    assert result["added"] == result["frames_simulated"] > 0
+    with Catalog(ws / "catalog.duckdb", read_only=True) as cat:
+        assert cat.count("frames") == result["frames_simulated"]
+        assert cat.count("field_stars") == 60
+        assert set(cat.query("SELECT DISTINCT origin FROM frames")["origin"]) == {"sim"}
+        assert cat.scalar("SELECT count(*) FROM frames WHERE site_id IS NULL OR field_id IS NULL") == 0
+    assert list((ws / "runs").glob("*-simulate/config.toml"))
+
+
+def test_run_end_to_end(simulated, tmp_path, cli):
+    ws = _copy(simulated[0], tmp_path / "ws")
+    code, out, _ = cli("run", "--workdir", ws, "--json")
+    assert code == 0
+    result = json.loads(out)
+    n_frames = simulated[1]["frames_simulated"]
+    assert [s["stage"] for s in result["stages"]] == ["photometry"]
+    assert all(s["processed"] == n_frames and s["failed"] == 0 for s in result["stages"])
+    assert all(Path(p).is_file() for p in result["reports"]) and result["reports"]
+    assert (ws / "parquet" / "photometry.parquet").is_file()
+    assert list((ws / "runs").glob("*-run/config.toml"))
+    phot = _photometry(ws)
+    assert len(phot) > 10 * n_frames
+    # the measured zero points agree with the simulator's truth (read here, in a test, only)
+    with Catalog(ws / "catalog.duckdb", read_only=True) as cat:
+        measured = cat.query("SELECT f.path, m.zero_point FROM frames f JOIN frame_measurements m USING (frame_id)")
+    sim_dir = next((ws / "sim").iterdir())
+    truth = pd.read_parquet(sim_dir / "truth" / "frames.parquet")
+    truth["path"] = [str((sim_dir / f).relative_to(ws)) for f in truth["file"]]
+    merged = measured.merge(truth, on="path", suffixes=("", "_true")).dropna(subset=["zero_point"])
+    assert len(merged) >= n_frames // 2
+    assert np.median(np.abs(merged["zero_point"] - merged["zero_point_true"])) < 0.1
+
+    # a second run finds nothing left to do
+    code, out, _ = cli("run", "--workdir", ws, "--json")
+    again = json.loads(out)
+    assert all(s["processed"] == 0 and s["skipped"] == n_frames for s in again["stages"])
+    assert _photometry(ws).equals(phot)
+
+
+def test_dask_local_cluster_gives_the_same_results(simulated, tmp_path, cli):
+    a = _copy(simulated[0], tmp_path / "a")
+    b = _copy(simulated[0], tmp_path / "b")
+    assert cli("run", "--workdir", a, "--json")[0] == 0
+    code, out, _ = cli("run", "--workdir", b, "--dask", "local", "--json")
+    assert code == 0 and json.loads(out)["executor"].startswith("dask")
+    pa, pb = _photometry(a), _photometry(b)
+    assert len(pa) > 0
+    pd.testing.assert_frame_equal(pa, pb)
+
+
+def test_run_on_ingested_real_frames(realdata, tmp_path, cli):
+    ws = tmp_path / "ws"
+    assert cli("ingest", realdata / "ccd", "--workdir", ws)[0] in (0, 2)  # the .cat file is rejected
+    code, out, _ = cli("run", "--workdir", ws, "--json")
+    assert code == 0
+    result = json.loads(out)
+    assert "simulated" not in result
+    with Catalog(ws / "catalog.duckdb", read_only=True) as cat:
+        n_frames = cat.count("frames")
+        measured = cat.query("SELECT m.*, f.path FROM frame_measurements m JOIN frames f USING (frame_id)")
+        reasons = cat.query("SELECT reason FROM stage_runs WHERE stage = 'photometry'")["reason"]
+    assert len(measured) == n_frames
+    ntt = measured[measured["path"].str.endswith("sep_eso_ntt_emmi_image.fits")].iloc[0]
+    assert ntt["n_sources"] > 30 and ntt["fwhm_px"] > 1
+    assert reasons.str.len().gt(0).all()  # no reference catalog for real fields: each frame says why
+
+
+@pytest.mark.parametrize("args,needle", [
+    (["run", "--set", "sim.nigths=2"], "sim.nights"),
+    (["run", "--set", "run.stages=['photmetry']"], "photometry"),
+    (["simulate", "--set", "sim.sites=['Atlantis']"], "Atlantis"),
+    (["report"], "no frames"),
+    (["info", "--workdir", "/nonexistent/openastro"], "does not exist"),
+    (["run", "--config", "/nonexistent/my.toml"], "not found"),
+])
+def test_bad_input_is_one_line_and_exit_2(args, needle, tmp_path, cli):
+    from openastro.core.workspace import Workspace
+
+    Workspace.open(tmp_path / "ws")  # an empty workspace
+    if "--workdir" not in args:
+        args = [*args, "--workdir", str(tmp_path / "ws")]
+    code, _, err = cli(*args)
+    assert code == 2 and needle in err and "\n" not in err.strip()

@@ -1,0 +1,397 @@
+"""The simulated network: determinism, FITS as a camera writes it, realistic counts, defects in the pixels."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+from astropy.io import fits
+from astropy.wcs import WCS
+
+from openastro.core.config import load_config
+from openastro.core.errors import ConfigError
+from openastro.sim import simulate
+
+TINY = ["sim.frame_size=96", "sim.stars_per_field=80", "sim.max_frames_per_site=6", "sim.write_masks=true",
+        "sim.variability.supernovae_per_field=3", "sim.variability.novae_per_field=1",
+        "sim.variability.asteroids_per_field=2"]
+REQUIRED = ("DATE-OBS", "MJD-OBS", "EXPTIME", "FILTER", "AIRMASS", "TELESCOP", "INSTRUME", "OBSERVAT", "OBSLAT",
+            "OBSLONG", "OBSELEV", "GAIN", "RDNOISE", "CCD-TEMP", "OBJECT", "IMAGETYP", "CTYPE1", "CTYPE2", "CRVAL1",
+            "CRVAL2", "CRPIX1", "CRPIX2", "CD1_1", "CD1_2", "CD2_1", "CD2_2")
+TABLES = ("reference/fields", "reference/field_stars", "reference/sites", "truth/stars", "truth/frames",
+          "truth/transients", "truth/star_flux", "truth/flares", "truth/transient_objects")
+DEFECTS = ["clouds", "tracking", "defocus", "dew", "bright_background", "trail", "electronics"]
+
+
+def run(tmp: Path, *extra: str):
+    cfg = load_config(overrides=[*TINY, *extra])
+    calls = []
+    summary = simulate(cfg.sim, tmp, progress=lambda done, total: calls.append((done, total)))
+    return cfg, summary, calls
+
+
+@pytest.fixture(scope="module")
+def sim(tmp_path_factory):
+    return run(tmp_path_factory.mktemp("sim") / "out")
+
+
+@pytest.fixture(scope="module")
+def defect_sim(tmp_path_factory):
+    """Half the frames tracked badly, half with a trail; many cosmic rays; nothing else."""
+    extra = ["sim.max_frames_per_site=10", "sim.defects.tracking=0.5", "sim.defects.trail=0.3",
+             "sim.defects.electronics=0.5", "sim.defects.defocus=0", "sim.defects.dew=0", "sim.defects.clouds=0",
+             "sim.defects.bright_background=0", "sim.defects.cosmic_ray_rate=300", "sim.write_masks=false"]
+    return run(tmp_path_factory.mktemp("defects") / "out", *extra)
+
+
+def table(out: Path, name: str) -> pd.DataFrame:
+    return pd.read_parquet(out / f"{name}.parquet")
+
+
+def frame_data(out: Path, row) -> np.ndarray:
+    return fits.getdata(out / row.file).astype(float)
+
+
+def test_summary_progress_and_layout(sim):
+    cfg, summary, calls = sim
+    frames = table(summary.out_dir, "truth/frames")
+    assert summary.n_frames == len(frames) == sum(summary.n_frames_per_site.values()) > 0
+    assert set(summary.n_frames_per_site) == {"siding-spring", "roque-de-los-muchachos", "mount-lemmon"}
+    assert max(summary.n_frames_per_site.values()) <= cfg.sim.max_frames_per_site
+    assert calls[-1] == (summary.n_frames, summary.n_frames) and len(calls) == summary.n_frames + 1
+    for name in TABLES:
+        assert (summary.out_dir / f"{name}.parquet").is_file(), name
+    for row in frames.itertuples():
+        site, night, stem = Path(row.file).parts[1:4]
+        assert site == row.site_id and night == row.night.replace("-", "") and (summary.out_dir / row.file).is_file()
+        assert stem.startswith(f"{row.site_id}_{row.field_id}_") and (summary.out_dir / "truth/masks" / stem).is_file()
+    stars = table(summary.out_dir, "reference/field_stars")
+    assert stars["star_id"].dtype == np.int64 and stars["star_id"].is_unique
+    assert list(table(summary.out_dir, "reference/sites").columns[:6]) == ["site_id", "name", "lat", "lon",
+                                                                           "elevation_m", "timezone"]
+
+
+def test_same_seed_same_tables_other_seed_differs(sim, tmp_path):
+    _, first, _ = sim
+    _, again, _ = run(tmp_path / "again")
+    _, other, _ = run(tmp_path / "other", "sim.seed=7")
+    for name in TABLES:
+        pd.testing.assert_frame_equal(table(first.out_dir, name), table(again.out_dir, name))
+    some = table(first.out_dir, "truth/frames")["file"].iloc[0]
+    assert (first.out_dir / some).read_bytes() == (again.out_dir / some).read_bytes()
+    for name in ("reference/field_stars", "truth/stars", "truth/frames"):
+        assert not table(first.out_dir, name).equals(table(other.out_dir, name))
+
+
+def test_frames_read_like_camera_frames(sim):
+    _, summary, _ = sim
+    for row in table(summary.out_dir, "truth/frames").itertuples():
+        with fits.open(summary.out_dir / row.file) as hdul:
+            header, data = hdul[0].header, hdul[0].data
+            assert data.dtype == np.uint16 and data.shape == (96, 96)
+            assert header["BITPIX"] == 16 and header["BZERO"] == 32768
+            assert all(k in header for k in REQUIRED)
+            assert header["IMAGETYP"] == "LIGHT" and header["OBJECT"] == row.field_id
+            assert header["OBSERVAT"] in ("Siding Spring", "Roque de los Muchachos", "Mount Lemmon")
+            assert abs(header["MJD-OBS"] - row.mjd) < 1e-6 and header["EXPTIME"] == 60.0
+            assert 0 < data.min() and data.max() <= 65535
+            wcs = WCS(header)
+            assert wcs.has_celestial and list(wcs.wcs.ctype) == ["RA---TAN", "DEC--TAN"]
+            scale = np.sqrt(abs(np.linalg.det(wcs.wcs.cd))) * 3600
+            site = header["OBSERVAT"]
+            assert scale == pytest.approx({"Siding Spring": 1.18, "Roque de los Muchachos": 0.85,
+                                           "Mount Lemmon": 0.62}[site], rel=1e-6)
+
+
+def test_wcs_puts_catalog_stars_where_the_light_is(sim):
+    _, summary, _ = sim
+    out = summary.out_dir
+    ref = table(out, "reference/field_stars").set_index("star_id")
+    flux = table(out, "truth/star_flux")
+    frames = table(out, "truth/frames")
+    clean = frames[~frames[DEFECTS].any(axis=1)]
+    checked = 0
+    for row in clean.itertuples():
+        stars = flux[(flux["file"] == row.file) & flux["x"].between(8, 87) & flux["y"].between(8, 87)]
+        star = stars.sort_values("true_mag").iloc[0]
+        header = fits.getheader(out / row.file)
+        x, y = WCS(header).wcs_world2pix(ref.loc[star.star_id, "ra"], ref.loc[star.star_id, "dec"], 0)
+        data = frame_data(out, row)
+        ix, iy = int(round(float(x))), int(round(float(y)))
+        box = data[iy - 4:iy + 5, ix - 4:ix + 5] - np.median(data)
+        yy, xx = np.mgrid[iy - 4:iy + 5, ix - 4:ix + 5]
+        cx, cy = (box * xx).sum() / box.sum(), (box * yy).sum() / box.sum()
+        assert np.hypot(cx - x, cy - y) < 0.7, (row.file, cx - x, cy - y)
+        checked += 1
+    assert checked >= 5
+
+
+def test_sky_level_matches_truth(sim):
+    _, summary, _ = sim
+    out = summary.out_dir
+    sites = table(out, "reference/sites").set_index("site_id")
+    frames = table(out, "truth/frames")
+    ratios = []
+    for row in frames[~frames["trail"] & ~frames["dew"]].itertuples():
+        site = sites.loc[row.site_id]
+        centre = frame_data(out, row)[32:64, 32:64]
+        sky_e = (np.median(centre) - site.bias) * site.gain - site.dark_current * row.exptime
+        ratios.append(sky_e / row.sky_e_per_px)
+    # faint stars and wings lift the median a little above the pure sky
+    assert len(ratios) >= 10 and 0.98 < np.median(ratios) < 1.06 and min(ratios) > 0.93 and max(ratios) < 1.1
+    assert (frames["sky_e_per_px"] > 20).all() and frames["sky_mag_arcsec2"].between(15, 22.5).all()
+
+
+def bad_pixels(out: Path, frames: pd.DataFrame, site_id: str) -> np.ndarray:
+    """Pixels far above the sky in most frames of a site: hot pixels and columns, found as a pipeline would."""
+    stack = []
+    for row in frames[frames["site_id"] == site_id].itertuples():
+        data = frame_data(out, row)
+        noise = 1.4826 * np.median(np.abs(data - np.median(data)))
+        stack.append(data - np.median(data) > 5 * noise)
+    return np.mean(stack, axis=0) > 0.5
+
+
+def aperture_flux(data: np.ndarray, x: float, y: float, radius: float, bad: np.ndarray) -> float:
+    yy, xx = np.mgrid[0:data.shape[0], 0:data.shape[1]]
+    r = np.hypot(xx - x, yy - y)
+    sky = np.median(data[(r > radius + 4) & (r < radius + 10) & ~bad])
+    return float((data[(r < radius) & ~bad] - sky).sum())
+
+
+def test_star_flux_matches_zero_point(sim):
+    _, summary, _ = sim
+    out = summary.out_dir
+    sites = table(out, "reference/sites").set_index("site_id")
+    frames = table(out, "truth/frames")
+    flux = table(out, "truth/star_flux")
+    ratios = []
+    bad = {s: bad_pixels(out, frames, s) for s in frames["site_id"].unique()}
+    for row in frames[~frames[DEFECTS].any(axis=1)].itertuples():
+        site = sites.loc[row.site_id]
+        stars = flux[flux["file"] == row.file]
+        radius = max(3 * row.fwhm_px * row.elongation, 4.0)
+        expected = 10 ** (-0.4 * (stars["true_mag"] - row.zero_point)) * row.exptime
+        for star, exp_e in zip(stars.itertuples(), expected, strict=True):
+            others = stars[(stars.star_id != star.star_id) & (stars.flux_e > 0.01 * star.flux_e)]
+            isolated = (np.hypot(others.x - star.x, others.y - star.y) > 2 * radius + 10).all()
+            central = np.hypot(star.x - 47.5, star.y - 47.5) < 30
+            peak = exp_e / (2 * row.fwhm_px**2) / site.gain + site.bias
+            if isolated and central and exp_e > 1e4 and peak < 0.5 * site.saturation_adu:
+                measured = aperture_flux(frame_data(out, row), star.x, star.y, radius, bad[row.site_id]) * site.gain
+                ratios.append(measured / exp_e)
+    assert len(ratios) >= 3
+    assert 0.93 < np.median(ratios) < 1.05 and all(0.85 < r < 1.1 for r in ratios), ratios
+
+
+def test_no_frame_in_daylight_or_beyond_the_airmass_limit(sim):
+    import astropy.units as u
+    from astropy.coordinates import AltAz, EarthLocation, SkyCoord, get_sun
+    from astropy.time import Time
+
+    cfg, summary, _ = sim
+    headers = [fits.getheader(summary.out_dir / f) for f in table(summary.out_dir, "truth/frames")["file"]]
+    loc = EarthLocation.from_geodetic([h["OBSLONG"] for h in headers] * u.deg, [h["OBSLAT"] for h in headers] * u.deg,
+                                      [h["OBSELEV"] for h in headers] * u.m)
+    start = Time([h["DATE-OBS"] for h in headers], scale="utc")
+    for t in (start, start + 60 * u.s):
+        sun = get_sun(t).transform_to(AltAz(obstime=t, location=loc)).alt.deg
+        assert (sun < cfg.sim.sun_altitude_max).all()
+    mid = start + 30 * u.s
+    target = SkyCoord([h["RA"] for h in headers] * u.deg, [h["DEC"] for h in headers] * u.deg)
+    airmass = target.transform_to(AltAz(obstime=mid, location=loc)).secz.value
+    assert (airmass > 1).all() and (airmass < cfg.sim.airmass_limit).all()
+    assert np.allclose(airmass, [h["AIRMASS"] for h in headers], atol=0.01)
+
+
+def test_class_fractions_follow_config(tmp_path):
+    from openastro.sim.variability import CLASSES, assign_classes
+
+    cfg = load_config(overrides=["sim.variability.transit=0.1", "sim.variability.flare=0.05"]).sim
+    fractions = cfg.variability.model_dump()
+    labels = assign_classes(2000, fractions, np.random.default_rng(1))
+    for c in CLASSES:
+        assert abs((labels == c).sum() - fractions[c] * 2000) <= 1
+    assert (labels == "constant").sum() == 2000 - sum(round(fractions[c] * 2000) for c in CLASSES)
+
+
+def test_truth_star_classes_and_parameters(sim):
+    cfg, summary, _ = sim
+    stars = table(summary.out_dir, "truth/stars")
+    counts = stars["class"].value_counts()
+    for c, frac in cfg.sim.variability.model_dump().items():
+        if not c.endswith("_per_field"):
+            assert abs(counts.get(c, 0) - frac * len(stars)) <= 1, c
+    transit = stars[stars["class"] == "transit"]
+    assert transit["depth"].between(0.003, 0.045).all() and transit["period"].between(0.5, 10).all()
+    assert transit["duration"].between(0.5 / 24, 5 / 24).all()
+    constant = stars[stars["class"] == "constant"]
+    assert constant["period"].isna().all() and constant["amplitude"].isna().all()
+
+
+def test_light_curve_shapes():
+    from openastro.sim.variability import delta_mag, draw_parameters
+
+    rng = np.random.default_rng(3)
+    classes = np.array(["transit", "eclipsing", "rrlyrae", "dscuti"], dtype=object)
+    params = draw_parameters(classes, 60000.0, rng)
+    tr = params.iloc[0]
+    t = tr["epoch"] + np.linspace(-tr["duration"], tr["duration"], 401)
+    dm = delta_mag("transit", tr, t, 0.0)
+    assert dm.max() == pytest.approx(-2.5 * np.log10(1 - tr["depth"]), rel=0.02)
+    inside = np.abs(t - tr["epoch"]) < tr["duration"] / 2 * 0.95
+    assert (dm[inside] > 0).all() and np.allclose(dm[~inside & (np.abs(t - tr["epoch"]) > tr["duration"])], 0)
+    eb = params.iloc[1]
+    phase = np.linspace(0, 1, 2001)
+    dm = delta_mag("eclipsing", eb, eb["epoch"] + phase * eb["period"], 0.0)
+    assert dm[0] == pytest.approx(eb["amplitude"], rel=1e-6) and dm[1000] == pytest.approx(eb["secondary_depth"])
+    rr = params.iloc[2]
+    dm = delta_mag("rrlyrae", rr, rr["epoch"] + phase * rr["period"], 0.0)
+    assert np.argmin(dm) < np.argmax(dm[np.argmin(dm):]) + np.argmin(dm)  # brightest after a rise
+    assert dm.max() - dm.min() == pytest.approx(rr["amplitude"], rel=0.01)
+    assert phase[np.argmin(dm)] == pytest.approx(rr["rise_fraction"], abs=0.01)  # fast rise, slow decline
+
+
+def test_transients_appear_where_no_catalog_star_is(sim):
+    _, summary, _ = sim
+    out = summary.out_dir
+    tr = table(out, "truth/transients")
+    ref = table(out, "reference/field_stars")
+    assert set(tr["kind"]) >= {"supernova"}
+    for row in tr[tr["kind"] != "asteroid"].drop_duplicates("transient_id").itertuples():
+        stars = ref[ref.field_id == row.field_id]
+        sep = np.hypot((stars.ra - row.ra) * np.cos(np.radians(row.dec)), stars.dec - row.dec) * 3600
+        assert sep.min() > 5.0
+    bright = tr[(tr["flux_e"] > 2e4) & tr["x"].between(6, 89) & tr["y"].between(6, 89)]
+    for row in bright.itertuples():
+        data = frame_data(out, row)
+        ix, iy = int(round(row.x)), int(round(row.y))
+        assert data[iy - 1:iy + 2, ix - 1:ix + 2].max() > np.median(data) + 10 * np.std(data[:20, :20]) ** 0.5
+        mask = fits.getdata(out / "truth/masks" / Path(row.file).name)
+        assert mask[iy, ix] == 1 and mask.sum() < 0.2 * mask.size
+    asteroids = tr[tr["kind"] == "asteroid"]
+    for _, one in asteroids.groupby("transient_id"):
+        if len(one) > 1:
+            assert np.ptp(one["ra"]) > 0 and np.ptp(one["mjd"]) > 0
+
+
+def _star_shapes(data: np.ndarray, stars: pd.DataFrame) -> np.ndarray:
+    """a/b of the unsaturated, unblended detections that lie on a true star."""
+    import sep
+
+    data = np.ascontiguousarray(data)
+    bkg = sep.Background(data)
+    objs = sep.extract(data - bkg, 10, err=bkg.globalrms, minarea=5)
+    objs = objs[(objs["flag"] == 0) & (objs["peak"] < 20000)]
+    dist = np.hypot(objs["x"][:, None] - stars["x"].to_numpy(), objs["y"][:, None] - stars["y"].to_numpy())
+    on_star = dist.min(axis=1) < 1.5 if len(stars) else np.zeros(len(objs), bool)
+    return (objs["a"] / objs["b"])[on_star]
+
+
+def test_tracking_error_elongates_stars(defect_sim):
+    from scipy.stats import spearmanr
+
+    _, summary, _ = defect_sim
+    frames = table(summary.out_dir, "truth/frames")
+    flux = table(summary.out_dir, "truth/star_flux")
+    assert frames["tracking"].sum() >= 5 and (~frames["tracking"]).sum() >= 5
+    truth, measured = [], []
+    for row in frames.itertuples():
+        ratios = _star_shapes(frame_data(summary.out_dir, row), flux[flux["file"] == row.file])
+        if len(ratios) >= 3:
+            truth.append(row.elongation)
+            measured.append(np.median(ratios))
+            if row.tracking and row.elongation > 1.5:  # pixels and isophotes round a measured shape somewhat
+                assert 1 + 0.4 * (row.elongation - 1) < measured[-1] < row.elongation + 0.1, (row, measured[-1])
+            if not row.tracking:
+                assert measured[-1] < 1.35
+    assert spearmanr(truth, measured).statistic > 0.7
+
+
+def test_trails_are_linear_features(defect_sim):
+    _, summary, _ = defect_sim
+    out = summary.out_dir
+    frames = table(out, "truth/frames")
+    flux = table(out, "truth/star_flux")
+    sites = table(out, "reference/sites").set_index("site_id")
+    assert frames["trail"].sum() >= 3 and (~frames["trail"]).sum() >= 3
+    bad = {s: bad_pixels(out, frames, s) for s in frames["site_id"].unique()}
+    yy, xx = np.mgrid[0:96, 0:96]
+    seen = 0
+    for row in frames.itertuples():
+        data = frame_data(out, row)
+        resid = data - np.median(data)
+        noise = 1.4826 * np.median(np.abs(resid))
+        keep = ~bad[row.site_id]
+        for s in flux[flux["file"] == row.file].itertuples():
+            keep &= np.hypot(xx - s.x, yy - s.y) > 3 * row.fwhm_px * row.elongation + max(0, 17 - s.true_mag) ** 2
+        if row.trail:
+            t = np.radians(row.trail_angle)
+            across = -(xx - row.trail_x) * np.sin(t) + (yy - row.trail_y) * np.cos(t)
+            on, beside = keep & (np.abs(across) < 0.5), keep & (np.abs(across) > 4) & (np.abs(across) < 10)
+            sigma = max(row.fwhm_px, 0.8) / 2.355
+            expected = row.trail_e_per_px / (np.sqrt(2 * np.pi) * sigma) / sites.loc[row.site_id, "gain"]
+            signal, err = np.median(resid[on]) - np.median(resid[beside]), 1.25 * noise / np.sqrt(on.sum())
+            if row.trail_aircraft or expected < 10 * err:
+                continue  # blinking lights, or too faint to measure well here
+            seen += 1
+            assert signal == pytest.approx(expected, rel=0.35), (row.file, signal, expected)
+        else:  # no straight line of lit pixels (Hough: most lit pixels in one 2-px strip)
+            pts = np.column_stack([xx[keep & (resid > 4 * noise)], yy[keep & (resid > 4 * noise)]])
+            theta = np.radians(np.arange(180))
+            rho = pts[:, :1] * np.cos(theta) + pts[:, 1:] * np.sin(theta)
+            best = max(np.bincount(((r + 200) // 2).astype(int)).max() for r in rho.T) if len(pts) else 0
+            assert best < 50, (row.file, best)  # cosmic-ray tracks are at most 40 px long
+    assert seen >= 2
+
+
+def test_cosmic_rays_and_pattern_noise_are_in_the_pixels(defect_sim):
+    from scipy.ndimage import label, median_filter
+
+    _, summary, _ = defect_sim
+    out = summary.out_dir
+    frames = table(out, "truth/frames")
+    flux = table(out, "truth/star_flux")
+    found, banding = [], {True: [], False: []}
+    bad = {s: bad_pixels(out, frames, s) for s in frames["site_id"].unique()}
+    for row in frames[~frames["trail"]].itertuples():
+        data = frame_data(out, row)
+        noise = 1.4826 * np.median(np.abs(data - np.median(data)))
+        above = data - median_filter(data, 5)
+        keep = ~bad[row.site_id]
+        yy, xx = np.mgrid[0:96, 0:96]
+        for s in flux[flux["file"] == row.file].itertuples():
+            keep &= np.hypot(xx - s.x, yy - s.y) > 3 * row.fwhm_px * row.elongation + max(0, 17 - s.true_mag) ** 2
+        blobs, _ = label(keep & (above > 3 * noise), np.ones((3, 3)))  # a hit: a blob with a sharp pixel
+        found.append((len(np.unique(blobs[keep & (above > 8 * noise)])), row.n_cosmic_rays * keep.mean()))
+        banding[bool(row.electronics)].append(np.std(np.diff(np.median(data, axis=1))))
+    n_found, n_true = np.array(found).T
+    assert n_true.sum() > 20 and 0.6 * n_true.sum() < n_found.sum() < 1.4 * n_true.sum()
+    assert np.corrcoef(n_found, n_true)[0, 1] > 0.6, list(zip(n_found, n_true))
+    assert np.median(banding[True]) > 1.3 * np.median(banding[False])
+
+
+def test_unknown_site_is_a_config_error(tmp_path):
+    cfg = load_config(overrides=['sim.sites=["Atlantis"]']).sim
+    with pytest.raises(ConfigError, match="Atlantis"):
+        simulate(cfg, tmp_path)
+
+
+def test_site_table_has_real_observatories_on_several_continents():
+    from openastro.sim.sites import load_sites
+
+    sites = load_sites()
+    assert len(sites) >= 6 and len({s.site_id for s in sites}) == len(sites)
+    assert len({s.timezone.split("/")[0] for s in sites}) >= 5
+    for s in sites:
+        assert 0.3 <= s.aperture_m <= 1.0 and 0.5 <= s.pixel_scale <= 2.0 and 0.5 <= s.gain <= 2.0
+        assert 20.5 < s.zero_point < 24.0 and 0.1 <= s.extinction <= 0.4 and 17 <= s.sky_dark <= 22
+
+
+def test_import_is_cheap():
+    code = "import sys, openastro.sim; print(','.join(m for m in ('numpy', 'astropy', 'pandas') if m in sys.modules))"
+    assert subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout.strip() == ""
