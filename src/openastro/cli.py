@@ -101,7 +101,7 @@ def report(
     """Write the HTML report of a night from the catalog."""
     from openastro.pipeline import nightly
 
-    result = nightly.report_workspace(workdir, _config(config, set_), night)
+    result = nightly.report_workspace(workdir, _config(config, set_), night, argv=sys.argv)
     _emit(result, as_json, lambda r: [typer.echo(f"report: {p}") for p in r["reports"]])
 
 

@@ -110,6 +110,14 @@ def meta_from_header(header: Any, path: str | Path = "", hdu: int = 0) -> FrameM
     from openastro.core import offline
 
     offline.configure()
+    # Non-standard cards (ESO-LOG) warn on every access; ERFA warns of "dubious years" past its leap-second table.
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        return _meta(header, path, hdu)
+
+
+def _meta(header: Any, path: str | Path, hdu: int) -> FrameMeta:
+    """meta_from_header without the warning filter."""
     naxis1, naxis2 = int(header.get("NAXIS1", 0)), int(header.get("NAXIS2", 0))
     values = hdr.normalise(header)
     time, has_clock = values.pop("time"), values.pop("has_clock")
@@ -235,9 +243,7 @@ def _open(path: Path, with_data: bool) -> tuple[np.ndarray | None, FrameMeta]:
         raise
     except Exception as exc:  # astropy/gzip raise OSError, TypeError, ValueError, EOFError...: all mean a bad file
         raise InputError(f"{path}: {_reason(path, exc)}") from None
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")  # non-standard cards (e.g. ESO-LOG) warn on every access
-        return data, meta_from_header(header, path, index)
+    return data, meta_from_header(header, path, index)
 
 
 def read_header(path: str | Path) -> FrameMeta:

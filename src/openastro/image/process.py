@@ -142,7 +142,7 @@ def _catalog_photometry(extraction: Any, data: np.ndarray, sources: pd.DataFrame
     phot["x"], phot["y"] = xy[:, 0], xy[:, 1]
     phot["star_id"] = on_frame["star_id"].to_numpy(np.int64)
     phot["catalog_mag"] = on_frame["mag"].to_numpy(float)
-    phot["source_id"] = source_id.astype("Int64").to_numpy()
+    phot["source_id"] = pd.array(source_id.to_numpy(float), dtype="Int64")
     merged = np.zeros(len(phot), dtype=bool)
     if matched.any():
         sep_flag = sources.set_index("source_id")["flag"]

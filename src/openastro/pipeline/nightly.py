@@ -107,9 +107,11 @@ def _write_reports(catalog: Catalog, ws: Workspace, config: Config, night: str |
     return [str(write_report(catalog, ws, n, config.report)) for n in chosen]
 
 
-def report_workspace(workdir: Path, config: Config, night: str | None) -> dict[str, Any]:
+def report_workspace(workdir: Path, config: Config, night: str | None,
+                     argv: list[str] | None = None) -> dict[str, Any]:
     """`openastro report`."""
     ws = Workspace.open(workdir, create=False)
+    ws.new_run("report", config, argv)
     with Catalog(ws.catalog_path) as catalog:
         if catalog.count("frames") == 0:
             raise WorkspaceError(f"workspace {ws.root} has no frames; run `openastro run --workdir {workdir}` first")

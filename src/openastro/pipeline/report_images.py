@@ -41,18 +41,6 @@ def _rank_label(i: int, total: int, by_seeing: bool) -> str:
     return f"seeing rank {i + 1} of {total}"
 
 
-def read_image(path: Path) -> np.ndarray:
-    """The first 2-D image in a FITS file (first plane of a cube), as float32."""
-    from astropy.io import fits
-
-    with fits.open(path, memmap=False) as hdul:
-        for hdu in hdul:
-            if hdu.data is not None and getattr(hdu.data, "ndim", 0) >= 2:
-                data = np.asarray(hdu.data, dtype=np.float32)
-                return data.reshape(-1, *data.shape[-2:])[0]
-    raise ValueError("no image data in any HDU")
-
-
 def block_reduce(data: np.ndarray, size: int = THUMB_PX) -> np.ndarray:
     """Mean over square blocks so that the longer side is at most `size` pixels; non-finite pixels filled."""
     finite = np.isfinite(data)
@@ -92,7 +80,10 @@ def render_frame(path: str | None, root: Path) -> tuple[str | None, str | None]:
         return None, "no file path in the catalog"
     if not file.is_file():
         return None, f"FITS file not found at {file}"
+    from openastro.core.errors import InputError
+    from openastro.image.fitsio import read_frame
+
     try:
-        return png_data_uri(read_image(file)), None
-    except (OSError, ValueError, TypeError) as exc:
-        return None, f"FITS file {file} unreadable ({exc})"
+        return png_data_uri(read_frame(file)[0]), None
+    except InputError as exc:
+        return None, f"FITS file unreadable ({exc})"

@@ -6,9 +6,12 @@ from typing import Any
 
 
 def _console():
+    """A console on stdout; wide enough for the tables when stdout is a file or a pipe (e.g. `make demo | tee`)."""
+    import sys
+
     from rich.console import Console
 
-    return Console()
+    return Console() if sys.stdout.isatty() else Console(width=160)
 
 
 def _table(title: str, rows: list[dict[str, Any]], columns: list[str] | None = None):

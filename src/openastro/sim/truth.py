@@ -15,7 +15,7 @@ FRAME_COLUMNS = (
     "seeing_fwhm_arcsec", "fwhm_px", "elongation", "psf_theta", "psf_beta", "defocus_factor", "donut",
     "sky_mag_arcsec2", "sky_e_per_px", "zero_point", "zp_instrument", "transparency", "cloud_gx", "cloud_gy",
     "moon_alt", "moon_sep", "moon_illum", "cloud_state", "dew_level", *DEFECTS, "n_cosmic_rays",
-    "trail_x", "trail_y", "trail_angle", "trail_e_per_px", "trail_aircraft",
+    "trail_x", "trail_y", "trail_angle", "trail_e_per_px", "trail_aircraft", "pattern_adu", "bright_factor",
     "ra_center", "dec_center", "rotation", "ccd_temp", "scintillation",
 )
 STAR_FLUX_SCHEMA = (("file", "string"), ("star_id", "int64"), ("true_mag", "float64"), ("x", "float64"),
