@@ -71,7 +71,7 @@ def test_run_end_to_end(simulated, tmp_path, cli):
     truth["path"] = [str((sim_dir / f).relative_to(ws)) for f in truth["file"]]
     merged = measured.merge(truth, on="path", suffixes=("", "_true")).dropna(subset=["zero_point"])
     assert len(merged) >= n_frames // 2
-    assert np.median(np.abs(merged["zero_point"] - merged["zero_point_true"])) < 0.1
+    assert np.median(np.abs(merged["zero_point"] - merged["zero_point_true"])) < 0.06
 
     # a second run finds nothing left to do
     code, out, _ = cli("run", "--workdir", ws, "--json")

@@ -16,7 +16,8 @@ from openastro.core.config import load_config
 from openastro.core.errors import ConfigError
 from openastro.sim import simulate
 
-TINY = ["sim.frame_size=96", "sim.stars_per_field=80", "sim.max_frames_per_site=6", "sim.write_masks=true",
+TINY = ["sim.frame_size=96", "sim.stars_per_field=80", "sim.max_frames_per_site=8", "sim.write_masks=true",
+        "sim.weather=false",
         "sim.variability.supernovae_per_field=3", "sim.variability.novae_per_field=1",
         "sim.variability.asteroids_per_field=2"]
 REQUIRED = ("DATE-OBS", "MJD-OBS", "EXPTIME", "FILTER", "AIRMASS", "TELESCOP", "INSTRUME", "OBSERVAT", "OBSLAT",
@@ -42,10 +43,19 @@ def sim(tmp_path_factory):
 @pytest.fixture(scope="module")
 def defect_sim(tmp_path_factory):
     """Half the frames tracked badly, half with a trail; many cosmic rays; nothing else."""
-    extra = ["sim.max_frames_per_site=10", "sim.defects.tracking=0.5", "sim.defects.trail=0.3",
+    extra = ["sim.max_frames_per_site=12", "sim.defects.tracking=0.5", "sim.defects.trail=0.3",
              "sim.defects.electronics=0.5", "sim.defects.defocus=0", "sim.defects.dew=0", "sim.defects.clouds=0",
              "sim.defects.bright_background=0", "sim.defects.cosmic_ray_rate=300", "sim.write_masks=false"]
     return run(tmp_path_factory.mktemp("defects") / "out", *extra)
+
+
+@pytest.fixture(scope="module")
+def clean(tmp_path_factory):
+    """Few, bright stars, clear skies, no transients and no defects: for measuring the physics."""
+    extra = ["sim.stars_per_field=20", "sim.mag_range=[12.0, 16.0]", "sim.write_masks=false",
+             *[f"sim.variability.{k}_per_field=0" for k in ("supernovae", "novae", "asteroids")],
+             *[f"sim.defects.{d}=0" for d in (*DEFECTS, "cosmic_ray_rate")]]
+    return run(tmp_path_factory.mktemp("clean") / "out", *extra)
 
 
 def table(out: Path, name: str) -> pd.DataFrame:
@@ -107,53 +117,65 @@ def test_frames_read_like_camera_frames(sim):
                                            "Mount Lemmon": 0.62}[site], rel=1e-6)
 
 
-def test_wcs_puts_catalog_stars_where_the_light_is(sim):
-    _, summary, _ = sim
+def test_wcs_puts_catalog_stars_where_the_light_is(clean):
+    _, summary, _ = clean
     out = summary.out_dir
     ref = table(out, "reference/field_stars").set_index("star_id")
+    sites = table(out, "reference/sites").set_index("site_id")
     flux = table(out, "truth/star_flux")
     frames = table(out, "truth/frames")
-    clean = frames[~frames[DEFECTS].any(axis=1)]
-    checked = 0
-    for row in clean.itertuples():
-        stars = flux[(flux["file"] == row.file) & flux["x"].between(8, 87) & flux["y"].between(8, 87)]
-        star = stars.sort_values("true_mag").iloc[0]
+    bad = {s: bad_pixels(out, frames, s) for s in frames["site_id"].unique()}
+    offsets = []
+    for row in frames.itertuples():
+        stars = flux[flux["file"] == row.file]
+        peak = stars["flux_e"] / (1.1 * row.fwhm_px**2) / sites.loc[row.site_id, "gain"]
+        usable = stars[stars["x"].between(8, 87) & stars["y"].between(8, 87) & (stars["flux_e"] > 5e3)
+                       & (peak < 0.5 * sites.loc[row.site_id, "saturation_adu"])]
         header = fits.getheader(out / row.file)
-        x, y = WCS(header).wcs_world2pix(ref.loc[star.star_id, "ra"], ref.loc[star.star_id, "dec"], 0)
         data = frame_data(out, row)
-        ix, iy = int(round(float(x))), int(round(float(y)))
-        box = data[iy - 4:iy + 5, ix - 4:ix + 5] - np.median(data)
-        yy, xx = np.mgrid[iy - 4:iy + 5, ix - 4:ix + 5]
-        cx, cy = (box * xx).sum() / box.sum(), (box * yy).sum() / box.sum()
-        assert np.hypot(cx - x, cy - y) < 0.7, (row.file, cx - x, cy - y)
-        checked += 1
-    assert checked >= 5
+        for star in usable.itertuples():
+            dist = np.hypot(stars.x - star.x, stars.y - star.y)
+            if ((dist < 8) & (stars.flux_e > 0.02 * star.flux_e)).sum() > 1 or (
+                    (dist < 25) & (stars.flux_e > 5 * star.flux_e)).any():
+                continue  # a neighbour's light in the box would pull the centroid
+            x, y = WCS(header).wcs_world2pix(ref.loc[star.star_id, "ra"], ref.loc[star.star_id, "dec"], 0)
+            ix, iy = int(round(float(x))), int(round(float(y)))
+            cut = (slice(iy - 4, iy + 5), slice(ix - 4, ix + 5))
+            box = np.where(bad[row.site_id][cut], 0.0, data[cut] - np.median(data))
+            yy, xx = np.mgrid[cut]
+            cx, cy = (box * xx).sum() / box.sum(), (box * yy).sum() / box.sum()
+            offsets.append(np.hypot(cx - x, cy - y))
+    assert len(offsets) >= 10 and np.median(offsets) < 0.1 and np.percentile(offsets, 90) < 0.3, offsets
 
 
-def test_sky_level_matches_truth(sim):
-    _, summary, _ = sim
+def test_sky_level_matches_truth(clean):
+    _, summary, _ = clean
     out = summary.out_dir
     sites = table(out, "reference/sites").set_index("site_id")
     frames = table(out, "truth/frames")
     ratios = []
-    for row in frames[~frames["trail"] & ~frames["dew"]].itertuples():
+    for row in frames.itertuples():
         site = sites.loc[row.site_id]
-        centre = frame_data(out, row)[32:64, 32:64]
-        sky_e = (np.median(centre) - site.bias) * site.gain - site.dark_current * row.exptime
+        data = frame_data(out, row)
+        noise = 1.4826 * np.median(np.abs(data - np.median(data)))
+        keep = away_from_sources(out, row, noise, site.gain)[32:64, 32:64]
+        sky_e = (np.median(data[32:64, 32:64][keep]) - site.bias) * site.gain - site.dark_current * row.exptime
         ratios.append(sky_e / row.sky_e_per_px)
-    # faint stars and wings lift the median a little above the pure sky
-    assert len(ratios) >= 10 and 0.98 < np.median(ratios) < 1.06 and min(ratios) > 0.93 and max(ratios) < 1.1
+    assert len(ratios) >= 10 and 0.98 < np.median(ratios) < 1.03 and min(ratios) > 0.95 and max(ratios) < 1.06
     assert (frames["sky_e_per_px"] > 20).all() and frames["sky_mag_arcsec2"].between(15, 22.5).all()
 
 
 def bad_pixels(out: Path, frames: pd.DataFrame, site_id: str) -> np.ndarray:
-    """Pixels far above the sky in most frames of a site: hot pixels and columns, found as a pipeline would."""
-    stack = []
+    """Pixels far off the sky in most frames of a site where no source is near: hot or dead pixels and columns."""
+    lit, free = 0, 0
+    sites = table(out, "reference/sites").set_index("site_id")
     for row in frames[frames["site_id"] == site_id].itertuples():
         data = frame_data(out, row)
         noise = 1.4826 * np.median(np.abs(data - np.median(data)))
-        stack.append(data - np.median(data) > 5 * noise)
-    return np.mean(stack, axis=0) > 0.5
+        keep = away_from_sources(out, row, noise, sites.loc[site_id, "gain"])
+        lit = lit + (keep & (np.abs(data - np.median(data)) > 5 * noise))
+        free = free + keep
+    return lit > 0.5 * np.maximum(free, 1)
 
 
 def away_from_sources(out: Path, row, noise_adu: float, gain: float) -> np.ndarray:
@@ -185,29 +207,30 @@ def aperture_flux(data: np.ndarray, x: float, y: float, radius: float, bad: np.n
     return float((data[(r < radius) & ~bad] - sky).sum())
 
 
-def test_star_flux_matches_zero_point(sim):
-    _, summary, _ = sim
+def test_star_flux_matches_zero_point(clean):
+    _, summary, _ = clean
     out = summary.out_dir
     sites = table(out, "reference/sites").set_index("site_id")
     frames = table(out, "truth/frames")
     flux = table(out, "truth/star_flux")
     ratios = []
     bad = {s: bad_pixels(out, frames, s) for s in frames["site_id"].unique()}
-    for row in frames[~frames[DEFECTS].any(axis=1)].itertuples():
+    for row in frames.itertuples():
         site = sites.loc[row.site_id]
         stars = flux[flux["file"] == row.file]
         radius = max(3 * row.fwhm_px * row.elongation, 4.0)
         expected = 10 ** (-0.4 * (stars["true_mag"] - row.zero_point)) * row.exptime
+        assert np.allclose(expected, stars["flux_e"])  # clear sky: no cloud gradient
         for star, exp_e in zip(stars.itertuples(), expected, strict=True):
-            others = stars[(stars.star_id != star.star_id) & (stars.flux_e > 0.01 * star.flux_e)]
+            others = stars[(stars.star_id != star.star_id) & (stars.flux_e > 0.003 * star.flux_e)]
             isolated = (np.hypot(others.x - star.x, others.y - star.y) > 2 * radius + 10).all()
             central = np.hypot(star.x - 47.5, star.y - 47.5) < 30
             peak = exp_e / (2 * row.fwhm_px**2) / site.gain + site.bias
-            if isolated and central and exp_e > 1e4 and peak < 0.5 * site.saturation_adu:
+            if isolated and central and peak < 0.5 * site.saturation_adu:
                 measured = aperture_flux(frame_data(out, row), star.x, star.y, radius, bad[row.site_id]) * site.gain
                 ratios.append(measured / exp_e)
-    assert len(ratios) >= 3
-    assert 0.93 < np.median(ratios) < 1.05 and all(0.85 < r < 1.1 for r in ratios), ratios
+    assert len(ratios) >= 5
+    assert 0.97 < np.median(ratios) < 1.03 and all(0.9 < r < 1.1 for r in ratios), ratios
 
 
 def test_no_frame_in_daylight_or_beyond_the_airmass_limit(sim):
@@ -294,15 +317,15 @@ def test_transients_appear_where_no_catalog_star_is(sim):
         ix, iy = int(round(row.x)), int(round(row.y))
         assert data[iy - 1:iy + 2, ix - 1:ix + 2].max() > np.median(data) + 10 * np.std(data[:20, :20]) ** 0.5
         mask = fits.getdata(out / "truth/masks" / Path(row.file).name)
-        assert mask[iy, ix] == 1 and mask.sum() < 0.2 * mask.size
+        assert mask[iy - 2:iy + 3, ix - 2:ix + 3].any() and mask.sum() < 0.3 * mask.size  # donuts have a hole
     asteroids = tr[tr["kind"] == "asteroid"]
     for _, one in asteroids.groupby("transient_id"):
         if len(one) > 1:
             assert np.ptp(one["ra"]) > 0 and np.ptp(one["mjd"]) > 0
 
 
-def _star_shapes(data: np.ndarray, stars: pd.DataFrame) -> np.ndarray:
-    """a/b of the unsaturated, unblended detections that lie on a true star."""
+def _star_shapes(data: np.ndarray, stars: pd.DataFrame) -> tuple[np.ndarray, np.ndarray]:
+    """a/b and major-axis angle (deg) of the unsaturated, unblended detections that lie on a true star."""
     import sep
 
     data = np.ascontiguousarray(data)
@@ -311,27 +334,28 @@ def _star_shapes(data: np.ndarray, stars: pd.DataFrame) -> np.ndarray:
     objs = objs[(objs["flag"] == 0) & (objs["peak"] < 20000)]
     dist = np.hypot(objs["x"][:, None] - stars["x"].to_numpy(), objs["y"][:, None] - stars["y"].to_numpy())
     on_star = dist.min(axis=1) < 1.5 if len(stars) else np.zeros(len(objs), bool)
-    return (objs["a"] / objs["b"])[on_star]
+    return (objs["a"] / objs["b"])[on_star], np.degrees(objs["theta"])[on_star]
 
 
 def test_tracking_error_elongates_stars(defect_sim):
-    from scipy.stats import spearmanr
-
     _, summary, _ = defect_sim
     frames = table(summary.out_dir, "truth/frames")
     flux = table(summary.out_dir, "truth/star_flux")
     assert frames["tracking"].sum() >= 5 and (~frames["tracking"]).sum() >= 5
-    truth, measured = [], []
+    checked = 0
     for row in frames.itertuples():
-        ratios = _star_shapes(frame_data(summary.out_dir, row), flux[flux["file"] == row.file])
-        if len(ratios) >= 3:
-            truth.append(row.elongation)
-            measured.append(np.median(ratios))
-            if row.tracking and row.elongation > 1.5:  # pixels and isophotes round a measured shape somewhat
-                assert 1 + 0.4 * (row.elongation - 1) < measured[-1] < row.elongation + 0.1, (row, measured[-1])
-            if not row.tracking:
-                assert measured[-1] < 1.35
-    assert spearmanr(truth, measured).statistic > 0.7
+        ratio, theta = _star_shapes(frame_data(summary.out_dir, row), flux[flux["file"] == row.file])
+        if len(ratio) < 3:
+            continue
+        measured = np.median(ratio)
+        if row.tracking and row.elongation > 1.5:  # pixels (PSF down to 1.3 px) round a measured shape
+            assert 1 + 0.25 * (row.elongation - 1) < measured < row.elongation + 0.1, (row, measured)
+            turn = (np.median(theta) - row.psf_theta + 90) % 180 - 90
+            assert abs(turn) < 15, (row.psf_theta, theta)
+            checked += 1
+        if not row.tracking:
+            assert measured < 1.35
+    assert checked >= 3
 
 
 def test_trails_are_linear_features(defect_sim):
@@ -355,7 +379,7 @@ def test_trails_are_linear_features(defect_sim):
             sigma = max(row.fwhm_px, 0.8) / 2.355
             expected = row.trail_e_per_px / (np.sqrt(2 * np.pi) * sigma) / sites.loc[row.site_id, "gain"]
             signal, err = np.median(resid[on]) - np.median(resid[beside]), 1.25 * noise / np.sqrt(on.sum())
-            if row.trail_aircraft or expected < 10 * err:
+            if row.trail_aircraft or on.sum() < 10 or expected < 10 * err:
                 continue  # blinking lights, or too faint to measure well here
             seen += 1
             assert signal == pytest.approx(expected, rel=0.35), (row.file, signal, expected)

@@ -6,9 +6,9 @@ import difflib
 import tomllib
 from importlib import resources
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any
 
-from pydantic import BaseModel, ConfigDict, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from openastro.core.errors import ConfigError
 
@@ -17,47 +17,79 @@ class _Section(BaseModel):
     model_config = ConfigDict(extra="forbid", validate_assignment=True)
 
 
+Probability = Annotated[float, Field(ge=0.0, le=1.0)]
+NonNegative = Annotated[float, Field(ge=0.0)]
+
+
 class VariabilityConfig(_Section):
-    transit: float
-    eclipsing: float
-    rrlyrae: float
-    cepheid: float
-    dscuti: float
-    flare: float
-    supernovae_per_field: float
-    novae_per_field: float
-    asteroids_per_field: float
+    transit: Probability
+    eclipsing: Probability
+    rrlyrae: Probability
+    cepheid: Probability
+    dscuti: Probability
+    flare: Probability
+    supernovae_per_field: NonNegative
+    novae_per_field: NonNegative
+    asteroids_per_field: NonNegative
+
+    @model_validator(mode="after")
+    def _fractions_fit(self) -> VariabilityConfig:
+        total = self.transit + self.eclipsing + self.rrlyrae + self.cepheid + self.dscuti + self.flare
+        if total > 1.0:
+            raise ValueError(f"variable-star fractions add up to {total:.3f}; they must not exceed 1")
+        return self
 
 
 class DefectsConfig(_Section):
-    clouds: float
-    tracking: float
-    defocus: float
-    dew: float
-    bright_background: float
-    trail: float
-    electronics: float
-    cosmic_ray_rate: float
+    clouds: Probability
+    tracking: Probability
+    defocus: Probability
+    dew: Probability
+    bright_background: Probability
+    trail: Probability
+    electronics: Probability
+    cosmic_ray_rate: NonNegative
 
 
 class SimConfig(_Section):
     seed: int
-    nights: int
+    nights: Annotated[int, Field(ge=1)]
     start_date: str
     sites: list[str]
-    n_fields: int
-    frame_size: int
-    stars_per_field: int
+    n_fields: Annotated[int, Field(ge=1)]
+    frame_size: Annotated[int, Field(ge=16, le=8192)]
+    stars_per_field: Annotated[int, Field(ge=0)]
     mag_range: tuple[float, float]
-    cadence_min: float
-    exposure_s: float
+    cadence_min: Annotated[float, Field(gt=0.0)]
+    exposure_s: Annotated[float, Field(gt=0.0)]
     filter: str
-    airmass_limit: float
-    sun_altitude_max: float
-    max_frames_per_site: int
+    airmass_limit: Annotated[float, Field(gt=1.0)]
+    sun_altitude_max: Annotated[float, Field(le=0.0)]
+    max_frames_per_site: Annotated[int, Field(ge=0)]
     write_masks: bool
+    weather: bool
     variability: VariabilityConfig
     defects: DefectsConfig
+
+    @field_validator("start_date", mode="before")
+    @classmethod
+    def _iso_date(cls, value: Any) -> str:
+        """Accept a TOML date or an ISO string; keep the ISO string."""
+        from datetime import date
+
+        text = value.isoformat() if isinstance(value, date) else str(value)
+        try:
+            date.fromisoformat(text)
+        except ValueError:
+            raise ValueError(f"'{text}' is not a date like 2026-03-20") from None
+        return text
+
+    @field_validator("mag_range")
+    @classmethod
+    def _ordered(cls, value: tuple[float, float]) -> tuple[float, float]:
+        if value[0] >= value[1]:
+            raise ValueError("mag_range must be [bright, faint] with bright < faint")
+        return value
 
 
 class PhotometryConfig(_Section):
@@ -67,6 +99,7 @@ class PhotometryConfig(_Section):
     back_filter: int
     aperture_fwhm: float
     annulus_fwhm: tuple[float, float]
+    aperture_correction_fwhm: float
     match_radius_arcsec: float
     min_snr_zero_point: float
     deblend_cont: float
@@ -84,11 +117,34 @@ class ReportConfig(_Section):
     n_example_frames: int
 
 
+class PeriodsConfig(_Section):
+    method: str = Field(pattern="^(auto|ls|bls)$")
+    top: int = Field(ge=1)
+    samples_per_peak: float = Field(gt=0)
+    min_cycles: float = Field(gt=0)
+    max_frequency: float = Field(ge=0)
+    max_grid: int = Field(ge=10)
+    fap_method: str = Field(pattern="^(baluev|davies|naive|bootstrap)$")
+    fap_threshold: float = Field(gt=0, lt=1)
+    red_noise_slope: float
+    sde_threshold: float
+    bls_durations: list[float] = Field(min_length=1)
+    bls_min_period: float = Field(gt=0)
+    bls_frequency_factor: float = Field(gt=0)
+    bls_max_grid: int = Field(ge=10)
+    detrend: str = Field(pattern="^(biweight|median|none)$")
+    detrend_window: float = Field(ge=0)
+    alias_tolerance: float = Field(gt=0)
+    max_harmonic: int = Field(ge=2)
+    eb_depth: float = Field(gt=0)
+
+
 class Config(_Section):
     sim: SimConfig
     photometry: PhotometryConfig
     run: RunConfig
     report: ReportConfig
+    periods: PeriodsConfig
 
     def to_dict(self) -> dict[str, Any]:
         """Plain nested dict (tuples as lists), ready for TOML or JSON."""

@@ -35,6 +35,7 @@ class FrameMeasurements:
     lim_mag: float | None = None  # 5 sigma point source in the aperture
     saturated_frac: float | None = None  # fraction of detected sources with a saturated peak
     aperture_px: float | None = None
+    aperture_correction: float | None = None  # mag added to aperture magnitudes for the light outside
     pixel_scale: float | None = None  # arcsec per pixel
     overscan: float | None = None  # ADU subtracted from the frame before measuring
 

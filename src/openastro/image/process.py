@@ -24,6 +24,7 @@ from openastro.image.photometry import (
     FLAG_FORCED,
     Apertures,
     ZeroPoint,
+    aperture_correction,
     blend_flags,
     calibrate,
     fit_zero_point,
@@ -90,19 +91,25 @@ def process_frame(data: np.ndarray, meta: FrameMeta, reference: pd.DataFrame | N
         sources["star_id"] = sources["source_id"].map(by_source["star_id"]).astype("Int64")
         sources["match_sep_arcsec"] = sources["source_id"].map(by_source["sep_arcsec"])
 
-    photometry, zp = _empty_photometry(), ZeroPoint(None, None, 0, None)
+    photometry, zp, apcorr = _empty_photometry(), ZeroPoint(None, None, 0, None), None
     if wcs is None or reference is None or len(reference) == 0:
         skipped.append("no WCS: catalog photometry skipped" if wcs is None
                        else "no reference catalog: catalog photometry skipped")
     else:
         photometry = _catalog_photometry(extraction, prepared.data, sources, match.matches, reference, wcs,
                                          apertures, gain, meta.rdnoise, saturation, offset)
+        if len(photometry) and config.aperture_correction_fwhm > 0:
+            local = photometry.assign(x=photometry["x"] - offset[0], y=photometry["y"] - offset[1])
+            ratio, _ = aperture_correction(extraction.subtracted, local, config.aperture_correction_fwhm * apertures.fwhm,
+                                           mask=extraction.mask)
+            apcorr = -2.5 * np.log10(ratio)
         if len(photometry) == 0:
             skipped.append("no catalog star falls on the frame: photometry skipped")
         elif not meta.exptime:
             skipped.append("no exposure time: instrumental magnitudes and zero point skipped")
         else:
             mag, err = instrumental_mag(photometry["flux"], photometry["flux_err"], gain, meta.exptime)
+            mag = mag + (apcorr or 0.0)  # total magnitudes: fluxes stay as measured in the aperture
             photometry["inst_mag"], photometry["inst_mag_err"] = mag, err
             zp = fit_zero_point(photometry["catalog_mag"], mag, err, photometry["snr"], photometry["flags"],
                                 config.min_snr_zero_point)
@@ -113,6 +120,7 @@ def process_frame(data: np.ndarray, meta: FrameMeta, reference: pd.DataFrame | N
 
     measurements = _measurements(background, sources, len(match), shape, apertures, zp, meta, gain,
                                  prepared.overscan)
+    measurements.aperture_correction = apcorr
     return FrameResult(sources=sources.reset_index(drop=True), photometry=photometry.reset_index(drop=True),
                        measurements=measurements, skipped=skipped, background=background.stats())
 

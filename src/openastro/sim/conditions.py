@@ -8,11 +8,11 @@ import pandas as pd
 from openastro.core.config import SimConfig
 from openastro.sim import sky, weather
 from openastro.sim.sites import Site
+from openastro.sim.streams import site_stream
 
 DEFECTS = ("clouds", "tracking", "defocus", "dew", "bright_background", "trail", "electronics")
 INSTRUMENT_FWHM = 0.5  # arcsec added in quadrature to the seeing (optics, focus, guiding)
 NIGHT_SKY_JITTER = 0.15  # mag, night-to-night airglow variation of the dark sky
-NATURAL_BRIGHT_MAG = 2.5  # sky this much brighter than the dark zenith counts as a bright background
 DONUT_DEFOCUS = 3.0  # defocus factor above which the PSF shows the obstructed pupil (a donut)
 CM2_PER_UM2 = 1e-8
 
@@ -22,13 +22,16 @@ def site_array(sites: list[Site], attr: str, index: np.ndarray) -> np.ndarray:
     return np.array([getattr(s, attr) for s in sites])[index]
 
 
-def with_weather(grid: pd.DataFrame, sites: list[Site], rng: np.random.Generator) -> pd.DataFrame:
+def with_weather(grid: pd.DataFrame, sites: list[Site], seed: int, enabled: bool = True) -> pd.DataFrame:
     """Add the cloud state of every slot (one chain per site, shared by the fields of a visit)."""
     out = grid.copy()
-    out["cloud_state"] = ""
+    out["cloud_state"] = weather.CLOUD_STATES[0]
+    if not enabled:
+        return out
     for i, site in enumerate(sites):
         sel = (out["site"] == i).to_numpy()
         slots = np.unique(out.loc[sel, "slot_mjd"].to_numpy())
+        rng = site_stream(seed, "weather", site.site_id)
         states = weather.markov_clouds(slots * 24.0, site.clear_fraction, site.cloud_dwell_h, rng)
         lookup = dict(zip(slots, states, strict=True))
         idx = out.loc[sel, "slot_mjd"].map(lookup).to_numpy()
@@ -36,14 +39,14 @@ def with_weather(grid: pd.DataFrame, sites: list[Site], rng: np.random.Generator
     return out
 
 
-def _per_site_series(frames: pd.DataFrame, sites: list[Site], cfg: SimConfig,
-                     rng: np.random.Generator) -> pd.DataFrame:
+def _per_site_series(frames: pd.DataFrame, sites: list[Site], cfg: SimConfig) -> pd.DataFrame:
     """Seeing, zero-point offsets, dew and the night's dark-sky level, following each site's clock."""
     cols = {k: np.zeros(len(frames)) for k in ("seeing_zenith", "zp_offset", "dew_level", "sky_dark")}
     for i, site in enumerate(sites):
         sel = (frames["site"] == i).to_numpy()
         if not sel.any():
             continue
+        rng = site_stream(cfg.seed, "site_series", site.site_id)
         hours = frames.loc[sel, "mjd"].to_numpy() * 24.0
         nights = frames.loc[sel, "night"].to_numpy()
         cols["seeing_zenith"][sel] = weather.seeing_series(hours, site.seeing_median, site.seeing_sigma, rng)
@@ -102,7 +105,7 @@ def _defect_draws(frames: pd.DataFrame, cfg: SimConfig, sites: list[Site], rng: 
 def frame_conditions(frames: pd.DataFrame, sites: list[Site], cfg: SimConfig,
                      rng: np.random.Generator) -> pd.DataFrame:
     """Everything about each planned frame that the renderer and the truth tables need."""
-    frames = _per_site_series(frames.reset_index(drop=True), sites, cfg, rng)
+    frames = _per_site_series(frames.reset_index(drop=True), sites, cfg)
     frames = _transparency(frames, cfg, rng)
     draws = _defect_draws(frames, cfg, sites, rng)
     s_idx = frames["site"].to_numpy()
@@ -117,7 +120,8 @@ def frame_conditions(frames: pd.DataFrame, sites: list[Site], cfg: SimConfig,
     psf_theta = np.where(draws["tracking"], draws["psf_theta"], draws["guide_theta"])
     defocus = np.where(draws["defocus"], draws["defocus_factor"], 1.0)
 
-    # Zero point and sky: natural sky (K&S per-extinction), then dew, cloud glow and injected glare.
+    # Zero point and sky: natural sky (K&S), then dew, cloud glow and stray light (the bright_background
+    # defect: Moon glare or dome light with a gradient; a bright but uniform moonlit sky is in sky_mag only).
     zp_inst = get("zero_point") + frames["zp_offset"].to_numpy()
     transparency = frames["transparency"].to_numpy()
     sky_nat = sky.sky_mag(frames["sky_dark"].to_numpy(), k, frames["alt"].to_numpy(), frames["sun_alt"].to_numpy(),
@@ -128,7 +132,6 @@ def frame_conditions(frames: pd.DataFrame, sites: list[Site], cfg: SimConfig,
               * np.where(draws["bright_injected"], draws["bright_factor"], 1.0))
     sky_mag = sky_nat - 2.5 * np.log10(factor)
     sky_e = sky.e_per_second(sky_mag, zp_inst) * get("pixel_scale") ** 2 * cfg.exposure_s
-    bright = draws["bright_injected"] | (sky_nat < frames["sky_dark"].to_numpy() - NATURAL_BRIGHT_MAG)
 
     # Cosmic rays: flux per cm^2 per minute, 2-4x higher at 2-3 km.
     area_cm2 = (cfg.frame_size * get("pixel_um")) ** 2 * CM2_PER_UM2
@@ -143,7 +146,7 @@ def frame_conditions(frames: pd.DataFrame, sites: list[Site], cfg: SimConfig,
         psf_beta=get("psf_beta"), defocus_factor=defocus, donut=draws["defocus"] & (defocus >= DONUT_DEFOCUS),
         zp_instrument=zp_inst, zero_point=zp_inst - k * airmass + 2.5 * np.log10(transparency),
         sky_mag_arcsec2=sky_mag, sky_e_per_px=sky_e, tracking=draws["tracking"], defocus=draws["defocus"],
-        dew=frames["dew_level"].to_numpy() > 0, bright_background=bright, trail=draws["trail"],
+        dew=frames["dew_level"].to_numpy() > 0, bright_background=draws["bright_injected"], trail=draws["trail"],
         electronics=draws["electronics"], bright_factor=np.where(draws["bright_injected"], draws["bright_factor"], 1.0),
         bright_gradient=np.where(draws["bright_injected"], draws["bright_gradient"], 0.0),
         bright_angle=draws["bright_angle"], trail_aircraft=draws["trail"] & draws["trail_aircraft"],

@@ -13,6 +13,7 @@ STAR_ID_STRIDE = 1_000_000  # star_id = field number * STRIDE + index: unique ac
 DEC_MARGIN_DEG = 15.0  # a field must culminate this far inside the airmass limit at every chosen site
 REF_POS_ERR_ARCSEC = 0.02  # reference-catalog errors (Gaia-like)
 REF_MAG_ERR = 0.01
+MOON_AVOID_DEG = 40.0
 
 
 @dataclass(frozen=True)
@@ -35,13 +36,22 @@ def field_half_width(sites: list[Site], frame_size: int) -> float:
     return max(reach(s) for s in sites) / 3600.0 * 1.02
 
 
-def antisolar_ra(start_date: str) -> float:
-    """RA (deg) that culminates at local midnight of the first night, wherever the site is."""
+def night_sky(start_date: str) -> tuple[float, float, float]:
+    """Anti-solar RA (culminates at local midnight of the first night at any site) and the Moon's RA, Dec (deg)."""
     import astropy.units as u
-    from astropy.coordinates import get_sun
+    from astropy.coordinates import get_body, get_sun
     from astropy.time import Time
 
-    return float((get_sun(Time(f"{start_date}T00:00:00", scale="utc") + 1 * u.day).ra.deg + 180.0) % 360.0)
+    t = Time(f"{start_date}T00:00:00", scale="utc") + 1 * u.day
+    moon = get_body("moon", t)
+    return float((get_sun(t).ra.deg + 180.0) % 360.0), float(moon.ra.deg), float(moon.dec.deg)
+
+
+def sky_sep(ra1: float, dec1: float, ra2: float, dec2: float) -> float:
+    """Great-circle separation (deg)."""
+    d1, d2 = math.radians(dec1), math.radians(dec2)
+    cos = math.sin(d1) * math.sin(d2) + math.cos(d1) * math.cos(d2) * math.cos(math.radians(ra1 - ra2))
+    return math.degrees(math.acos(max(-1.0, min(1.0, cos))))
 
 
 def reachable_decs(sites: list[Site], airmass_limit: float) -> list[tuple[float, float]]:
@@ -53,17 +63,21 @@ def reachable_decs(sites: list[Site], airmass_limit: float) -> list[tuple[float,
 
 def place_fields(n_fields: int, sites: list[Site], start_date: str, airmass_limit: float, frame_size: int,
                  rng: np.random.Generator) -> list[Field]:
-    """Fields near the anti-solar RA, at a Dec every site can reach (else the sites share them out)."""
-    ra0 = antisolar_ra(start_date)
+    """Fields near the anti-solar RA, at a Dec every site can reach (else the sites share them out), away from
+    the Moon as observers would choose them."""
+    ra0, moon_ra, moon_dec = night_sky(start_date)
     ranges = reachable_decs(sites, airmass_limit)
     lo, hi = max(r[0] for r in ranges), min(r[1] for r in ranges)
     half = field_half_width(sites, frame_size)
     fields = []
     for i in range(n_fields):
-        ra = (ra0 + rng.uniform(-30.0, 30.0)) % 360.0
         a, b = (lo, hi) if lo < hi else ranges[i % len(ranges)]
-        dec = float(rng.uniform(a, b))
-        fields.append(Field(f"F{i + 1:02d}", _name(ra, dec), float(ra), dec, half))
+        for spread in np.linspace(30.0, 90.0, 25):  # widen the RA window until the Moon is far enough
+            ra = float((ra0 + rng.uniform(-spread, spread)) % 360.0)
+            dec = float(rng.uniform(a, b))
+            if sky_sep(ra, dec, moon_ra, moon_dec) > MOON_AVOID_DEG:
+                break
+        fields.append(Field(f"F{i + 1:02d}", _name(ra, dec), ra, dec, half))
     return fields
 
 

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import math
-import zlib
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import date, timedelta
@@ -16,16 +14,8 @@ from openastro.core.config import SimConfig
 from openastro.sim import conditions, schedule, variability
 from openastro.sim.fields import Field, make_stars, place_fields, reference_catalog
 from openastro.sim.sites import Site, select_sites
+from openastro.sim.streams import STREAM, stream
 from openastro.sim.transients import Transient, make_transients
-
-# Independent random streams, so that changing one part (e.g. a defect rate) leaves the others as they were.
-STREAM = {"fields": 1, "stars": 2, "reference": 3, "weather": 4, "conditions": 5, "variability": 6,
-          "transients": 7, "frame": 100, "detector": 200}
-
-
-def stream(seed: int, *key: int) -> np.random.Generator:
-    """A generator for one named part of the simulation (and optionally one frame or site)."""
-    return np.random.default_rng(np.random.SeedSequence(seed, spawn_key=key))
 
 
 @dataclass
@@ -60,7 +50,7 @@ def plan_frames(cfg: SimConfig, sites: list[Site], fields: list[Field]) -> pd.Da
     """The frames to take: observable, not overcast, capped; with their conditions and file names."""
     grid = schedule.slot_grid(sites, fields, cfg.nights, cfg.start_date, cfg.cadence_min, cfg.exposure_s)
     grid = schedule.add_geometry(grid, sites, fields, cfg.exposure_s)
-    grid = conditions.with_weather(grid, sites, stream(cfg.seed, STREAM["weather"]))
+    grid = conditions.with_weather(grid, sites, cfg.seed, cfg.weather)
     ok = schedule.observable(grid, cfg.sun_altitude_max, cfg.airmass_limit) & (grid["cloud_state"] != "overcast")
     frames = schedule.cap_per_night(grid[ok], cfg.max_frames_per_site)
     frames = conditions.frame_conditions(frames, sites, cfg, stream(cfg.seed, STREAM["conditions"]))
@@ -142,18 +132,3 @@ def simulate(config: SimConfig, out_dir: Path, progress: Callable[[int, int], No
 
     plan = make_plan(config)
     return write_all(plan, config, Path(out_dir), progress)
-
-
-def detector_stream(seed: int, site: Site) -> np.random.Generator:
-    """The generator of a site's camera: fixed per site for a given seed."""
-    return stream(seed, STREAM["detector"], zlib.crc32(site.site_id.encode()))
-
-
-def frame_stream(seed: int, index: int) -> np.random.Generator:
-    """The generator of one frame's pixels."""
-    return stream(seed, STREAM["frame"], index)
-
-
-def asteroid_steps(motion_px: float) -> int:
-    """Sub-exposure positions needed to draw a moving object as a continuous short trail."""
-    return max(1, math.ceil(motion_px * 2))

@@ -9,7 +9,12 @@ import numpy as np
 from scipy.special import erf
 
 BRIGHT_E = 2e5  # sources above this many electrons get wide stamps so their wings are not cut
-OVERSAMPLE_BELOW_FWHM = 3.0  # sample each pixel 3x3 when the PSF is this narrow (px)
+MAX_SAMPLES = 250_000  # PSF samples evaluated at once: bounds memory for wide (defocused) stamps
+
+
+def oversampling(fwhm: float) -> int:
+    """Sub-samples per pixel side so that narrow PSFs are integrated over the pixel, not point-sampled."""
+    return 3 if fwhm < 2.0 else 2 if fwhm < 3.5 else 1
 
 
 @dataclass(frozen=True)
@@ -50,7 +55,7 @@ class PSF:
 
 def stamps(psf: PSF, x: np.ndarray, y: np.ndarray, half: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Unit-sum stamps (n, S, S) for sources at (x, y) and the integer pixel of each stamp's centre."""
-    os = 3 if psf.fwhm < OVERSAMPLE_BELOW_FWHM and not psf.donut else 1
+    os = 1 if psf.donut else oversampling(psf.fwhm)
     cx, cy = np.rint(x).astype(np.int64), np.rint(y).astype(np.int64)
     offsets = np.arange(-half, half + 1)
     sub = (np.arange(os) + 0.5) / os - 0.5
@@ -60,7 +65,7 @@ def stamps(psf: PSF, x: np.ndarray, y: np.ndarray, half: int) -> tuple[np.ndarra
     img = psf.profile(dx, dy)
     n, size = len(x), len(offsets)
     if os > 1:
-        img = img.reshape(n, size, os, size, os).mean(axis=(2, 4))
+        img = img.reshape(n, size, os, size, os).sum(axis=4).sum(axis=2)
     img /= img.sum(axis=(1, 2), keepdims=True)
     return img, cx, cy
 
@@ -75,6 +80,12 @@ def add_sources(image: np.ndarray, psf: PSF, x: np.ndarray, y: np.ndarray, flux:
 
 
 def _add_group(image: np.ndarray, psf: PSF, x: np.ndarray, y: np.ndarray, flux: np.ndarray, half: int) -> None:
+    chunk = max(1, MAX_SAMPLES // ((2 * half + 1) * oversampling(psf.fwhm)) ** 2)
+    for i in range(0, len(x), chunk):
+        _add_chunk(image, psf, x[i:i + chunk], y[i:i + chunk], flux[i:i + chunk], half)
+
+
+def _add_chunk(image: np.ndarray, psf: PSF, x: np.ndarray, y: np.ndarray, flux: np.ndarray, half: int) -> None:
     ny, nx = image.shape
     img, cx, cy = stamps(psf, x, y, half)
     offsets = np.arange(-half, half + 1)

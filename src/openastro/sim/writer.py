@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -16,6 +17,7 @@ from openastro.sim.detector import make_detector
 from openastro.sim.fitsout import frame_wcs, header_cards, write_fits
 from openastro.sim.render import Sources, render_frame
 from openastro.sim.sky import e_per_second
+from openastro.sim.streams import STREAM, site_stream, stream
 from openastro.sim.transients import transient_table
 
 MARGIN_PX = 12  # sources this far outside the frame still spill light onto it
@@ -43,7 +45,7 @@ def _transient_sources(plan: network.Plan, row: Any, wcs, size: int, exposure_s:
         px, py = wcs.wcs_world2pix(ra, dec, 0)
         flux = float(e_per_second(mag, row.zero_point)) * exposure_s
         flux *= float(min(ramp_at(px[1:2], py[1:2], size, row.cloud_gx, row.cloud_gy)[0], 1 / row.transparency))
-        n_sub = network.asteroid_steps(float(np.hypot(px[2] - px[0], py[2] - py[0])))
+        n_sub = max(1, math.ceil(2 * float(np.hypot(px[2] - px[0], py[2] - py[0]))))  # a continuous short trail
         sub = np.linspace(0, 1, n_sub) if n_sub > 1 else np.array([0.5])
         sx, sy = px[0] + sub * (px[2] - px[0]), py[0] + sub * (py[2] - py[0])
         if -MARGIN_PX < px[1] < size + MARGIN_PX and -MARGIN_PX < py[1] < size + MARGIN_PX:
@@ -73,7 +75,7 @@ def write_all(plan: network.Plan, cfg: SimConfig, out_dir: Path,
     tables["truth_transient_objects"] = truth.write_table(transient_table(plan.transients),
                                                           truth_dir / "transient_objects.parquet")
     star_flux = truth.StarFluxWriter(truth_dir / "star_flux.parquet")
-    detectors = {s.site_id: make_detector(s, cfg.frame_size, network.detector_stream(cfg.seed, s))
+    detectors = {s.site_id: make_detector(s, cfg.frame_size, site_stream(cfg.seed, "detector", s.site_id))
                  for s in plan.sites}
     field_rows = {f.field_id: np.flatnonzero(plan.stars["field_id"] == f.field_id) for f in plan.fields}
     transient_rows: list[dict] = []
@@ -119,7 +121,7 @@ def _write_frame(plan: network.Plan, cfg: SimConfig, out_dir: Path, row: Any, in
     on = (x >= -0.5) & (x < size - 0.5) & (y >= -0.5) & (y < size - 0.5)
     trans, trans_rows = _transient_sources(plan, row, wcs, size, cfg.exposure_s)
     data, mask = render_frame(row, site, detectors[site.site_id], size, cfg.exposure_s,
-                              Sources(x[near], y[near], flux[near]), trans, network.frame_stream(cfg.seed, index),
+                              Sources(x[near], y[near], flux[near]), trans, stream(cfg.seed, STREAM["frame"], index),
                               cfg.write_masks)
     write_fits(out_dir / row.file, data, header_cards(site, row, date_obs, cfg.filter, cfg.exposure_s, wcs))
     if mask is not None:

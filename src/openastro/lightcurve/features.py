@@ -1,0 +1,143 @@
+"""Features of a light curve and of its best period: variability indices, depth, shape, odd/even, secondary."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+from openastro.lightcurve.fold import Folded, fold, global_view
+from openastro.lightcurve.model import LightCurve
+
+if TYPE_CHECKING:
+    from openastro.lightcurve.search import PeriodResult
+
+MAD_TO_SIGMA = 1.4826
+
+
+def robust_sigma(x: np.ndarray) -> float:
+    """Standard deviation estimated from the median absolute deviation."""
+    return MAD_TO_SIGMA * float(np.median(np.abs(x - np.median(x)))) if len(x) else float("nan")
+
+
+def variability_indices(time: np.ndarray, values: np.ndarray, err: np.ndarray, flux: np.ndarray) -> dict[str, float]:
+    """Period-free indices: skewness and kurtosis of the flux, Stetson J/K, von Neumann eta, chi2, spreads."""
+    from scipy import stats
+
+    n = len(values)
+    w = 1.0 / err**2
+    mean = float(np.sum(w * values) / np.sum(w))
+    delta = np.sqrt(n / max(n - 1, 1)) * (values - mean) / err
+    pairs = delta[:-1] * delta[1:]
+    var = float(np.var(values))
+    return {
+        "skewness": float(stats.skew(flux)), "kurtosis": float(stats.kurtosis(flux)),
+        "stetson_j": float(np.sum(np.sign(pairs) * np.sqrt(np.abs(pairs))) / max(n - 1, 1)),
+        "stetson_k": float(np.mean(np.abs(delta)) / np.sqrt(np.mean(delta**2))),
+        "eta": float(np.sum(np.diff(values) ** 2) / max(n - 1, 1) / var) if var > 0 else float("nan"),
+        "chi2_red": float(np.sum(w * (values - mean) ** 2) / max(n - 1, 1)),
+        "mad": robust_sigma(values) / MAD_TO_SIGMA,
+        "iqr": float(np.subtract(*np.percentile(values, [75, 25]))),
+        "beyond_1std": float(np.mean(np.abs(values - np.mean(values)) > np.std(values))),
+        "amplitude_5_95": 0.5 * float(np.subtract(*np.percentile(values, [95, 5]))),
+    }
+
+
+def odd_even(folded: Folded, duration: float) -> tuple[float, float, float]:
+    """Depths of odd and even events (central half of the duration) and their difference in sigma."""
+    dt = folded.dt
+    out = np.abs(dt) > duration
+    base = float(np.median(folded.flux[out])) if out.sum() > 3 else 0.0
+    noise = robust_sigma(folded.flux[out]) if out.sum() > 3 else robust_sigma(folded.flux)
+    inside = np.abs(dt) < duration / 4
+    depths, errs = [], []
+    for parity in (1, 0):
+        sel = inside & (folded.cycle % 2 == parity)
+        depths.append(base - float(np.mean(folded.flux[sel])) if sel.any() else float("nan"))
+        errs.append(noise / np.sqrt(sel.sum()) if sel.any() else float("nan"))
+    sigma = abs(depths[0] - depths[1]) / float(np.hypot(*errs)) if np.all(np.isfinite(errs)) else float("nan")
+    return depths[0], depths[1], float(sigma)
+
+
+def secondary(folded: Folded, duration: float) -> tuple[float, float]:
+    """Depth of a dip at phase 0.5 (same duration as the event) and its significance in sigma."""
+    dt_half = (0.5 - np.abs(folded.phase)) * folded.period
+    away = (np.abs(folded.dt) > duration) & (dt_half > duration)
+    inside = dt_half < duration / 2
+    if away.sum() < 4 or not inside.any():
+        return float("nan"), float("nan")
+    depth = float(np.median(folded.flux[away]) - np.mean(folded.flux[inside]))
+    return depth, depth / (robust_sigma(folded.flux[away]) / np.sqrt(inside.sum()))
+
+
+def halves_sigma(folded_twice: Folded, bins: int = 20) -> float:
+    """Folded at twice a period: how many sigma the two halves' binned profiles differ (chi2 -> sigma)."""
+    from scipy import stats
+
+    first = folded_twice.phase < 0
+    phase_in = np.where(first, folded_twice.phase + 0.5, folded_twice.phase) * 2  # 0..1 within one period
+    edges = np.linspace(0, 1, bins + 1)
+    chi2, dof = 0.0, 0
+    for a, b in zip(edges[:-1], edges[1:], strict=True):
+        sel = (phase_in >= a) & (phase_in < b)
+        one, two = folded_twice.flux[sel & first], folded_twice.flux[sel & ~first]
+        if len(one) >= 3 and len(two) >= 3:
+            var = np.var(one, ddof=1) / len(one) + np.var(two, ddof=1) / len(two)
+            if var > 0:
+                chi2 += (one.mean() - two.mean()) ** 2 / var
+                dof += 1
+    return float(stats.norm.isf(max(stats.chi2.sf(chi2, dof), 1e-300))) if dof else float("nan")
+
+
+def _ls_event(folded: Folded) -> tuple[float, float]:
+    """Depth (below the median) and duration (days below half depth) read off the global view."""
+    view = global_view(folded, 201)
+    depth = float(np.median(view.flux) - view.flux.min())
+    below = view.flux < np.median(view.flux) - depth / 2
+    return depth, float(below.mean() * folded.period)
+
+
+def features(lc: LightCurve, result: PeriodResult | None = None, config: Any = None) -> dict[str, Any]:
+    """A flat dict of features: indices of the light curve, then of the best period when `result` is given."""
+    lc = lc.sorted()
+    flux, rel_err = lc.relative_flux()
+    out: dict[str, Any] = {"n_points": len(lc), "baseline": lc.baseline, "kind": lc.kind}
+    out.update(variability_indices(lc.time, lc.values, lc.err, flux))
+    if result is None or not np.isfinite(result.best_period):
+        return out
+    from openastro.lightcurve.periodogram import detrended, sinusoid
+    from openastro.lightcurve.settings import resolve_config
+    from openastro.lightcurve.transit import transit_shape
+
+    cfg = resolve_config(config)
+    period, epoch = result.best_period, result.epoch
+    flat = detrended(lc, cfg) if result.method == "bls" else lc
+    folded = fold(flat, period, epoch)
+    if result.method == "bls":
+        depth, duration = result.depth, result.duration
+    else:
+        depth, duration = _ls_event(folded)
+    _, amplitude, _ = sinusoid(lc.time, lc.values, lc.err, 1.0 / period)
+    if lc.kind == "flux":
+        amplitude /= abs(float(np.median(lc.values))) or 1.0
+    d_odd, d_even, odd_even_sigma = odd_even(folded, duration)
+    sec_depth, sec_sigma = secondary(folded, duration)
+    out.update({"period": period, "method": result.method, "power": result.power, "power_kind": result.power_kind,
+                "fap": result.fap, "amplitude": amplitude, "depth": depth, "duration": duration,
+                "depth_odd": d_odd, "depth_even": d_even, "odd_even_sigma": odd_even_sigma,
+                "secondary_depth": sec_depth, "secondary_sigma": sec_sigma})
+    out.update(transit_shape(folded, duration, depth))
+    if result.method == "bls" and result.depth_err:
+        out["snr"] = depth / result.depth_err
+    else:
+        out["snr"] = sine_snr(lc.time, flux, rel_err, 1.0 / period)
+    return out
+
+
+def sine_snr(t: np.ndarray, flux: np.ndarray, err: np.ndarray, frequency: float) -> float:
+    """Semi-amplitude of the best sine over its error from the residual scatter."""
+    from openastro.lightcurve.periodogram import sinusoid
+
+    offset, amplitude, t_min = sinusoid(t, flux, err, frequency)
+    resid = flux - (offset - amplitude * np.cos(2 * np.pi * frequency * (t - t_min)))
+    return float(amplitude / (np.std(resid) * np.sqrt(2.0 / len(t)) or 1.0))

@@ -1,0 +1,88 @@
+"""The LightCurve dataclass: times in days with an explicit scale and format, flux or magnitudes, errors."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field, replace
+from typing import Any
+
+import numpy as np
+
+# Days to add to a time in each format to get a Julian Date.
+TIME_ZERO = {"jd": 0.0, "mjd": 2400000.5, "bjd": 0.0, "hjd": 0.0, "bmjd": 2400000.5,
+             "bkjd": 2454833.0, "btjd": 2457000.0}
+LN10_04 = 0.4 * np.log(10.0)
+
+
+@dataclass
+class LightCurve:
+    """One star's photometry: `values` are fluxes or magnitudes as `kind` says; sorted by time."""
+
+    time: np.ndarray
+    values: np.ndarray
+    err: np.ndarray
+    kind: str = "mag"
+    time_scale: str = "unknown"
+    time_format: str = "unknown"
+    site: np.ndarray | None = None
+    band: np.ndarray | None = None
+    quality: np.ndarray | None = None
+    meta: dict[str, Any] = field(default_factory=dict)
+    source: str = ""
+
+    def __post_init__(self) -> None:
+        if self.kind not in ("flux", "mag"):
+            raise ValueError(f"kind must be 'flux' or 'mag', not {self.kind!r}")
+        self.time = np.asarray(self.time, dtype=float)
+        self.values = np.asarray(self.values, dtype=float)
+        self.err = np.asarray(self.err, dtype=float)
+        if not (self.time.shape == self.values.shape == self.err.shape):
+            raise ValueError("time, values and err must have the same length")
+
+    def __len__(self) -> int:
+        return len(self.time)
+
+    @property
+    def flux(self) -> np.ndarray | None:
+        """The fluxes, or None for a magnitude light curve."""
+        return self.values if self.kind == "flux" else None
+
+    @property
+    def mag(self) -> np.ndarray | None:
+        """The magnitudes, or None for a flux light curve."""
+        return self.values if self.kind == "mag" else None
+
+    @property
+    def name(self) -> str:
+        """A short label: the target name, else the source file name."""
+        return str(self.meta.get("target") or self.source.rsplit("/", 1)[-1] or "light curve")
+
+    @property
+    def baseline(self) -> float:
+        """Time from the first to the last point, in days."""
+        return float(self.time[-1] - self.time[0]) if len(self) > 1 else 0.0
+
+    def jd(self) -> np.ndarray:
+        """Times as Julian Dates in the light curve's own scale (raises KeyError for an unknown format)."""
+        return self.time + TIME_ZERO[self.time_format]
+
+    def subset(self, keep: np.ndarray) -> LightCurve:
+        """A copy holding only the points selected by a boolean mask or an index array."""
+        pick = (lambda a: None if a is None else np.asarray(a)[keep])
+        return replace(self, time=self.time[keep], values=self.values[keep], err=self.err[keep],
+                       site=pick(self.site), band=pick(self.band), quality=pick(self.quality),
+                       meta=dict(self.meta))
+
+    def sorted(self) -> LightCurve:
+        """A copy sorted by time (stable), with non-finite points dropped."""
+        good = np.isfinite(self.time) & np.isfinite(self.values) & np.isfinite(self.err)
+        order = np.flatnonzero(good)[np.argsort(self.time[good], kind="stable")]
+        return self.subset(order)
+
+    def relative_flux(self) -> tuple[np.ndarray, np.ndarray]:
+        """Flux relative to the median, minus one (dips negative), and its error; exact for tiny variations."""
+        if self.kind == "flux":
+            ref = float(np.median(self.values))
+            ref = ref if ref != 0 else 1.0
+            return self.values / ref - 1.0, np.abs(self.err / ref)
+        delta = np.expm1(-LN10_04 * (self.values - np.median(self.values)))
+        return delta, np.abs(self.err) * LN10_04 * (1.0 + delta)

@@ -1,0 +1,178 @@
+"""Periodograms: Lomb-Scargle through nifty-ls (astropy's formulas for false alarms) and astropy BLS."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from openastro.lightcurve.detrend import detrend
+from openastro.lightcurve.grid import Grid, bls_grid, ls_grid
+from openastro.lightcurve.model import LightCurve
+
+REFINE_POINTS = 41  # frequencies in the fine grid around each reported peak, spanning +-2 coarse steps
+
+
+@dataclass
+class Periodogram:
+    """A periodogram on a regular frequency grid and the series it was computed from."""
+
+    method: str  # 'ls' (power: standard normalisation, 0..1) or 'bls' (power: signal detection efficiency)
+    frequency: np.ndarray
+    power: np.ndarray
+    t: np.ndarray
+    y: np.ndarray
+    dy: np.ndarray
+    grid: Grid
+    durations: np.ndarray | None = None
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def baseline(self) -> float:
+        """Time span of the series, in days."""
+        return float(np.ptp(self.t))
+
+
+def standardize(y: np.ndarray, dy: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Zero mean, unit variance (the standard-normalised LS power does not change); keeps tiny fluxes sane."""
+    scale = float(np.std(y)) or 1.0
+    return (y - float(np.mean(y))) / scale, np.where(dy > 0, dy, np.nan) / scale
+
+
+def _weights_ok(dy: np.ndarray) -> np.ndarray:
+    """Errors with zeros and NaNs replaced by the median positive error."""
+    good = np.isfinite(dy) & (dy > 0)
+    fill = float(np.median(dy[good])) if good.any() else 1.0
+    return np.where(good, dy, fill)
+
+
+def nifty_power(t: np.ndarray, y: np.ndarray, dy: np.ndarray, grid: Grid) -> np.ndarray:
+    """Lomb-Scargle power from nifty-ls on `grid`; `y` and `dy` may be 2-D (one row per series, shared times)."""
+    import nifty_ls
+
+    t = np.ascontiguousarray(t, dtype=np.float64)
+    y = np.ascontiguousarray(y, dtype=np.float64)
+    dy = np.ascontiguousarray(np.broadcast_to(dy, y.shape), dtype=np.float64)
+    return nifty_ls.lombscargle(t, y, dy, fmin=grid.fmin, fmax=grid.fmax, Nf=grid.n).power
+
+
+def lomb_scargle(lc: LightCurve, cfg: Any, grid: Grid | None = None) -> Periodogram:
+    """Lomb-Scargle periodogram of the light curve's values (magnitudes or fluxes) on its own grid."""
+    lc = lc.sorted()
+    y, dy = standardize(lc.values, lc.err)
+    dy = _weights_ok(dy)
+    grid = grid or ls_grid(lc.time, cfg, lc.source or lc.name)
+    power = nifty_power(lc.time, y, dy, grid)
+    return Periodogram("ls", grid.frequency(), power, lc.time, y, dy, grid)
+
+
+def from_power(lc: LightCurve, power: np.ndarray, grid: Grid) -> Periodogram:
+    """A Lomb-Scargle Periodogram from power already computed (e.g. in a batch) for this light curve."""
+    lc = lc.sorted()
+    y, dy = standardize(lc.values, lc.err)
+    return Periodogram("ls", grid.frequency(), power, lc.time, y, _weights_ok(dy), grid)
+
+
+def fine_grid(pg: Periodogram, f0: float) -> Grid:
+    """A grid of REFINE_POINTS frequencies spanning two coarse steps either side of `f0`."""
+    lo = max(f0 - 2 * pg.grid.df, pg.grid.fmin * 0.5)
+    return Grid(fmin=lo, df=(f0 + 2 * pg.grid.df - lo) / (REFINE_POINTS - 1), n=REFINE_POINTS)
+
+
+def ls_refine(pg: Periodogram, f0: float) -> tuple[float, float]:
+    """The frequency and power of the LS maximum near `f0`, on a fine grid."""
+    grid = fine_grid(pg, f0)
+    power = nifty_power(pg.t, pg.y, pg.dy, grid)
+    i = int(np.argmax(power))
+    return float(grid.frequency()[i]), float(power[i])
+
+
+def ls_fap(pg: Periodogram, power: np.ndarray, method: str = "baluev") -> np.ndarray:
+    """False-alarm probabilities of LS peak powers (white noise), astropy's formulas over the searched range."""
+    from astropy.timeseries import LombScargle
+
+    ls = LombScargle(pg.t, pg.y, pg.dy)
+    fap = ls.false_alarm_probability(np.asarray(power, dtype=float), method=method,
+                                     minimum_frequency=pg.grid.fmin, maximum_frequency=pg.grid.fmax)
+    return np.clip(np.atleast_1d(np.asarray(fap, dtype=float)), 0.0, 1.0)
+
+
+def spectral_slope(frequency: np.ndarray, power: np.ndarray, bins: int = 20) -> tuple[float, float]:
+    """Slope and intercept of log10(power) against log10(frequency), fitted to medians in log-spaced bins."""
+    good = (frequency > 0) & (power > 0)
+    lf, lp = np.log10(frequency[good]), power[good]
+    if len(lf) < 2 * bins:
+        return 0.0, float(np.log10(np.median(lp))) if len(lp) else 0.0
+    edges = np.linspace(lf[0], lf[-1], bins + 1)
+    which = np.clip(np.digitize(lf, edges) - 1, 0, bins - 1)
+    xs, ys = [], []
+    for k in range(bins):
+        sel = which == k
+        if sel.sum() >= 3:
+            xs.append(float(np.median(lf[sel])))
+            ys.append(float(np.log10(np.median(lp[sel]))))
+    if len(xs) < 3:
+        return 0.0, float(np.log10(np.median(lp)))
+    slope, intercept = np.polyfit(xs, ys, 1)
+    return float(slope), float(intercept)
+
+
+def red_noise_fap(pg: Periodogram, frequency: np.ndarray, power: np.ndarray, slope: float,
+                  intercept: float) -> np.ndarray:
+    """FAP of peaks against a power-law continuum (Vaughan 2005-like): exponential power over the trend."""
+    mean = 10 ** (intercept + slope * np.log10(np.asarray(frequency, dtype=float))) / np.log(2.0)
+    ratio = np.asarray(power, dtype=float) / mean
+    n_independent = max((pg.grid.fmax - pg.grid.fmin) * pg.baseline, 1.0)
+    return -np.expm1(n_independent * np.log1p(-np.exp(-ratio)))
+
+
+def sinusoid(t: np.ndarray, y: np.ndarray, dy: np.ndarray, frequency: float) -> tuple[float, float, float]:
+    """Weighted least-squares sine at `frequency`: (offset, semi-amplitude, time of the minimum near t[0])."""
+    w = 1.0 / np.asarray(dy, dtype=float)
+    arg = 2 * np.pi * frequency * (t - t[0])
+    design = np.column_stack([np.ones_like(t), np.sin(arg), np.cos(arg)])
+    coef, *_ = np.linalg.lstsq(design * w[:, None], y * w, rcond=None)
+    offset, s, c = (float(v) for v in coef)
+    # y = offset + A cos(arg - phi) with A cos(phi) = c, A sin(phi) = s; minimum where arg - phi = pi
+    phi = np.arctan2(s, c)
+    t_min = t[0] + ((phi + np.pi) % (2 * np.pi)) / (2 * np.pi * frequency)
+    return offset, float(np.hypot(s, c)), float(t_min)
+
+
+def detrended(lc: LightCurve, cfg: Any) -> LightCurve:
+    """The light curve as flattened relative flux, as BLS and the transit features see it."""
+    return detrend(lc, cfg.detrend_window, cfg.detrend)
+
+
+def bls_raw(t: np.ndarray, y: np.ndarray, dy: np.ndarray, periods: np.ndarray, durations: np.ndarray) -> Any:
+    """astropy BoxLeastSquares (C, OpenMP over periods) log-likelihood power on a period grid."""
+    from astropy.timeseries import BoxLeastSquares
+
+    return BoxLeastSquares(t, y, dy).power(periods, durations, objective="likelihood")
+
+
+def box_least_squares(lc: LightCurve, cfg: Any, grid: Grid | None = None) -> Periodogram:
+    """BLS periodogram of the detrended relative flux; its power is the signal detection efficiency (SDE)."""
+    flat = detrended(lc, cfg)
+    y, dy = flat.relative_flux()
+    dy = _weights_ok(dy)
+    auto_grid, durations = bls_grid(flat.time, cfg, lc.source or lc.name)
+    grid = grid or auto_grid
+    frequency = grid.frequency()
+    raw = bls_raw(flat.time, y, dy, 1.0 / frequency, durations)
+    power = np.asarray(raw.power, dtype=float)
+    mean, std = float(np.mean(power)), float(np.std(power)) or 1.0
+    return Periodogram("bls", frequency, (power - mean) / std, flat.time, y, dy, grid, durations,
+                       extra={"mean": mean, "std": std})
+
+
+def bls_refine(pg: Periodogram, f0: float) -> dict[str, float]:
+    """BLS maximum near `f0` on a fine grid: frequency, SDE, depth, depth_err, duration, epoch."""
+    grid = fine_grid(pg, f0)
+    res = bls_raw(pg.t, pg.y, pg.dy, 1.0 / grid.frequency(), pg.durations)
+    i = int(np.argmax(res.power))
+    return {"frequency": float(grid.frequency()[i]),
+            "power": (float(res.power[i]) - pg.extra["mean"]) / pg.extra["std"],
+            "depth": float(res.depth[i]), "depth_err": float(res.depth_err[i]),
+            "duration": float(res.duration[i]), "epoch": float(res.transit_time[i])}
