@@ -40,22 +40,31 @@ def sim(tmp_path_factory):
     return run(tmp_path_factory.mktemp("sim") / "out")
 
 
+QUIET = [*[f"sim.variability.{k}_per_field=0" for k in ("supernovae", "novae", "asteroids")],
+         *[f"sim.defects.{d}=0" for d in (*DEFECTS, "cosmic_ray_rate")], "sim.write_masks=false"]
+
+
 @pytest.fixture(scope="module")
-def defect_sim(tmp_path_factory):
-    """Half the frames tracked badly, half with a trail; many cosmic rays; nothing else."""
-    extra = ["sim.max_frames_per_site=12", "sim.defects.tracking=0.5", "sim.defects.trail=0.3",
-             "sim.defects.electronics=0.5", "sim.defects.defocus=0", "sim.defects.dew=0", "sim.defects.clouds=0",
-             "sim.defects.bright_background=0", "sim.defects.cosmic_ray_rate=300", "sim.write_masks=false"]
-    return run(tmp_path_factory.mktemp("defects") / "out", *extra)
+def tracking_sim(tmp_path_factory):
+    """Bright stars; more than half the frames tracked badly; no other defect."""
+    extra = [*QUIET, "sim.max_frames_per_site=12", "sim.defects.tracking=0.6", "sim.stars_per_field=150",
+             "sim.mag_range=[11.0, 17.0]"]
+    return run(tmp_path_factory.mktemp("tracking") / "out", *extra)
+
+
+@pytest.fixture(scope="module")
+def artefact_sim(tmp_path_factory):
+    """Sparse stars; half the frames with a trail or electronic pattern; many cosmic rays."""
+    extra = [*QUIET, "sim.max_frames_per_site=12", "sim.defects.trail=0.5", "sim.defects.electronics=0.5",
+             "sim.defects.cosmic_ray_rate=300", "sim.stars_per_field=30", "sim.mag_range=[12.0, 17.0]"]
+    return run(tmp_path_factory.mktemp("artefacts") / "out", *extra)
 
 
 @pytest.fixture(scope="module")
 def clean(tmp_path_factory):
     """Few, bright stars, clear skies, no transients and no defects: for measuring the physics."""
-    extra = ["sim.stars_per_field=20", "sim.mag_range=[12.0, 16.0]", "sim.write_masks=false",
-             *[f"sim.variability.{k}_per_field=0" for k in ("supernovae", "novae", "asteroids")],
-             *[f"sim.defects.{d}=0" for d in (*DEFECTS, "cosmic_ray_rate")]]
-    return run(tmp_path_factory.mktemp("clean") / "out", *extra)
+    return run(tmp_path_factory.mktemp("clean") / "out", *QUIET, "sim.stars_per_field=30",
+               "sim.mag_range=[12.0, 16.0]")
 
 
 def table(out: Path, name: str) -> pd.DataFrame:
@@ -64,6 +73,12 @@ def table(out: Path, name: str) -> pd.DataFrame:
 
 def frame_data(out: Path, row) -> np.ndarray:
     return fits.getdata(out / row.file).astype(float)
+
+
+def calibrated(out: Path, row) -> np.ndarray:
+    """The frame with the site's master bias and dark subtracted and divided by its master flat (ADU)."""
+    master = {k: fits.getdata(out / "calibration" / row.site_id / f"{k}.fits") for k in ("bias", "dark", "flat")}
+    return (frame_data(out, row) - master["bias"] - master["dark"]) / master["flat"]
 
 
 def test_summary_progress_and_layout(sim):
@@ -75,6 +90,9 @@ def test_summary_progress_and_layout(sim):
     assert calls[-1] == (summary.n_frames, summary.n_frames) and len(calls) == summary.n_frames + 1
     for name in TABLES:
         assert (summary.out_dir / f"{name}.parquet").is_file(), name
+    for site in summary.n_frames_per_site:
+        for kind in ("bias", "dark", "flat"):
+            assert fits.getheader(summary.calibration_dir / site / f"{kind}.fits")["IMAGETYP"] == kind.upper()
     for row in frames.itertuples():
         site, night, stem = Path(row.file).parts[1:4]
         assert site == row.site_id and night == row.night.replace("-", "") and (summary.out_dir / row.file).is_file()
@@ -155,13 +173,11 @@ def test_sky_level_matches_truth(clean):
     frames = table(out, "truth/frames")
     ratios = []
     for row in frames.itertuples():
-        site = sites.loc[row.site_id]
-        data = frame_data(out, row)
+        data = calibrated(out, row)
         noise = 1.4826 * np.median(np.abs(data - np.median(data)))
-        keep = away_from_sources(out, row, noise, site.gain)[32:64, 32:64]
-        sky_e = (np.median(data[32:64, 32:64][keep]) - site.bias) * site.gain - site.dark_current * row.exptime
-        ratios.append(sky_e / row.sky_e_per_px)
-    assert len(ratios) >= 10 and 0.98 < np.median(ratios) < 1.03 and min(ratios) > 0.95 and max(ratios) < 1.06
+        keep = away_from_sources(out, row, noise, sites.loc[row.site_id, "gain"])
+        ratios.append(np.median(data[keep]) * sites.loc[row.site_id, "gain"] / row.sky_e_per_px)
+    assert len(ratios) >= 10 and 0.98 < np.median(ratios) < 1.02 and min(ratios) > 0.95 and max(ratios) < 1.05
     assert (frames["sky_e_per_px"] > 20).all() and frames["sky_mag_arcsec2"].between(15, 22.5).all()
 
 
@@ -175,7 +191,7 @@ def bad_pixels(out: Path, frames: pd.DataFrame, site_id: str) -> np.ndarray:
         keep = away_from_sources(out, row, noise, sites.loc[site_id, "gain"])
         lit = lit + (keep & (np.abs(data - np.median(data)) > 5 * noise))
         free = free + keep
-    return lit > 0.5 * np.maximum(free, 1)
+    return (free >= 3) & (lit > 0.5 * free)
 
 
 def away_from_sources(out: Path, row, noise_adu: float, gain: float) -> np.ndarray:
@@ -214,7 +230,7 @@ def test_star_flux_matches_zero_point(clean):
     frames = table(out, "truth/frames")
     flux = table(out, "truth/star_flux")
     ratios = []
-    bad = {s: bad_pixels(out, frames, s) for s in frames["site_id"].unique()}
+    no_mask = np.zeros((96, 96), bool)  # hot and dead pixels are calibrated out by the master frames
     for row in frames.itertuples():
         site = sites.loc[row.site_id]
         stars = flux[flux["file"] == row.file]
@@ -224,10 +240,12 @@ def test_star_flux_matches_zero_point(clean):
         for star, exp_e in zip(stars.itertuples(), expected, strict=True):
             others = stars[(stars.star_id != star.star_id) & (stars.flux_e > 0.003 * star.flux_e)]
             isolated = (np.hypot(others.x - star.x, others.y - star.y) > 2 * radius + 10).all()
-            central = np.hypot(star.x - 47.5, star.y - 47.5) < 30
-            peak = exp_e / (2 * row.fwhm_px**2) / site.gain + site.bias
-            if isolated and central and peak < 0.5 * site.saturation_adu:
-                measured = aperture_flux(frame_data(out, row), star.x, star.y, radius, bad[row.site_id]) * site.gain
+            central = np.hypot(star.x - 47.5, star.y - 47.5) < 38
+            alpha = row.fwhm_px / (2 * np.sqrt(2 ** (1 / row.psf_beta) - 1))
+            peak = (exp_e * (row.psf_beta - 1) / (np.pi * alpha**2) + row.sky_e_per_px) / site.gain + site.bias
+            snr = exp_e / np.sqrt(exp_e + np.pi * radius**2 * (row.sky_e_per_px + site.read_noise**2))
+            if isolated and central and peak < 0.8 * site.saturation_adu and snr > 50:
+                measured = aperture_flux(calibrated(out, row), star.x, star.y, radius, no_mask) * site.gain
                 ratios.append(measured / exp_e)
     assert len(ratios) >= 5
     assert 0.97 < np.median(ratios) < 1.03 and all(0.9 < r < 1.1 for r in ratios), ratios
@@ -311,11 +329,16 @@ def test_transients_appear_where_no_catalog_star_is(sim):
         stars = ref[ref.field_id == row.field_id]
         sep = np.hypot((stars.ra - row.ra) * np.cos(np.radians(row.dec)), stars.dec - row.dec) * 3600
         assert sep.min() > 5.0
-    bright = tr[(tr["flux_e"] > 2e4) & tr["x"].between(6, 89) & tr["y"].between(6, 89)]
+    frames = table(out, "truth/frames").set_index("file")
+    gain = table(out, "reference/sites").set_index("site_id")["gain"]
+    bright = tr[(tr["flux_e"] > 2e4) & tr["x"].between(12, 83) & tr["y"].between(12, 83)]
+    assert len(bright) >= 3
     for row in bright.itertuples():
-        data = frame_data(out, row)
+        data, frame = calibrated(out, row), frames.loc[row.file]
+        radius = 2.5 * frame.fwhm_px * frame.elongation  # neighbours only add light: a lower bound holds
+        measured = aperture_flux(data, row.x, row.y, radius, np.zeros(data.shape, bool)) * gain[frame.site_id]
+        assert measured > 0.6 * row.flux_e, (row, measured)
         ix, iy = int(round(row.x)), int(round(row.y))
-        assert data[iy - 1:iy + 2, ix - 1:ix + 2].max() > np.median(data) + 10 * np.std(data[:20, :20]) ** 0.5
         mask = fits.getdata(out / "truth/masks" / Path(row.file).name)
         assert mask[iy - 2:iy + 3, ix - 2:ix + 3].any() and mask.sum() < 0.3 * mask.size  # donuts have a hole
     asteroids = tr[tr["kind"] == "asteroid"]
@@ -324,42 +347,44 @@ def test_transients_appear_where_no_catalog_star_is(sim):
             assert np.ptp(one["ra"]) > 0 and np.ptp(one["mjd"]) > 0
 
 
-def _star_shapes(data: np.ndarray, stars: pd.DataFrame) -> tuple[np.ndarray, np.ndarray]:
-    """a/b and major-axis angle (deg) of the unsaturated, unblended detections that lie on a true star."""
+def _star_shapes(data: np.ndarray, stars: pd.DataFrame, size_px: float) -> tuple[np.ndarray, np.ndarray]:
+    """a/b and major-axis angle (deg) of bright, unsaturated detections on a true star with no close neighbour."""
     import sep
 
     data = np.ascontiguousarray(data)
     bkg = sep.Background(data)
     objs = sep.extract(data - bkg, 10, err=bkg.globalrms, minarea=5)
-    objs = objs[(objs["flag"] == 0) & (objs["peak"] < 20000)]
+    objs = objs[(objs["flag"] == 0) & (objs["peak"] < 20000) & (objs["peak"] > 30 * bkg.globalrms)]
     dist = np.hypot(objs["x"][:, None] - stars["x"].to_numpy(), objs["y"][:, None] - stars["y"].to_numpy())
-    on_star = dist.min(axis=1) < 1.5 if len(stars) else np.zeros(len(objs), bool)
-    return (objs["a"] / objs["b"])[on_star], np.degrees(objs["theta"])[on_star]
+    crowd = (dist < 3 * size_px) & (stars["flux_e"].to_numpy() > 0.02 * objs["flux"][:, None])
+    good = (dist.min(axis=1) < 1.5) & (crowd.sum(axis=1) == 1) if len(stars) else np.zeros(len(objs), bool)
+    return (objs["a"] / objs["b"])[good], np.degrees(objs["theta"])[good]
 
 
-def test_tracking_error_elongates_stars(defect_sim):
-    _, summary, _ = defect_sim
+def test_tracking_error_elongates_stars(tracking_sim):
+    _, summary, _ = tracking_sim
     frames = table(summary.out_dir, "truth/frames")
     flux = table(summary.out_dir, "truth/star_flux")
     assert frames["tracking"].sum() >= 5 and (~frames["tracking"]).sum() >= 5
     checked = 0
     for row in frames.itertuples():
-        ratio, theta = _star_shapes(frame_data(summary.out_dir, row), flux[flux["file"] == row.file])
-        if len(ratio) < 3:
+        stars = flux[flux["file"] == row.file]
+        ratio, theta = _star_shapes(frame_data(summary.out_dir, row), stars, row.fwhm_px * row.elongation)
+        if len(ratio) < 2:
             continue
         measured = np.median(ratio)
         if row.tracking and row.elongation > 1.5:  # pixels (PSF down to 1.3 px) round a measured shape
-            assert 1 + 0.25 * (row.elongation - 1) < measured < row.elongation + 0.1, (row, measured)
+            assert 1 + 0.25 * (row.elongation - 1) < measured < row.elongation + 0.25, (row, measured)
             turn = (np.median(theta) - row.psf_theta + 90) % 180 - 90
-            assert abs(turn) < 15, (row.psf_theta, theta)
+            assert abs(turn) < 15 or row.elongation < 1.8, (row.psf_theta, theta)
             checked += 1
-        if not row.tracking:
-            assert measured < 1.35
+        if not row.tracking:  # only the guiding wobble
+            assert row.elongation < 1.4 and measured < row.elongation + 0.25
     assert checked >= 3
 
 
-def test_trails_are_linear_features(defect_sim):
-    _, summary, _ = defect_sim
+def test_trails_are_linear_features(artefact_sim):
+    _, summary, _ = artefact_sim
     out = summary.out_dir
     frames = table(out, "truth/frames")
     sites = table(out, "reference/sites").set_index("site_id")
@@ -392,32 +417,35 @@ def test_trails_are_linear_features(defect_sim):
     assert seen >= 2
 
 
-def test_cosmic_rays_are_in_the_pixels(defect_sim):
+def test_cosmic_rays_are_in_the_pixels(artefact_sim):
     from scipy.ndimage import label, median_filter
 
-    _, summary, _ = defect_sim
+    from openastro.sim.defects import cosmic_rays
+
+    hits = cosmic_rays(96, 20, np.random.default_rng(0))
+    assert 14 <= label(hits > 0, np.ones((3, 3)))[1] <= 20 and hits.max() > 200  # some overlap or leave the edge
+    _, summary, _ = artefact_sim
     out = summary.out_dir
     frames = table(out, "truth/frames")
     sites = table(out, "reference/sites").set_index("site_id")
     found = []
-    bad = {s: bad_pixels(out, frames, s) for s in frames["site_id"].unique()}
     for row in frames[~frames["trail"]].itertuples():
-        data = frame_data(out, row)
+        data = calibrated(out, row)
         noise = 1.4826 * np.median(np.abs(data - np.median(data)))
         above = data - median_filter(data, 5)
-        keep = ~bad[row.site_id] & away_from_sources(out, row, noise, sites.loc[row.site_id, "gain"])
+        keep = away_from_sources(out, row, noise, sites.loc[row.site_id, "gain"])
         blobs, _ = label(keep & (above > 3 * noise), np.ones((3, 3)))  # a hit: a blob with a sharp pixel
         found.append((len(np.unique(blobs[keep & (above > 8 * noise)])), row.n_cosmic_rays * keep.mean()))
     n_found, n_true = np.array(found).T
-    assert n_true.sum() > 20 and 0.6 * n_true.sum() < n_found.sum() < 1.4 * n_true.sum()
+    assert n_true.sum() > 20 and 0.7 * n_true.sum() < n_found.sum() < 1.5 * n_true.sum(), (n_found, n_true)
     assert np.corrcoef(n_found, n_true)[0, 1] > 0.6, list(zip(n_found, n_true, strict=True))
 
 
-def test_electronic_pattern_shows_in_a_blank_frame(defect_sim):
+def test_electronic_pattern_shows_in_a_blank_frame(artefact_sim):
     from openastro.sim.detector import make_detector, read_out
     from openastro.sim.sites import select_sites
 
-    _, summary, _ = defect_sim
+    _, summary, _ = artefact_sim
     frames = table(summary.out_dir, "truth/frames")
     assert ((frames["pattern_adu"] >= 2) == frames["electronics"]).all()
     site = select_sites(["Cerro Tololo"])[0]

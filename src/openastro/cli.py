@@ -122,6 +122,34 @@ def config_show(config: ConfigFile = None, set_: Overrides = None, as_json: Json
     typer.echo(json.dumps(cfg.to_dict(), indent=2) if as_json else to_toml(cfg))
 
 
+@app.command()
+def periods(
+    files: Annotated[list[Path], typer.Argument(help="Light curves: Kepler/TESS FITS, CSV, ECSV or whitespace tables.")],
+    method: Annotated[str | None, typer.Option(help="auto, ls (Lomb-Scargle) or bls (periods.method).")] = None,
+    top: Annotated[int | None, typer.Option(help="Peaks reported per file (periods.top).")] = None,
+    plot: Annotated[Path | None, typer.Option(help="Folder for one PNG per file: periodogram and folded curve.")] = None,
+    config: ConfigFile = None,
+    set_: Overrides = None,
+    as_json: Json = False,
+) -> None:
+    """Search light curves for periods; a bad file is reported and the others still run (exit 2 if any failed)."""
+    from openastro.core.errors import InputError
+    from openastro.lightcurve import batch, show
+
+    if method is not None and method not in ("auto", "ls", "bls"):
+        raise InputError(f"--method must be auto, ls or bls (got {method!r})")
+    if top is not None and top < 1:
+        raise InputError(f"--top must be at least 1 (got {top})")
+    results = batch.search_files(files, method=method, top=top, config=_config(config, set_), plot_dir=plot)
+    good = [r for r in results if "error" not in r]
+    _emit(good, as_json, show.periods_table)
+    for item in results:
+        if "error" in item:
+            typer.echo(f"error: {item['error']}", err=True)
+    if len(good) < len(results):
+        raise typer.Exit(2)
+
+
 def main() -> None:
     """Entry point: one clear line and exit status 2 for bad input, never a traceback."""
     try:

@@ -128,6 +128,7 @@ class PeriodsConfig(_Section):
     fap_threshold: float = Field(gt=0, lt=1)
     red_noise_slope: float
     sde_threshold: float
+    bls_snr_threshold: float = Field(ge=0)
     bls_durations: list[float] = Field(min_length=1)
     bls_min_period: float = Field(gt=0)
     bls_frequency_factor: float = Field(gt=0)
@@ -139,12 +140,22 @@ class PeriodsConfig(_Section):
     eb_depth: float = Field(gt=0)
 
 
+class FusionConfig(_Section):
+    by: str = Field(pattern="^(site_night|frame)$")
+    bin_minutes: float = Field(gt=0)
+    clip_sigma: float = Field(gt=0)
+    min_comparison_stars: int = Field(ge=1)
+    max_comparison_chi2: float = Field(gt=1)
+    error_floor: bool
+
+
 class Config(_Section):
     sim: SimConfig
     photometry: PhotometryConfig
     run: RunConfig
     report: ReportConfig
     periods: PeriodsConfig
+    fusion: FusionConfig
 
     def to_dict(self) -> dict[str, Any]:
         """Plain nested dict (tuples as lists), ready for TOML or JSON."""

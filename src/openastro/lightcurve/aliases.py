@@ -60,10 +60,10 @@ def relation(f: float, stronger: float, tol: float, max_harmonic: int = 4) -> li
             flags.append("1d_alias")
             break
     for n in range(2, max_harmonic + 1):
-        if abs(f - n * stronger) < n * tol:  # a harmonic: period 1/n of the stronger one
+        if abs(f - n * stronger) < tol:  # a harmonic: period 1/n of the stronger one
             flags += ["harmonic"] + (["half"] if n == 2 else [])
             break
-        if abs(n * f - stronger) < n * tol:  # a subharmonic: period n times the stronger one
+        if abs(f - stronger / n) < tol:  # a subharmonic: period n times the stronger one
             flags += ["harmonic"] + (["double"] if n == 2 else [])
             break
     return flags

@@ -17,6 +17,8 @@ from openastro.lightcurve.readers import read
 from openastro.lightcurve.search import PeriodResult, search
 from openastro.lightcurve.settings import resolve_config
 
+BATCH_BYTES = 512 * 2**20  # memory for one nifty-ls batched call; larger batches are split
+
 
 def shared_grid(lcs: Sequence[LightCurve], config: Any = None) -> Grid:
     """One grid covering every light curve's own grid: lowest fmin, highest fmax, finest step."""
@@ -37,19 +39,19 @@ def _groups(lcs: Sequence[LightCurve]) -> list[list[int]]:
 
 def lomb_scargle_batch(lcs: Sequence[LightCurve], grid: Grid | None = None,
                        config: Any = None) -> tuple[Grid, np.ndarray]:
-    """LS power of many light curves on one grid, shape (n_curves, n_freq): one nifty-ls call per time array.
-
-    nifty-ls 1.1 batches series that share their times (e.g. all stars of one field); curves with
-    different times each take their own call on the same grid.
-    """
+    """LS power on one grid, shape (n_curves, n_freq): one nifty-ls call per shared time array (e.g. a field)."""
+    # nifty-ls 1.1 batches only series with identical times; other curves take one call each on the same grid.
     lcs = [lc.sorted() for lc in lcs]
     grid = grid or shared_grid(lcs, config)
     power = np.empty((len(lcs), grid.n))
+    rows = max(1, int(BATCH_BYTES // (48 * grid.n)))  # nifty-ls holds about three complex rows per series
     for group in _groups(lcs):
-        pairs = [pgm.standardize(lcs[i].values, lcs[i].err) for i in group]
-        y = np.stack([p[0] for p in pairs])
-        dy = np.stack([pgm._weights_ok(p[1]) for p in pairs])
-        power[group] = pgm.nifty_power(lcs[group[0]].time, y, dy, grid)
+        for start in range(0, len(group), rows):
+            chunk = group[start:start + rows]
+            pairs = [pgm.standardize(lcs[i].values, lcs[i].err) for i in chunk]
+            y = np.stack([p[0] for p in pairs])
+            dy = np.stack([pgm.usable_errors(p[1]) for p in pairs])
+            power[chunk] = pgm.nifty_power(lcs[chunk[0]].time, y, dy, grid)
     return grid, power
 
 

@@ -8,6 +8,8 @@ import numpy as np
 
 from openastro.lightcurve.model import LightCurve
 
+MIN_WINDOW_POINTS = 10  # a window with fewer points sets no trend (sparse data stay as they are)
+
 
 def biweight_location(x: np.ndarray, c: float = 5.0, iterations: int = 5) -> float:
     """Tukey biweight location (robust against transits and outliers)."""
@@ -31,15 +33,16 @@ def _knots(t: np.ndarray, window: float) -> np.ndarray:
 
 
 def trend(t: np.ndarray, y: np.ndarray, window: float, method: str = "biweight") -> np.ndarray:
-    """The robust location of `y` in a sliding window of `window` days, evaluated at `t` (sorted)."""
+    """The robust location of `y` in a sliding window of `window` days at `t` (sorted); sparse windows skipped."""
     if window <= 0 or method == "none" or len(t) < 3:
         return np.zeros_like(y)
     locate = biweight_location if method == "biweight" else (lambda v: float(np.median(v)))
     knots = _knots(t, window)
     lo = np.searchsorted(t, knots - window / 2)
     hi = np.searchsorted(t, knots + window / 2, side="right")
-    values = np.array([locate(y[a:b]) for a, b in zip(lo, hi, strict=True)])
-    return np.interp(t, knots, values)
+    values = np.array([locate(y[a:b]) if b - a >= MIN_WINDOW_POINTS else np.nan for a, b in zip(lo, hi, strict=True)])
+    ok = np.isfinite(values)
+    return np.interp(t, knots[ok], values[ok]) if ok.any() else np.zeros_like(y)
 
 
 def detrend(lc: LightCurve, window: float, method: str = "biweight") -> LightCurve:

@@ -6,7 +6,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from openastro.lightcurve.fold import Folded, fold, global_view
+from openastro.lightcurve.fold import Folded, binned_view, fold, global_view
 from openastro.lightcurve.model import LightCurve
 
 if TYPE_CHECKING:
@@ -44,17 +44,26 @@ def variability_indices(time: np.ndarray, values: np.ndarray, err: np.ndarray, f
 
 
 def odd_even(folded: Folded, duration: float) -> tuple[float, float, float]:
-    """Depths of odd and even events (central half of the duration) and their difference in sigma."""
+    """Depths of odd and even events and their difference in sigma, from residuals to the mean event profile."""
+    # Subtracting the profile of all events first keeps a V-shaped dip's sampling from posing as a difference.
     dt = folded.dt
     out = np.abs(dt) > duration
     base = float(np.median(folded.flux[out])) if out.sum() > 3 else 0.0
-    noise = robust_sigma(folded.flux[out]) if out.sum() > 3 else robust_sigma(folded.flux)
     inside = np.abs(dt) < duration / 4
+    if inside.sum() < 4:
+        return float("nan"), float("nan"), float("nan")
+    edges = np.linspace(-duration / 4, duration / 4, 12)
+    profile = binned_view(dt[inside], folded.flux[inside], edges[0], edges[-1], len(edges) - 1)
+    resid = folded.flux[inside] - np.interp(dt[inside], profile.phase, profile.flux)
+    model_depth = base - float(np.mean(folded.flux[inside] - resid))
+    parity = folded.cycle[inside] % 2
     depths, errs = [], []
-    for parity in (1, 0):
-        sel = inside & (folded.cycle % 2 == parity)
-        depths.append(base - float(np.mean(folded.flux[sel])) if sel.any() else float("nan"))
-        errs.append(noise / np.sqrt(sel.sum()) if sel.any() else float("nan"))
+    for which in (1, 0):
+        sel = parity == which
+        enough = sel.sum() >= 2
+        depths.append(model_depth - float(np.mean(resid[sel])) if enough else float("nan"))
+        noise = (robust_sigma(resid[sel]) or float(np.std(resid[sel])) or 1e-12) if enough else float("nan")
+        errs.append(noise / np.sqrt(sel.sum()) if enough else float("nan"))
     sigma = abs(depths[0] - depths[1]) / float(np.hypot(*errs)) if np.all(np.isfinite(errs)) else float("nan")
     return depths[0], depths[1], float(sigma)
 
@@ -131,7 +140,7 @@ def features(lc: LightCurve, result: PeriodResult | None = None, config: Any = N
         out["snr"] = depth / result.depth_err
     else:
         out["snr"] = sine_snr(lc.time, flux, rel_err, 1.0 / period)
-    return out
+    return {k: float(v) if isinstance(v, np.floating) else v for k, v in out.items()}
 
 
 def sine_snr(t: np.ndarray, flux: np.ndarray, err: np.ndarray, frequency: float) -> float:

@@ -67,10 +67,9 @@ class LightCurve:
 
     def subset(self, keep: np.ndarray) -> LightCurve:
         """A copy holding only the points selected by a boolean mask or an index array."""
-        pick = (lambda a: None if a is None else np.asarray(a)[keep])
+        site, band, quality = (None if a is None else np.asarray(a)[keep] for a in (self.site, self.band, self.quality))
         return replace(self, time=self.time[keep], values=self.values[keep], err=self.err[keep],
-                       site=pick(self.site), band=pick(self.band), quality=pick(self.quality),
-                       meta=dict(self.meta))
+                       site=site, band=band, quality=quality, meta=dict(self.meta))
 
     def sorted(self) -> LightCurve:
         """A copy sorted by time (stable), with non-finite points dropped."""

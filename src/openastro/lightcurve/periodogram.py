@@ -40,7 +40,7 @@ def standardize(y: np.ndarray, dy: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return (y - float(np.mean(y))) / scale, np.where(dy > 0, dy, np.nan) / scale
 
 
-def _weights_ok(dy: np.ndarray) -> np.ndarray:
+def usable_errors(dy: np.ndarray) -> np.ndarray:
     """Errors with zeros and NaNs replaced by the median positive error."""
     good = np.isfinite(dy) & (dy > 0)
     fill = float(np.median(dy[good])) if good.any() else 1.0
@@ -61,7 +61,7 @@ def lomb_scargle(lc: LightCurve, cfg: Any, grid: Grid | None = None) -> Periodog
     """Lomb-Scargle periodogram of the light curve's values (magnitudes or fluxes) on its own grid."""
     lc = lc.sorted()
     y, dy = standardize(lc.values, lc.err)
-    dy = _weights_ok(dy)
+    dy = usable_errors(dy)
     grid = grid or ls_grid(lc.time, cfg, lc.source or lc.name)
     power = nifty_power(lc.time, y, dy, grid)
     return Periodogram("ls", grid.frequency(), power, lc.time, y, dy, grid)
@@ -71,13 +71,13 @@ def from_power(lc: LightCurve, power: np.ndarray, grid: Grid) -> Periodogram:
     """A Lomb-Scargle Periodogram from power already computed (e.g. in a batch) for this light curve."""
     lc = lc.sorted()
     y, dy = standardize(lc.values, lc.err)
-    return Periodogram("ls", grid.frequency(), power, lc.time, y, _weights_ok(dy), grid)
+    return Periodogram("ls", grid.frequency(), power, lc.time, y, usable_errors(dy), grid)
 
 
 def fine_grid(pg: Periodogram, f0: float) -> Grid:
-    """A grid of REFINE_POINTS frequencies spanning two coarse steps either side of `f0`."""
-    lo = max(f0 - 2 * pg.grid.df, pg.grid.fmin * 0.5)
-    return Grid(fmin=lo, df=(f0 + 2 * pg.grid.df - lo) / (REFINE_POINTS - 1), n=REFINE_POINTS)
+    """A grid of REFINE_POINTS frequencies spanning two coarse steps either side of `f0` (within the grid)."""
+    lo, hi = max(f0 - 2 * pg.grid.df, pg.grid.fmin), min(f0 + 2 * pg.grid.df, pg.grid.fmax)
+    return Grid(fmin=lo, df=(hi - lo) / (REFINE_POINTS - 1), n=REFINE_POINTS)
 
 
 def ls_refine(pg: Periodogram, f0: float) -> tuple[float, float]:
@@ -156,7 +156,7 @@ def box_least_squares(lc: LightCurve, cfg: Any, grid: Grid | None = None) -> Per
     """BLS periodogram of the detrended relative flux; its power is the signal detection efficiency (SDE)."""
     flat = detrended(lc, cfg)
     y, dy = flat.relative_flux()
-    dy = _weights_ok(dy)
+    dy = usable_errors(dy)
     auto_grid, durations = bls_grid(flat.time, cfg, lc.source or lc.name)
     grid = grid or auto_grid
     frequency = grid.frequency()

@@ -156,7 +156,7 @@ def _read_ecsv(path: Path) -> tuple[dict[str, Any], tuple[str, str] | None]:
 
 def _fits_time_format(unit: str, header: Mapping[str, Any]) -> tuple[str, str]:
     """Format and scale of a FITS TIME column from its unit ('BJD - 2454833') and TIMESYS."""
-    text = unit.replace(" ", "").upper()
+    text = unit.split(",")[0].replace(" ", "").upper()  # TESS writes 'BJD - 2457000, days'
     scale = str(header.get("TIMESYS", "unknown")).lower()
     for fmt, zero in (("bkjd", 2454833), ("btjd", 2457000)):
         if text == f"BJD-{zero}":

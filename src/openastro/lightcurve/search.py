@@ -15,6 +15,7 @@ from openastro.lightcurve.features import halves_sigma, odd_even
 from openastro.lightcurve.fold import Folded, phase_of
 from openastro.lightcurve.model import LightCurve
 from openastro.lightcurve.settings import resolve_config
+from openastro.lightcurve.transit import refine_transit
 
 MIN_SEARCH_POINTS = 10
 HALF_SIGMA = 5.0  # odd/even (or the two halves at twice the period) differing by this many sigma: period x2
@@ -52,6 +53,11 @@ class PeriodResult:
         """The best peak's flags."""
         return self.peaks[0].flags if self.peaks else []
 
+    def catalog_rows(self, star_id: int) -> list[dict[str, Any]]:
+        """Rows for the catalog's `periods` table (star_id, method, rank, period, power, fap, flags)."""
+        return [{"star_id": int(star_id), "method": self.method, "rank": p.rank, "period": p.period,
+                 "power": p.power, "fap": p.fap, "flags": list(p.flags)} for p in self.peaks]
+
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready dict (no arrays): file, best_period, power, fap, method, reason, peaks and the rest."""
         out = {k: getattr(self, k) for k in ("method", "reason", "best_period", "power", "power_kind", "fap",
@@ -77,11 +83,16 @@ def _ls_peaks(pg: pgm.Periodogram, index: np.ndarray, cfg: Any) -> tuple[list[Pe
 
 
 def _bls_peaks(pg: pgm.Periodogram, index: np.ndarray, cfg: Any) -> tuple[list[Peak], dict[str, Any]]:
-    """Refined BLS peaks; significance from the SDE; the best one's epoch, duration and depth."""
+    """Refined BLS peaks (significant: SDE and depth SNR both high); the best one's epoch, duration, depth."""
     refined = sorted((pgm.bls_refine(pg, float(pg.frequency[i])) for i in index), key=lambda d: -d["power"])
-    peaks = [Peak(rank=k + 1, frequency=d["frequency"], power=d["power"], significant=d["power"] >= cfg.sde_threshold)
+    peaks = [Peak(rank=k + 1, frequency=d["frequency"], power=d["power"],
+                  significant=d["power"] >= cfg.sde_threshold and d["depth"] >= cfg.bls_snr_threshold * d["depth_err"])
              for k, d in enumerate(refined)]
-    best = refined[0] if refined else {}
+    best = dict(refined[0]) if refined else {}
+    fit = refine_transit(pg.t, pg.y, 1.0 / best["frequency"], best["epoch"], best["duration"], best["depth"]) \
+        if best else None
+    if fit is not None:  # a trapezoid fit to every event pins period and epoch better than the BLS grid
+        peaks[0].frequency, best["epoch"] = 1.0 / fit["period"], fit["epoch"]
     return peaks, {k: best.get(k) for k in ("epoch", "duration", "depth", "depth_err")}
 
 
@@ -135,7 +146,10 @@ def search(lc: LightCurve, method: str | None = None, top: int | None = None, co
         flux, err = lc.relative_flux()
         epoch = pgm.sinusoid(lc.time, flux, err, best.frequency)[2]
     notes = []
-    why = _half_check(pg, best.period, epoch, extra.get("duration"), extra.get("depth"), cfg)
+    if lc.band is not None and len(set(lc.band)) > 1:
+        notes.append(f"bands {', '.join(sorted(set(lc.band)))} searched together; read one band to search it alone")
+    why = _half_check(pg, best.period, epoch, extra.get("duration"), extra.get("depth"), cfg) \
+        if best.significant else None
     if why:
         best.flag("half")
         notes.append(why)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import sys
+from pathlib import Path
 from typing import Any
 
 
@@ -16,13 +17,14 @@ def periods_table(results: list[dict[str, Any]]) -> None:
     from rich.console import Console
     from rich.table import Table
 
+    if not results:
+        return
     table = Table(title="period search")
-    for name, justify in (("file", "left"), ("best period [d]", "right"), ("power / SDE", "right"),
+    for name, justify in (("file", "left"), ("best period (d)", "right"), ("power / SDE", "right"),
                           ("FAP", "right"), ("flags", "left"), ("method", "left"), ("why", "left")):
         table.add_column(name, justify=justify)
     for r in results:
         power = f"{r['power']:.3f}" if r["power_kind"] == "ls" else f"SDE {r['power']:.1f}"
-        flags = ",".join(r["flags"]) + ("" if r["significant"] else " (not significant)")
-        table.add_row(r["file"], f"{r['best_period']:.6f}", power, _fmt(r["fap"], ".2e"), flags.strip(",") or "-",
-                      r["method"], r["reason"])
+        table.add_row(Path(r["file"]).name, f"{r['best_period']:.6f}", power, _fmt(r["fap"], ".2e"),
+                      ", ".join(r["flags"]) or "-", r["method"], r["reason"])
     (Console() if sys.stdout.isatty() else Console(width=200)).print(table)

@@ -17,7 +17,7 @@ BASE_PATTERN_ADU = 0.3  # electronic pattern amplitude of a healthy camera
 class Detector:
     """Fixed per-site pixel maps (one camera, the same in every frame)."""
 
-    flat: np.ndarray  # relative response, 1 at the centre
+    flat: np.ndarray  # relative response, median 1 (so flat-fielded data carry the truth zero point)
     dark: np.ndarray  # e-/s/px at the set point, hot pixels and hot columns included
     bias: np.ndarray  # ADU, with faint column structure
     set_point: float  # deg C
@@ -45,7 +45,14 @@ def make_detector(site: Site, size: int, rng: np.random.Generator) -> Detector:
             flat[start:, col] *= 0.1
         else:
             dark[start:, col] += rng.uniform(2.0, 20.0)
-    return Detector(flat=flat, dark=dark, bias=bias, set_point=site.ccd_temp)
+    return Detector(flat=flat / np.median(flat), dark=dark, bias=bias, set_point=site.ccd_temp)
+
+
+def master_frames(det: Detector, site: Site, exposure_s: float) -> dict[str, np.ndarray]:
+    """Noise-free master calibration frames as an observatory provides them: bias (ADU), dark for the
+    exposure time at the set point (ADU above bias) and the normalised flat."""
+    return {"bias": det.bias.astype(np.float32), "dark": (det.dark * exposure_s / site.gain).astype(np.float32),
+            "flat": det.flat.astype(np.float32)}
 
 
 def dark_at(det: Detector, ccd_temp: float) -> np.ndarray:

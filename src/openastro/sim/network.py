@@ -26,6 +26,7 @@ class SimSummary:
     n_frames_per_site: dict[str, int]
     out_dir: Path
     frames_dir: Path
+    calibration_dir: Path  # master bias, dark and flat per site
     tables: dict[str, Path] = field(default_factory=dict)
 
 

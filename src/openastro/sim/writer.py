@@ -13,7 +13,7 @@ import pandas as pd
 from openastro.core.config import SimConfig
 from openastro.sim import network, truth
 from openastro.sim.defects import ramp_at
-from openastro.sim.detector import make_detector
+from openastro.sim.detector import make_detector, master_frames
 from openastro.sim.fitsout import frame_wcs, header_cards, write_fits
 from openastro.sim.render import Sources, render_frame
 from openastro.sim.sky import e_per_second
@@ -31,6 +31,16 @@ def write_reference(plan: network.Plan, ref_dir: Path) -> dict[str, Path]:
     return {"fields": truth.write_table(fields, ref_dir / "fields.parquet"),
             "field_stars": truth.write_table(stars, ref_dir / "field_stars.parquet"),
             "sites": truth.write_table(sites, ref_dir / "sites.parquet")}
+
+
+def write_calibration(sites: list, detectors: dict, exposure_s: float, cal_dir: Path) -> None:
+    """Master bias, dark and flat of every site's camera under calibration/<site_id>/."""
+    for site in sites:
+        for kind, data in master_frames(detectors[site.site_id], site, exposure_s).items():
+            cards = [("IMAGETYP", kind.upper(), "master calibration frame"), ("OBSERVAT", site.name, ""),
+                     ("INSTRUME", site.instrument, ""), ("EXPTIME", exposure_s if kind == "dark" else 0.0, "[s]"),
+                     ("CCD-TEMP", site.ccd_temp, "[C]"), ("BUNIT", "" if kind == "flat" else "ADU", "")]
+            write_fits(cal_dir / site.site_id / f"{kind}.fits", data, cards)
 
 
 def _transient_sources(plan: network.Plan, row: Any, wcs, size: int, exposure_s: float) -> tuple[Sources, list[dict]]:
@@ -77,6 +87,7 @@ def write_all(plan: network.Plan, cfg: SimConfig, out_dir: Path,
     star_flux = truth.StarFluxWriter(truth_dir / "star_flux.parquet")
     detectors = {s.site_id: make_detector(s, cfg.frame_size, site_stream(cfg.seed, "detector", s.site_id))
                  for s in plan.sites}
+    write_calibration(plan.sites, detectors, cfg.exposure_s, out_dir / "calibration")
     field_rows = {f.field_id: np.flatnonzero(plan.stars["field_id"] == f.field_id) for f in plan.fields}
     transient_rows: list[dict] = []
     total = len(frames)
@@ -92,7 +103,7 @@ def write_all(plan: network.Plan, cfg: SimConfig, out_dir: Path,
         pd.DataFrame(transient_rows, columns=list(truth.TRANSIENT_COLUMNS)), truth_dir / "transients.parquet")
     per_site = {s.site_id: int((frames["site_id"] == s.site_id).sum()) for s in plan.sites}
     return network.SimSummary(n_frames=total, n_frames_per_site=per_site, out_dir=out_dir,
-                              frames_dir=out_dir / "frames", tables=tables)
+                              frames_dir=out_dir / "frames", calibration_dir=out_dir / "calibration", tables=tables)
 
 
 def _iso_dates(mjd: np.ndarray) -> list[str]:

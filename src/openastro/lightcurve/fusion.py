@@ -1,0 +1,138 @@
+"""Multi-site light curves: ensemble calibration, per-site error floors, outlier clipping, binned fusion.
+
+`fuse_photometry` runs the chain on the catalog's photometry and frames tables; each step is a pure function on
+DataFrames and can be used alone.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+from scipy.optimize import brentq
+
+from openastro.core.config import FusionConfig
+from openastro.lightcurve.ensemble import Calibration, attach_night, calibrate
+
+LIGHTCURVE_COLUMNS = ("star_id", "mjd", "flux", "flux_err", "mag", "mag_err", "n_sites", "sites")
+CLIP_WINDOW = 15  # points per Hampel window; fewer make the window MAD too noisy to catch 10-sigma outliers
+MAD_TO_SIGMA = 1.4826
+
+
+@dataclass
+class FusionResult:
+    """Everything fusion measured: offsets, error floors, the cleaned points and the fused light curves."""
+
+    calibration: Calibration
+    floors: pd.DataFrame  # site_id, floor, chi2_before, chi2_after, n_points
+    points: pd.DataFrame  # calibrated points, errors with the floor added, `clipped` marks rejected outliers
+    lightcurves: pd.DataFrame  # LIGHTCURVE_COLUMNS, one row per star and time bin
+
+    @property
+    def offsets(self) -> pd.DataFrame:
+        """The ensemble offsets table."""
+        return self.calibration.offsets
+
+
+def _windows(values: np.ndarray, stars: np.ndarray, window: int) -> np.ndarray:
+    """Centred sliding windows over star-sorted values; entries from another star (or past the ends) are NaN."""
+    half = window // 2
+    padded = np.pad(values.astype(float), half, constant_values=np.nan)
+    star_pad = np.pad(stars, half, mode="edge")  # the padded values are NaN already
+    win = np.lib.stride_tricks.sliding_window_view(padded, window).copy()
+    other = np.lib.stride_tricks.sliding_window_view(star_pad, window) != stars[:, None]
+    win[other] = np.nan
+    return win
+
+
+def clip_outliers(points: pd.DataFrame, clip_sigma: float, window: int = CLIP_WINDOW) -> pd.Series:
+    """True for points more than clip_sigma sigmas off the median of their star's neighbours in time."""
+    # A Hampel filter: sigma is the window's own MAD, so real variability is not clipped, but never less than
+    # the scatter of the star's points at that site about their window medians (a MAD in quoted errors).
+    ordered = points.sort_values(["star_id", "mjd"], kind="stable")
+    stars, mag = ordered["star_id"].to_numpy(), ordered["mag"].to_numpy(float)
+    win = _windows(mag, stars, window)
+    median = np.nanmedian(win, axis=1)
+    local = MAD_TO_SIGMA * np.nanmedian(np.abs(win - median[:, None]), axis=1)
+    z = (mag - median) / ordered["mag_err"].to_numpy(float)
+    site_scale = MAD_TO_SIGMA * pd.Series(np.abs(z)).groupby([stars, ordered["site_id"].to_numpy()]).transform(
+        "median").to_numpy()
+    sigma = np.maximum(local, site_scale * ordered["mag_err"].to_numpy(float))
+    n_points = np.sum(~np.isnan(win), axis=1)
+    clipped = (np.abs(mag - median) > clip_sigma * sigma) & (n_points >= 3)
+    return pd.Series(clipped, index=ordered.index).reindex(points.index)
+
+
+def _chi2(floor: float, mag: np.ndarray, err: np.ndarray, group: np.ndarray) -> float:
+    """Chi2 of points about their group's weighted mean, errors with `floor` added in quadrature."""
+    w = 1.0 / (err**2 + floor**2)
+    mean = np.bincount(group, w * mag) / np.bincount(group, w)
+    return float(np.sum(w * (mag - mean[group]) ** 2))
+
+
+def _site_floor(points: pd.DataFrame) -> dict[str, float]:
+    """The floor that brings one site's reduced chi2 about each star's mean to 1 (0 if already <= 1)."""
+    group = pd.factorize(points["star_id"])[0]
+    mag, err = points["mag"].to_numpy(float), points["mag_err"].to_numpy(float)
+    dof = len(mag) - (group.max() + 1 if len(group) else 0)
+    before = _chi2(0.0, mag, err, group) if dof > 0 else np.nan
+    floor = 0.0
+    if dof > 0 and before > dof:
+        upper = float(np.std(mag - points.groupby(group)["mag"].transform("mean"))) * 10 + 1e-6
+        floor = brentq(lambda f: _chi2(f, mag, err, group) - dof, 0.0, upper, xtol=1e-7)
+    after = _chi2(floor, mag, err, group) / dof if dof > 0 else np.nan
+    return {"floor": floor, "chi2_before": before / dof if dof > 0 else np.nan, "chi2_after": after,
+            "n_points": len(mag)}
+
+
+def error_floors(points: pd.DataFrame, comparison: np.ndarray | list[int]) -> pd.DataFrame:
+    """Per site: the error floor (mag) that makes the comparison stars' reduced chi2 about their mean 1."""
+    comp = points[points["star_id"].isin(comparison)]
+    rows = [{"site_id": site, **_site_floor(group)} for site, group in comp.groupby("site_id", sort=True)]
+    columns = ["site_id", "floor", "chi2_before", "chi2_after", "n_points"]
+    return pd.DataFrame(rows, columns=columns)
+
+
+def apply_floors(points: pd.DataFrame, floors: pd.DataFrame) -> pd.DataFrame:
+    """Points with each site's floor added to mag_err in quadrature (sites without a floor unchanged)."""
+    floor = points["site_id"].map(floors.set_index("site_id")["floor"]).fillna(0.0)
+    return points.assign(mag_err=np.hypot(points["mag_err"], floor))
+
+
+def fuse(points: pd.DataFrame, bin_minutes: float) -> pd.DataFrame:
+    """Inverse-variance weighted mean per star and time bin, over all sites, as lightcurves-table rows."""
+    if points.empty:
+        return pd.DataFrame({c: pd.Series(dtype=object if c == "sites" else float) for c in LIGHTCURVE_COLUMNS})
+    w = 1.0 / points["mag_err"].to_numpy(float) ** 2
+    # A fixed grid in MJD, so the same bins hold for every star and every run.
+    frame = pd.DataFrame({"star_id": points["star_id"].to_numpy(), "site_id": points["site_id"].to_numpy(),
+                          "bin": np.floor(points["mjd"].to_numpy(float) * 1440.0 / bin_minutes).astype(np.int64),
+                          "w": w, "wm": w * points["mag"].to_numpy(float),
+                          "wt": w * points["mjd"].to_numpy(float)})
+    keys = ["star_id", "bin"]
+    sums = frame.groupby(keys, sort=True)[["w", "wm", "wt"]].sum()
+    sites = frame[[*keys, "site_id"]].drop_duplicates().sort_values([*keys, "site_id"])
+    site_lists = sites.groupby(keys, sort=True)["site_id"].agg(list)
+    out = pd.DataFrame({"mjd": sums["wt"] / sums["w"], "mag": sums["wm"] / sums["w"],
+                        "mag_err": 1.0 / np.sqrt(sums["w"]), "sites": site_lists}).reset_index()
+    out["n_sites"] = out["sites"].str.len().astype(np.int64)
+    out["flux"] = 10.0 ** (-0.4 * (out["mag"] - out.groupby("star_id")["mag"].transform("median")))
+    out["flux_err"] = out["flux"] * 0.4 * np.log(10.0) * out["mag_err"]
+    return out[list(LIGHTCURVE_COLUMNS)]
+
+
+def fuse_photometry(photometry: pd.DataFrame, frames: pd.DataFrame, config: FusionConfig) -> FusionResult:
+    """Calibrate across sites, estimate error floors, clip outliers and fuse into binned light curves."""
+    if "frame_id" in frames and "night" in frames:
+        photometry = attach_night(photometry, frames)
+    calibration = calibrate(photometry, by=config.by, min_comparison_stars=config.min_comparison_stars,
+                            max_comparison_chi2=config.max_comparison_chi2)
+    points = calibration.photometry
+    clipped = clip_outliers(points, config.clip_sigma) if len(points) else pd.Series(False, index=points.index)
+    points = points.assign(clipped=clipped.to_numpy(bool))
+    floors = error_floors(points[~points["clipped"]], calibration.comparison)
+    if config.error_floor:
+        points = apply_floors(points, floors)
+    lightcurves = fuse(points[~points["clipped"]], config.bin_minutes)
+    return FusionResult(calibration=calibration, floors=floors, points=points, lightcurves=lightcurves)
