@@ -126,6 +126,16 @@ def test_relations():
     assert relation(1.37, 1.0, 0.01) == []
 
 
+def test_choose_method_with_reasons(rng_t):
+    rng, t = rng_t
+    shallow = flux_lc(t, eclipses(t, 3.1, 0.01, 0.0, 0.15, 0.8), 0.005, rng, "shallow")  # 2 sigma per point
+    method, why = choose_method(shallow, FAST)
+    assert method == "bls" and ("box SNR" in why or "dips" in why)
+    sine = flux_lc(t, 1 + 0.01 * np.sin(2 * np.pi * t / 1.3), 0.005, rng, "sine")
+    method, why = choose_method(sine, FAST)
+    assert method == "ls" and "skew" in why
+
+
 def test_equal_eclipse_binary_found_at_half_period_is_flagged(rng_t):
     rng, t = rng_t
     lc = flux_lc(t, eclipses(t, 2.3, 0.3, 0.3, 0.25, 0.0), 0.005, rng, "eb_equal")

@@ -138,6 +138,8 @@ class PeriodsConfig(_Section):
     alias_tolerance: float = Field(gt=0)
     max_harmonic: int = Field(ge=2)
     eb_depth: float = Field(gt=0)
+    ls_threads: int = Field(ge=0)
+    bls_threads: int = Field(ge=0)
 
 
 class FusionConfig(_Section):

@@ -13,6 +13,9 @@ SIDEREAL_DAY = 1.0027379  # cycles per day: ground-based sampling repeats once p
 class Peak:
     """One periodogram peak; `flags` say how it relates to stronger peaks or why to doubt it."""
 
+    # flags: '1d_alias', 'harmonic', 'half' (this period is half a stronger peak's; on the best peak: the true
+    # period is probably twice it), 'double', 'not_significant', 'red_noise', 'edge' (at the grid's end)
+
     rank: int
     frequency: float
     power: float

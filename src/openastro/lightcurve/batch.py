@@ -41,8 +41,9 @@ def lomb_scargle_batch(lcs: Sequence[LightCurve], grid: Grid | None = None,
                        config: Any = None) -> tuple[Grid, np.ndarray]:
     """LS power on one grid, shape (n_curves, n_freq): one nifty-ls call per shared time array (e.g. a field)."""
     # nifty-ls 1.1 batches only series with identical times; other curves take one call each on the same grid.
+    cfg = resolve_config(config)
     lcs = [lc.sorted() for lc in lcs]
-    grid = grid or shared_grid(lcs, config)
+    grid = grid or shared_grid(lcs, cfg)
     power = np.empty((len(lcs), grid.n))
     rows = max(1, int(BATCH_BYTES // (48 * grid.n)))  # nifty-ls holds about three complex rows per series
     for group in _groups(lcs):
@@ -51,7 +52,7 @@ def lomb_scargle_batch(lcs: Sequence[LightCurve], grid: Grid | None = None,
             pairs = [pgm.standardize(lcs[i].values, lcs[i].err) for i in chunk]
             y = np.stack([p[0] for p in pairs])
             dy = np.stack([pgm.usable_errors(p[1]) for p in pairs])
-            power[chunk] = pgm.nifty_power(lcs[chunk[0]].time, y, dy, grid)
+            power[chunk] = pgm.nifty_power(lcs[chunk[0]].time, y, dy, grid, cfg.ls_threads)
     return grid, power
 
 
@@ -68,7 +69,7 @@ def search_many(lcs: Sequence[LightCurve], method: str | None = None, top: int |
         members = [ls_idx[g] for g in group]
         grid = ls_grid(lcs[members[0]].time, cfg, lcs[members[0]].source)
         _, power = lomb_scargle_batch([lcs[i] for i in members], grid, cfg)
-        pgs.update({i: pgm.from_power(lcs[i], power[k], grid) for k, i in enumerate(members)})
+        pgs.update({i: pgm.from_power(lcs[i], power[k], grid, cfg.ls_threads) for k, i in enumerate(members)})
     results = []
     for i, lc in enumerate(lcs):
         result = search(lc, method=chosen[i][0], top=top, config=cfg, periodogram=pgs.get(i))

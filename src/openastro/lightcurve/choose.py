@@ -6,14 +6,15 @@ from typing import Any
 
 import numpy as np
 
-from openastro.lightcurve.features import robust_sigma
+from openastro.lightcurve.features import robust_sigma, sine_snr
 from openastro.lightcurve.model import LightCurve
-from openastro.lightcurve.periodogram import detrended
+from openastro.lightcurve.periodogram import bls_refine, box_least_squares, detrended, lomb_scargle
 from openastro.lightcurve.settings import resolve_config
 
 DIP_SKEW = -0.3  # flux skewness below which a lopsided dip tail counts as transit/eclipse-like
 TAIL_RATIO = 3  # dips must outnumber brightenings beyond 3 sigma by this factor
 MIN_TAIL = 3  # and there must be at least this many
+QUICK_GRID = 20000  # frequencies of the quick BLS and LS run when the flux distribution alone cannot tell
 
 
 def dip_statistics(lc: LightCurve, config: Any = None) -> dict[str, float]:
@@ -27,10 +28,31 @@ def dip_statistics(lc: LightCurve, config: Any = None) -> dict[str, float]:
             "below": int(np.sum(flux < centre - 3 * sigma)), "above": int(np.sum(flux > centre + 3 * sigma))}
 
 
+def box_vs_sine(lc: LightCurve, config: Any = None) -> tuple[float, float]:
+    """Signal-to-noise of the best box (BLS depth) and of the best sine (LS), each on a quick coarse grid."""
+    cfg = resolve_config(config)
+    quick = cfg.model_copy(update={"bls_max_grid": min(cfg.bls_max_grid, QUICK_GRID),
+                                   "max_grid": min(cfg.max_grid, 10 * QUICK_GRID)})
+    bls = box_least_squares(lc, quick)
+    box = bls_refine(bls, float(bls.frequency[int(np.argmax(bls.power))]))
+    ls = lomb_scargle(lc, quick)
+    flat = detrended(lc, cfg).sorted()
+    flux, err = flat.relative_flux()
+    sine = sine_snr(flat.time, flux, err, float(ls.frequency[int(np.argmax(ls.power))]))
+    return box["depth"] / box["depth_err"] if box["depth_err"] > 0 else 0.0, sine
+
+
 def choose_method(lc: LightCurve, config: Any = None) -> tuple[str, str]:
-    """('bls' or 'ls', why): BLS when the flux has a skewed tail of dips, Lomb-Scargle otherwise."""
-    s = dip_statistics(lc, config)
+    """('bls' or 'ls', why): BLS for a skewed tail of dips or a box that beats a sine, Lomb-Scargle otherwise."""
+    cfg = resolve_config(config)
+    s = dip_statistics(lc, cfg)
     counts = f"flux skew {s['skew']:+.2f}, {s['below']} points below -3σ vs {s['above']} above"
     if s["below"] >= MIN_TAIL and s["below"] > TAIL_RATIO * max(s["above"], 1) and s["skew"] < DIP_SKEW:
         return "bls", f"dips (transit/eclipse-like): {counts}"
+    if s["skew"] < 0 and s["below"] >= MIN_TAIL and s["below"] > s["above"]:  # a hint of dips: let the models say
+        box, sine = box_vs_sine(lc, cfg)
+        versus = f"box SNR {box:.1f} vs sine SNR {sine:.1f}"
+        if box >= cfg.bls_snr_threshold and box > sine:
+            return "bls", f"shallow dips: {versus}; {counts}"
+        return "ls", f"no clear dips: {versus}; {counts}"
     return "ls", f"no dip tail: {counts}"

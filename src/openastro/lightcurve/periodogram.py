@@ -12,6 +12,8 @@ from openastro.lightcurve.grid import Grid, bls_grid, ls_grid
 from openastro.lightcurve.model import LightCurve
 
 REFINE_POINTS = 41  # frequencies in the fine grid around each reported peak, spanning +-2 coarse steps
+BLS_KEYS = ("power", "depth", "depth_err", "duration", "transit_time")
+BLS_MIN_CHUNK = 2000  # periods per thread below which splitting the BLS grid does not pay
 
 
 @dataclass
@@ -47,14 +49,14 @@ def usable_errors(dy: np.ndarray) -> np.ndarray:
     return np.where(good, dy, fill)
 
 
-def nifty_power(t: np.ndarray, y: np.ndarray, dy: np.ndarray, grid: Grid) -> np.ndarray:
-    """Lomb-Scargle power from nifty-ls on `grid`; `y` and `dy` may be 2-D (one row per series, shared times)."""
+def nifty_power(t: np.ndarray, y: np.ndarray, dy: np.ndarray, grid: Grid, threads: int = 1) -> np.ndarray:
+    """Lomb-Scargle power from nifty-ls on `grid`; `y`, `dy` may be 2-D (a row per series, shared times)."""
     import nifty_ls
 
     t = np.ascontiguousarray(t, dtype=np.float64)
     y = np.ascontiguousarray(y, dtype=np.float64)
     dy = np.ascontiguousarray(np.broadcast_to(dy, y.shape), dtype=np.float64)
-    return nifty_ls.lombscargle(t, y, dy, fmin=grid.fmin, fmax=grid.fmax, Nf=grid.n).power
+    return nifty_ls.lombscargle(t, y, dy, fmin=grid.fmin, fmax=grid.fmax, Nf=grid.n, nthreads=threads or None).power
 
 
 def lomb_scargle(lc: LightCurve, cfg: Any, grid: Grid | None = None) -> Periodogram:
@@ -63,15 +65,15 @@ def lomb_scargle(lc: LightCurve, cfg: Any, grid: Grid | None = None) -> Periodog
     y, dy = standardize(lc.values, lc.err)
     dy = usable_errors(dy)
     grid = grid or ls_grid(lc.time, cfg, lc.source or lc.name)
-    power = nifty_power(lc.time, y, dy, grid)
-    return Periodogram("ls", grid.frequency(), power, lc.time, y, dy, grid)
+    power = nifty_power(lc.time, y, dy, grid, cfg.ls_threads)
+    return Periodogram("ls", grid.frequency(), power, lc.time, y, dy, grid, extra={"threads": cfg.ls_threads})
 
 
-def from_power(lc: LightCurve, power: np.ndarray, grid: Grid) -> Periodogram:
+def from_power(lc: LightCurve, power: np.ndarray, grid: Grid, threads: int = 1) -> Periodogram:
     """A Lomb-Scargle Periodogram from power already computed (e.g. in a batch) for this light curve."""
     lc = lc.sorted()
     y, dy = standardize(lc.values, lc.err)
-    return Periodogram("ls", grid.frequency(), power, lc.time, y, usable_errors(dy), grid)
+    return Periodogram("ls", grid.frequency(), power, lc.time, y, usable_errors(dy), grid, extra={"threads": threads})
 
 
 def fine_grid(pg: Periodogram, f0: float) -> Grid:
@@ -83,7 +85,7 @@ def fine_grid(pg: Periodogram, f0: float) -> Grid:
 def ls_refine(pg: Periodogram, f0: float) -> tuple[float, float]:
     """The frequency and power of the LS maximum near `f0`, on a fine grid."""
     grid = fine_grid(pg, f0)
-    power = nifty_power(pg.t, pg.y, pg.dy, grid)
+    power = nifty_power(pg.t, pg.y, pg.dy, grid, pg.extra.get("threads", 1))
     i = int(np.argmax(power))
     return float(grid.frequency()[i]), float(power[i])
 
@@ -145,11 +147,27 @@ def detrended(lc: LightCurve, cfg: Any) -> LightCurve:
     return detrend(lc, cfg.detrend_window, cfg.detrend)
 
 
-def bls_raw(t: np.ndarray, y: np.ndarray, dy: np.ndarray, periods: np.ndarray, durations: np.ndarray) -> Any:
-    """astropy BoxLeastSquares (C, OpenMP over periods) log-likelihood power on a period grid."""
+def bls_raw(t: np.ndarray, y: np.ndarray, dy: np.ndarray, periods: np.ndarray, durations: np.ndarray,
+            threads: int = 1) -> dict[str, np.ndarray]:
+    """astropy BoxLeastSquares log-likelihood power, the period grid split over `threads` threads (0: per core)."""
+    import os
+    from concurrent.futures import ThreadPoolExecutor
+
     from astropy.timeseries import BoxLeastSquares
 
-    return BoxLeastSquares(t, y, dy).power(periods, durations, objective="likelihood")
+    model = BoxLeastSquares(t, y, dy)
+
+    def run(chunk: np.ndarray) -> list[np.ndarray]:  # astropy's C loop releases the GIL: threads run in parallel
+        res = model.power(chunk, durations, objective="likelihood")
+        return [np.asarray(getattr(res, key), dtype=float) for key in BLS_KEYS]
+
+    n = max(1, min(threads or os.cpu_count() or 1, len(periods) // BLS_MIN_CHUNK))
+    if n == 1:
+        parts = [run(periods)]
+    else:
+        with ThreadPoolExecutor(n) as pool:
+            parts = list(pool.map(run, np.array_split(periods, n)))
+    return {key: np.concatenate([p[i] for p in parts]) for i, key in enumerate(BLS_KEYS)}
 
 
 def box_least_squares(lc: LightCurve, cfg: Any, grid: Grid | None = None) -> Periodogram:
@@ -160,8 +178,7 @@ def box_least_squares(lc: LightCurve, cfg: Any, grid: Grid | None = None) -> Per
     auto_grid, durations = bls_grid(flat.time, cfg, lc.source or lc.name)
     grid = grid or auto_grid
     frequency = grid.frequency()
-    raw = bls_raw(flat.time, y, dy, 1.0 / frequency, durations)
-    power = np.asarray(raw.power, dtype=float)
+    power = bls_raw(flat.time, y, dy, 1.0 / frequency, durations, cfg.bls_threads)["power"]
     mean, std = float(np.mean(power)), float(np.std(power)) or 1.0
     return Periodogram("bls", frequency, (power - mean) / std, flat.time, y, dy, grid, durations,
                        extra={"mean": mean, "std": std})
@@ -171,8 +188,8 @@ def bls_refine(pg: Periodogram, f0: float) -> dict[str, float]:
     """BLS maximum near `f0` on a fine grid: frequency, SDE, depth, depth_err, duration, epoch."""
     grid = fine_grid(pg, f0)
     res = bls_raw(pg.t, pg.y, pg.dy, 1.0 / grid.frequency(), pg.durations)
-    i = int(np.argmax(res.power))
+    i = int(np.argmax(res["power"]))
     return {"frequency": float(grid.frequency()[i]),
-            "power": (float(res.power[i]) - pg.extra["mean"]) / pg.extra["std"],
-            "depth": float(res.depth[i]), "depth_err": float(res.depth_err[i]),
-            "duration": float(res.duration[i]), "epoch": float(res.transit_time[i])}
+            "power": (float(res["power"][i]) - pg.extra["mean"]) / pg.extra["std"],
+            "depth": float(res["depth"][i]), "depth_err": float(res["depth_err"][i]),
+            "duration": float(res["duration"][i]), "epoch": float(res["transit_time"][i])}
