@@ -56,8 +56,10 @@ def test_run_end_to_end(simulated, tmp_path, cli):
     assert code == 0
     result = json.loads(out)
     n_frames = simulated[1]["frames_simulated"]
-    assert [s["stage"] for s in result["stages"]] == ["photometry"]
-    assert all(s["processed"] == n_frames and s["failed"] == 0 for s in result["stages"])
+    stages = {s["stage"]: s for s in result["stages"]}
+    assert list(stages) == ["photometry", "lightcurves"]
+    assert stages["photometry"]["processed"] == n_frames and stages["photometry"]["failed"] == 0
+    assert stages["lightcurves"]["processed"] == 1 and stages["lightcurves"]["failed"] == 0
     assert all(Path(p).is_file() for p in result["reports"]) and result["reports"]
     assert (ws / "parquet" / "photometry.parquet").is_file()
     assert list((ws / "runs").glob("*-run/config.toml"))
@@ -76,8 +78,17 @@ def test_run_end_to_end(simulated, tmp_path, cli):
     # a second run finds nothing left to do
     code, out, _ = cli("run", "--workdir", ws, "--json")
     again = json.loads(out)
-    assert all(s["processed"] == 0 and s["skipped"] == n_frames for s in again["stages"])
+    assert [(s["processed"], s["skipped"]) for s in again["stages"]] == [(0, n_frames), (0, 1)]
     assert _photometry(ws).equals(phot)
+
+    # fused light curves hold every star with photometry; a field is redone when its photometry changes
+    with Catalog(ws / "catalog.duckdb") as cat:
+        n_curves = cat.scalar("SELECT count(DISTINCT star_id) FROM lightcurves")
+        assert 0.8 * phot["star_id"].nunique() <= n_curves <= phot["star_id"].nunique()
+        frame = cat.scalar("SELECT min(frame_id) FROM photometry")
+        cat.con.execute("DELETE FROM photometry WHERE frame_id = ?", [frame])
+    code, out, _ = cli("run", "--workdir", ws, "--json", "--set", "run.stages=['lightcurves']")
+    assert [(s["stage"], s["processed"]) for s in json.loads(out)["stages"]] == [("lightcurves", 1)]
 
 
 def test_dask_local_cluster_gives_the_same_results(simulated, tmp_path, cli):

@@ -194,9 +194,9 @@ def bad_pixels(out: Path, frames: pd.DataFrame, site_id: str) -> np.ndarray:
     return (free >= 3) & (lit > 0.5 * free)
 
 
-def away_from_sources(out: Path, row, noise_adu: float, gain: float) -> np.ndarray:
+def away_from_sources(out: Path, row, noise_adu: float, gain: float, level: float = 0.5) -> np.ndarray:
     """Pixels where no catalog star (placed by the frame's WCS, off-frame ones too) or transient adds light
-    above half the noise: the Moffat wing radius of each source, from its catalog magnitude."""
+    above `level` x the noise: the Moffat wing radius of each source, from its catalog magnitude."""
     header = fits.getheader(out / row.file)
     ref = table(out, "reference/field_stars")
     ref = ref[ref["field_id"] == row.field_id]
@@ -206,7 +206,7 @@ def away_from_sources(out: Path, row, noise_adu: float, gain: float) -> np.ndarr
     x, y = np.concatenate([x, tr["x"]]), np.concatenate([y, tr["y"]])
     flux_adu = np.concatenate([10 ** (-0.4 * (ref["mag"] - row.zero_point)) * row.exptime, tr["flux_e"]]) / gain
     alpha = row.fwhm_px / (2 * np.sqrt(2 ** (1 / row.psf_beta) - 1))
-    wing = alpha * (flux_adu * (row.psf_beta - 1) / (np.pi * alpha**2 * 0.5 * noise_adu)) ** (0.5 / row.psf_beta)
+    wing = alpha * (flux_adu * (row.psf_beta - 1) / (np.pi * alpha**2 * level * noise_adu)) ** (0.5 / row.psf_beta)
     radius = np.maximum(wing, 3 * row.fwhm_px) * row.elongation + 2
     yy, xx = np.mgrid[0:header["NAXIS2"], 0:header["NAXIS1"]]
     keep = np.ones(xx.shape, bool)
@@ -339,7 +339,8 @@ def test_transients_appear_where_no_catalog_star_is(sim):
         data = calibrated(out, row.file, frame.site_id)
         radius = 2.5 * frame.fwhm_px * frame.elongation  # neighbours only add light: a lower bound holds
         noise = 1.4826 * np.median(np.abs(data - np.median(data)))
-        sky = np.median(data[away_from_sources(out, frames_by_file.loc[row.file], noise, gain[frame.site_id])])
+        clear = away_from_sources(out, frames_by_file.loc[row.file], noise, gain[frame.site_id], 3.0)
+        sky = np.median(data[clear]) if clear.sum() > 100 else np.median(data)  # a defocused frame is all wings
         measured = aperture_flux(data, row.x, row.y, radius, sky) * gain[frame.site_id]
         assert measured > 0.6 * row.flux_e, (row, measured)
         ix, iy = int(round(row.x)), int(round(row.y))
@@ -387,17 +388,17 @@ def test_tracking_error_elongates_stars(tracking_sim):
     assert checked >= 3
 
 
-def longest_line(pts: np.ndarray) -> float:
-    """Length of the longest unbroken run (gaps under 4 px) of points in one 3-px-wide straight strip."""
+def line_fraction(lit: np.ndarray, keep: np.ndarray) -> float:
+    """Hough-like: the largest fraction of usable pixels that are lit in any 3-px-wide strip across the frame."""
+    yy, xx = np.mgrid[0:lit.shape[0], 0:lit.shape[1]]
+    x, y, on = xx[keep].astype(float), yy[keep].astype(float), lit[keep]
     best = 0.0
-    for t in np.radians(np.arange(0, 180, 1.0)) if len(pts) else []:
-        across = np.round((pts[:, 0] * np.cos(t) + pts[:, 1] * np.sin(t)) / 3).astype(int)
-        along = -pts[:, 0] * np.sin(t) + pts[:, 1] * np.cos(t)
-        counts = np.bincount(across - across.min())
-        for b in np.flatnonzero(counts >= 15) + across.min():
-            run = np.sort(along[across == b])
-            pieces = np.split(run, np.flatnonzero(np.diff(run) > 4) + 1)
-            best = max(best, max(float(np.ptp(p)) for p in pieces))
+    for t in np.radians(np.arange(0, 180, 1.0)):
+        strip = np.round((x * np.cos(t) + y * np.sin(t)) / 3).astype(int)
+        strip -= strip.min()
+        total, hits = np.bincount(strip), np.bincount(strip, weights=on)
+        enough = total >= 60
+        best = max(best, float((hits[enough] / total[enough]).max(initial=0.0)))
     return best
 
 
@@ -426,12 +427,10 @@ def test_trails_are_linear_features(artefact_sim):
                 continue  # blinking lights, or too faint to measure well here
             seen += 1
             assert signal == pytest.approx(expected, rel=0.35), (row.file, signal, expected)
-            if expected > 8 * noise:  # the line detector below would see it
-                lit = keep & (resid > 4 * noise)
-                assert longest_line(np.column_stack([xx[lit], yy[lit]]).astype(float)) > 60
+            if expected > 12 * noise:  # bright enough for the line detector below
+                assert line_fraction(resid > 5 * noise, keep) > 0.45
         else:  # no straight line of lit pixels across the frame; cosmic-ray tracks are at most 40 px
-            lit = keep & (resid > 4 * noise)
-            assert longest_line(np.column_stack([xx[lit], yy[lit]]).astype(float)) < 60, row.file
+            assert line_fraction(resid > 5 * noise, keep) < 0.42, row.file
     assert seen >= 2
 
 

@@ -151,6 +151,29 @@ class FusionConfig(_Section):
     error_floor: bool
 
 
+class VettingConfig(_Section):
+    seed: int
+    n_train: int = Field(ge=10)
+    n_val: int = Field(ge=10)
+    n_test: int = Field(ge=10)
+    nights: int = Field(ge=1)
+    cadence_min: float = Field(gt=0)
+    n_sites: int = Field(ge=1)
+    snr_min: float = Field(ge=0)
+    global_bins: int = Field(ge=11)
+    local_bins: int = Field(ge=11)
+    local_width: float = Field(gt=0)
+    search_bls_grid: int = Field(ge=100)
+    search_ls_grid: int = Field(ge=100)
+    epochs: int = Field(ge=1)
+    batch_size: int = Field(ge=1)
+    learning_rate: float = Field(gt=0)
+    weight_decay: float = Field(ge=0)
+    dropout: float = Field(ge=0, lt=1)
+    patience: int = Field(ge=1)
+    workers: int = Field(ge=0)
+
+
 class Config(_Section):
     sim: SimConfig
     photometry: PhotometryConfig
@@ -158,6 +181,7 @@ class Config(_Section):
     report: ReportConfig
     periods: PeriodsConfig
     fusion: FusionConfig
+    vetting: VettingConfig
 
     def to_dict(self) -> dict[str, Any]:
         """Plain nested dict (tuples as lists), ready for TOML or JSON."""

@@ -28,8 +28,10 @@ TABLES_V1: dict[str, str] = {
         filter VARCHAR, airmass DOUBLE, x DOUBLE, y DOUBLE, flux DOUBLE, flux_err DOUBLE, snr DOUBLE, sky DOUBLE,
         peak DOUBLE, inst_mag DOUBLE, inst_mag_err DOUBLE, mag DOUBLE, mag_err DOUBLE, zero_point DOUBLE,
         catalog_mag DOUBLE, flags INTEGER, source_id INTEGER, PRIMARY KEY (frame_id, star_id)""",
-    "stage_runs": """stage VARCHAR, frame_id VARCHAR, status VARCHAR, reason VARCHAR, finished_at TIMESTAMP,
-        PRIMARY KEY (stage, frame_id)""",
+    # One row per stage and unit (a frame, or a field for whole-field stages); `fingerprint` summarises the
+    # inputs a unit was processed from, so a stage can redo units whose inputs grew.
+    "stage_runs": """stage VARCHAR, unit VARCHAR, status VARCHAR, reason VARCHAR, fingerprint VARCHAR,
+        finished_at TIMESTAMP, PRIMARY KEY (stage, unit)""",
     # Filled by later capabilities (quality, light curves, transients, scheduling); created now so that
     # every workspace has the same shape.
     "frame_quality": """frame_id VARCHAR PRIMARY KEY, verdict VARCHAR, score DOUBLE, anomaly DOUBLE,

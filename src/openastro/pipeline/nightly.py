@@ -88,9 +88,8 @@ def run_workspace(workdir: Path, config: Config, argv: list[str] | None = None) 
             result["simulated"] = simulate_into(ws, config, catalog)
         executor = make_executor(config.run.dask, config.run.dask_workers)
         try:
-            n_frames = catalog.count("frames")
             result["executor"] = executor.name
-            result["stages"] = [run_stage(catalog, stage, executor, n_frames).to_dict() for stage in stages]
+            result["stages"] = [run_stage(catalog, stage, executor).to_dict() for stage in stages]
         finally:
             executor.close()
         catalog.export_parquet(ws.parquet)

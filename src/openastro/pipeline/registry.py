@@ -11,9 +11,10 @@ from openastro.pipeline.stages import Stage
 
 def stage_classes() -> list[type[Stage]]:
     """Every stage, in run order."""
+    from openastro.pipeline.lightcurve_stage import LightcurveStage
     from openastro.pipeline.photometry_stage import PhotometryStage
 
-    return [PhotometryStage]
+    return [PhotometryStage, LightcurveStage]
 
 
 def select_stages(config: Config) -> list[Stage]:

@@ -44,11 +44,13 @@ class _Guarded:
             return UnitResult(unit=task.unit, tables={}, status="failed", reason=f"{type(exc).__name__}: {exc}")
 
 
-def run_stage(catalog: Catalog, stage: Stage, executor: Executor, total_units: int) -> StageSummary:
-    """Process every pending unit of `stage`; units already done are skipped."""
+def run_stage(catalog: Catalog, stage: Stage, executor: Executor) -> StageSummary:
+    """Process every pending unit of `stage`; units already done with the same inputs are skipped."""
     start = time.perf_counter()
-    units = stage.pending(catalog)
-    summary = StageSummary(stage=stage.name, skipped=total_units - len(units))
+    every = stage.units(catalog)
+    fingerprints = dict(zip(every["unit"], every["fingerprint"], strict=True))
+    units = stage.pending(catalog, every)
+    summary = StageSummary(stage=stage.name, skipped=len(every) - len(units))
     reasons: Counter[str] = Counter()
     guarded = _Guarded(stage)
     with progress_bar(stage.name, len(units)) as bar:
@@ -59,7 +61,7 @@ def run_stage(catalog: Catalog, stage: Stage, executor: Executor, total_units: i
                 bar.advance()
             results.sort(key=lambda r: r.unit)  # store in a fixed order whatever the executor did
             with catalog.transaction():
-                stage.store(catalog, results)
+                stage.store(catalog, results, fingerprints)
             for r in results:
                 summary.processed += 1
                 summary.failed += r.status == "failed"

@@ -51,7 +51,7 @@ def run_summary(result: dict[str, Any]) -> None:
     console.print(_table("stages", stage_rows))
     for stage in result.get("stages", []):
         for reason, n in stage["reasons"].items():
-            console.print(f"  {stage['stage']}: {n} × {reason}")
+            console.print(f"  {stage['stage']}: {n} × {reason}", markup=False, highlight=False)
     console.print(_table("sites", result.get("sites", [])))
     for path in result.get("reports", []):
         console.print(f"report: {path}")

@@ -1,0 +1,114 @@
+"""The light-curve stage: per field, fuse every site's photometry into one light curve per star, search each
+for periods, and list the significant periodic and transit-like stars as candidates."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from typing import Any
+
+import pandas as pd
+
+from openastro.core.catalog import Catalog
+from openastro.core.config import FusionConfig, PeriodsConfig
+from openastro.pipeline.stages import Stage, UnitResult
+
+MIN_POINTS = 20  # fused points a star needs before its periods are searched
+
+
+@dataclass
+class FieldTask:
+    """A field's photometry and frames (site, night), with the settings fusion and the period search need."""
+
+    unit: str
+    photometry: pd.DataFrame
+    frames: pd.DataFrame
+    fusion: FusionConfig
+    periods: PeriodsConfig
+
+
+class LightcurveStage(Stage):
+    """Per-field light-curve fusion and period search (runs after photometry)."""
+
+    name = "lightcurves"
+    reads = ("photometry", "frames")
+    writes = ("lightcurves", "periods", "candidates")
+
+    def units(self, catalog: Catalog) -> pd.DataFrame:
+        # A field is redone when it has photometry from more frames than when it was last done.
+        return catalog.query("""SELECT field_id AS unit, count(DISTINCT frame_id)::VARCHAR AS fingerprint
+                                FROM photometry WHERE field_id IS NOT NULL GROUP BY field_id ORDER BY field_id""")
+
+    def clear(self, catalog: Catalog, units: list[str]) -> None:
+        stars = "SELECT DISTINCT star_id FROM photometry WHERE field_id IN (SELECT unnest(?))"
+        for table in ("lightcurves", "periods"):
+            catalog.con.execute(f"DELETE FROM {table} WHERE star_id IN ({stars})", [units])
+        catalog.con.execute(f"DELETE FROM candidates WHERE kind IN ('periodic', 'transit') AND star_id IN ({stars})",
+                            [units])
+
+    def tasks(self, catalog: Catalog, units: list[str]) -> list[FieldTask]:
+        tasks = []
+        for field_id in units:
+            phot = catalog.query("SELECT * FROM photometry WHERE field_id = ?", [field_id])
+            frames = catalog.query("SELECT frame_id, site_id, night FROM frames WHERE field_id = ?", [field_id])
+            tasks.append(FieldTask(field_id, phot, frames, self.config.fusion, self.config.periods))
+        return tasks
+
+    def process(self, task: FieldTask) -> UnitResult:
+        from openastro.lightcurve.fusion import fuse_photometry
+
+        fused = fuse_photometry(task.photometry, task.frames, task.fusion)
+        curves = fused.lightcurves
+        periods, candidates, notes = search_fields(curves, task.unit, task.periods)
+        if fused.calibration.offsets["offset"].isna().any():
+            notes.append("some site-nights had too few comparison stars: their points were left out")
+        return UnitResult(unit=task.unit, status="partial" if notes else "ok", reason="; ".join(notes),
+                          tables={"lightcurves": curves, "periods": periods, "candidates": candidates})
+
+
+def search_fields(curves: pd.DataFrame, field_id: str, config: PeriodsConfig
+                  ) -> tuple[pd.DataFrame, pd.DataFrame, list[str]]:
+    """Period search of every fused light curve with enough points; periods and candidate rows."""
+    from openastro.lightcurve.model import LightCurve
+
+    groups = [(star, g) for star, g in curves.groupby("star_id") if len(g) >= MIN_POINTS]
+    notes = [] if groups else [f"no star has {MIN_POINTS} fused points yet: period search skipped"]
+    lcs = [LightCurve(g["mjd"].to_numpy(), g["mag"].to_numpy(), g["mag_err"].to_numpy(), kind="mag",
+                      time_scale="utc", time_format="mjd", meta={"star_id": int(star)}, source=f"star {star}")
+           for star, g in groups]
+    results = _search_each(lcs, config, notes)
+    found = [(star, r) for (star, _), r in zip(groups, results, strict=True) if r is not None]
+    periods = [row for star, r in found for row in r.catalog_rows(star)]
+    candidates = [candidate_row(star, field_id, r) for star, r in found if r.significant]
+    return pd.DataFrame(periods), pd.DataFrame(candidates), notes
+
+
+def _search_each(lcs: list[Any], config: PeriodsConfig, notes: list[str]) -> list[Any]:
+    """Batched search; when some curve cannot be searched (e.g. too short a baseline), search one by one."""
+    from openastro.core.errors import InputError
+    from openastro.lightcurve.batch import search_many
+
+    try:
+        return search_many(lcs, config=config)
+    except InputError:
+        pass
+    results = []
+    for lc in lcs:
+        try:
+            results.append(search_many([lc], config=config)[0])
+        except InputError as exc:
+            results.append(None)
+            notes.append(str(exc).split(": ", 1)[-1])
+    return results
+
+
+def candidate_row(star_id: int, field_id: str, result: Any) -> dict[str, Any]:
+    """A `candidates` row for a star with a significant period: transit-like when BLS found it."""
+    kind = "transit" if result.method == "bls" else "periodic"
+    details = {"field_id": field_id, "period": result.best_period, "power": result.power,
+               "power_kind": result.power_kind, "fap": result.fap, "epoch": result.epoch,
+               "duration": result.duration, "depth": result.depth, "flags": result.flags, "method": result.method}
+    return {"candidate_id": f"{kind}-{star_id}", "kind": kind, "star_id": int(star_id), "score": float(result.power),
+            "details": json.dumps(details, default=lambda v: None if v is None else float(v))}
+
+

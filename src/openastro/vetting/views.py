@@ -1,0 +1,123 @@
+"""Model inputs: AstroNet-style global and local folded views (median 0, dip at -1) and a few scalar features."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+from openastro.lightcurve.features import features
+from openastro.lightcurve.fold import fold, global_view, local_view
+from openastro.lightcurve.model import LightCurve
+from openastro.lightcurve.search import PeriodResult, search
+
+if TYPE_CHECKING:
+    from openastro.core.config import PeriodsConfig, VettingConfig
+
+SCALAR_NAMES = ("log_depth", "log_snr", "log_duty_cycle", "shape", "odd_even", "secondary_ratio",
+                "secondary_sigma", "log_period", "is_bls")
+
+
+@dataclass
+class Views:
+    """One light curve's vetting inputs and the numbers read off its best period."""
+
+    global_view: np.ndarray
+    local_view: np.ndarray
+    scalars: np.ndarray
+    period: float
+    epoch: float
+    duration: float
+    depth: float
+    method: str
+    features: dict[str, Any] = field(default_factory=dict, repr=False)
+
+    @property
+    def odd_even_sigma(self) -> float:
+        """How many sigma odd and even events differ."""
+        return float(self.features.get("odd_even_sigma", float("nan")))
+
+    @property
+    def secondary_sigma(self) -> float:
+        """Significance of a dip at phase 0.5."""
+        return float(self.features.get("secondary_sigma", float("nan")))
+
+
+def normalise(flux: np.ndarray) -> np.ndarray:
+    """Median 0 and the deepest bin at -1 (Shallue & Vanderburg 2018); all zeros for a flat view."""
+    centred = np.asarray(flux, dtype=float) - float(np.median(flux))
+    scale = abs(float(centred.min())) if len(centred) else 0.0
+    return (centred / scale if scale > 0 and np.isfinite(scale) else np.zeros_like(centred)).astype(np.float32)
+
+
+def _finite(value: Any, default: float) -> float:
+    """`value` as a float, or `default` when missing or not finite."""
+    try:
+        value = float(value)
+    except (TypeError, ValueError):
+        return default
+    return value if np.isfinite(value) else default
+
+
+def scalar_vector(feats: dict[str, Any]) -> np.ndarray:
+    """The SCALAR_NAMES features, log-scaled and clipped to tame their ranges (NaN becomes a neutral value)."""
+    depth = max(_finite(feats.get("depth"), 1e-5), 1e-5)
+    period = max(_finite(feats.get("period"), 1.0), 1e-3)
+    duration = _finite(feats.get("duration"), 0.1 * period)
+    sec_sigma = _finite(feats.get("secondary_sigma"), 0.0)
+    values = [
+        np.log10(depth),
+        np.log10(np.clip(_finite(feats.get("snr"), 1.0), 0.1, 1e4)),
+        np.log10(np.clip(duration / period, 1e-3, 1.0)),
+        np.clip(_finite(feats.get("shape"), 0.5), 0.0, 1.0),
+        np.log1p(np.clip(_finite(feats.get("odd_even_sigma"), 0.0), 0.0, 1e3)),
+        np.clip(_finite(feats.get("secondary_depth"), 0.0) / depth, -1.0, 1.5),
+        np.sign(sec_sigma) * np.log1p(min(abs(sec_sigma), 1e3)),
+        np.log10(period),
+        1.0 if feats.get("method") == "bls" else 0.0,
+    ]
+    return np.asarray(values, dtype=np.float32)
+
+
+def search_config(vetting: VettingConfig | None = None, periods: PeriodsConfig | None = None,
+                  threads: int | None = None) -> PeriodsConfig:
+    """The [periods] settings of vetting searches: the defaults with the grids capped by [vetting]."""
+    from openastro.core.config import load_config
+    from openastro.lightcurve.settings import resolve_config
+
+    vetting = vetting or load_config().vetting
+    base = resolve_config(periods)
+    update: dict[str, Any] = {"bls_max_grid": min(base.bls_max_grid, vetting.search_bls_grid),
+                              "max_grid": min(base.max_grid, vetting.search_ls_grid)}
+    if threads is not None:
+        update["bls_threads"] = threads
+    return base.model_copy(update=update)
+
+
+def build_views(lc: LightCurve, result: PeriodResult, vetting: VettingConfig,
+                periods: PeriodsConfig) -> Views:
+    """Fold at the searched period (detrended for BLS, as-is for Lomb-Scargle) and bin the two views."""
+    from openastro.lightcurve.periodogram import detrended
+
+    lc = lc.sorted()
+    feats = features(lc, result, periods)
+    period, epoch = float(result.best_period), float(result.epoch)
+    duration = _finite(feats.get("duration"), 0.0)
+    duration = duration if duration > 0 else 0.1 * period
+    folded = fold(detrended(lc, periods) if result.method == "bls" else lc, period, epoch)
+    gview = normalise(global_view(folded, vetting.global_bins).flux)
+    lview = normalise(local_view(folded, duration, vetting.local_bins, vetting.local_width).flux)
+    return Views(gview, lview, scalar_vector(feats), period, epoch, duration,
+                 _finite(feats.get("depth"), float("nan")), result.method, feats)
+
+
+def make_views(lc: LightCurve, vetting: VettingConfig | None = None, periods: PeriodsConfig | None = None,
+               threads: int | None = None) -> tuple[PeriodResult, Views]:
+    """Period search (auto: BLS for dips, Lomb-Scargle otherwise), then the views at the best period."""
+    from openastro.core.config import load_config
+
+    vetting = vetting or load_config().vetting
+    cfg = search_config(vetting, periods, threads)
+    result = search(lc, config=cfg)
+    return result, build_views(lc, result, vetting, cfg)
