@@ -192,3 +192,14 @@ def test_deterministic(sky, result):
     pd.testing.assert_frame_equal(again.offsets, result.offsets)
     pd.testing.assert_frame_equal(again.floors, result.floors)
     pd.testing.assert_frame_equal(again.lightcurves, result.lightcurves)
+
+
+def test_blended_points_stay_out_of_light_curves_unless_kept():
+    sky = make_sky(n_stars=40, nights=1, var_frac=0.0)
+    phot = sky.photometry.copy()
+    blended_star = phot["star_id"].iloc[0]
+    phot.loc[phot["star_id"] == blended_star, "flags"] = 4  # FLAG_BLEND on every point of one star
+    default = fuse_photometry(phot, sky.frames, config()).lightcurves
+    kept = fuse_photometry(phot, sky.frames, config(keep_blends=True)).lightcurves
+    assert blended_star not in set(default["star_id"]) and blended_star in set(kept["star_id"])
+    assert set(kept["star_id"]) - set(default["star_id"]) == {blended_star}

@@ -14,6 +14,7 @@ from openastro.core.config import ReportConfig
 from openastro.core.errors import InputError
 from openastro.core.workspace import Workspace
 from openastro.pipeline.report import nights, rank_variables, site_summary, write_report
+from openastro.pipeline.report_lightcurves import parse_candidates, peak_envelope, top_per_kind
 
 NIGHT = "2026-03-20"
 LATER_NIGHT = "2026-03-21"
@@ -23,6 +24,9 @@ MILD_STAR = 1001
 CLOUDY_FRAME = "alpha-07"
 BEST_BETA_FRAME = "beta-00"
 CONFIG = ReportConfig(n_variable_stars=3, n_example_frames=3)
+FIELD, LATER_FIELD = "F01", "F02"
+PULSATOR, TRANSITER, ELSEWHERE = 2001, 2002, 3001   # fused light curves in FIELD; a candidate in LATER_FIELD
+PULSE_PERIOD, TRANSIT_PERIOD = 0.7, 2.3
 
 
 def _write_fits(path: Path, fwhm_px: float, rng: np.random.Generator) -> None:
@@ -46,6 +50,7 @@ def _frame_rows(ws: Workspace, rng: np.random.Generator) -> tuple[list[dict], li
             path = ws.frames / f"{frame_id}.fits"
             _write_fits(path, fwhm, rng)
             frames.append({"frame_id": frame_id, "path": str(path), "site_id": site_id, "night": NIGHT,
+                           "field_id": FIELD,
                            "mjd": 61120.0 + s * 0.1 + i * 0.01, "has_wcs": site_id == "alpha"})
             zp = 22.0 - (0.6 if frame_id == CLOUDY_FRAME else 0.0) + rng.normal(0, 0.02)
             measurements.append({"frame_id": frame_id, "fwhm_px": fwhm,
@@ -53,7 +58,7 @@ def _frame_rows(ws: Workspace, rng: np.random.Generator) -> tuple[list[dict], li
                                  "sky": 100.0 + i, "zero_point": zp, "lim_mag": 19.5, "n_sources": 50})
     for i in range(2):
         frames.append({"frame_id": f"later-{i}", "path": str(ws.frames / "nowhere.fits"), "site_id": "alpha",
-                       "night": LATER_NIGHT, "mjd": 61121.0 + i * 0.01, "has_wcs": True})
+                       "night": LATER_NIGHT, "field_id": LATER_FIELD, "mjd": 61121.0 + i * 0.01, "has_wcs": True})
     return frames, measurements
 
 
@@ -69,8 +74,44 @@ def _photometry_rows(frames: list[dict], rng: np.random.Generator) -> list[dict]
     return rows
 
 
+def _fused_rows(rng: np.random.Generator) -> pd.DataFrame:
+    """Fused points over 10 nights from 3 sites (8 h each, 15 min cadence): a 0.7 d sinusoid and a 1% transit."""
+    t = np.concatenate([night + site / 3 + np.arange(32) / 96 for night in range(10) for site in range(3)])
+    t = 61111.0 + t
+    sites = np.tile(np.repeat(["alpha", "beta", "gamma"], 32), 10)
+    n_sites = np.where(np.arange(len(t)) % 10 == 0, 2, 1)
+    in_transit = np.abs((t - 61111.2 + TRANSIT_PERIOD / 2) % TRANSIT_PERIOD - TRANSIT_PERIOD / 2) < 0.05
+    mags = {PULSATOR: 15.0 + 0.1 * np.sin(2 * np.pi * (t - 61111.0) / PULSE_PERIOD), TRANSITER: 14.0 + 0.0108 * in_transit}
+    return pd.concat([pd.DataFrame({"star_id": star, "mjd": t, "mag": mag + rng.normal(0, 0.002, len(t)),
+                                    "mag_err": 0.002, "n_sites": n_sites, "sites": [[s] for s in sites]})
+                      for star, mag in mags.items()])
+
+
+def _candidate(star: int, kind: str, field: str, score: float, **details: object) -> dict:
+    """A `candidates` row as the light-curve stage writes it."""
+    import json
+
+    return {"candidate_id": f"{kind}-{star}", "kind": kind, "star_id": star, "score": score,
+            "details": json.dumps({"field_id": field, "flags": [], **details})}
+
+
+def _populate_lightcurves(cat: Catalog, rng: np.random.Generator) -> None:
+    """Fill field_stars, lightcurves, periods and candidates."""
+    cat.insert("field_stars", [{"star_id": s, "field_id": f} for s, f in
+                               ((PULSATOR, FIELD), (TRANSITER, FIELD), (ELSEWHERE, LATER_FIELD))])
+    cat.insert("lightcurves", _fused_rows(rng))
+    cat.insert("periods", [{"star_id": PULSATOR, "method": "ls", "rank": k + 1, "period": p, "power": w,
+                            "fap": 1e-30, "flags": []} for k, (p, w) in enumerate([(0.7, 0.95), (2.33, 0.3)])])
+    cat.insert("candidates", [
+        _candidate(PULSATOR, "periodic", FIELD, 0.95, period=PULSE_PERIOD, epoch=61111.0 + PULSE_PERIOD / 4,
+                   power=0.95, power_kind="ls", fap=1.5e-30, method="ls"),
+        _candidate(TRANSITER, "transit", FIELD, 25.0, period=TRANSIT_PERIOD, epoch=61111.2, duration=0.1,
+                   depth=0.01, power=25.0, power_kind="sde", method="bls", vetting_score=0.875),
+        _candidate(ELSEWHERE, "periodic", LATER_FIELD, 0.5, period=1.1, epoch=61111.0, power=0.5, method="ls")])
+
+
 def _populate(ws: Workspace) -> None:
-    """Fill sites, frames, frame_measurements and photometry of a fresh workspace."""
+    """Fill sites, frames, frame_measurements, photometry and the light-curve tables of a fresh workspace."""
     rng = np.random.default_rng(1)
     frames, measurements = _frame_rows(ws, rng)
     with Catalog(ws.catalog_path) as cat, cat.transaction():
@@ -79,6 +120,7 @@ def _populate(ws: Workspace) -> None:
         cat.insert("frames", pd.DataFrame(frames))
         cat.insert("frame_measurements", pd.DataFrame(measurements))
         cat.insert("photometry", pd.DataFrame(_photometry_rows(frames, rng)))
+        _populate_lightcurves(cat, rng)
 
 
 @pytest.fixture(scope="module")
@@ -93,8 +135,10 @@ def report(tmp_path_factory: pytest.TempPathFactory) -> tuple[Workspace, Path, s
 
 
 def _strip_embedded(html: str) -> str:
-    """The page without the inlined plotly.js bundle (which itself names map-tile CDNs) and data URIs."""
+    """The page without the inlined plotly.js bundle (which itself names map-tile CDNs), data URIs and the
+    base64 arrays of plotly figures (random text that may spell 'cdn')."""
     html = re.sub(r"<script[^>]*>/\*\*\s*\* plotly\.js v.*?</script>", "", html, flags=re.S)
+    html = re.sub(r'"bdata":"[^"]*"', "", html)
     return re.sub(r"data:image/png;base64,[A-Za-z0-9+/=]+", "", html)
 
 
@@ -120,6 +164,7 @@ def test_plotly_js_inlined_once(report: tuple[Workspace, Path, str]) -> None:
     assert html.count("plotly.js v") == 1
     assert html.count("window.PlotlyConfig") == 1
     assert html.count("Plotly.newPlot") >= 3   # conditions, frames per site, light curves
+    assert html.count("Plotly.newPlot") == html.count('class="plotly-graph-div"')
 
 
 def test_sites_and_summary(report: tuple[Workspace, Path, str]) -> None:
@@ -182,3 +227,68 @@ def test_site_summary_cloud_fraction() -> None:
     row = site_summary(frames).iloc[0]
     assert (row["frames"], row["calibrated"], row["cloudy"]) == (4, 3, 1)
     assert row["cloud_frac"] == pytest.approx(1 / 3)
+
+
+def _plots(html: str, kind: str) -> list[int]:
+    """Star ids of the charts of one kind ('lightcurve', 'periodogram', 'folded'), in page order."""
+    return [int(s) for s in re.findall(rf'<div class="plot" data-plot="{kind}" data-star-id="(\d+)"', html)]
+
+
+def test_candidates_table(report: tuple[Workspace, Path, str]) -> None:
+    html = report[2]
+    rows = dict(re.findall(r'<tr class="candidate" data-candidate-id="([^"]+)">(.*?)</tr>', html))
+    assert set(rows) == {f"periodic-{PULSATOR}", f"transit-{TRANSITER}"}   # ELSEWHERE is another field's
+    assert "<td>0.70000</td><td>0.950 LS</td><td>1.5e-30</td>" in rows[f"periodic-{PULSATOR}"]
+    transit = rows[f"transit-{TRANSITER}"]
+    assert "<td>2.30000</td><td>25.0 SDE</td>" in transit and "<td>1.00</td><td>2.40</td>" in transit
+    assert "<th>vetting score</th>" in html and transit.endswith("<td>960</td><td>0.875</td>")
+    assert "<dt>candidates in these fields</dt><dd>2</dd>" in html
+
+
+def test_fused_light_curves(report: tuple[Workspace, Path, str]) -> None:
+    html = report[2]
+    assert _plots(html, "lightcurve")[:2] == [PULSATOR, TRANSITER]   # candidates first (periodic, transit)
+    assert re.search(rf'<tr class="fused-var" data-star-id="{PULSATOR}"><td>1</td>', html)
+    assert "2 sites" in html and "this night" in html
+
+
+def test_periodograms_and_folded_curves(report: tuple[Workspace, Path, str]) -> None:
+    html = report[2]
+    assert _plots(html, "periodogram") == _plots(html, "folded") == [PULSATOR, TRANSITER]
+    assert f"star {PULSATOR}: LS periodogram (best P = 0.70" in html
+    assert f"star {TRANSITER}: BLS periodogram (best P = 2.3" in html
+    assert f"star {PULSATOR} folded at P = 0.70000 d (960 points)" in html
+
+
+def test_other_night_scopes_light_curves_to_its_field(report: tuple[Workspace, Path, str]) -> None:
+    ws = report[0]
+    with Catalog(ws.catalog_path) as cat:
+        html = write_report(cat, ws, LATER_NIGHT, CONFIG).read_text(encoding="utf-8")
+    assert "None of the 1920 fused light-curve points belong to stars of the fields observed this night" in html
+    assert f'data-candidate-id="periodic-{ELSEWHERE}"' in html
+    assert f"star {ELSEWHERE}: no fused light-curve points" in html and 'data-plot="' not in html
+
+
+def test_no_light_curves_gives_notes(tmp_path: Path) -> None:
+    ws = Workspace.open(tmp_path)
+    with Catalog(ws.catalog_path) as cat:
+        html = write_report(cat, ws, None, CONFIG).read_text(encoding="utf-8")
+    assert "No fused light curves yet" in html and html.count("No candidates yet") == 2
+
+
+def test_candidates_sorted_and_cut_per_kind() -> None:
+    rows = pd.DataFrame({"candidate_id": list("abcde"), "kind": ["t", "p", "t", "p", "t"], "star_id": 1,
+                         "score": [1.0, 2.0, 3.0, None, 2.0], "details": ['{"period": 1}', "not json", None, "[]",
+                                                                          '{"vetting_score": 0.5}']})
+    cands = parse_candidates(rows)
+    assert cands["candidate_id"].tolist() == ["b", "d", "c", "e", "a"]
+    assert cands["period"].isna().tolist() == [True] * 4 + [False] and cands["vetting_score"].iloc[3] == 0.5
+    assert top_per_kind(cands, 2)["candidate_id"].tolist() == ["b", "d", "c", "e"]
+
+
+def test_peak_envelope_keeps_peaks() -> None:
+    x = np.arange(10_000.0)
+    y = np.zeros_like(x)
+    y[1234] = 5.0
+    px, py = peak_envelope(x, y, 100)
+    assert len(px) == 100 and 1234.0 in px and py.max() == 5.0

@@ -18,7 +18,7 @@ from openastro.sim import simulate
 
 TINY = ["sim.frame_size=96", "sim.stars_per_field=80", "sim.max_frames_per_site=8", "sim.write_masks=true",
         "sim.weather=false",
-        "sim.variability.supernovae_per_field=3", "sim.variability.novae_per_field=1",
+        "sim.variability.supernovae_per_field=4", "sim.variability.novae_per_field=2",
         "sim.variability.asteroids_per_field=2"]
 REQUIRED = ("DATE-OBS", "MJD-OBS", "EXPTIME", "FILTER", "AIRMASS", "TELESCOP", "INSTRUME", "OBSERVAT", "OBSLAT",
             "OBSLONG", "OBSELEV", "GAIN", "RDNOISE", "CCD-TEMP", "OBJECT", "IMAGETYP", "CTYPE1", "CTYPE2", "CRVAL1",
@@ -63,7 +63,7 @@ def artefact_sim(tmp_path_factory):
 @pytest.fixture(scope="module")
 def clean(tmp_path_factory):
     """Few, bright stars, clear skies, no transients and no defects: for measuring the physics."""
-    return run(tmp_path_factory.mktemp("clean") / "out", *QUIET, "sim.stars_per_field=30",
+    return run(tmp_path_factory.mktemp("clean") / "out", *QUIET, "sim.stars_per_field=40",
                "sim.mag_range=[12.0, 16.0]")
 
 
@@ -177,7 +177,7 @@ def test_sky_level_matches_truth(clean):
         noise = 1.4826 * np.median(np.abs(data - np.median(data)))
         keep = away_from_sources(out, row, noise, sites.loc[row.site_id, "gain"])
         ratios.append(np.median(data[keep]) * sites.loc[row.site_id, "gain"] / row.sky_e_per_px)
-    assert len(ratios) >= 10 and 0.98 < np.median(ratios) < 1.02 and min(ratios) > 0.95 and max(ratios) < 1.05
+    assert len(ratios) >= 10 and 0.98 < np.median(ratios) < 1.02 and min(ratios) > 0.94 and max(ratios) < 1.07
     assert (frames["sky_e_per_px"] > 20).all() and frames["sky_mag_arcsec2"].between(15, 22.5).all()
 
 
@@ -332,8 +332,8 @@ def test_transients_appear_where_no_catalog_star_is(sim):
     frames = table(out, "truth/frames").set_index("file")
     frames_by_file = frames.assign(file=frames.index)
     gain = table(out, "reference/sites").set_index("site_id")["gain"]
-    bright = tr[(tr["flux_e"] > 2e4) & tr["x"].between(12, 83) & tr["y"].between(12, 83)]
-    assert len(bright) >= 3
+    bright = tr[tr["flux_e"].between(2e4, 3e5) & tr["x"].between(12, 83) & tr["y"].between(12, 83)]  # not saturated
+    assert len(bright) >= 1
     for row in bright.itertuples():
         frame = frames.loc[row.file]
         data = calibrated(out, row.file, frame.site_id)
@@ -374,13 +374,15 @@ def test_tracking_error_elongates_stars(tracking_sim):
     checked = 0
     for row in frames.itertuples():
         stars = flux[flux["file"] == row.file]
-        ratio, theta = _star_shapes(frame_data(summary.out_dir, row), stars, row.fwhm_px * row.elongation)
+        data = calibrated(summary.out_dir, row.file, row.site_id)
+        ratio, theta = _star_shapes(data, stars, row.fwhm_px * row.elongation)
         if len(ratio) < 2:
             continue
         measured = np.median(ratio)
         if row.tracking and row.elongation > 1.5:  # pixels (PSF down to 1.3 px) round a measured shape
             assert 1 + 0.25 * (row.elongation - 1) < measured < row.elongation + 0.25, (row, measured)
-            turn = (np.median(theta) - row.psf_theta + 90) % 180 - 90
+            axis = np.degrees(np.angle(np.exp(2j * np.radians(theta)).mean())) / 2  # mean of an axis: 0 = 180 deg
+            turn = (axis - row.psf_theta + 90) % 180 - 90
             assert abs(turn) < 15 or row.elongation < 1.8, (row.psf_theta, theta)
             checked += 1
         if not row.tracking:  # only the guiding wobble
@@ -403,6 +405,8 @@ def line_fraction(lit: np.ndarray, keep: np.ndarray) -> float:
 
 
 def test_trails_are_linear_features(artefact_sim):
+    from scipy.special import erf
+
     _, summary, _ = artefact_sim
     out = summary.out_dir
     frames = table(out, "truth/frames")
@@ -419,15 +423,18 @@ def test_trails_are_linear_features(artefact_sim):
         if row.trail:
             t = np.radians(row.trail_angle)
             across = -(xx - row.trail_x) * np.sin(t) + (yy - row.trail_y) * np.cos(t)
-            on, beside = keep & (np.abs(across) < 0.5), keep & (np.abs(across) > 4) & (np.abs(across) < 10)
-            sigma = max(row.fwhm_px, 0.8) / 2.355
-            expected = row.trail_e_per_px / (np.sqrt(2 * np.pi) * sigma) / sites.loc[row.site_id, "gain"]
-            signal, err = np.median(resid[on]) - np.median(resid[beside]), 1.25 * noise / np.sqrt(max(on.sum(), 1))
-            if row.trail_aircraft or on.sum() < 10 or expected < 10 * err:
+            on, beside = keep & (np.abs(across) < 3.5), keep & (np.abs(across) > 5) & (np.abs(across) < 10)
+            expected = row.trail_e_per_px / sites.loc[row.site_id, "gain"]  # ADU per pixel of trail length
+            level = np.median(resid[beside])
+            # the profile across the trail, summed; medians along it shrug off cosmic rays and faint stars
+            signal = sum(np.median(resid[on & (np.round(across) == k)]) - level for k in range(-3, 4))
+            err = 7 * 1.25 * noise / np.sqrt(max(on.sum() / 7, 1))
+            if row.trail_aircraft or on.sum() < 70 or expected < 10 * err:
                 continue  # blinking lights, or too faint to measure well here
             seen += 1
-            assert signal == pytest.approx(expected, rel=0.35), (row.file, signal, expected)
-            if expected > 12 * noise:  # bright enough for the line detector below
+            assert signal == pytest.approx(expected, rel=0.3), (row.file, signal, expected)
+            peak = expected * erf(0.5 / (np.sqrt(2) * max(row.fwhm_px, 0.8) / 2.355))
+            if peak > 12 * noise:  # bright enough for the line detector below
                 assert line_fraction(resid > 5 * noise, keep) > 0.45
         else:  # no straight line of lit pixels across the frame; cosmic-ray tracks are at most 40 px
             assert line_fraction(resid > 5 * noise, keep) < 0.42, row.file

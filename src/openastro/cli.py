@@ -150,6 +150,70 @@ def periods(
         raise typer.Exit(2)
 
 
+train_app = typer.Typer(no_args_is_help=True, help="Train a model; results are tracked in the workspace's MLflow.")
+app.add_typer(train_app, name="train")
+evaluate_app = typer.Typer(no_args_is_help=True, help="Evaluate a trained model on held-out data.")
+app.add_typer(evaluate_app, name="evaluate")
+
+
+@train_app.command("vetting")
+def train_vetting(
+    seed: Annotated[int | None, typer.Option(help="Training seed; validation and test use seed+1, seed+2 (vetting.seed).")] = None,
+    n_train: Annotated[int | None, typer.Option("--n-train", help="Simulated training curves (vetting.n_train).")] = None,
+    epochs: Annotated[int | None, typer.Option(help="Most training epochs (vetting.epochs).")] = None,
+    out: Annotated[Path | None, typer.Option(help="Folder for the weights and model card (default: WORKDIR/models/vetting).")] = None,
+    workdir: Workdir = DEFAULT_WORKDIR,
+    config: ConfigFile = None,
+    set_: Overrides = None,
+    as_json: Json = False,
+) -> None:
+    """Train the vetting triage and CNN on simulated light curves; writes weights, a model card and an MLflow run."""
+    from openastro.vetting import show
+    from openastro.vetting.train import train_vetting as train
+
+    result = train(workdir, out=out, seed=seed, n_train=n_train, epochs=epochs, config=_config(config, set_),
+                   argv=sys.argv, progress=not as_json)
+    _emit(result, as_json, show.train_summary)
+
+
+@evaluate_app.command("vetting")
+def evaluate_vetting(
+    model: Annotated[Path | None, typer.Option(help="Weights (.pt) or their folder; default: the shipped model.")] = None,
+    seed: Annotated[int | None, typer.Option(help="Held-out simulator seed (default: the model's evaluation seed).")] = None,
+    n: Annotated[int | None, typer.Option(help="Held-out curves (default: the model's n_test).")] = None,
+    workdir: Workdir = DEFAULT_WORKDIR,
+    as_json: Json = False,
+) -> None:
+    """ROC AUC, precision, recall, F1, MCC and confusion matrix on curves from a held-out simulator seed."""
+    from openastro.core.errors import InputError
+    from openastro.vetting import show
+    from openastro.vetting.evaluate import evaluate_vetting as evaluate
+
+    if n is not None and n < 10:
+        raise InputError(f"--n must be at least 10 (got {n})")
+    _emit(evaluate(model, workdir, seed=seed, n=n, progress=not as_json), as_json, show.evaluate_summary)
+
+
+@app.command()
+def vet(
+    files: Annotated[list[Path], typer.Argument(help="Light curves: Kepler/TESS FITS, CSV, ECSV or whitespace tables.")],
+    model: Annotated[Path | None, typer.Option(help="Weights (.pt) or their folder; default: the shipped model.")] = None,
+    as_json: Json = False,
+) -> None:
+    """P(planet-like transit), triage cluster, period, depth and odd/even and secondary flags of each light curve."""
+    from openastro.vetting import show
+    from openastro.vetting.predict import vet_files
+
+    results = vet_files(files, model)
+    good = [r for r in results if "error" not in r]
+    _emit(good, as_json, show.vet_table)
+    for item in results:
+        if "error" in item:
+            typer.echo(f"error: {item['error']}", err=True)
+    if len(good) < len(results):
+        raise typer.Exit(2)
+
+
 def main() -> None:
     """Entry point: one clear line and exit status 2 for bad input, never a traceback."""
     try:

@@ -149,6 +149,7 @@ class FusionConfig(_Section):
     min_comparison_stars: int = Field(ge=1)
     max_comparison_chi2: float = Field(gt=1)
     error_floor: bool
+    keep_blends: bool
 
 
 class VettingConfig(_Section):
@@ -165,6 +166,7 @@ class VettingConfig(_Section):
     local_width: float = Field(gt=0)
     search_bls_grid: int = Field(ge=100)
     search_ls_grid: int = Field(ge=100)
+    search_detrend: str = Field(pattern="^(biweight|median|none)$")
     epochs: int = Field(ge=1)
     batch_size: int = Field(ge=1)
     learning_rate: float = Field(gt=0)

@@ -13,7 +13,7 @@ import pandas as pd
 from scipy.optimize import brentq
 
 from openastro.core.config import FusionConfig
-from openastro.lightcurve.ensemble import Calibration, attach_night, calibrate
+from openastro.lightcurve.ensemble import FLAG_BLEND, Calibration, attach_night, calibrate
 
 LIGHTCURVE_COLUMNS = ("star_id", "mjd", "flux", "flux_err", "mag", "mag_err", "n_sites", "sites")
 CLIP_WINDOW = 15  # points per Hampel window; fewer make the window MAD too noisy to catch 10-sigma outliers
@@ -126,6 +126,10 @@ def fuse_photometry(photometry: pd.DataFrame, frames: pd.DataFrame, config: Fusi
     """Calibrate across sites, estimate error floors, clip outliers and fuse into binned light curves."""
     if "frame_id" in frames and "night" in frames:
         photometry = attach_night(photometry, frames)
+    if not config.keep_blends and "flags" in photometry:
+        # A neighbour's light in the aperture changes with each site's seeing and pixel scale: blended points
+        # would make constant stars look variable, so by default they stay out of the light curves.
+        photometry = photometry[(photometry["flags"].fillna(0).astype(np.int64) & FLAG_BLEND) == 0]
     calibration = calibrate(photometry, by=config.by, min_comparison_stars=config.min_comparison_stars,
                             max_comparison_chi2=config.max_comparison_chi2)
     points = calibration.photometry

@@ -1,7 +1,8 @@
 """The nightly HTML report: conditions, example frames and light curves of one night, from catalog tables only.
 
-The report reads the catalog (sites, frames, frame_measurements, photometry, frame_quality) and the FITS files
-named in `frames.path`, never simulation truth. It is one self-contained, offline HTML file: plotly.js is inlined
+The report reads the catalog (sites, frames, frame_measurements, photometry, frame_quality, and lightcurves,
+periods and candidates for the stars of the night's fields) and the FITS files named in `frames.path`, never
+simulation truth. It is one self-contained, offline HTML file: plotly.js is inlined
 once and the example frames are embedded as base64 PNGs.
 """
 
@@ -13,6 +14,7 @@ import tempfile
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
@@ -21,6 +23,9 @@ from openastro.core.catalog import Catalog
 from openastro.core.config import ReportConfig
 from openastro.core.errors import InputError
 from openastro.core.workspace import Workspace
+
+if TYPE_CHECKING:
+    from openastro.pipeline.report_lightcurves import FusedData
 
 CLOUD_DEFICIT_MAG = 0.2   # zero point this far below the site's median of the night counts as transparency loss
 MIN_POINTS = 5            # photometry points a star needs to be ranked for variability
@@ -38,6 +43,7 @@ class NightData:
     frames: pd.DataFrame       # one row per frame: site, time, seeing (+unit), sky, zero point, deficit, cloudy
     photometry: pd.DataFrame   # star_id, mjd, time, mag, mag_err, site
     quality: pd.DataFrame      # frame_quality rows of the night's frames, with site
+    fused: FusedData | None = None  # light curves, periods and candidates of the stars of the night's fields
 
 
 def nights(catalog: Catalog) -> list[str]:
@@ -46,12 +52,18 @@ def nights(catalog: Catalog) -> list[str]:
     return df["night"].astype(str).tolist()
 
 
-def write_report(catalog: Catalog, workspace: Workspace, night: str | None, config: ReportConfig) -> Path:
-    """Write `workspace.reports/<night>.html` (night None = the latest night) and return its path."""
+def write_report(catalog: Catalog, workspace: Workspace, night: str | None, config: ReportConfig,
+                 periods: Any = None) -> Path:
+    """Write `workspace.reports/<night>.html` (night None = the latest night) and return its path.
+
+    `periods` ([periods] settings, default the packaged ones) drives the periodograms recomputed for candidates.
+    """
     from openastro.pipeline.report_build import render
+    from openastro.pipeline.report_lightcurves import load_fused
 
     data = load_night(catalog, resolve_night(catalog, night))
-    text = render(data, workspace.root, config)
+    data.fused = load_fused(catalog, data.night, config.n_variable_stars)
+    text = render(data, workspace.root, config, periods)
     return write_atomic(workspace.reports / f"{data.night}.html", text)
 
 

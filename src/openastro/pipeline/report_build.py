@@ -4,7 +4,9 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
+import numpy as np
 import pandas as pd
 
 from openastro.core.config import ReportConfig
@@ -31,8 +33,10 @@ GOOD_VERDICTS = {"good", "ok", "pass", "accept", "accepted"}
 MAX_QUALITY_ROWS = 40
 
 
-def render(data: NightData, root: Path, config: ReportConfig) -> str:
+def render(data: NightData, root: Path, config: ReportConfig, periods: Any = None) -> str:
     """The whole report page; sections are built in page order so plotly.js lands in the first chart."""
+    from openastro.pipeline.report_build_lc import lightcurve_sections
+
     plotter = Plotter()
     sites = set(data.frames["site"]) | set(data.photometry["site"])
     colors = site_colors(list(sites))
@@ -46,6 +50,8 @@ def render(data: NightData, root: Path, config: ReportConfig) -> str:
         examples_section(data.frames, root, config.n_example_frames),
         variables_section(data.photometry, ranked, colors, plotter),
     ]
+    if data.fused is not None:
+        sections += lightcurve_sections(data.fused, night_span(data.frames), plotter, periods)
     title = f"OpenAstro ML nightly report: {data.night}"
     footer = f"openastro {openastro_version()}; read from the catalog and the frames' FITS files only."
     return h.page(title, header(data, title), sections, footer)
@@ -60,10 +66,26 @@ def header(data: NightData, title: str) -> str:
         ("frames", str(len(frames))),
         ("frames with a zero point", str(int(frames["zero_point"].notna().sum()))),
         ("stars with photometry", str(data.photometry["star_id"].nunique())),
+        *_fused_facts(data),
         ("generated", datetime.now(UTC).strftime("%Y-%m-%d %H:%M:%S UTC")),
         ("openastro version", openastro_version()),
     ]
     return f"<h1>{h.esc(title)}</h1>\n{h.facts(items)}"
+
+
+def _fused_facts(data: NightData) -> list[tuple[str, str]]:
+    """Header facts on the light curves and candidates of the night's fields (none when not loaded)."""
+    if data.fused is None:
+        return []
+    return [("stars of these fields with fused light curves", str(len(data.fused.stats))),
+            ("candidates in these fields", str(len(data.fused.candidates)))]
+
+
+def night_span(frames: pd.DataFrame) -> tuple[float, float] | None:
+    """First and last MJD of the night's frames, or None without timed frames."""
+    mjd = frames["mjd"].astype(float)
+    mjd = mjd[np.isfinite(mjd)]
+    return (float(mjd.min()), float(mjd.max())) if len(mjd) else None
 
 
 def summary_section(summary: pd.DataFrame) -> str:

@@ -32,6 +32,8 @@ div.gallery { display: flex; flex-wrap: wrap; gap: 0.8rem; }
 figure.frame { margin: 0; width: 256px; }
 figure.frame img { width: 256px; image-rendering: pixelated; border: 1px solid #889; }
 figure.frame figcaption { font-size: 0.8rem; color: #444; }
+div.pair { display: flex; flex-wrap: wrap; gap: 1rem; }
+div.pair > div.plot { flex: 1 1 480px; min-width: 0; }
 footer { margin-top: 2rem; color: #777; font-size: 0.8rem; }
 """
 
@@ -48,6 +50,24 @@ def fmt(value: Any, digits: int = 2) -> str:
     if isinstance(value, numbers.Real):
         return f"{float(value):.{digits}f}" if math.isfinite(value) else MISSING
     return esc(value)
+
+
+def sci(value: Any, digits: int = 1) -> str:
+    """A number in scientific notation (e.g. a false-alarm probability), or a dash when missing."""
+    if isinstance(value, numbers.Real) and math.isfinite(value):
+        return f"{float(value):.{digits}e}"
+    return MISSING
+
+
+def plot_box(content: str, **data: Any) -> str:
+    """A chart fragment in a <div class="plot"> with data-* attributes (e.g. plot, star-id) to find it by."""
+    attrs = "".join(f' data-{esc(k.replace("_", "-"))}="{esc(v)}"' for k, v in data.items())
+    return f'<div class="plot"{attrs}>{content}</div>'
+
+
+def pair(*parts: str) -> str:
+    """Fragments side by side, wrapping on narrow screens."""
+    return '<div class="pair">' + "".join(parts) + "</div>"
 
 
 def note(text: str) -> str:

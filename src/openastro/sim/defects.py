@@ -40,18 +40,25 @@ def line_distance(size: int, x0: float, y0: float, angle_deg: float) -> tuple[np
     return across, along
 
 
+def line_profile(across: np.ndarray, sigma: float) -> np.ndarray:
+    """Fraction of a Gaussian line's light (per unit length) that falls in each pixel, integrated over the pixel."""
+    from scipy.special import erf
+
+    scale = math.sqrt(2) * sigma
+    return 0.5 * (erf((across + 0.5) / scale) - erf((across - 0.5) / scale))
+
+
 def trail(size: int, x0: float, y0: float, angle_deg: float, e_per_px: float, fwhm_px: float, aircraft: bool,
           rng: np.random.Generator) -> np.ndarray:
     """Light (e-) of a satellite crossing the frame, or an aircraft: paired lines of blinking lights."""
     sigma = max(fwhm_px, 0.8) / 2.355
     across, along = line_distance(size, x0, y0, angle_deg)
-    norm = e_per_px / (math.sqrt(2 * math.pi) * sigma)  # e- per pixel of length, spread over the width
     if not aircraft:
-        return norm * np.exp(-0.5 * (across / sigma) ** 2)
+        return e_per_px * line_profile(across, sigma)
     gap, period = rng.uniform(3.0, 8.0), rng.uniform(10.0, 30.0)
     blink = (np.sin(2 * np.pi * along / period) > 0.3).astype(float)
-    lines = np.exp(-0.5 * ((across - gap / 2) / sigma) ** 2) + np.exp(-0.5 * ((across + gap / 2) / sigma) ** 2)
-    return norm * (0.3 + blink) * lines
+    lines = line_profile(across - gap / 2, sigma) + line_profile(across + gap / 2, sigma)
+    return e_per_px * (0.3 + blink) * lines
 
 
 def plane(size: int, strength: float, angle_deg: float) -> np.ndarray:

@@ -34,6 +34,8 @@ MAG_ERR = 2.5 / math.log(10.0)
 NOISE_MODELS = ("site", "white")  # white: honest Gaussian errors, no night offsets, no outliers
 TRUTH_COLUMNS = ("star_id", "class", "subtype", "period", "epoch", "amplitude", "depth", "duration", "n_points",
                  "n_sites", "snr", "mag", "secondary_depth", "period2", "amplitude2", "field_id", "ra", "dec")
+PERIODIC = ("transit", "eclipsing", "rrlyrae", "cepheid", "dscuti")
+REDRAWS = 20  # candidate parameter sets per star and round when a signal is too weak for snr_min
 PART = 300  # random streams of this module: stream(seed, PART, k)
 
 
@@ -145,29 +147,35 @@ def total_sigma(frames: pd.DataFrame, mag: np.ndarray, exposure_s: float, noise_
     return np.hypot(point_sigma(frames, mag, exposure_s), night)
 
 
-def signal(kind: str, p: pd.Series) -> float:
+def signals(classes: np.ndarray, params: pd.DataFrame) -> np.ndarray:
     """Peak-to-peak signal in mag: transit or primary eclipse depth, pulsation range; NaN when not periodic."""
-    if kind == "transit":
-        return float(-2.5 * np.log10(1 - p["depth"]))
-    if kind == "dscuti":
-        return float(2 * p["amplitude"])
-    return float(p["amplitude"]) if kind in ("eclipsing", "rrlyrae", "cepheid") else math.nan
+    amp = params["amplitude"].to_numpy()
+    transit = -2.5 * np.log10(1 - params["depth"].to_numpy())
+    out = np.select([classes == "transit", classes == "dscuti"], [transit, 2 * amp], amp)
+    return np.where(np.isin(classes, PERIODIC), out, np.nan)
 
 
-def enforce_snr(classes: np.ndarray, params: pd.DataFrame, mags: np.ndarray, curve: tuple[np.ndarray, np.ndarray],
-                snr_min: float, mag_range: tuple[float, float], t0: float, rng: np.random.Generator) -> None:
-    """Re-draw magnitudes (in place) so that signal / noise >= snr_min; re-draw parameters when even the
-    brightest allowed magnitude is too faint for the signal."""
+def enforce_snr(rows: np.ndarray, classes: np.ndarray, params: pd.DataFrame, mags: np.ndarray,
+                curve: tuple[np.ndarray, np.ndarray], snr_min: float, mag_range: tuple[float, float], t0: float,
+                rng: np.random.Generator) -> None:
+    """Make signal / noise >= snr_min for the stars in `rows` (in place): re-draw the parameters of those too
+    weak even at the brightest magnitude (REDRAWS candidates a round), then the magnitudes of those too faint."""
     grid, sigma = curve
-    for r in np.flatnonzero(np.isin(classes, ["transit", "eclipsing", "rrlyrae", "cepheid", "dscuti"])):
-        for _ in range(200):
-            ok = signal(classes[r], params.iloc[r]) / sigma >= snr_min
-            if ok[0]:
-                break
-            params.iloc[r] = variability.draw_parameters(classes[r:r + 1], t0, rng).iloc[0]
-        faintest = grid[ok].max() if ok.any() else mag_range[0]
-        if signal(classes[r], params.iloc[r]) / np.interp(mags[r], grid, sigma) < snr_min:
-            mags[r] = magnitudes(1, (mag_range[0], max(faintest, mag_range[0] + 1e-6)), rng)[0]
+    for _ in range(100):
+        weak = rows[signals(classes[rows], params.iloc[rows]) < snr_min * sigma[0]]
+        if not len(weak):
+            break
+        cand = variability.draw_parameters(np.repeat(classes[weak], REDRAWS), t0, rng)
+        good = (signals(np.repeat(classes[weak], REDRAWS), cand) >= snr_min * sigma[0]).reshape(-1, REDRAWS)
+        take = good.any(axis=1)
+        pick = np.arange(len(weak))[take] * REDRAWS + good[take].argmax(axis=1)
+        for col in params.columns:
+            params.loc[weak[take], col] = cand[col].to_numpy()[pick]
+    # sigma grows with magnitude: the faintest magnitude with enough signal, then a fresh magnitude below it
+    faintest = np.interp(signals(classes[rows], params.iloc[rows]) / snr_min, sigma, grid)
+    low = np.isin(classes[rows], PERIODIC) & (mags[rows] > faintest)
+    for r, m in zip(rows[low], faintest[low], strict=True):
+        mags[r] = magnitudes(1, (mag_range[0], max(m, mag_range[0] + 1e-6)), rng)[0]
 
 
 def field_curves(frames: pd.DataFrame, ids: np.ndarray, classes: np.ndarray, params: pd.DataFrame,
@@ -221,10 +229,7 @@ def simulate_lightcurves(n: int, seed: int, classes: dict[str, float] | None = N
         grid = np.linspace(mag_range[0], mag_range[1], 81)
         sigma = np.median(total_sigma(fr, grid[:, None], exposure_s, noise_model), axis=1) if len(fr) else None
         if snr_min and sigma is not None:
-            sub = params.iloc[own].reset_index(drop=True)
-            enforce_snr(labels[own], sub, mags[own], (grid, sigma), snr_min, tuple(mag_range), t0, rng)
-            params.iloc[own] = sub.to_numpy()
-            mags[own] = mags[own]
+            enforce_snr(own, labels, params, mags, (grid, sigma), snr_min, tuple(mag_range), t0, rng)
         values, err = field_curves(fr, own, labels[own], params.iloc[own], mags[own], flares, exposure_s,
                                    noise_model, noise_rng)
         site_ids = np.array([s.site_id for s in site_list])[fr["site"].to_numpy()]
@@ -233,10 +238,10 @@ def simulate_lightcurves(n: int, seed: int, classes: dict[str, float] | None = N
                                   time_format="mjd", site=site_ids, band=np.full(len(fr), "V"),
                                   meta={"star_id": int(sid), "target": f"SIM{sid:06d}", "field_id": field.field_id,
                                         "ra": field.ra, "dec": field.dec}))
-            snr = signal(labels[sid], params.iloc[sid]) / np.interp(mags[sid], grid, sigma) if len(fr) else math.nan
-            rows.append({"star_id": int(sid), "class": labels[sid], "n_points": len(fr),
-                         "n_sites": len(set(site_ids)), "snr": snr, "mag": mags[sid], "field_id": field.field_id,
-                         "ra": field.ra, "dec": field.dec})
-    truth = pd.DataFrame(rows).merge(params.assign(star_id=np.arange(n)), on="star_id")
+        snr = signals(labels[own], params.iloc[own]) / np.interp(mags[own], grid, sigma) if len(fr) else np.nan
+        rows.append(pd.DataFrame({"star_id": own, "class": labels[own], "n_points": len(fr),
+                                  "n_sites": len(set(site_ids)), "snr": snr, "mag": mags[own],
+                                  "field_id": field.field_id, "ra": field.ra, "dec": field.dec}))
+    truth = pd.concat(rows).merge(params.assign(star_id=np.arange(n)), on="star_id")
     order = np.argsort(truth["star_id"].to_numpy())
     return [lcs[i] for i in order], truth.iloc[order][list(TRUTH_COLUMNS)].reset_index(drop=True)

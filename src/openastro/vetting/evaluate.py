@@ -6,6 +6,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+
 from openastro.vetting.data import ViewSet, load_split
 
 
@@ -63,9 +64,8 @@ def evaluate_model(model: Any, data: ViewSet) -> dict[str, Any]:
 def evaluate_vetting(model_path: Path | str | None = None, workdir: Path | str | None = None,
                      seed: int | None = None, n: int | None = None, progress: bool = False) -> dict[str, Any]:
     """Score a saved model (default: the shipped one) on fresh curves from a held-out simulator seed."""
-    from openastro.vetting.predict import default_model_path
-
     from openastro.vetting.model import VettingModel
+    from openastro.vetting.predict import default_model_path
 
     path = Path(model_path) if model_path else default_model_path()
     model = VettingModel.load(path)

@@ -10,8 +10,9 @@ from typing import Any
 
 import numpy as np
 import torch
-from openastro.vetting.data import ViewSet
 from torch import nn
+
+from openastro.vetting.data import ViewSet
 
 WEIGHTS_NAME = "vetting_cnn.pt"
 ARCH = {"global_channels": [8, 16, 32, 32], "local_channels": [8, 16], "kernel": 5, "hidden": 64}

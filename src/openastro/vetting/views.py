@@ -80,16 +80,29 @@ def scalar_vector(feats: dict[str, Any]) -> np.ndarray:
     return np.asarray(values, dtype=np.float32)
 
 
-def search_config(vetting: VettingConfig | None = None, periods: PeriodsConfig | None = None,
+def vetting_config(config: Any = None) -> VettingConfig:
+    """A VettingConfig from None (defaults), a Config, a VettingConfig or a dict holding at least its keys."""
+    from openastro.core.config import VettingConfig, load_config
+
+    if config is None:
+        return load_config().vetting
+    if isinstance(config, VettingConfig):
+        return config
+    if hasattr(config, "vetting"):
+        return config.vetting
+    return VettingConfig.model_validate({k: config[k] for k in VettingConfig.model_fields})
+
+
+def search_config(vetting: Any = None, periods: PeriodsConfig | None = None,
                   threads: int | None = None) -> PeriodsConfig:
     """The [periods] settings of vetting searches: the defaults with the grids capped by [vetting]."""
-    from openastro.core.config import load_config
     from openastro.lightcurve.settings import resolve_config
 
-    vetting = vetting or load_config().vetting
+    vetting = vetting_config(vetting)
     base = resolve_config(periods)
     update: dict[str, Any] = {"bls_max_grid": min(base.bls_max_grid, vetting.search_bls_grid),
-                              "max_grid": min(base.max_grid, vetting.search_ls_grid)}
+                              "max_grid": min(base.max_grid, vetting.search_ls_grid), "detrend": vetting.search_detrend,
+                              "top": 1}  # only the best peak is folded
     if threads is not None:
         update["bls_threads"] = threads
     return base.model_copy(update=update)
@@ -112,12 +125,10 @@ def build_views(lc: LightCurve, result: PeriodResult, vetting: VettingConfig,
                  _finite(feats.get("depth"), float("nan")), result.method, feats)
 
 
-def make_views(lc: LightCurve, vetting: VettingConfig | None = None, periods: PeriodsConfig | None = None,
+def make_views(lc: LightCurve, vetting: Any = None, periods: PeriodsConfig | None = None,
                threads: int | None = None) -> tuple[PeriodResult, Views]:
     """Period search (auto: BLS for dips, Lomb-Scargle otherwise), then the views at the best period."""
-    from openastro.core.config import load_config
-
-    vetting = vetting or load_config().vetting
+    vetting = vetting_config(vetting)
     cfg = search_config(vetting, periods, threads)
     result = search(lc, config=cfg)
     return result, build_views(lc, result, vetting, cfg)

@@ -1,0 +1,164 @@
+"""Light-curve data of the nightly report: fused curves, their variability and the candidates of the night's fields.
+
+Light curves span every night; a report covers the stars of the fields observed on its night (stars listed in
+`field_stars` for those fields, or with photometry in them or in the night's frames).
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from openastro.core.catalog import Catalog
+
+N_CANDIDATE_ROWS = 10   # candidates listed per kind
+N_DETAILED = 4          # candidates per kind shown with a recomputed periodogram and a folded curve
+MAX_PLOT_POINTS = 2000  # periodograms are reduced to this many points (the highest of each block) for plotting
+DETAIL_KEYS = ("period", "epoch", "duration", "depth", "power", "power_kind", "fap", "flags", "method",
+               "field_id", "vetting_score")
+
+SCOPE = """
+    WITH night_frames AS (SELECT frame_id, field_id FROM frames WHERE night = $1),
+    scope AS (
+        SELECT star_id FROM field_stars WHERE field_id IN (SELECT field_id FROM night_frames)
+        UNION SELECT star_id FROM photometry
+              WHERE field_id IN (SELECT field_id FROM night_frames) OR frame_id IN (SELECT frame_id FROM night_frames))
+"""
+STATS_SQL = SCOPE + """,
+    p AS (SELECT star_id, mjd, mag, greatest(mag_err, $2) AS err, sites FROM lightcurves
+          WHERE star_id IN (SELECT star_id FROM scope) AND isfinite(mag) AND isfinite(mag_err) AND mag_err > 0),
+    m AS (SELECT star_id, sum(mag / pow(err, 2)) / sum(1 / pow(err, 2)) AS mean_mag FROM p GROUP BY star_id)
+    SELECT star_id, count(*) AS n_points, len(list_distinct(flatten(list(sites)))) AS n_sites,
+           any_value(mean_mag) AS mean_mag, quantile_cont(mag, 0.95) - quantile_cont(mag, 0.05) AS amplitude,
+           sum(pow(mag - mean_mag, 2) / pow(err, 2)) / greatest(count(*) - 1, 1) AS chi2_red,
+           max(mjd) - min(mjd) AS baseline
+    FROM p JOIN m USING (star_id) GROUP BY star_id ORDER BY star_id"""
+CANDIDATES_SQL = SCOPE + """
+    SELECT candidate_id, kind, star_id, score, details FROM candidates
+    WHERE star_id IN (SELECT star_id FROM scope) OR frame_id IN (SELECT frame_id FROM night_frames)
+       OR json_extract_string(details, '$.field_id') IN (SELECT field_id FROM night_frames)"""
+
+
+@dataclass
+class FusedData:
+    """The light-curve tables as one night's report sees them."""
+
+    n_curve_rows: int         # rows of `lightcurves` in the whole catalog
+    n_candidate_rows: int     # rows of `candidates` in the whole catalog
+    stats: pd.DataFrame       # per star in scope: n_points, n_sites, mean_mag, amplitude, chi2_red, baseline
+    variables: pd.DataFrame   # the stats rows of the most variable stars
+    candidates: pd.DataFrame  # candidates in scope with their details as columns, by kind then score
+    curves: pd.DataFrame      # fused points (star_id, mjd, mag, mag_err, n_sites, sites) of the stars shown
+    periods: pd.DataFrame     # `periods` rows of the stars shown
+
+
+def load_fused(catalog: Catalog, night: str, n_variables: int) -> FusedData:
+    """Read the fused light curves, periods and candidates of the stars of the fields observed on `night`."""
+    from openastro.pipeline.report import MAG_ERR_FLOOR, MIN_POINTS
+
+    stats = catalog.query(STATS_SQL, [night, MAG_ERR_FLOOR])
+    enough = stats[stats["n_points"] >= MIN_POINTS]
+    variables = enough.sort_values(["chi2_red", "star_id"], ascending=[False, True]).head(max(n_variables, 0))
+    candidates = parse_candidates(catalog.query(CANDIDATES_SQL, [night]))
+    candidates["n_points"] = candidates["star_id"].map(stats.set_index("star_id")["n_points"])
+    stars = sorted(set(variables["star_id"]) | set(detailed(candidates)["star_id"].dropna()))
+    ids = [int(s) for s in stars]
+    curves = catalog.query("""SELECT star_id, mjd, mag, mag_err, n_sites, sites FROM lightcurves
+                              WHERE star_id IN (SELECT unnest($1)) ORDER BY star_id, mjd""", [ids])
+    periods = catalog.query("SELECT * FROM periods WHERE star_id IN (SELECT unnest($1)) ORDER BY star_id, rank",
+                            [ids])
+    return FusedData(catalog.count("lightcurves"), catalog.count("candidates"), stats, variables, candidates,
+                     curves, periods)
+
+
+def parse_candidates(rows: pd.DataFrame) -> pd.DataFrame:
+    """Candidates with DETAIL_KEYS as columns (missing keys: None), sorted by kind, then score (highest first)."""
+    details = [_details(d) for d in rows["details"]]
+    out = rows.drop(columns="details").reset_index(drop=True)
+    for key in DETAIL_KEYS:
+        out[key] = [d.get(key) for d in details]
+    out["score"] = pd.to_numeric(out["score"], errors="coerce")
+    return out.sort_values(["kind", "score", "candidate_id"], ascending=[True, False, True],
+                           na_position="last").reset_index(drop=True)
+
+
+def _details(text: Any) -> dict[str, Any]:
+    """A candidate's details JSON as a dict (empty when missing or unreadable)."""
+    if isinstance(text, dict):
+        return text
+    try:
+        value = json.loads(text) if isinstance(text, str) else {}
+    except json.JSONDecodeError:
+        return {}
+    return value if isinstance(value, dict) else {}
+
+
+def top_per_kind(candidates: pd.DataFrame, n: int) -> pd.DataFrame:
+    """The first `n` candidates of each kind (the frame is already sorted by score within kind)."""
+    return candidates.groupby("kind", sort=True, dropna=False).head(n)
+
+
+def detailed(candidates: pd.DataFrame) -> pd.DataFrame:
+    """The best N_DETAILED candidates per kind that have a star and a positive period."""
+    period = pd.to_numeric(candidates["period"], errors="coerce")
+    usable = candidates[candidates["star_id"].notna() & (period > 0)]
+    return top_per_kind(usable, N_DETAILED)
+
+
+def star_curve(curves: pd.DataFrame, star_id: int) -> pd.DataFrame:
+    """One star's fused points with finite magnitudes and errors, by time."""
+    rows = curves[curves["star_id"] == star_id]
+    good = np.isfinite(rows["mag"].astype(float)) & np.isfinite(rows["mag_err"].astype(float))
+    return rows[good].sort_values("mjd")
+
+
+def to_lightcurve(points: pd.DataFrame, star_id: int) -> Any:
+    """A magnitude `LightCurve` (MJD, UTC) of one star's fused points."""
+    from openastro.lightcurve.model import LightCurve
+
+    return LightCurve(points["mjd"].to_numpy(float), points["mag"].to_numpy(float),
+                      points["mag_err"].to_numpy(float), kind="mag", time_scale="utc", time_format="mjd",
+                      meta={"star_id": int(star_id)}, source=f"star {star_id}")
+
+
+def recompute(lc: Any, method: Any, periods: Any = None) -> tuple[Any, str | None]:
+    """(PeriodResult, None) of a fresh period search with the candidate's method, or (None, why not)."""
+    from openastro.core.errors import InputError
+    from openastro.lightcurve.search import METHODS, search
+
+    try:
+        return search(lc, method=method if method in METHODS else None, config=periods), None
+    except InputError as exc:
+        return None, str(exc)
+
+
+def peak_envelope(x: np.ndarray, y: np.ndarray, n: int = MAX_PLOT_POINTS) -> tuple[np.ndarray, np.ndarray]:
+    """At most about `n` points of a curve: the highest point of each of `n` equal blocks (peaks survive)."""
+    if len(x) <= n:
+        return x, y
+    blocks = np.array_split(np.arange(len(x)), n)
+    keep = np.array([b[np.argmax(y[b])] for b in blocks])
+    return x[keep], y[keep]
+
+
+def folded_views(lc: Any, period: float, epoch: float) -> tuple[Any, Any]:
+    """(Folded points, binned median view) of a light curve at `period` and `epoch`."""
+    from openastro.lightcurve.fold import fold, global_view
+
+    folded = fold(lc, period, epoch)
+    bins = int(np.clip(len(folded.phase) // 8, 10, 50))
+    return folded, global_view(folded, bins)
+
+
+def finite(value: Any) -> float | None:
+    """A finite float, else None (for JSON values that may be missing, null or text)."""
+    try:
+        out = float(value)
+    except (TypeError, ValueError):
+        return None
+    return out if math.isfinite(out) else None
