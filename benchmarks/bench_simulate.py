@@ -18,7 +18,7 @@ TARGET_GROWTH_MB = 50.0  # peak RSS at 1,000 frames may exceed that at 250 frame
 PEER_FRAMES = 3
 ROOT = Path(__file__).resolve().parents[1]
 OVERRIDES = ['sim.sites=["Siding Spring", "SAAO Sutherland", "Mount John"]', "sim.stars_per_field=400",
-             "sim.frame_size=256", "sim.nights=2", "sim.cadence_min=4", "sim.seed=42"]
+             "sim.frame_size=256", "sim.nights=2", "sim.cadence_min=4", "sim.seed=42", "sim.weather=false"]
 
 
 def child(per_site_night: int, out_dir: str) -> None:

@@ -167,6 +167,7 @@ class VettingConfig(_Section):
     search_bls_grid: int = Field(ge=100)
     search_ls_grid: int = Field(ge=100)
     search_detrend: str = Field(pattern="^(biweight|median|none)$")
+    search_bls_below_ls_power: float = Field(ge=0, le=1)
     epochs: int = Field(ge=1)
     batch_size: int = Field(ge=1)
     learning_rate: float = Field(gt=0)

@@ -7,6 +7,7 @@ import pandas as pd
 
 from openastro.core.config import SimConfig
 from openastro.sim import sky, weather
+from openastro.sim.detector import BASE_PATTERN_ADU
 from openastro.sim.sites import Site
 from openastro.sim.streams import site_stream
 
@@ -102,6 +103,44 @@ def _defect_draws(frames: pd.DataFrame, cfg: SimConfig, sites: list[Site], rng: 
     }
 
 
+def _psf(frames: pd.DataFrame, draws: dict, get) -> dict[str, np.ndarray]:
+    """Seeing ~ airmass^0.6 with the optics in quadrature; guiding wobble, tracking error, defocus."""
+    seeing = np.hypot(frames["seeing_zenith"].to_numpy() * frames["airmass"].to_numpy() ** 0.6, INSTRUMENT_FWHM)
+    fwhm_px = seeing / get("pixel_scale")
+    smear = 2.355 * get("tracking_jitter") / get("pixel_scale")
+    defocus = np.where(draws["defocus"], draws["defocus_factor"], 1.0)
+    return {"seeing_fwhm_arcsec": seeing, "fwhm_px": fwhm_px * defocus, "defocus_factor": defocus,
+            "elongation": np.where(draws["tracking"], draws["elongation"], np.hypot(fwhm_px, smear) / fwhm_px),
+            "psf_theta": np.where(draws["tracking"], draws["psf_theta"], draws["guide_theta"]),
+            "psf_beta": get("psf_beta"), "donut": draws["defocus"] & (defocus >= DONUT_DEFOCUS)}
+
+
+def _photometry(frames: pd.DataFrame, draws: dict, get, exposure_s: float) -> dict[str, np.ndarray]:
+    """Zero points and the sky: natural sky (K&S), brightened by dew, cloud glow and stray light.
+
+    The bright_background defect is stray light (Moon glare, dome light) with a gradient; a bright but
+    uniform moonlit or twilight sky only shows in sky_mag_arcsec2.
+    """
+    k, airmass = get("extinction"), frames["airmass"].to_numpy()
+    zp_inst = get("zero_point") + frames["zp_offset"].to_numpy()
+    transparency = frames["transparency"].to_numpy()
+    natural = sky.sky_mag(frames["sky_dark"].to_numpy(), k, frames["alt"].to_numpy(), frames["sun_alt"].to_numpy(),
+                          frames["moon_alt"].to_numpy(), frames["moon_phase_angle"].to_numpy(),
+                          frames["moon_sep"].to_numpy())
+    light_polluted = np.clip((21.9 - get("sky_dark")) / 1.5, 0.0, 1.5)  # clouds reflect city light
+    glare = np.where(draws["bright_injected"], draws["bright_factor"], 1.0)
+    factor = (1 + 0.5 * frames["dew_level"].to_numpy()) * (1 + (1 - transparency) * light_polluted) * glare
+    sky_mag = natural - 2.5 * np.log10(factor)
+    trail_e = (sky.e_per_second(draws["trail_mag"], zp_inst - k * airmass)
+               * get("pixel_scale") / (draws["trail_speed_deg_s"] * 3600.0))  # e- per pixel of trail length
+    return {"zp_instrument": zp_inst, "zero_point": zp_inst - k * airmass + 2.5 * np.log10(transparency),
+            "sky_mag_arcsec2": sky_mag,
+            "sky_e_per_px": sky.e_per_second(sky_mag, zp_inst) * get("pixel_scale") ** 2 * exposure_s,
+            "bright_factor": glare, "bright_gradient": np.where(draws["bright_injected"], draws["bright_gradient"], 0.0),
+            "trail_e_per_px": np.where(draws["trail"], trail_e, 0.0),
+            "scintillation": sky.scintillation_sigma(get("aperture_m"), airmass, get("elevation_m"), exposure_s)}
+
+
 def frame_conditions(frames: pd.DataFrame, sites: list[Site], cfg: SimConfig,
                      rng: np.random.Generator) -> pd.DataFrame:
     """Everything about each planned frame that the renderer and the truth tables need."""
@@ -109,52 +148,22 @@ def frame_conditions(frames: pd.DataFrame, sites: list[Site], cfg: SimConfig,
     frames = _transparency(frames, cfg, rng)
     draws = _defect_draws(frames, cfg, sites, rng)
     s_idx = frames["site"].to_numpy()
-    get = lambda attr: site_array(sites, attr, s_idx)  # noqa: E731
-    airmass, k = frames["airmass"].to_numpy(), get("extinction")
 
-    # PSF: atmospheric seeing ~ airmass^0.6, instrument in quadrature, guiding wobble, tracking, defocus.
-    seeing = np.hypot(frames["seeing_zenith"].to_numpy() * airmass**0.6, INSTRUMENT_FWHM)
-    fwhm_px = seeing / get("pixel_scale")
-    smear = 2.355 * get("tracking_jitter") / get("pixel_scale")
-    elongation = np.where(draws["tracking"], draws["elongation"], np.hypot(fwhm_px, smear) / fwhm_px)
-    psf_theta = np.where(draws["tracking"], draws["psf_theta"], draws["guide_theta"])
-    defocus = np.where(draws["defocus"], draws["defocus_factor"], 1.0)
-
-    # Zero point and sky: natural sky (K&S), then dew, cloud glow and stray light (the bright_background
-    # defect: Moon glare or dome light with a gradient; a bright but uniform moonlit sky is in sky_mag only).
-    zp_inst = get("zero_point") + frames["zp_offset"].to_numpy()
-    transparency = frames["transparency"].to_numpy()
-    sky_nat = sky.sky_mag(frames["sky_dark"].to_numpy(), k, frames["alt"].to_numpy(), frames["sun_alt"].to_numpy(),
-                          frames["moon_alt"].to_numpy(), frames["moon_phase_angle"].to_numpy(),
-                          frames["moon_sep"].to_numpy())
-    light_polluted = np.clip((21.9 - get("sky_dark")) / 1.5, 0.0, 1.5)
-    factor = ((1 + 0.5 * frames["dew_level"].to_numpy()) * (1 + (1 - transparency) * light_polluted)
-              * np.where(draws["bright_injected"], draws["bright_factor"], 1.0))
-    sky_mag = sky_nat - 2.5 * np.log10(factor)
-    sky_e = sky.e_per_second(sky_mag, zp_inst) * get("pixel_scale") ** 2 * cfg.exposure_s
+    def get(attr: str) -> np.ndarray:
+        return site_array(sites, attr, s_idx)
 
     # Cosmic rays: flux per cm^2 per minute, 2-4x higher at 2-3 km.
     area_cm2 = (cfg.frame_size * get("pixel_um")) ** 2 * CM2_PER_UM2
-    altitude = 1 + get("elevation_m") / 1000.0
-    cr_mean = cfg.defects.cosmic_ray_rate * area_cm2 * altitude * cfg.exposure_s / 60.0
-    n_cr = rng.poisson(cr_mean)
-
-    trail_e = (sky.e_per_second(draws["trail_mag"], zp_inst - k * airmass)
-               * get("pixel_scale") / (draws["trail_speed_deg_s"] * 3600.0))
+    cr_mean = cfg.defects.cosmic_ray_rate * area_cm2 * (1 + get("elevation_m") / 1000.0) * cfg.exposure_s / 60.0
+    trail = draws["trail"]
     return frames.assign(
-        seeing_fwhm_arcsec=seeing, fwhm_px=fwhm_px * defocus, elongation=elongation, psf_theta=psf_theta,
-        psf_beta=get("psf_beta"), defocus_factor=defocus, donut=draws["defocus"] & (defocus >= DONUT_DEFOCUS),
-        zp_instrument=zp_inst, zero_point=zp_inst - k * airmass + 2.5 * np.log10(transparency),
-        sky_mag_arcsec2=sky_mag, sky_e_per_px=sky_e, tracking=draws["tracking"], defocus=draws["defocus"],
-        dew=frames["dew_level"].to_numpy() > 0, bright_background=draws["bright_injected"], trail=draws["trail"],
-        electronics=draws["electronics"], bright_factor=np.where(draws["bright_injected"], draws["bright_factor"], 1.0),
-        bright_gradient=np.where(draws["bright_injected"], draws["bright_gradient"], 0.0),
-        bright_angle=draws["bright_angle"], trail_aircraft=draws["trail"] & draws["trail_aircraft"],
-        trail_angle=np.where(draws["trail"], draws["trail_angle"], np.nan),
-        trail_x=np.where(draws["trail"], draws["trail_x"], np.nan),
-        trail_y=np.where(draws["trail"], draws["trail_y"], np.nan),
-        trail_e_per_px=np.where(draws["trail"], trail_e, 0.0), pattern_adu=np.where(draws["electronics"], draws["pattern_adu"], 0.3),
+        **_psf(frames, draws, get), **_photometry(frames, draws, get, cfg.exposure_s),
+        tracking=draws["tracking"], defocus=draws["defocus"], dew=frames["dew_level"].to_numpy() > 0,
+        bright_background=draws["bright_injected"], trail=trail, electronics=draws["electronics"],
+        bright_angle=draws["bright_angle"], trail_aircraft=trail & draws["trail_aircraft"],
+        trail_angle=np.where(trail, draws["trail_angle"], np.nan), trail_x=np.where(trail, draws["trail_x"], np.nan),
+        trail_y=np.where(trail, draws["trail_y"], np.nan),
+        pattern_adu=np.where(draws["electronics"], draws["pattern_adu"], BASE_PATTERN_ADU),
         dx_arcsec=draws["dx_arcsec"], dy_arcsec=draws["dy_arcsec"], rotation=draws["rotation"],
-        ccd_temp=draws["ccd_temp"], n_cosmic_rays=n_cr,
-        scintillation=sky.scintillation_sigma(get("aperture_m"), airmass, get("elevation_m"), cfg.exposure_s),
+        ccd_temp=draws["ccd_temp"], n_cosmic_rays=rng.poisson(cr_mean),
     )

@@ -70,25 +70,25 @@ def plan_frames(cfg: SimConfig, sites: list[Site], fields: list[Field]) -> pd.Da
                          dec_center=dec_c)
 
 
-def light_curves(frames: pd.DataFrame, stars: dict[str, np.ndarray], classes: np.ndarray, params: pd.DataFrame,
-                 flares: pd.DataFrame, exposure_s: float) -> tuple[dict, np.ndarray]:
+def light_curves(frames: pd.DataFrame, fields: list[Field], stars: dict[str, np.ndarray], classes: np.ndarray,
+                 params: pd.DataFrame, flares: pd.DataFrame, exposure_s: float) -> tuple[dict, np.ndarray]:
     """Magnitude offsets of every variable star at the frames of its field."""
     frame_col = np.zeros(len(frames), dtype=np.int64)
     dmag = {}
-    for fid in np.unique(stars["field_id"]):
+    by_star = flares.groupby("star_id") if len(flares) else None
+    for fid in (f.field_id for f in fields):
         in_field = np.flatnonzero((frames["field_id"] == fid).to_numpy())
         frame_col[in_field] = np.arange(len(in_field))
         t = frames["mjd_mid"].to_numpy()[in_field]
         rows = np.flatnonzero((stars["field_id"] == fid) & (classes != "constant"))
-        by_star = flares.groupby("star_id") if len(flares) else None
         offsets = np.zeros((len(rows), len(in_field)))
         for k, r in enumerate(rows):
             own = None
             if classes[r] == "flare" and by_star is not None and stars["star_id"][r] in by_star.groups:
                 own = by_star.get_group(stars["star_id"][r])
             offsets[k] = variability.delta_mag(classes[r], params.iloc[r], t, exposure_s / 86400.0, own)
-        first_row = np.flatnonzero(stars["field_id"] == fid)[0]
-        dmag[str(fid)] = (rows - first_row, offsets)
+        first_row = np.flatnonzero(stars["field_id"] == fid)[:1].sum()  # a field's stars are contiguous
+        dmag[fid] = (rows - first_row, offsets)
     return dmag, frame_col
 
 
@@ -113,7 +113,7 @@ def make_plan(cfg: SimConfig) -> Plan:
     is_flare = classes == "flare"
     flares = variability.draw_flares(stars["star_id"][is_flare], params["flare_rate"].to_numpy()[is_flare],
                                      t_first - 0.1, t_last, rng)
-    dmag, frame_col = light_curves(frames, stars, classes, params, flares, cfg.exposure_s)
+    dmag, frame_col = light_curves(frames, fields, stars, classes, params, flares, cfg.exposure_s)
 
     rng = stream(cfg.seed, STREAM["transients"])
     inner = min(s.pixel_scale for s in sites) * cfg.frame_size / 2 * 0.8 / 3600.0

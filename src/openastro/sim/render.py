@@ -23,6 +23,7 @@ class Sources:
 
     @staticmethod
     def empty() -> Sources:
+        """No sources."""
         return Sources(np.zeros(0), np.zeros(0), np.zeros(0))
 
 
@@ -41,7 +42,8 @@ def sky_light(row: Any, size: int) -> np.ndarray:
 
 
 def render_frame(row: Any, site: Site, det: Detector, size: int, exposure_s: float, stars: Sources,
-                 transients: Sources, rng: np.random.Generator, want_mask: bool) -> tuple[np.ndarray, Any]:
+                 transients: Sources, rng: np.random.Generator,
+                 want_mask: bool) -> tuple[np.ndarray, np.ndarray | None]:
     """The 16-bit frame and, when asked, a mask of the pixels lit by transients."""
     light = sky_light(row, size)
     psf = frame_psf(row, site)
