@@ -15,7 +15,7 @@ $(STAMP): pyproject.toml
 	touch $(STAMP)
 
 demo: $(STAMP)
-	$(BIN)/openastro run --workdir openastro-work
+	$(BIN)/openastro run --workdir openastro-work --dask local
 
 test: $(STAMP)
 	$(BIN)/python -m pytest
