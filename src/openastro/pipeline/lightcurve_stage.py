@@ -79,7 +79,8 @@ def search_fields(curves: pd.DataFrame, field_id: str, config: PeriodsConfig
     results = _search_each(lcs, config, notes)
     found = [(star, r) for (star, _), r in zip(groups, results, strict=True) if r is not None]
     periods = [row for star, r in found for row in r.catalog_rows(star)]
-    candidates = [candidate_row(star, field_id, r) for star, r in found if r.significant]
+    curves_by_star = {int(lc.meta["star_id"]): lc for lc in lcs}
+    candidates = [candidate_row(star, field_id, r, curves_by_star[int(star)]) for star, r in found if r.significant]
     return pd.DataFrame(periods), pd.DataFrame(candidates), notes
 
 
@@ -102,13 +103,34 @@ def _search_each(lcs: list[Any], config: PeriodsConfig, notes: list[str]) -> lis
     return results
 
 
-def candidate_row(star_id: int, field_id: str, result: Any) -> dict[str, Any]:
-    """A `candidates` row for a star with a significant period: transit-like when BLS found it."""
+def candidate_row(star_id: int, field_id: str, result: Any, lc: Any) -> dict[str, Any]:
+    """A `candidates` row for a star with a significant period: transit-like when BLS found it (then vetted)."""
     kind = "transit" if result.method == "bls" else "periodic"
     details = {"field_id": field_id, "period": result.best_period, "power": result.power,
                "power_kind": result.power_kind, "fap": result.fap, "epoch": result.epoch,
                "duration": result.duration, "depth": result.depth, "flags": result.flags, "method": result.method}
+    if kind == "transit":
+        details.update(vet(lc))
     return {"candidate_id": f"{kind}-{star_id}", "kind": kind, "star_id": int(star_id), "score": float(result.power),
             "details": json.dumps(details, default=lambda v: None if v is None else float(v))}
 
 
+
+
+def vet(lc: Any) -> dict[str, Any]:
+    """The vetting CNN's P(planet-like transit) and the triage cluster, with the shipped default weights."""
+    from openastro.vetting.predict import load_model, vet_lightcurve
+
+    verdict = vet_lightcurve(lc, _model(load_model))
+    return {"vetting_score": verdict.score, "planet_like": verdict.planet_like, "triage_cluster": verdict.cluster,
+            "odd_even_flag": verdict.odd_even_flag, "secondary_flag": verdict.secondary_flag}
+
+
+_MODELS: dict[str, Any] = {}
+
+
+def _model(load: Any) -> Any:
+    """The default vetting model, loaded once per process (workers included)."""
+    if "default" not in _MODELS:
+        _MODELS["default"] = load()
+    return _MODELS["default"]
