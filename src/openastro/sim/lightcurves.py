@@ -1,4 +1,4 @@
-"""Multi-site light curves of variable and constant stars, sampled and with noise as the real network would give.
+"""Multi-site light curves of variable and constant stars, sampled and noisy as the real network would give.
 
 Each site observes during its own night (Sun below -12 deg, field above airmass 2) with its own weather; every
 point's error follows the CCD equation for the star, the site's zero point, sky and read noise, plus
@@ -14,7 +14,7 @@ import pandas as pd
 
 from openastro.lightcurve.model import LightCurve
 from openastro.sim import conditions, schedule, sky, variability, weather
-from openastro.sim.fields import magnitudes, place_fields
+from openastro.sim.fields import Field, magnitudes, place_fields
 from openastro.sim.sites import Site, select_sites
 from openastro.sim.streams import site_stream, stream
 
@@ -79,7 +79,7 @@ def ephemeris(mjd: np.ndarray) -> dict[str, np.ndarray]:
     return out
 
 
-def add_geometry(grid: pd.DataFrame, sites: list[Site], fields: list, exposure_s: float) -> pd.DataFrame:
+def add_geometry(grid: pd.DataFrame, sites: list[Site], fields: list[Field], exposure_s: float) -> pd.DataFrame:
     """Sun altitude at start and end, field altitude and airmass, Moon altitude, separation and phase angle."""
     s_idx, f_idx = grid["site"].to_numpy(), grid["field"].to_numpy()
     lat, lon = (conditions.site_array(sites, a, s_idx) for a in ("lat", "lon"))
@@ -88,18 +88,18 @@ def add_geometry(grid: pd.DataFrame, sites: list[Site], fields: list, exposure_s
     mid, end = start + exposure_s / 2 / 86400.0, start + exposure_s / 86400.0
     eph = ephemeris(np.concatenate([start, mid, end]))
     sun_ra, sun_dec = (eph[k].reshape(3, -1) for k in ("sun_ra", "sun_dec"))
-    m_ra, m_dec = eph["moon_ra"][len(start):2 * len(start)], eph["moon_dec"][len(start):2 * len(start)]
+    m_ra, m_dec = (eph[k].reshape(3, -1)[1] for k in ("moon_ra", "moon_dec"))
     alt = _altitude(lat, lon, ra, dec, mid)
-    elongation = schedule.angular_sep(sun_dec[1], sun_ra[1], m_dec, m_ra)
     return grid.assign(mjd_mid=mid, sun_alt=_altitude(lat, lon, sun_ra[0], sun_dec[0], start),
                        sun_alt_end=_altitude(lat, lon, sun_ra[2], sun_dec[2], end), alt=alt,
                        airmass=np.where(alt > 0, 1.0 / np.sin(np.radians(np.clip(alt, 1e-3, 90))), np.inf),
-                       moon_alt=_altitude(lat, lon, m_ra, m_dec, mid), moon_sep=schedule.angular_sep(dec, ra, m_dec, m_ra),
-                       moon_phase_angle=180.0 - elongation)
+                       moon_alt=_altitude(lat, lon, m_ra, m_dec, mid),
+                       moon_sep=schedule.angular_sep(dec, ra, m_dec, m_ra),
+                       moon_phase_angle=180.0 - schedule.angular_sep(sun_dec[1], sun_ra[1], m_dec, m_ra))
 
 
 def noise_terms(frames: pd.DataFrame, sites: list[Site], exposure_s: float, seed: int) -> pd.DataFrame:
-    """Per frame: light loss (extinction, thin cloud), background variance in the aperture, scintillation, floors."""
+    """Per frame: light loss (extinction, thin cloud), aperture background variance, scintillation, floors."""
     s_idx = frames["site"].to_numpy()
     get = lambda attr: conditions.site_array(sites, attr, s_idx)  # noqa: E731
     seeing = np.zeros(len(frames))
@@ -118,13 +118,13 @@ def noise_terms(frames: pd.DataFrame, sites: list[Site], exposure_s: float, seed
                           frames["moon_sep"].to_numpy())
     sky_e = sky.e_per_second(sky_mag, zp) * get("pixel_scale") ** 2 * exposure_s
     scint = MAG_ERR * sky.scintillation_sigma(get("aperture_m"), x, get("elevation_m"), exposure_s)
-    return frames.assign(zp=zp, loss=k * x + cloud, bg_var=npix * (sky_e + get("dark_current") * exposure_s
-                                                                   + get("read_noise") ** 2),
-                         scint=scint, floor=FLOOR_PER_DRIFT * get("zp_drift"), night_rms=NIGHT_PER_DRIFT * get("zp_drift"),
+    bg_var = npix * (sky_e + get("dark_current") * exposure_s + get("read_noise") ** 2)
+    return frames.assign(zp=zp, loss=k * x + cloud, bg_var=bg_var, scint=scint,
+                         floor=FLOOR_PER_DRIFT * get("zp_drift"), night_rms=NIGHT_PER_DRIFT * get("zp_drift"),
                          err_scale=np.array([ERR_SCALE.get(s.site_id, 1.0) for s in sites])[s_idx])
 
 
-def observing_frames(sites: list[Site], fields: list, nights: int, start_date: str, cadence_min: float,
+def observing_frames(sites: list[Site], fields: list[Field], nights: int, start_date: str, cadence_min: float,
                      exposure_s: float, seed: int) -> pd.DataFrame:
     """Every exposure taken: each site's dark hours with the field above the airmass limit and not overcast."""
     grid = schedule.slot_grid(sites, fields, nights, start_date, cadence_min, exposure_s)
@@ -135,7 +135,7 @@ def observing_frames(sites: list[Site], fields: list, nights: int, start_date: s
 
 
 def point_sigma(frames: pd.DataFrame, mag: np.ndarray, exposure_s: float) -> np.ndarray:
-    """True per-point error (mag) of stars at `mag` (shape (stars, frames) or broadcastable), night offsets excluded."""
+    """True per-point error (mag) at magnitudes `mag` (stars x frames, or broadcastable); no night offsets."""
     star_e = sky.e_per_second(mag + frames["loss"].to_numpy(), frames["zp"].to_numpy()) * exposure_s
     ccd = MAG_ERR * np.sqrt(star_e + frames["bg_var"].to_numpy()) / star_e
     return np.sqrt(ccd**2 + frames["scint"].to_numpy() ** 2 + frames["floor"].to_numpy() ** 2)
@@ -183,6 +183,8 @@ def field_curves(frames: pd.DataFrame, ids: np.ndarray, classes: np.ndarray, par
                  rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
     """Observed magnitudes and reported errors, shape (stars, frames), of the stars of one field."""
     t = frames["mjd_mid"].to_numpy()
+    if not len(t):
+        return np.zeros((len(ids), 0)), np.zeros((len(ids), 0))
     by_star = dict(tuple(flares.groupby("star_id"))) if len(flares) else {}
     dmag = np.array([variability.delta_mag(c, params.iloc[r], t, exposure_s / 86400.0, by_star.get(ids[r]))
                      for r, c in enumerate(classes)]).reshape(len(ids), len(t))
@@ -192,10 +194,22 @@ def field_curves(frames: pd.DataFrame, ids: np.ndarray, classes: np.ndarray, par
     if noise_model == "white":
         return observed, sigma
     site_night = frames.groupby(["site", "night"]).ngroup().to_numpy()
-    offsets = rng.standard_normal((len(ids), site_night.max() + 1))[:, site_night] * frames["night_rms"].to_numpy()
-    outliers = (rng.random(true.shape) < OUTLIER_FRACTION) * rng.choice([-1, 1], true.shape) * rng.uniform(5, 20, true.shape)
-    observed += offsets + outliers * sigma
+    night = rng.standard_normal((len(ids), site_night.max() + 1))[:, site_night] * frames["night_rms"].to_numpy()
+    outlier = rng.random(true.shape) < OUTLIER_FRACTION
+    observed += night + outlier * rng.choice([-1, 1], true.shape) * rng.uniform(5, 20, true.shape) * sigma
     return observed, frames["err_scale"].to_numpy() * np.hypot(sigma, frames["night_rms"].to_numpy())
+
+
+def curves_of(frames: pd.DataFrame, ids: np.ndarray, values: np.ndarray, err: np.ndarray, sites: list[Site],
+              field: Field) -> list[LightCurve]:
+    """The LightCurve objects of one field's stars (no truth in `meta`)."""
+    site = np.array([s.site_id for s in sites], dtype=object)[frames["site"].to_numpy()]
+    time = frames["mjd_mid"].to_numpy()
+    return [LightCurve(time.copy(), values[k], err[k], kind="mag", time_scale="utc", time_format="mjd",
+                       site=site.copy(), band=np.full(len(time), "V", dtype=object),
+                       meta={"star_id": int(sid), "target": f"SIM{sid:06d}", "field_id": field.field_id,
+                             "ra": field.ra, "dec": field.dec})
+            for k, sid in enumerate(ids)]
 
 
 def simulate_lightcurves(n: int, seed: int, classes: dict[str, float] | None = None, sites: list[str] | None = None,
@@ -218,30 +232,22 @@ def simulate_lightcurves(n: int, seed: int, classes: dict[str, float] | None = N
     labels = class_labels(n, classes, rng)
     params = variability.draw_parameters(labels, t0, rng)
     mags = magnitudes(n, tuple(mag_range), rng)
-    field_of = np.arange(n) * n_fields // max(n, 1)
     flare = np.flatnonzero(labels == "flare")
     flares = variability.draw_flares(flare, params["flare_rate"].to_numpy()[flare], t0, t0 + nights + 1, rng)
-    lcs, rows = [], []
-    noise_rng = stream(seed, PART, 4)
+    field_of = np.arange(n) * n_fields // max(n, 1)
+    grid = np.linspace(mag_range[0], mag_range[1], 81)
+    lcs, rows, noise_rng = [], [], stream(seed, PART, 4)
     for f, field in enumerate(fields):
-        own = np.flatnonzero(field_of == f)
-        fr = frames[frames["field"] == f].reset_index(drop=True)
-        grid = np.linspace(mag_range[0], mag_range[1], 81)
+        own, fr = np.flatnonzero(field_of == f), frames[frames["field"] == f].reset_index(drop=True)
         sigma = np.median(total_sigma(fr, grid[:, None], exposure_s, noise_model), axis=1) if len(fr) else None
         if snr_min and sigma is not None:
             enforce_snr(own, labels, params, mags, (grid, sigma), snr_min, tuple(mag_range), t0, rng)
         values, err = field_curves(fr, own, labels[own], params.iloc[own], mags[own], flares, exposure_s,
                                    noise_model, noise_rng)
-        site_ids = np.array([s.site_id for s in site_list])[fr["site"].to_numpy()]
-        for k, sid in enumerate(own):
-            lcs.append(LightCurve(fr["mjd_mid"].to_numpy(), values[k], err[k], kind="mag", time_scale="utc",
-                                  time_format="mjd", site=site_ids, band=np.full(len(fr), "V"),
-                                  meta={"star_id": int(sid), "target": f"SIM{sid:06d}", "field_id": field.field_id,
-                                        "ra": field.ra, "dec": field.dec}))
+        lcs += curves_of(fr, own, values, err, site_list, field)
         snr = signals(labels[own], params.iloc[own]) / np.interp(mags[own], grid, sigma) if len(fr) else np.nan
         rows.append(pd.DataFrame({"star_id": own, "class": labels[own], "n_points": len(fr),
-                                  "n_sites": len(set(site_ids)), "snr": snr, "mag": mags[own],
+                                  "n_sites": fr["site"].nunique(), "snr": snr, "mag": mags[own],
                                   "field_id": field.field_id, "ra": field.ra, "dec": field.dec}))
     truth = pd.concat(rows).merge(params.assign(star_id=np.arange(n)), on="star_id")
-    order = np.argsort(truth["star_id"].to_numpy())
-    return [lcs[i] for i in order], truth.iloc[order][list(TRUTH_COLUMNS)].reset_index(drop=True)
+    return lcs, truth[list(TRUTH_COLUMNS)].reset_index(drop=True)
