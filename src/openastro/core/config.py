@@ -175,6 +175,7 @@ class VettingConfig(_Section):
     dropout: float = Field(ge=0, lt=1)
     patience: int = Field(ge=1)
     workers: int = Field(ge=0)
+    torch_threads: int = Field(ge=1)
 
 
 class Config(_Section):

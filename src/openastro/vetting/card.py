@@ -42,7 +42,8 @@ def card_text(model: Any) -> str:
         f"Written {datetime.now(UTC):%Y-%m-%d %H:%M} UTC by `openastro train vetting`, torch {torch.__version__}.",
         "## Rebuild", f"```\n{info.get('command', '')}\n```",
         "Deterministic given the seed and the `[vetting]` config below, up to floating-point differences "
-        "between machines and thread counts.",
+        "between machines and thread counts. The views of each split are cached in `<workdir>/cache/vetting/`, "
+        "so a second run in the same workspace only retrains.",
         "## Data",
         "Simulated multi-site light curves from `openastro.sim.lightcurves.simulate_lightcurves` "
         f"({cfg['nights']} nights, {cfg['n_sites']} sites, {cfg['cadence_min']:g}-min cadence, every periodic "
@@ -55,13 +56,16 @@ def card_text(model: Any) -> str:
         f"`openastro evaluate vetting` defaults to seed {seeds.get('eval')}.",
         _table([[c] + [counts.get(s, {}).get(c, 0) for s in ("train", "val", "test")] for c in classes],
                ["class", "train", "validation", "test"]),
-        f"Training used {info.get('n_fit')} curves: {info.get('n_train_missed_transits')} training transits whose "
-        "period search missed the true period (or its half or double) were left out, since their views show no "
-        "transit. That is the only use of truth; validation and test keep every curve, so their metrics are end to end.",
+        f"Training used {info.get('n_fit')} curves: {info.get('n_train_missed_transits')} training and "
+        f"{info.get('n_val_missed_transits')} validation transits whose period search missed the true period (or its "
+        "half or double) were left out, since their views show no transit. That is the only use of truth besides "
+        "the labels; the test split keeps every curve, so its metrics are end to end (search misses included).",
         "## Inputs",
         "The period search of `openastro.lightcurve.search` (auto: BLS for dip-dominated curves, Lomb-Scargle "
-        f"otherwise; BLS grid capped at {cfg['search_bls_grid']}, {cfg['search_detrend']} detrending) gives the period, "
-        "epoch and duration, in training exactly as in `openastro vet`; truth periods are never folded. "
+        f"otherwise; when auto picks a Lomb-Scargle peak weaker than power {cfg['search_bls_below_ls_power']}, BLS "
+        f"too, kept if significant; BLS grid capped at {cfg['search_bls_grid']}, {cfg['search_detrend']} detrending) "
+        "gives the period, epoch and duration, in training exactly as in `openastro vet`; truth periods are never "
+        "folded. "
         f"Global view: {cfg['global_bins']} phase bins; local view: {cfg['local_bins']} bins over "
         f"+-{cfg['local_width']:g} durations; each median 0 with the deepest bin at -1 (Shallue & Vanderburg 2018). "
         f"Scalars: {', '.join(SCALAR_NAMES)}.",
@@ -77,7 +81,7 @@ def card_text(model: Any) -> str:
         "## Metrics on the held-out test seed",
         _table([[k, _fmt(test.get(k)), _fmt(val.get(k))] for k in METRIC_KEYS], ["metric", "test", "validation"]),
         "`roc_auc_recovered`: only curves whose search found the true period. The threshold maximises F1 on the "
-        "validation seed.",
+        "validation seed; validation metrics are on the curated validation split.",
         f"Confusion matrix (test, at the threshold): TN {tn}, FP {fp}, FN {fn}, TP {tp}.",
         _table([[c, v["n"], _fmt(v["planet_like"])] for c, v in test.get("per_class", {}).items()],
                ["class", "n (test)", "fraction called planet-like"]),

@@ -19,7 +19,7 @@ from openastro.lightcurve.model import LightCurve
 TRAIN_CLASSES = {"transit": 0.4, "eclipsing": 0.2, "rrlyrae": 0.04, "cepheid": 0.04, "dscuti": 0.08, "flare": 0.08}
 POSITIVE = "transit"
 SYSTEMATICS = ("white", "red_noise", "outliers")  # what a constant star gets on top of its white noise
-CACHE_VERSION = 1
+CACHE_VERSION = 3
 
 
 @dataclass
@@ -168,7 +168,7 @@ def views_of_many(lcs: Sequence[LightCurve], config: dict[str, Any], progress: b
 def _cache_key(seed: int, n: int, config: dict[str, Any]) -> str:
     """A digest of everything that shapes the views of a split."""
     keys = ("nights", "cadence_min", "n_sites", "snr_min", "global_bins", "local_bins", "local_width",
-            "search_bls_grid", "search_ls_grid")
+            "search_bls_grid", "search_ls_grid", "search_detrend", "search_bls_below_ls_power")
     text = json.dumps([CACHE_VERSION, seed, n, TRAIN_CLASSES, [config[k] for k in keys]])
     return hashlib.sha256(text.encode()).hexdigest()[:16]
 

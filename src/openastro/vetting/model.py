@@ -63,16 +63,18 @@ class VettingModel:
     """Estimator around VettingNet: fit (AdamW, cosine schedule, early stopping on validation AUC), predict, save."""
 
     def __init__(self, config: dict[str, Any] | None = None, seed: int = 0) -> None:
-        from openastro.core.config import load_config
+        from openastro.core.config import VettingConfig, load_config
 
-        defaults = load_config().vetting.model_dump()
-        self.config: dict[str, Any] = {**defaults, **(config or {})}
+        config = dict(config or {})
+        missing = set(VettingConfig.model_fields) - set(config)  # a saved model carries all its keys
+        self.config: dict[str, Any] = {**(load_config().vetting.model_dump() if missing else {}), **config}
         self.seed = seed
         self.threshold = 0.5
         self.net: VettingNet | None = None
         self.triage: dict[str, Any] | None = None  # a Triage state (openastro.vetting.triage) saved alongside
         self.history: list[dict[str, float]] = []
         self.info: dict[str, Any] = {}
+        self.scalar_range: list[list[float]] = []  # per-scalar [min, max] seen in training
 
     def _build(self, data: ViewSet) -> VettingNet:
         torch.manual_seed(self.seed)
@@ -82,6 +84,15 @@ class VettingModel:
     def fit(self, train: ViewSet, val: ViewSet, epochs: int | None = None,
             on_epoch: Callable[[dict[str, float]], None] | None = None) -> VettingModel:
         """Train on `train`; keep the weights of the epoch with the best validation ROC AUC."""
+        threads = torch.get_num_threads()  # other OpenMP users (batman) change it: pin it for reproducibility
+        torch.set_num_threads(self.config["torch_threads"])
+        try:
+            return self._fit(train, val, epochs, on_epoch)
+        finally:
+            torch.set_num_threads(threads)
+
+    def _fit(self, train: ViewSet, val: ViewSet, epochs: int | None,
+             on_epoch: Callable[[dict[str, float]], None] | None) -> VettingModel:
         from openastro.vetting.evaluate import choose_threshold, roc_auc
 
         cfg = self.config
@@ -90,6 +101,7 @@ class VettingModel:
         scalars = np.asarray(train.scalars, dtype=np.float32)
         net.scalar_mean.copy_(torch.as_tensor(scalars.mean(axis=0)))
         net.scalar_scale.copy_(torch.as_tensor(np.where(scalars.std(axis=0) > 0, scalars.std(axis=0), 1.0)))
+        self.scalar_range = [scalars.min(axis=0).tolist(), scalars.max(axis=0).tolist()]
         g, lv, s, y = _tensors(train)
         gen = torch.Generator().manual_seed(self.seed)
         batch = cfg["batch_size"]
@@ -113,7 +125,7 @@ class VettingModel:
                 loss.backward()
                 opt.step()
                 sched.step()
-                total += float(loss) * len(idx)
+                total += loss.item() * len(idx)
             p_val = self.predict_proba(val)
             row = {"epoch": epoch, "train_loss": total / len(y), "val_loss": self._loss(val, loss_fn),
                    "val_auc": roc_auc(val.labels, p_val), "lr": float(sched.get_last_lr()[0])}
@@ -147,6 +159,15 @@ class VettingModel:
         with torch.no_grad():
             return torch.sigmoid(self.net(g, lv, s)).numpy().astype(float)
 
+    def out_of_range(self, scalars: np.ndarray) -> list[str]:
+        """Names of the scalar features of one light curve outside the range seen in training."""
+        from openastro.vetting.views import SCALAR_NAMES
+
+        if not self.scalar_range:
+            return []
+        lo, hi = (np.asarray(r) for r in self.scalar_range)
+        return [n for n, v, a, b in zip(SCALAR_NAMES, scalars, lo, hi, strict=True) if not a <= v <= b]
+
     def predict(self, data: ViewSet) -> np.ndarray:
         """1 for planet-like, 0 otherwise, at the threshold chosen on the validation set."""
         return (self.predict_proba(data) >= self.threshold).astype(int)
@@ -166,7 +187,7 @@ class VettingModel:
         path = out / WEIGHTS_NAME
         torch.save(self.net.state_dict(), path)
         meta = {"config": self.config, "seed": self.seed, "threshold": self.threshold, "triage": self.triage,
-                "shapes": self._shapes(), "history": self.history, **self.info}
+                "shapes": self._shapes(), "history": self.history, "scalar_range": self.scalar_range, **self.info}
         path.with_suffix(".json").write_text(json.dumps(meta, indent=1, default=str))
         return path
 
@@ -181,6 +202,8 @@ class VettingModel:
         from openastro.core.errors import InputError
 
         path = Path(path)
+        if not path.exists():
+            raise InputError(f"{path}: no such file or folder; pass vetting weights (.pt) or their folder to --model")
         path = path / WEIGHTS_NAME if path.is_dir() else path
         meta_path = path.with_suffix(".json")
         if not path.is_file() or not meta_path.is_file():
@@ -189,7 +212,9 @@ class VettingModel:
         meta = json.loads(meta_path.read_text())
         model = cls(meta["config"], meta["seed"])
         model.threshold, model.triage, model.history = meta["threshold"], meta.get("triage"), meta.get("history", [])
-        model.info = {k: v for k, v in meta.items() if k not in ("config", "seed", "threshold", "triage", "history")}
+        model.scalar_range = meta.get("scalar_range", [])
+        own = ("config", "seed", "threshold", "triage", "history", "scalar_range", "shapes")
+        model.info = {k: v for k, v in meta.items() if k not in own}
         shapes = meta["shapes"]
         model.net = VettingNet(shapes["global_bins"], shapes["local_bins"], shapes["n_scalars"],
                                model.config["dropout"], model.config.get("arch"))

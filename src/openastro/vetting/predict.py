@@ -35,6 +35,7 @@ class VetResult:
     odd_even_flag: bool
     secondary_sigma: float
     secondary_flag: bool
+    out_of_range: list[str]  # scalar features outside the training range: the score is an extrapolation
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready (NaN becomes None)."""
@@ -68,7 +69,8 @@ def vet_lightcurve(lc: LightCurve, model: Any, views: Views | None = None) -> Ve
                      duration=views.duration, odd_even_sigma=views.odd_even_sigma,
                      odd_even_flag=bool(views.odd_even_sigma >= ODD_EVEN_SIGMA),
                      secondary_sigma=views.secondary_sigma,
-                     secondary_flag=bool(views.secondary_sigma >= SECONDARY_SIGMA and sec_depth > 0))
+                     secondary_flag=bool(views.secondary_sigma >= SECONDARY_SIGMA and sec_depth > 0),
+                     out_of_range=model.out_of_range(views.scalars))
 
 
 def vet_files(paths: list[Path | str], model_path: Path | str | None = None) -> list[dict[str, Any]]:

@@ -12,21 +12,27 @@ def _num(value: Any, fmt: str) -> str:
     return "-" if value is None else format(value, fmt)
 
 
+def _flags(r: dict[str, Any]) -> str:
+    """Odd/even and secondary flags and out-of-range inputs, in words."""
+    out = [f"odd/even {r['odd_even_sigma']:.1f}σ"] if r["odd_even_flag"] else []
+    out += [f"secondary {r['secondary_sigma']:.1f}σ"] if r["secondary_flag"] else []
+    out += [f"outside training: {', '.join(r['out_of_range'])}"] if r["out_of_range"] else []
+    return "; ".join(out) or "-"
+
+
 def vet_table(results: list[dict[str, Any]]) -> None:
     """One row per light curve: score (* at or over the model's threshold), cluster, period, depth, flags."""
     from rich.console import Console
     from rich.table import Table
 
-    table = Table(title="vetting (* planet-like, ! flagged)")
-    for col in ("file", "P(planet)", "cluster", "method", "period (d)", "depth", "duration (h)", "odd/even",
-                "secondary"):
-        table.add_column(col)
+    table = Table(title="vetting (* planet-like)")
+    for col in ("file", "score", "cluster", "period (d)", "depth", "dur (h)", "flags"):
+        table.add_column(col, overflow="fold")
     for r in results:
         hours = None if r["duration"] is None else 24 * r["duration"]
         table.add_row(Path(r["file"]).name, _num(r["score"], ".3f") + (" *" if r["planet_like"] else ""),
-                      r["cluster"], r["method"], _num(r["period"], ".5f"), _num(r["depth"], ".4f"),
-                      _num(hours, ".2f"), f"{_num(r['odd_even_sigma'], '.1f')}σ" + (" !" if r["odd_even_flag"] else ""),
-                      f"{_num(r['secondary_sigma'], '.1f')}σ" + (" !" if r["secondary_flag"] else ""))
+                      r["cluster"], f"{_num(r['period'], '.5f')} {r['method']}", _num(r["depth"], ".4f"),
+                      _num(hours, ".2f"), _flags(r))
     Console().print(table)
 
 

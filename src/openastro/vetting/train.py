@@ -12,6 +12,7 @@ from typing import Any
 
 import numpy as np
 
+from openastro.core.errors import InputError
 from openastro.core.workspace import DEFAULT_WORKDIR, Workspace
 from openastro.vetting.data import ViewSet, load_split
 
@@ -45,11 +46,19 @@ def _prefixed(prefix: str, values: dict[str, Any]) -> dict[str, float]:
 
 def resolved_config(config: Any = None, **overrides: Any) -> Any:
     """The full Config with the given [vetting] keys replaced (None: keep)."""
+    from pydantic import ValidationError
+
     from openastro.core.config import VettingConfig, load_config
+    from openastro.core.errors import ConfigError
 
     cfg = (config or load_config()).model_copy(deep=True)
     update = {k: v for k, v in overrides.items() if v is not None}
-    cfg.vetting = VettingConfig.model_validate({**cfg.vetting.model_dump(), **update})
+    try:
+        cfg.vetting = VettingConfig.model_validate({**cfg.vetting.model_dump(), **update})
+    except ValidationError as exc:
+        err = exc.errors()[0]
+        where = ".".join(str(p) for p in err["loc"])
+        raise ConfigError(f"vetting.{where}: {err['msg']} (got {err.get('input')!r})") from None
     return cfg
 
 
@@ -68,30 +77,31 @@ def train_vetting(workdir: Path | str = DEFAULT_WORKDIR, out: Path | str | None 
     from openastro.vetting.triage import Triage
 
     started = time.time()
-    ws = Workspace.open(workdir)
     cfg = resolved_config(config, seed=seed, n_train=n_train, epochs=epochs)
+    ws = Workspace.open(workdir)
     vcfg = cfg.vetting.model_dump()
     run_dir = ws.new_run("train-vetting", cfg, argv)
     out = Path(out) if out else ws.models / "vetting"
+    if out.exists() and not out.is_dir():
+        raise InputError(f"--out {out} is a file; pass a folder for the weights and the model card")
     seeds = split_seeds(vcfg["seed"])
     splits: dict[str, ViewSet] = {
         name: load_split(seeds[name], vcfg[f"n_{name}"], vcfg, workdir=ws.root, progress=progress)
         for name in ("train", "val", "test")}
     data_seconds = time.time() - started
-    train = splits["train"]
-    missed = (train.labels == 1) & ~train.recovered()  # transits the search did not find: labels would lie
-    fit_set = train.subset(~missed)
-    triage = Triage(seed=vcfg["seed"]).fit(train.features)
+    fit_set, missed = curated(splits["train"])
+    val_set, missed_val = curated(splits["val"])
+    triage = Triage(seed=vcfg["seed"]).fit(splits["train"].features)
     model = VettingModel(vcfg, seed=vcfg["seed"])
     with tracking(ws.root, f"cnn-seed{vcfg['seed']}") as run:
         import mlflow
 
         mlflow.log_params({**vcfg, **{f"seed_{k}": v for k, v in seeds.items()}, "n_fit": len(fit_set),
-                           "n_train_missed_transits": int(missed.sum())})
-        model.fit(fit_set, splits["val"], on_epoch=lambda row: mlflow.log_metrics(
+                           "n_train_missed_transits": missed, "n_val_missed_transits": missed_val})
+        model.fit(fit_set, val_set, on_epoch=lambda row: mlflow.log_metrics(
             {k: v for k, v in row.items() if k != "epoch" and np.isfinite(v)}, step=int(row["epoch"])))
         model.triage = triage.to_dict()
-        val_metrics = evaluate_model(model, splits["val"])
+        val_metrics = evaluate_model(model, val_set)
         test_metrics = evaluate_model(model, splits["test"])
         found = splits["test"].recovered()
         test_metrics["roc_auc_recovered"] = roc_auc(splits["test"].labels[found],
@@ -103,7 +113,8 @@ def train_vetting(workdir: Path | str = DEFAULT_WORKDIR, out: Path | str | None 
         model.info = {"seeds": seeds, "eval_seed": seeds["eval"], "command": command, "mlflow_run_id": run.info.run_id,
                       "counts": {k: class_counts(v) for k, v in splits.items()},
                       "dropped": {k: v.dropped for k, v in splits.items()}, "n_fit": len(fit_set),
-                      "n_train_missed_transits": int(missed.sum()), "val_metrics": val_metrics,
+                      "n_train_missed_transits": missed, "n_val_missed_transits": missed_val,
+                      "val_metrics": val_metrics,
                       "test_metrics": test_metrics, "seconds": {"data": round(data_seconds, 1),
                                                                  "train": round(train_seconds, 1)}}
         weights = model.save(out)
@@ -118,6 +129,13 @@ def train_vetting(workdir: Path | str = DEFAULT_WORKDIR, out: Path | str | None 
                "seconds": round(time.time() - started, 1), "test": test_metrics, "val": val_metrics}
     (run_dir / "summary.json").write_text(json.dumps(summary, indent=1, default=str))
     return summary
+
+
+def curated(data: ViewSet) -> tuple[ViewSet, int]:
+    """`data` without the transits whose search missed the true period, and how many (training, validation only)."""
+    # Their views show no transit, so the label would teach that noise is a planet.
+    missed = (data.labels == 1) & ~data.recovered()
+    return data.subset(~missed), int(missed.sum())
 
 
 def best_epoch(history: list[dict[str, float]]) -> int:

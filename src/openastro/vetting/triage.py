@@ -10,7 +10,7 @@ from typing import Any
 import numpy as np
 
 FLAT, DIP, PULSATING = "flat", "transit/eclipse-like", "sinusoidal/pulsating"
-TRIAGE_FEATURES = ("log_chi2", "log_snr", "skewness", "kurtosis", "stetson_k", "log_duty_cycle", "eta")
+TRIAGE_FEATURES = ("log_snr", "view_skew", "log_view_dip_fraction", "log_view_scatter")
 
 
 def _get(feats: dict[str, Any], key: str, default: float) -> float:
@@ -23,27 +23,23 @@ def _get(feats: dict[str, Any], key: str, default: float) -> float:
 
 
 def triage_vector(feats: dict[str, Any]) -> np.ndarray:
-    """TRIAGE_FEATURES of one `openastro.lightcurve.features` dict, log-scaled where the range is wide."""
-    period = max(_get(feats, "period", 1.0), 1e-6)
-    kurt = _get(feats, "kurtosis", 0.0)
+    """TRIAGE_FEATURES from a features dict of `openastro.vetting.views.Views` (lightcurve features + view stats)."""
     return np.array([
-        np.log10(max(_get(feats, "chi2_red", 1.0), 1e-3)),
         np.log10(np.clip(_get(feats, "snr", 1.0), 0.1, 1e4)),
-        np.clip(_get(feats, "skewness", 0.0), -20, 20),
-        np.sign(kurt) * np.log1p(abs(kurt)),
-        _get(feats, "stetson_k", 0.8),
-        np.log10(np.clip(_get(feats, "duration", 0.1 * period) / period, 1e-3, 1.0)),
-        np.clip(_get(feats, "eta", 2.0), 0.0, 4.0),
+        np.clip(_get(feats, "view_skew", 0.0), -5.0, 5.0),
+        np.log10(np.clip(_get(feats, "view_dip_fraction", 0.1), 1e-3, 1.0)),
+        np.log10(np.clip(_get(feats, "view_scatter", 1.0), 1e-3, 10.0)),
     ], dtype=float)
 
 
 def name_clusters(centroids: np.ndarray) -> list[str]:
-    """Names from standardised centroids: least variable 'flat', most dip-like of the rest, then the remaining."""
+    """Names from standardised centroids: flat (least variable), then transit/eclipse-like, then pulsating."""
+    # flat: weakest signal and noisiest view; of the other two, the most negative skew with the shortest dip
     col = {name: i for i, name in enumerate(TRIAGE_FEATURES)}
-    variability = centroids[:, col["log_chi2"]] + centroids[:, col["log_snr"]]
+    variability = centroids[:, col["log_snr"]] - centroids[:, col["log_view_scatter"]]
     flat = int(np.argmin(variability))
     rest = [k for k in range(len(centroids)) if k != flat]
-    dip_score = centroids[rest, col["skewness"]] + centroids[rest, col["log_duty_cycle"]]
+    dip_score = centroids[rest, col["view_skew"]] + centroids[rest, col["log_view_dip_fraction"]]
     dip = rest[int(np.argmin(dip_score))]
     return [FLAT if k == flat else DIP if k == dip else PULSATING for k in range(len(centroids))]
 

@@ -7,6 +7,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from openastro.core.errors import InputError, OpenAstroError
 from openastro.lightcurve.features import features
 from openastro.lightcurve.fold import fold, global_view, local_view
 from openastro.lightcurve.model import LightCurve
@@ -15,8 +16,13 @@ from openastro.lightcurve.search import PeriodResult, search
 if TYPE_CHECKING:
     from openastro.core.config import PeriodsConfig, VettingConfig
 
-SCALAR_NAMES = ("log_depth", "log_snr", "log_duty_cycle", "shape", "odd_even", "secondary_ratio",
-                "secondary_sigma", "log_period", "is_bls")
+# Ratios and shapes rather than significances (which grow with the number of points and would not transfer from
+# the simulated network to, say, a month of Kepler short cadence); the one SNR kept is capped at 100.
+# What the period search of openastro.lightcurve raises on numerically odd curves besides InputError (e.g. an
+# IndexError when every BLS power is NaN): vetting reports the curve as unusable instead of stopping.
+SEARCH_FAILURES = (IndexError, ValueError, ZeroDivisionError, FloatingPointError)
+SCALAR_NAMES = ("log_depth", "log_snr", "log_duty_cycle", "shape", "odd_even_ratio", "secondary_ratio",
+                "log_period", "is_bls")
 
 
 @dataclass
@@ -51,6 +57,17 @@ def normalise(flux: np.ndarray) -> np.ndarray:
     return (centred / scale if scale > 0 and np.isfinite(scale) else np.zeros_like(centred)).astype(np.float32)
 
 
+def view_stats(gview: np.ndarray) -> dict[str, float]:
+    """Normalised global view's skewness, fraction of bins below -0.5 (dip duty cycle), scatter of bins above -0.2."""
+    from scipy import stats
+
+    flat = np.ptp(gview) == 0
+    rest = gview[gview > -0.2]
+    return {"view_skew": 0.0 if flat else float(stats.skew(gview)),
+            "view_dip_fraction": float(np.mean(gview < -0.5)),
+            "view_scatter": float(np.std(rest)) if len(rest) > 5 else 1.0}
+
+
 def _finite(value: Any, default: float) -> float:
     """`value` as a float, or `default` when missing or not finite."""
     try:
@@ -65,15 +82,14 @@ def scalar_vector(feats: dict[str, Any]) -> np.ndarray:
     depth = max(_finite(feats.get("depth"), 1e-5), 1e-5)
     period = max(_finite(feats.get("period"), 1.0), 1e-3)
     duration = _finite(feats.get("duration"), 0.1 * period)
-    sec_sigma = _finite(feats.get("secondary_sigma"), 0.0)
+    odd_even = abs(_finite(feats.get("depth_odd"), depth) - _finite(feats.get("depth_even"), depth)) / depth
     values = [
         np.log10(depth),
-        np.log10(np.clip(_finite(feats.get("snr"), 1.0), 0.1, 1e4)),
+        np.log10(np.clip(_finite(feats.get("snr"), 1.0), 1.0, 100.0)),
         np.log10(np.clip(duration / period, 1e-3, 1.0)),
         np.clip(_finite(feats.get("shape"), 0.5), 0.0, 1.0),
-        np.log1p(np.clip(_finite(feats.get("odd_even_sigma"), 0.0), 0.0, 1e3)),
+        min(odd_even, 1.0),
         np.clip(_finite(feats.get("secondary_depth"), 0.0) / depth, -1.0, 1.5),
-        np.sign(sec_sigma) * np.log1p(min(abs(sec_sigma), 1e3)),
         np.log10(period),
         1.0 if feats.get("method") == "bls" else 0.0,
     ]
@@ -121,14 +137,34 @@ def build_views(lc: LightCurve, result: PeriodResult, vetting: VettingConfig,
     folded = fold(detrended(lc, periods) if result.method == "bls" else lc, period, epoch)
     gview = normalise(global_view(folded, vetting.global_bins).flux)
     lview = normalise(local_view(folded, duration, vetting.local_bins, vetting.local_width).flux)
+    feats.update(view_stats(gview))
     return Views(gview, lview, scalar_vector(feats), period, epoch, duration,
                  _finite(feats.get("depth"), float("nan")), result.method, feats)
 
 
+def vetting_search(lc: LightCurve, vetting: VettingConfig, periods: PeriodsConfig) -> PeriodResult:
+    """The auto search, then BLS too when auto chose a weak Lomb-Scargle peak (kept if significant)."""
+    # Shallow transits in noisy multi-site data often lack the dip tail that makes auto pick BLS.
+    result = search(lc, config=periods)
+    if result.method == "bls" or result.power >= vetting.search_bls_below_ls_power:
+        return result
+    try:
+        box = search(lc, method="bls", config=periods)
+    except (*SEARCH_FAILURES, OpenAstroError):
+        return result
+    if box.significant:
+        box.reason = f"{result.reason}; weak Lomb-Scargle peak (power {result.power:.2f}), significant BLS peak"
+        return box
+    return result
+
+
 def make_views(lc: LightCurve, vetting: Any = None, periods: PeriodsConfig | None = None,
                threads: int | None = None) -> tuple[PeriodResult, Views]:
-    """Period search (auto: BLS for dips, Lomb-Scargle otherwise), then the views at the best period."""
+    """Period search (vetting_search), then the views at the best period."""
     vetting = vetting_config(vetting)
     cfg = search_config(vetting, periods, threads)
-    result = search(lc, config=cfg)
-    return result, build_views(lc, result, vetting, cfg)
+    try:
+        result = vetting_search(lc, vetting, cfg)
+        return result, build_views(lc, result, vetting, cfg)
+    except SEARCH_FAILURES as exc:
+        raise InputError(f"{lc.source or lc.name}: period search failed ({type(exc).__name__}: {exc})") from None
