@@ -74,5 +74,5 @@ def _tdb_mjd(jd: np.ndarray, scale: str) -> np.ndarray:
 
 def sites_from_catalog(catalog: Any) -> dict[str, Site]:
     """Site coordinates by site id from the catalog's `sites` table."""
-    frame = catalog.query("SELECT site_id, lat, lon, elevation_m FROM sites")
+    frame = catalog.query("SELECT site_id, lat, lon, elevation_m FROM sites WHERE lat IS NOT NULL AND lon IS NOT NULL")
     return {str(r.site_id): (float(r.lat), float(r.lon), float(r.elevation_m or 0.0)) for r in frame.itertuples()}

@@ -7,6 +7,7 @@ import json
 from dataclasses import dataclass
 from typing import Any
 
+import numpy as np
 import pandas as pd
 
 from openastro.core.catalog import Catalog
@@ -25,6 +26,8 @@ class FieldTask:
     frames: pd.DataFrame
     fusion: FusionConfig
     periods: PeriodsConfig
+    center: tuple[float, float] | None  # the field's RA/Dec (deg), for barycentric times
+    sites: dict[str, tuple[float, float, float]]  # site_id -> (lat, lon, elevation_m)
 
 
 class LightcurveStage(Stage):
@@ -47,23 +50,47 @@ class LightcurveStage(Stage):
                             [units])
 
     def tasks(self, catalog: Catalog, units: list[str]) -> list[FieldTask]:
+        from openastro.lightcurve.timing import sites_from_catalog
+
+        sites = sites_from_catalog(catalog)
         tasks = []
         for field_id in units:
             phot = catalog.query("SELECT * FROM photometry WHERE field_id = ?", [field_id])
-            frames = catalog.query("SELECT frame_id, site_id, night FROM frames WHERE field_id = ?", [field_id])
-            tasks.append(FieldTask(field_id, phot, frames, self.config.fusion, self.config.periods))
+            frames = catalog.query("SELECT frame_id, site_id, night, mjd FROM frames WHERE field_id = ?", [field_id])
+            center = catalog.query("SELECT ra, dec FROM fields WHERE field_id = ? AND ra IS NOT NULL "
+                                   "AND dec IS NOT NULL", [field_id])
+            tasks.append(FieldTask(field_id, phot, frames, self.config.fusion, self.config.periods,
+                                   tuple(center.iloc[0]) if len(center) else None, sites))
         return tasks
 
     def process(self, task: FieldTask) -> UnitResult:
         from openastro.lightcurve.fusion import fuse_photometry
 
-        fused = fuse_photometry(task.photometry, task.frames, task.fusion)
+        photometry, notes = barycentric(task)
+        fused = fuse_photometry(photometry, task.frames, task.fusion)
         curves = fused.lightcurves
-        periods, candidates, notes = search_fields(curves, task.unit, task.periods)
+        periods, candidates, search_notes = search_fields(curves, task.unit, task.periods)
+        notes += search_notes
         if fused.calibration.offsets["offset"].isna().any():
             notes.append("some site-nights had too few comparison stars: their points were left out")
         return UnitResult(unit=task.unit, status="partial" if notes else "ok", reason="; ".join(notes),
                           tables={"lightcurves": curves, "periods": periods, "candidates": candidates})
+
+
+def barycentric(task: FieldTask) -> tuple[pd.DataFrame, list[str]]:
+    """Photometry with `mjd` as BJD_TDB - 2400000.5 at the field centre (about 1 s across a 10' field)."""
+    from openastro.lightcurve.model import LightCurve
+    from openastro.lightcurve.timing import to_barycentric
+
+    frames = task.frames.dropna(subset=["mjd"])
+    if task.center is None or not set(frames["site_id"].dropna()) <= set(task.sites) or frames["site_id"].isna().any():
+        return task.photometry, ["field or site coordinates unknown: times left as MJD (UTC)"]
+    ones = np.ones(len(frames))
+    times = LightCurve(frames["mjd"].to_numpy(), ones, ones, time_scale="utc", time_format="mjd",
+                       site=frames["site_id"].to_numpy(), source=f"field {task.unit}")
+    bmjd = to_barycentric(times, task.sites, ra=task.center[0], dec=task.center[1]).time
+    by_frame = pd.Series(bmjd, index=frames["frame_id"].to_numpy())
+    return task.photometry.assign(mjd=task.photometry["frame_id"].map(by_frame)), []
 
 
 def search_fields(curves: pd.DataFrame, field_id: str, config: PeriodsConfig
