@@ -22,7 +22,7 @@ def _table(rows: list[list[Any]], header: list[str]) -> str:
 
 
 def _fmt(value: Any) -> str:
-    return f"{value:.4f}" if isinstance(value, float) else str(value)
+    return f"{value:.4f}" if isinstance(value, float) else "-" if value is None else str(value)
 
 
 def card_text(model: Any) -> str:
@@ -85,8 +85,8 @@ def card_text(model: Any) -> str:
         f"Confusion matrix (test, at the threshold): TN {tn}, FP {fp}, FN {fn}, TP {tp}.",
         _table([[c, v["n"], _fmt(v["planet_like"])] for c, v in test.get("per_class", {}).items()],
                ["class", "n (test)", "fraction called planet-like"]),
-        _table([[n, v["n"], v["majority"]] for n, v in test.get("triage", {}).items()],
-               ["triage cluster", "n (test)", "majority class"]),
+        _table([[n, v["n"], ", ".join(f"{c} {k}" for c, k in sorted(v["classes"].items(), key=lambda i: -i[1]))]
+                for n, v in test.get("triage", {}).items()], ["triage cluster", "n (test)", "simulated classes"]),
         "## Configuration (`[vetting]`)", f"```json\n{json.dumps(cfg, indent=1)}\n```",
         "## Known limits",
         "- Trained only on the simulator: its noise (site-night offsets, outliers, red noise), cadence and class "
