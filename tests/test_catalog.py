@@ -77,3 +77,28 @@ def test_missing_workspace_is_a_clear_error(tmp_path):
         Workspace.open(tmp_path / "nope", create=False)
     with pytest.raises(WorkspaceError, match="no catalog"):
         Catalog(tmp_path / "nope.duckdb", read_only=True)
+
+
+def test_version_1_catalog_migrates_to_2_keeping_its_rows(tmp_path):
+    from openastro.core.schema import MIGRATIONS
+
+    path = tmp_path / "v1.duckdb"
+    con = duckdb.connect(str(path))
+    for statement in MIGRATIONS[0]:
+        con.execute(statement)
+    con.execute("INSERT INTO meta VALUES ('schema_version', '1')")
+    con.execute("INSERT INTO frame_quality (frame_id, verdict) VALUES ('f1', 'good')")
+    con.close()
+    with Catalog(path) as cat:
+        assert cat.version() == 2
+        assert cat.scalar("SELECT verdict FROM frame_quality WHERE frame_id = 'f1'") == "good"
+        cols = set(cat.query("SELECT column_name FROM information_schema.columns WHERE table_name = 'frame_quality'")
+                   ["column_name"])
+        assert {"anomalous", "defects", "model"} <= cols and cat.count("frame_features") == 0
+
+
+def test_frame_features_columns_follow_the_feature_table():
+    from openastro.core.schema import QUALITY_FEATURE_COLUMNS
+    from openastro.quality.featureset import NAMES
+
+    assert QUALITY_FEATURE_COLUMNS == NAMES

@@ -194,6 +194,39 @@ def evaluate_vetting(
     _emit(evaluate(model, workdir, seed=seed, n=n, progress=not as_json), as_json, show.evaluate_summary)
 
 
+@train_app.command("quality")
+def train_quality(
+    seed: Annotated[int | None, typer.Option(help="Training seed; validation and test use seed+1, seed+2 (quality.seed).")] = None,
+    nights: Annotated[int | None, typer.Option(help="Simulated nights per split, every site (quality.nights).")] = None,
+    out: Annotated[Path | None, typer.Option(help="Folder for the model and its card (default: WORKDIR/models/quality).")] = None,
+    workdir: Workdir = DEFAULT_WORKDIR,
+    config: ConfigFile = None,
+    set_: Overrides = None,
+    as_json: Json = False,
+) -> None:
+    """Train the frame-quality classifier and anomaly autoencoder on simulated frames of every site."""
+    from openastro.quality import show
+    from openastro.quality.train import train_quality as train
+
+    result = train(workdir, out=out, seed=seed, nights=nights, config=_config(config, set_), argv=sys.argv,
+                   progress=not as_json)
+    _emit(result, as_json, show.train_summary)
+
+
+@evaluate_app.command("quality")
+def evaluate_quality(
+    model: Annotated[Path | None, typer.Option(help="Model folder; default: WORKDIR/models/quality if trained, else the shipped one.")] = None,
+    seed: Annotated[int | None, typer.Option(help="Held-out simulator seed (default: the model's test seed).")] = None,
+    workdir: Workdir = DEFAULT_WORKDIR,
+    as_json: Json = False,
+) -> None:
+    """ROC AUC on held-out frames of the training sites and of the unseen site, per-defect recall, anomaly score."""
+    from openastro.quality import show
+    from openastro.quality.train import evaluate_quality as evaluate
+
+    _emit(evaluate(workdir, model, seed=seed, argv=sys.argv, progress=not as_json), as_json, show.train_summary)
+
+
 @app.command()
 def vet(
     files: Annotated[list[Path], typer.Argument(help="Light curves: Kepler/TESS FITS, CSV, ECSV or whitespace tables.")],

@@ -178,6 +178,29 @@ class VettingConfig(_Section):
     torch_threads: int = Field(ge=1)
 
 
+class QualityConfig(_Section):
+    model: str
+    exclude_bad: bool
+    exclude_anomalous: bool
+    min_site_frames: int = Field(ge=1)
+    seed: int
+    nights: int = Field(ge=1)
+    n_fields: int = Field(ge=1)
+    frame_size: int = Field(ge=64, le=4096)
+    defect_rate: Probability
+    unseen_site: str
+    holdout_defect: str = Field(pattern="^(clouds|tracking|defocus|dew|bright_background|trail|electronics)$")
+    fpr: float = Field(gt=0, lt=1)
+    n_estimators: int = Field(ge=1)
+    num_leaves: int = Field(ge=2)
+    learning_rate: float = Field(gt=0)
+    min_child_samples: int = Field(ge=1)
+    ae_epochs: int = Field(ge=1)
+    ae_width: int = Field(ge=2)
+    ae_percentile: float = Field(gt=0, lt=100)
+    workers: int = Field(ge=0)
+
+
 class Config(_Section):
     sim: SimConfig
     photometry: PhotometryConfig
@@ -186,6 +209,7 @@ class Config(_Section):
     periods: PeriodsConfig
     fusion: FusionConfig
     vetting: VettingConfig
+    quality: QualityConfig
 
     def to_dict(self) -> dict[str, Any]:
         """Plain nested dict (tuples as lists), ready for TOML or JSON."""
@@ -273,3 +297,17 @@ def to_toml(config: Config) -> str:
     import tomli_w
 
     return tomli_w.dumps(config.to_dict())
+
+
+def with_section(config: Config | None, section: str, **overrides: Any) -> Config:
+    """A copy of `config` (default: the defaults) with keys of one section replaced (None: keep), validated."""
+    cfg = (config or load_config()).model_copy(deep=True)
+    current = getattr(cfg, section)
+    update = {k: v for k, v in overrides.items() if v is not None}
+    try:
+        setattr(cfg, section, type(current).model_validate({**current.model_dump(), **update}))
+    except ValidationError as exc:
+        err = exc.errors()[0]
+        where = ".".join(str(p) for p in err["loc"])
+        raise ConfigError(f"{section}.{where}: {err['msg']} (got {err.get('input')!r})") from None
+    return cfg

@@ -1,6 +1,6 @@
 """The catalog's tables, by schema version; later versions add migrations instead of breaking old workspaces."""
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 
 # Version 1: the foundation. Each entry creates one table.
 TABLES_V1: dict[str, str] = {
@@ -46,6 +46,22 @@ TABLES_V1: dict[str, str] = {
         priority DOUBLE, reason VARCHAR""",
 }
 
+# Version 2: frame quality. Per-frame features (names as in openastro.quality.featureset; a test keeps the two
+# in step), why any is missing and a 64x64 float16 thumbnail; the verdict gains its model,
+# the anomaly flag and per-defect probabilities.
+QUALITY_FEATURE_COLUMNS = (
+    "airmass", "exptime", "ccd_temp", "moon_alt", "moon_sep", "moon_illum", "sun_alt", "fwhm_px", "fwhm_spread",
+    "ellipticity", "pa_coherence", "halo_fraction", "sky", "sky_rms", "sky_gradient", "sky_mag_arcsec2",
+    "n_sources", "detected_fraction", "zero_point", "zp_scatter", "lim_mag", "saturated_frac", "n_cosmic_rays",
+    "streak", "streak_length", "row_pattern", "col_pattern",
+)
+TABLES_V2: dict[str, str] = {
+    "frame_features": "frame_id VARCHAR PRIMARY KEY, "
+    + ", ".join(f"{name} DOUBLE" for name in QUALITY_FEATURE_COLUMNS)
+    + ", missing JSON, thumbnail BLOB",
+}
+QUALITY_COLUMNS_V2 = ("anomalous BOOLEAN", "defects JSON", "model VARCHAR")
+
 # Tables exported to Parquet after each run, for Dask, pandas or Spark.
 BULK_TABLES = ("frames", "frame_measurements", "sources", "photometry")
 
@@ -56,4 +72,8 @@ def create_statements(tables: dict[str, str]) -> list[str]:
 
 
 # MIGRATIONS[v] brings a catalog from version v to v + 1; version 0 is an empty file.
-MIGRATIONS: dict[int, list[str]] = {0: create_statements(TABLES_V1)}
+MIGRATIONS: dict[int, list[str]] = {
+    0: create_statements(TABLES_V1),
+    1: create_statements(TABLES_V2)
+    + [f"ALTER TABLE frame_quality ADD COLUMN IF NOT EXISTS {col}" for col in QUALITY_COLUMNS_V2],
+}

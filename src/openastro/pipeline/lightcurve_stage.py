@@ -37,10 +37,18 @@ class LightcurveStage(Stage):
     reads = ("photometry", "frames")
     writes = ("lightcurves", "periods", "candidates")
 
+    def _kept(self) -> str:
+        """SQL condition on photometry rows: frames the quality verdicts leave in (see [quality] exclude_*)."""
+        from openastro.pipeline.quality_stage import excluded_frames_sql
+
+        excluded = excluded_frames_sql(self.config.quality)
+        return f"frame_id NOT IN ({excluded})" if excluded else "TRUE"
+
     def units(self, catalog: Catalog) -> pd.DataFrame:
-        # A field is redone when it has photometry from more frames than when it was last done.
-        return catalog.query("""SELECT field_id AS unit, count(DISTINCT frame_id)::VARCHAR AS fingerprint
-                                FROM photometry WHERE field_id IS NOT NULL GROUP BY field_id ORDER BY field_id""")
+        # A field is redone when it has photometry from more (or fewer: newly judged bad) frames than last time.
+        return catalog.query(f"""SELECT field_id AS unit, count(DISTINCT frame_id)::VARCHAR AS fingerprint
+                                 FROM photometry WHERE field_id IS NOT NULL AND {self._kept()}
+                                 GROUP BY field_id ORDER BY field_id""")
 
     def clear(self, catalog: Catalog, units: list[str]) -> None:
         stars = "SELECT DISTINCT star_id FROM photometry WHERE field_id IN (SELECT unnest(?))"
@@ -55,7 +63,7 @@ class LightcurveStage(Stage):
         sites = sites_from_catalog(catalog)
         tasks = []
         for field_id in units:
-            phot = catalog.query("SELECT * FROM photometry WHERE field_id = ?", [field_id])
+            phot = catalog.query(f"SELECT * FROM photometry WHERE field_id = ? AND {self._kept()}", [field_id])
             frames = catalog.query("SELECT frame_id, site_id, night, mjd FROM frames WHERE field_id = ?", [field_id])
             center = catalog.query("SELECT ra, dec FROM fields WHERE field_id = ? AND ra IS NOT NULL "
                                    "AND dec IS NOT NULL", [field_id])

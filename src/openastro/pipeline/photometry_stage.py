@@ -30,6 +30,19 @@ class FrameTask:
     config: PhotometryConfig
 
 
+def frames_with_references(catalog: Catalog,
+                           units: list[str]) -> list[tuple[pd.Series, str, pd.DataFrame | None]]:
+    """For each frame id: its `frames` row, its file's absolute path and its field's reference stars (or None)."""
+    frames = catalog.query("SELECT * FROM frames WHERE frame_id IN (SELECT unnest(?))", [units])
+    field_ids = [f for f in frames["field_id"].dropna().unique()]
+    stars = catalog.query("SELECT star_id, field_id, ra, dec, mag, color FROM field_stars "
+                          "WHERE field_id IN (SELECT unnest(?))", [field_ids])
+    by_field = {f: g.drop(columns="field_id").reset_index(drop=True) for f, g in stars.groupby("field_id")}
+    rows = frames.set_index("frame_id").loc[units].reset_index()
+    return [(row, str(resolve_path(row["path"], catalog.root)), by_field.get(row["field_id"]))
+            for _, row in rows.iterrows()]
+
+
 class PhotometryStage(Stage):
     """Per-frame source extraction and calibrated aperture photometry."""
 
@@ -38,15 +51,9 @@ class PhotometryStage(Stage):
     writes = ("sources", "frame_measurements", "photometry")
 
     def tasks(self, catalog: Catalog, units: list[str]) -> list[FrameTask]:
-        frames = catalog.query("SELECT * FROM frames WHERE frame_id IN (SELECT unnest(?))", [units])
-        field_ids = [f for f in frames["field_id"].dropna().unique()]
-        stars = catalog.query("SELECT star_id, field_id, ra, dec, mag, color FROM field_stars "
-                              "WHERE field_id IN (SELECT unnest(?))", [field_ids])
-        by_field = {f: g.drop(columns="field_id").reset_index(drop=True) for f, g in stars.groupby("field_id")}
-        rows = frames.set_index("frame_id").loc[units].reset_index()
-        return [FrameTask(unit=row["frame_id"], path=str(resolve_path(row["path"], catalog.root)), frame=row[FRAME_CONTEXT].to_dict(),
-                          reference=by_field.get(row["field_id"]), config=self.config.photometry)
-                for _, row in rows.iterrows()]
+        return [FrameTask(unit=row["frame_id"], path=path, frame=row[FRAME_CONTEXT].to_dict(),
+                          reference=reference, config=self.config.photometry)
+                for row, path, reference in frames_with_references(catalog, units)]
 
     def process(self, task: FrameTask) -> UnitResult:
         from openastro.image.fitsio import read_frame

@@ -13,8 +13,9 @@ def stage_classes() -> list[type[Stage]]:
     """Every stage, in run order."""
     from openastro.pipeline.lightcurve_stage import LightcurveStage
     from openastro.pipeline.photometry_stage import PhotometryStage
+    from openastro.pipeline.quality_stage import FeaturesStage, QualityStage
 
-    return [PhotometryStage, LightcurveStage]
+    return [PhotometryStage, FeaturesStage, QualityStage, LightcurveStage]
 
 
 def select_stages(config: Config) -> list[Stage]:

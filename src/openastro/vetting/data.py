@@ -143,26 +143,9 @@ def _views_of(args: tuple[LightCurve, dict[str, Any]]) -> Any:
 
 def views_of_many(lcs: Sequence[LightCurve], config: dict[str, Any], progress: bool = False) -> list[Any]:
     """Views of many curves in worker processes ([vetting].workers; 0: one per core), in order."""
-    from concurrent.futures import ProcessPoolExecutor
-    from multiprocessing import get_context
+    from openastro.core.parallel import parallel_map
 
-    from openastro.core.progress import progress_bar
-
-    workers = config["workers"] or os.cpu_count() or 1
-    jobs = [(lc, config) for lc in lcs]
-    with progress_bar("views", total=len(jobs) if progress else 0) as bar:
-        if workers == 1 or len(jobs) < 8:
-            out = []
-            for job in jobs:
-                out.append(_views_of(job))
-                bar.advance()
-            return out
-        with ProcessPoolExecutor(workers, mp_context=get_context("spawn")) as pool:
-            out = []
-            for item in pool.map(_views_of, jobs, chunksize=4):
-                out.append(item)
-                bar.advance()
-            return out
+    return parallel_map(_views_of, [(lc, config) for lc in lcs], config["workers"], "views", progress)
 
 
 def _cache_key(seed: int, n: int, config: dict[str, Any]) -> str:

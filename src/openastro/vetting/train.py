@@ -3,17 +3,16 @@
 from __future__ import annotations
 
 import json
-import os
 import time
-from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
+from openastro.core.config import with_section
 from openastro.core.errors import InputError
 from openastro.core.workspace import DEFAULT_WORKDIR, Workspace
+from openastro.ml.tracking import numeric, tracking
 from openastro.vetting.data import ViewSet, load_split
 
 EXPERIMENT = "vetting"
@@ -23,43 +22,6 @@ EVAL_SEED_OFFSET = 3  # `evaluate` defaults to seed + 3: a seed neither training
 def split_seeds(seed: int) -> dict[str, int]:
     """Simulator seed of each split: training, validation (early stopping, threshold), test, later evaluation."""
     return {"train": seed, "val": seed + 1, "test": seed + 2, "eval": seed + EVAL_SEED_OFFSET}
-
-
-@contextmanager
-def tracking(root: Path, run_name: str) -> Iterator[Any]:
-    """An MLflow run in the workspace: sqlite store `mlflow.db`, artifacts under `mlartifacts/`, offline."""
-    os.environ.setdefault("MLFLOW_DISABLE_TELEMETRY", "true")
-    import mlflow
-
-    mlflow.set_tracking_uri(f"sqlite:///{root / 'mlflow.db'}")
-    if mlflow.get_experiment_by_name(EXPERIMENT) is None:
-        mlflow.create_experiment(EXPERIMENT, artifact_location=(root / "mlartifacts").as_uri())
-    mlflow.set_experiment(EXPERIMENT)
-    with mlflow.start_run(run_name=run_name) as run:
-        yield run
-
-
-def _prefixed(prefix: str, values: dict[str, Any]) -> dict[str, float]:
-    """The numeric entries of `values`, keys prefixed, for mlflow.log_metrics."""
-    return {f"{prefix}_{k}": float(v) for k, v in values.items() if isinstance(v, int | float) and np.isfinite(v)}
-
-
-def resolved_config(config: Any = None, **overrides: Any) -> Any:
-    """The full Config with the given [vetting] keys replaced (None: keep)."""
-    from pydantic import ValidationError
-
-    from openastro.core.config import VettingConfig, load_config
-    from openastro.core.errors import ConfigError
-
-    cfg = (config or load_config()).model_copy(deep=True)
-    update = {k: v for k, v in overrides.items() if v is not None}
-    try:
-        cfg.vetting = VettingConfig.model_validate({**cfg.vetting.model_dump(), **update})
-    except ValidationError as exc:
-        err = exc.errors()[0]
-        where = ".".join(str(p) for p in err["loc"])
-        raise ConfigError(f"vetting.{where}: {err['msg']} (got {err.get('input')!r})") from None
-    return cfg
 
 
 def command_line(seed: int, n_train: int, epochs: int, out: Path) -> str:
@@ -77,7 +39,7 @@ def train_vetting(workdir: Path | str = DEFAULT_WORKDIR, out: Path | str | None 
     from openastro.vetting.triage import Triage
 
     started = time.time()
-    cfg = resolved_config(config, seed=seed, n_train=n_train, epochs=epochs)
+    cfg = with_section(config, "vetting", seed=seed, n_train=n_train, epochs=epochs)
     ws = Workspace.open(workdir)
     vcfg = cfg.vetting.model_dump()
     run_dir = ws.new_run("train-vetting", cfg, argv)
@@ -93,7 +55,7 @@ def train_vetting(workdir: Path | str = DEFAULT_WORKDIR, out: Path | str | None 
     val_set, missed_val = curated(splits["val"])
     triage = Triage(seed=vcfg["seed"]).fit(splits["train"].features)
     model = VettingModel(vcfg, seed=vcfg["seed"])
-    with tracking(ws.root, f"cnn-seed{vcfg['seed']}") as run:
+    with tracking(ws.root, EXPERIMENT, f"cnn-seed{vcfg['seed']}") as run:
         import mlflow
 
         mlflow.log_params({**vcfg, **{f"seed_{k}": v for k, v in seeds.items()}, "n_fit": len(fit_set),
@@ -119,7 +81,7 @@ def train_vetting(workdir: Path | str = DEFAULT_WORKDIR, out: Path | str | None 
                                                                  "train": round(train_seconds, 1)}}
         weights = model.save(out)
         card = write_card(out, model)
-        mlflow.log_metrics({**_prefixed("val", val_metrics), **_prefixed("test", test_metrics),
+        mlflow.log_metrics({**numeric("val", val_metrics), **numeric("test", test_metrics),
                             "threshold": model.threshold, "best_epoch": best_epoch(model.history)})
         mlflow.log_artifacts(str(out), artifact_path="model")
         mlflow.log_dict(cfg.to_dict(), "config.json")

@@ -1,0 +1,1 @@
+"""The shared training kit: experiment tracking (MLflow in the workspace) and, later, trainers and export."""

@@ -1,0 +1,102 @@
+"""The model card written beside the quality model: data, seeds, rebuild command, held-out metrics, limits."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from openastro.quality.labels import DEFECTS, MIN_CLOUD_LOSS_MAG, MIN_DEW_LEVEL, MIN_ELONGATION
+
+CARD_NAME = "MODEL_CARD.md"
+
+
+def _table(rows: list[list[Any]], header: list[str]) -> str:
+    """A markdown table."""
+    lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
+    lines += ["| " + " | ".join(_fmt(c) for c in row) + " |" for row in rows]
+    return "\n".join(lines)
+
+
+def _fmt(value: Any) -> str:
+    return f"{value:.3f}" if isinstance(value, float) else "-" if value is None else str(value)
+
+
+def card_text(model: Any) -> str:
+    """Markdown for a trained QualityModel (its `info` holds seeds, counts, metrics and the command)."""
+    import lightgbm
+    import torch
+
+    info = model.info
+    m = info.get("test_metrics", {})
+    seeds, counts, cfg = info.get("seeds", {}), info.get("counts", {}), info.get("config", {})
+    seen, unseen = m.get("in_distribution", {}), m.get("unseen", {})
+    raw = m.get("without_normalisation", {})
+    anomaly, holdout = m.get("anomaly", {}), m.get("holdout", {})
+    top = sorted(info.get("feature_importance", {}).items(), key=lambda kv: -kv[1])[:8]
+    recall_unseen = m.get("recall_by_defect_unseen_site", {})
+    sections = [
+        "# Frame quality: LightGBM verdicts with reasons, and an autoencoder anomaly score",
+        f"Written {datetime.now(UTC):%Y-%m-%d %H:%M} UTC by `openastro train quality` (LightGBM "
+        f"{lightgbm.__version__}, torch {torch.__version__}).",
+        "## Rebuild", f"```\n{info.get('command', '')}\n```",
+        "Deterministic given the seed and the `[quality]` config below, up to floating-point differences between "
+        "machines. The measured frames of each seed are cached in `<workdir>/cache/quality/`.",
+        "## Data",
+        f"Simulated nights of every built-in site ({cfg.get('nights')} nights, {cfg.get('n_fields')} fields, "
+        f"{cfg.get('frame_size')}x{cfg.get('frame_size')} frames, each defect drawn with probability "
+        f"{cfg.get('defect_rate')} on top of each site's weather). Splits BY SIMULATOR SEED: train "
+        f"{seeds.get('train')}, validation {seeds.get('val')} (thresholds, autoencoder early stopping), test "
+        f"{seeds.get('test')} (the metrics below; never used for any choice). Site `{info.get('unseen_site')}` "
+        "is left out of training and validation entirely: it is the unseen site.",
+        f"Labels come from the simulator's truth, a defect counting only where it matters: clouds with at least "
+        f"{MIN_CLOUD_LOSS_MAG} mag transparency loss, tracking with elongation >= {MIN_ELONGATION}, dew at "
+        f">= {MIN_DEW_LEVEL} of full; defocus, stray light, trails and electronic pattern always. Weaker defects "
+        "are labelled good (`marginal` below).",
+        _table([[k] + [counts.get(s, {}).get(k, 0) for s in ("train", "val", "test")]
+                for k in ("frames", *DEFECTS, "bad", "marginal")], ["frames", "train", "validation", "test"]),
+        "## Inputs",
+        "Per-frame features (`openastro.quality.featureset`), each compared with its own site's history as a "
+        "robust z-score (median and MAD of that site's frames; log scale for multiplicative ones), so that a "
+        "new site is judged against itself. Reasons come from LightGBM `pred_contrib`: the features that "
+        "pushed hardest towards *bad*, read against the site median.",
+        _table([[k, v] for k, v in top], ["most important features (gain)", ""]),
+        "## Held-out metrics (test seed)",
+        f"Threshold {_fmt(m.get('threshold'))}: {cfg.get('fpr')} false-positive rate on good validation frames.",
+        _table([["training sites", seen.get("roc_auc"), raw.get("roc_auc"), seen.get("pr_auc"),
+                 seen.get("precision"), seen.get("recall"), seen.get("f1"), seen.get("mcc"), seen.get("fpr")],
+                [f"unseen site {info.get('unseen_site')}", unseen.get("roc_auc"), raw.get("roc_auc_unseen_site"),
+                 unseen.get("pr_auc"), unseen.get("precision"), unseen.get("recall"), unseen.get("f1"),
+                 unseen.get("mcc"), unseen.get("fpr")]],
+               ["frames", "ROC AUC", "ROC AUC without site normalisation", "PR AUC", "precision", "recall", "F1",
+                "MCC", "FPR"]),
+        "Recall of each defect at the threshold, and the ROC AUC of its own label:",
+        _table([[d, m.get("recall_by_defect", {}).get(d), recall_unseen.get(d),
+                 seen.get("defect_label_auc", {}).get(d), anomaly.get("recall_by_defect", {}).get(d)]
+                for d in DEFECTS],
+               ["defect", "recall (training sites)", "recall (unseen site)", "label ROC AUC",
+                "anomaly-score recall"]),
+        "## Anomaly score",
+        f"A convolutional autoencoder on 64x64 arcsinh thumbnails, trained on good frames only; threshold: the "
+        f"{cfg.get('ae_percentile')}th percentile of good validation frames' scores "
+        f"({_fmt(model.anomaly.threshold_)}). False-positive rate on good test frames: {_fmt(anomaly.get('fpr'))}.",
+        f"Unseen defect: a second classifier trained without `{holdout.get('holdout_defect')}` frames flags "
+        f"{_fmt(holdout.get('classifier_recall'))} of them at the same false-positive rate; the anomaly score "
+        f"flags {_fmt(anomaly.get('holdout_recall'))}.",
+        "## Known limits",
+        "- Trained on simulated frames only; real cameras have artefacts the simulator lacks (fringing, "
+        "amplifier glow, ghosts). Expect the anomaly score, not the classifier, to catch those.",
+        "- Site normalisation needs history: a site with fewer than `quality.min_site_frames` frames is compared "
+        "with the training sites' pooled statistics, which is weaker.",
+        "- Sky level includes any bias pedestal left in raw frames (the simulator writes no overscan).",
+        "- Features that need a WCS, a catalog, an exposure time or a gain are missing (NaN) without them; "
+        "LightGBM routes missing values, but the verdict then rests on fewer features.",
+    ]
+    return "\n\n".join(sections) + "\n"
+
+
+def write_card(folder: Path, model: Any) -> Path:
+    """Write MODEL_CARD.md beside the model."""
+    path = Path(folder) / CARD_NAME
+    path.write_text(card_text(model))
+    return path

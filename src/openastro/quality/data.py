@@ -1,0 +1,122 @@
+"""Training and test frames for the quality models: simulated nights of every site, measured, labelled from truth."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from openastro.quality.featureset import CONTEXT_FEATURES, IMAGE_FEATURES
+from openastro.quality.labels import DEFECTS, defect_labels
+
+CACHE_VERSION = 1  # bump when features or labels change meaning
+
+
+def split_seeds(seed: int) -> dict[str, int]:
+    """Simulator seed of each split: training, validation (thresholds, early stopping), test."""
+    return {"train": seed, "val": seed + 1, "test": seed + 2}
+
+
+@dataclass
+class QualitySet:
+    """Measured frames: `frames` (file, site_id, field_id, every feature), thumbnails, truth labels."""
+
+    frames: pd.DataFrame
+    thumbs: np.ndarray
+    labels: pd.DataFrame
+
+    def __len__(self) -> int:
+        return len(self.frames)
+
+    def subset(self, keep: np.ndarray) -> QualitySet:
+        """The frames where `keep` is true."""
+        keep = np.asarray(keep, dtype=bool)
+        return QualitySet(self.frames[keep].reset_index(drop=True), self.thumbs[keep],
+                          self.labels[keep].reset_index(drop=True))
+
+    def save(self, folder: Path) -> None:
+        """Parquet tables and a .npy of thumbnails."""
+        folder.mkdir(parents=True, exist_ok=True)
+        self.frames.to_parquet(folder / "frames.parquet", index=False)
+        self.labels.to_parquet(folder / "labels.parquet", index=False)
+        np.save(folder / "thumbs.npy", self.thumbs.astype(np.float16))
+
+    @classmethod
+    def load(cls, folder: Path) -> QualitySet:
+        return cls(pd.read_parquet(folder / "frames.parquet"), np.load(folder / "thumbs.npy").astype(np.float32),
+                   pd.read_parquet(folder / "labels.parquet"))
+
+
+def sim_config(qcfg: Any, seed: int) -> Any:
+    """The simulator settings of one split: every built-in site, each defect at the training rate."""
+    from openastro.core.config import load_config
+
+    rate = qcfg.defect_rate
+    overrides = [f"sim.seed={seed}", f"sim.nights={qcfg.nights}", f"sim.n_fields={qcfg.n_fields}",
+                 f"sim.frame_size={qcfg.frame_size}", "sim.sites=[]", "sim.weather=true",
+                 "sim.variability.supernovae_per_field=0", "sim.variability.novae_per_field=0",
+                 "sim.variability.asteroids_per_field=0", *(f"sim.defects.{d}={rate}" for d in DEFECTS)]
+    return load_config(overrides=overrides).sim
+
+
+def _measure_job(job: tuple[str, pd.DataFrame | None]) -> tuple[dict[str, Any], np.ndarray]:
+    """One frame's feature row (with header context inputs and missing reasons) and thumbnail."""
+    from openastro.quality.measure import measure_file
+
+    path, reference = job
+    m = measure_file(path, reference)
+    return {**m.header, **m.values, "missing": json.dumps(m.missing)}, m.thumbnail
+
+
+def measure_simulation(sim_dir: Path, workers: int = 0, progress: bool = False) -> QualitySet:
+    """Measure every frame of a simulation and label it from its truth (training and evaluation only)."""
+    from openastro.core.parallel import parallel_map
+    from openastro.quality.context import context_features
+
+    truth = pd.read_parquet(sim_dir / "truth" / "frames.parquet")
+    stars = pd.read_parquet(sim_dir / "reference" / "field_stars.parquet")
+    by_field = {f: g.drop(columns="field_id").reset_index(drop=True) for f, g in stars.groupby("field_id")}
+    jobs = [(str(sim_dir / f), by_field.get(fid)) for f, fid in zip(truth["file"], truth["field_id"], strict=True)]
+    results = parallel_map(_measure_job, jobs, workers, "measuring frames", progress)
+    rows = pd.DataFrame([r[0] for r in results])
+    context = context_features(rows)
+    frames = pd.concat([truth[["file", "site_id", "field_id"]].reset_index(drop=True),
+                        context[list(CONTEXT_FEATURES)].reset_index(drop=True),
+                        rows[[*IMAGE_FEATURES, "missing"]]], axis=1)
+    thumbs = np.stack([r[1] for r in results]) if results else np.zeros((0, 64, 64), np.float32)
+    return QualitySet(frames, thumbs, defect_labels(truth).reset_index(drop=True))
+
+
+def cache_key(qcfg: Any, seed: int) -> str:
+    """A digest of everything that shapes a split."""
+    keys = ("nights", "n_fields", "frame_size", "defect_rate")
+    text = json.dumps([CACHE_VERSION, seed, [getattr(qcfg, k) for k in keys]])
+    return hashlib.sha256(text.encode()).hexdigest()[:12]
+
+
+def load_split(qcfg: Any, seed: int, root: Path, progress: bool = False) -> QualitySet:
+    """The measured frames of one seed, simulated and measured once, then cached in `<root>/cache/quality/`."""
+    import shutil
+    import tempfile
+
+    from openastro.core.progress import progress_bar
+    from openastro.sim import simulate
+
+    folder = root / "cache" / "quality" / f"seed{seed}-{cache_key(qcfg, seed)}"
+    if (folder / "labels.parquet").is_file():
+        return QualitySet.load(folder)
+    folder.parent.mkdir(parents=True, exist_ok=True)
+    sim_dir = Path(tempfile.mkdtemp(prefix=f"sim{seed}-", dir=folder.parent))
+    try:
+        with progress_bar(f"simulating seed {seed}", total=None if progress else 0) as bar:
+            simulate(sim_config(qcfg, seed), sim_dir, progress=bar.update)
+        data = measure_simulation(sim_dir, qcfg.workers, progress)
+    finally:
+        shutil.rmtree(sim_dir, ignore_errors=True)
+    data.save(folder)
+    return data
