@@ -187,6 +187,7 @@ class QualityConfig(_Section):
     nights: int = Field(ge=1)
     n_fields: int = Field(ge=1)
     frame_size: int = Field(ge=64, le=4096)
+    max_frames_per_site: int = Field(ge=0)
     defect_rate: Probability
     unseen_site: str
     holdout_defect: str = Field(pattern="^(clouds|tracking|defocus|dew|bright_background|trail|electronics)$")

@@ -58,7 +58,8 @@ def sim_config(qcfg: Any, seed: int) -> Any:
 
     rate = qcfg.defect_rate
     overrides = [f"sim.seed={seed}", f"sim.nights={qcfg.nights}", f"sim.n_fields={qcfg.n_fields}",
-                 f"sim.frame_size={qcfg.frame_size}", "sim.sites=[]", "sim.weather=true",
+                 f"sim.frame_size={qcfg.frame_size}",
+                 f"sim.max_frames_per_site={qcfg.max_frames_per_site}", "sim.sites=[]", "sim.weather=true",
                  "sim.variability.supernovae_per_field=0", "sim.variability.novae_per_field=0",
                  "sim.variability.asteroids_per_field=0", *(f"sim.defects.{d}={rate}" for d in DEFECTS)]
     return load_config(overrides=overrides).sim
@@ -94,7 +95,7 @@ def measure_simulation(sim_dir: Path, workers: int = 0, progress: bool = False) 
 
 def cache_key(qcfg: Any, seed: int) -> str:
     """A digest of everything that shapes a split."""
-    keys = ("nights", "n_fields", "frame_size", "defect_rate")
+    keys = ("nights", "n_fields", "frame_size", "max_frames_per_site", "defect_rate")
     text = json.dumps([CACHE_VERSION, seed, [getattr(qcfg, k) for k in keys]])
     return hashlib.sha256(text.encode()).hexdigest()[:12]
 

@@ -142,7 +142,8 @@ def evaluate_quality(workdir: Path | str = DEFAULT_WORKDIR, model_dir: Path | st
     model = QualityModel.load(folder)
     trained = model.info.get("config", {})
     cfg = with_section(config, "quality", **{k: trained.get(k) for k in (
-        "seed", "nights", "n_fields", "frame_size", "defect_rate", "unseen_site", "holdout_defect", "fpr")})
+        "seed", "nights", "n_fields", "frame_size", "max_frames_per_site", "defect_rate", "unseen_site",
+        "holdout_defect", "fpr")})
     qcfg = cfg.quality
     run_dir = ws.new_run("evaluate-quality", cfg, argv)
     seeds = split_seeds(qcfg.seed)
