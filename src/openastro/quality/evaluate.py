@@ -66,17 +66,24 @@ def defect_aucs(classifier: Any, X: pd.DataFrame, labels: pd.DataFrame) -> dict[
 
 def normalised(model: Any, data: QualitySet) -> pd.DataFrame:
     """Classifier inputs of a split, each site compared with its own frames in that split."""
+    from openastro.quality.inputs import model_inputs
+
     norm = model.normalizer.copy()
     norm.update(data.frames[list(NAMES)], data.frames["site_id"])
-    return norm.transform(data.frames[list(NAMES)], data.frames["site_id"])
+    return model_inputs(norm, data.frames, data.frames["site_id"])
 
 
-def split_metrics(model: Any, data: QualitySet, threshold: float) -> dict[str, Any]:
+def split_metrics(model: Any, data: QualitySet, threshold: float, fpr: float) -> dict[str, Any]:
     """Metrics of the verdict on one split, with per-defect recall and per-defect label AUCs."""
     X = normalised(model, data)
     p_bad = model.classifier.predict_proba(X)
     out = binary_metrics(data.labels["bad"], p_bad, threshold)
     out["recall_by_defect"] = recall_by_defect(data.labels, p_bad >= threshold)
+    # Reading the ROC curve at the target FPR (a metric only: the deployed threshold comes from validation).
+    good = ~data.labels["bad"].to_numpy(bool)
+    if good.any():
+        at_fpr = threshold_at_fpr(p_bad[good], fpr)
+        out["recall_by_defect_at_fpr"] = recall_by_defect(data.labels, p_bad > at_fpr)
     out["defect_label_auc"] = defect_aucs(model.classifier, X, data.labels)
     return out
 
@@ -110,14 +117,14 @@ def evaluate_splits(model: Any, test: QualitySet, val: QualitySet, unseen_site: 
     threshold = model.classifier.threshold_
     unseen = test.frames["site_id"].to_numpy() == unseen_site
     seen_set, unseen_set = test.subset(~unseen), test.subset(unseen)
-    seen = split_metrics(model, seen_set, threshold)
+    seen = split_metrics(model, seen_set, threshold, qcfg.fpr)
     out: dict[str, Any] = {
         "roc_auc": seen["roc_auc"], "roc_auc_unseen_site": float("nan"), "unseen_site": unseen_site,
         "threshold": threshold, "fpr_target": qcfg.fpr, "in_distribution": seen,
         "recall_by_defect": seen["recall_by_defect"],
     }
     if len(unseen_set):
-        other = split_metrics(model, unseen_set, threshold)
+        other = split_metrics(model, unseen_set, threshold, qcfg.fpr)
         out["roc_auc_unseen_site"] = other["roc_auc"]
         out["unseen"] = other
         out["recall_by_defect_unseen_site"] = other["recall_by_defect"]

@@ -1,6 +1,8 @@
 """The frame-quality features: names, units, how each is compared with its site's history, and how it reads.
 
-This table is the one contract between feature extraction (`features`, `context`), the site normalisation
+The Moon, the Sun and the exposure time are stored and shown but are not classifier inputs: in the
+simulated training nights they identify the night, and a classifier learns that night's weather instead of
+the frame (in-distribution AUC fell from 0.88 to 0.86 with them). This table is the one contract between feature extraction (`features`, `context`), the site normalisation
 (`normalize`), the classifier and its explanations: add a feature here and everything else follows.
 """
 
@@ -21,21 +23,22 @@ class Feature:
     """
 
     name: str
-    source: str  # "image" (pixels and reference catalog) or "context" (header, site and ephemeris)
+    source: str  # "image" (pixels and reference catalog), "context" (header, site, ephemeris) or "history"
     site: str
     label: str
     unit: str = ""
+    classify: bool = True  # an input of the classifier (else stored and shown only)
 
 
 FEATURES: tuple[Feature, ...] = (
     # context: header, site and ephemeris
     Feature("airmass", "context", "", "airmass"),
-    Feature("exptime", "context", "", "exposure time", "s"),
+    Feature("exptime", "context", "", "exposure time", "s", classify=False),
     Feature("ccd_temp", "context", "lin", "detector temperature", "C"),
-    Feature("moon_alt", "context", "", "Moon altitude", "deg"),
-    Feature("moon_sep", "context", "", "Moon separation", "deg"),
-    Feature("moon_illum", "context", "", "Moon illumination"),
-    Feature("sun_alt", "context", "", "Sun altitude", "deg"),
+    Feature("moon_alt", "context", "", "Moon altitude", "deg", classify=False),
+    Feature("moon_sep", "context", "", "Moon separation", "deg", classify=False),
+    Feature("moon_illum", "context", "", "Moon illumination", classify=False),
+    Feature("sun_alt", "context", "", "Sun altitude", "deg", classify=False),
     # image: PSF
     Feature("fwhm_px", "image", "log", "FWHM", "px"),
     Feature("fwhm_spread", "image", "lin", "FWHM spread across the frame"),
@@ -62,7 +65,13 @@ FEATURES: tuple[Feature, ...] = (
     Feature("col_pattern", "image", "log", "column banding"),
 )
 
+# Derived from a site's history when its frames are judged together (quality.inputs), not stored per frame.
+HISTORY_FEATURES: tuple[Feature, ...] = (
+    Feature("zp_deficit", "history", "", "zero point below the site's clear-sky level", "mag"),
+    Feature("depth_deficit", "history", "", "limiting magnitude above the site's best", "mag"),
+)
+
 NAMES: tuple[str, ...] = tuple(f.name for f in FEATURES)
 IMAGE_FEATURES: tuple[str, ...] = tuple(f.name for f in FEATURES if f.source == "image")
 CONTEXT_FEATURES: tuple[str, ...] = tuple(f.name for f in FEATURES if f.source == "context")
-BY_NAME: dict[str, Feature] = {f.name: f for f in FEATURES}
+BY_NAME: dict[str, Feature] = {f.name: f for f in (*FEATURES, *HISTORY_FEATURES)}

@@ -40,20 +40,18 @@ class QualityModel:
     raw: Any = None  # the same classifier on raw features (how much site normalisation buys)
     info: dict[str, Any] = field(default_factory=dict)
 
-    def inputs(self, features: pd.DataFrame, sites: pd.Series) -> pd.DataFrame:
-        """Classifier inputs: every frame compared with its own site's history (the rows given)."""
-        return self.normalizer.transform(features[list(NAMES)], sites, refit_unknown=True)
-
     def predict(self, features: pd.DataFrame, sites: pd.Series, thumbs: np.ndarray | None,
                 min_site_frames: int | None = None) -> Verdicts:
         """Verdicts for frames whose features (every name in featureset.NAMES) and sites are given."""
+        from openastro.quality.inputs import explained_features, model_inputs
+
         features = features.reset_index(drop=True)
         sites = pd.Series(np.asarray(sites), name="site_id")
         norm = self.normalizer.copy() if hasattr(self.normalizer, "copy") else self.normalizer
         if min_site_frames is not None and hasattr(norm, "min_frames"):
             norm.min_frames = min_site_frames
         norm.update(features[list(NAMES)], sites)  # each site against its own history: these frames
-        X = norm.transform(features[list(NAMES)], sites)
+        X = model_inputs(norm, features, sites)
         p_bad = self.classifier.predict_proba(X)
         bad = p_bad >= self.classifier.threshold_
         defects = self.classifier.predict_defects(X)
@@ -62,8 +60,9 @@ class QualityModel:
         reasons = [[] for _ in range(len(X))]
         flagged = np.flatnonzero(bad | anomalous)  # pred_contrib is slow: explain only what an operator reads
         if len(flagged):
+            raw = explained_features(features, sites)
             explained = self.classifier.explain(X.iloc[flagged].reset_index(drop=True), norm,
-                                                features.iloc[flagged][list(NAMES)].reset_index(drop=True),
+                                                raw.iloc[flagged].reset_index(drop=True),
                                                 sites.iloc[flagged].reset_index(drop=True))
             for i, r in zip(flagged, explained, strict=True):
                 reasons[i] = r

@@ -53,7 +53,7 @@ def fit_model(train: QualitySet, val: QualitySet, qcfg: Any, progress: bool = Fa
     model.classifier.set_threshold_for_fpr(X_val, bad_val, qcfg.fpr)
     keep = ~train.labels[qcfg.holdout_defect].to_numpy(bool)
     model.holdout = QualityClassifier(**classifier_params(qcfg)).fit(X[keep], bad[keep])
-    model.raw = QualityClassifier(**classifier_params(qcfg)).fit(normalizer.raw_inputs(features), bad)
+    model.raw = QualityClassifier(**classifier_params(qcfg)).fit(raw_model_inputs(features), bad)
     good = ~bad & ~train.labels["marginal"].to_numpy(bool)
     good_val = ~bad_val & ~val.labels["marginal"].to_numpy(bool)
     model.anomaly = AnomalyDetector(width=qcfg.ae_width, epochs=qcfg.ae_epochs, percentile=qcfg.ae_percentile,
@@ -61,11 +61,20 @@ def fit_model(train: QualitySet, val: QualitySet, qcfg: Any, progress: bool = Fa
     return model
 
 
+def raw_model_inputs(features: Any) -> Any:
+    """Classifier columns of the raw (not site-normalised) features: the comparison model's inputs."""
+    from openastro.quality.inputs import classifier_columns
+    from openastro.quality.normalize import raw_inputs
+
+    raw = raw_inputs(features)
+    return raw[classifier_columns(raw.columns)]
+
+
 def raw_feature_aucs(model: Any, test: QualitySet, unseen_site: str) -> dict[str, float]:
     """AUC of the classifier trained on raw (not site-normalised) features: in distribution and unseen site."""
     from openastro.quality.evaluate import roc_auc
 
-    p = model.raw.predict_proba(model.normalizer.raw_inputs(test.frames[list(NAMES)]))
+    p = model.raw.predict_proba(raw_model_inputs(test.frames[list(NAMES)]))
     unseen = test.frames["site_id"].to_numpy() == unseen_site
     y = test.labels["bad"].to_numpy(bool)
     return {"roc_auc": roc_auc(y[~unseen], p[~unseen]), "roc_auc_unseen_site": roc_auc(y[unseen], p[unseen])}
