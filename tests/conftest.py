@@ -18,7 +18,7 @@ def realdata() -> Path:
     return REALDATA
 
 
-@pytest.fixture()
+@pytest.fixture(scope="session")
 def cli():
     """Run the CLI in-process; returns (exit_code, stdout, stderr)."""
     from typer.testing import CliRunner

@@ -96,3 +96,15 @@ def test_pipeline_judges_frames_and_leaves_bad_ones_out_of_light_curves(trained,
             used = set().union(*(set(t.photometry["frame_id"]) for t in stage.tasks(cat, fields)))
             assert bool(used & bad) == expect_bad
     assert bad, "a third of the frames are defocused: some must be judged bad"
+
+
+def test_quality_verb_lists_flagged_frames_with_reasons(trained, cli, tmp_path):
+    ws, _ = trained  # the pipeline test above ran the stages in this workspace
+    code, out, err = cli("quality", "--workdir", str(ws), "--json")
+    assert code == 0, err
+    flagged = json.loads(out)
+    assert flagged and all(f["verdict"] in ("bad", "anomalous") and f["reasons"] for f in flagged)
+    code, out, _ = cli("quality", "--workdir", str(ws), "--all", "--json")
+    assert len(json.loads(out)) > len(flagged)
+    code, _, err = cli("quality", "--workdir", str(tmp_path / "nothing"))
+    assert code == 2 and "does not exist" in err

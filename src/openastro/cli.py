@@ -194,6 +194,23 @@ def evaluate_vetting(
     _emit(evaluate(model, workdir, seed=seed, n=n, progress=not as_json), as_json, show.evaluate_summary)
 
 
+@app.command()
+def quality(
+    site: Annotated[str | None, typer.Option(help="Only this site id.")] = None,
+    all_: Annotated[bool, typer.Option("--all", help="Every frame, not only the flagged ones.")] = False,
+    workdir: Workdir = DEFAULT_WORKDIR,
+    as_json: Json = False,
+) -> None:
+    """Frames judged bad or anomalous by the quality stage, with P(bad), anomaly score, defects and reasons."""
+    from openastro.quality import show
+
+    frames = show.load_verdicts(workdir, site, all_)
+    if as_json:
+        typer.echo(frames.to_json(orient="records", indent=2))
+    else:
+        show.flagged_table(frames)
+
+
 @train_app.command("quality")
 def train_quality(
     seed: Annotated[int | None, typer.Option(help="Training seed; validation and test use seed+1, seed+2 (quality.seed).")] = None,

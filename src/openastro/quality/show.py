@@ -60,3 +60,23 @@ def flagged_table(frames: pd.DataFrame) -> None:
         table.add_row(str(r["frame_id"])[:12], str(r["site_id"]), r["verdict"], _num(r["score"]),
                       _num(r["anomaly"], ".2f"), ", ".join(r["labels"]), r["reasons"])
     Console(width=160 if not Console().is_terminal else None).print(table)
+
+
+def load_verdicts(workdir: Any, site: str | None = None, everything: bool = False) -> pd.DataFrame:
+    """Verdicts from a workspace's catalog: the flagged frames (or all), one site or every site."""
+    from openastro.core.catalog import Catalog
+    from openastro.core.errors import WorkspaceError
+    from openastro.core.workspace import Workspace
+
+    ws = Workspace.open(workdir, create=False)
+    with Catalog(ws.catalog_path, read_only=True) as cat:
+        if not cat.count("frame_quality"):
+            raise WorkspaceError(f"no quality verdicts in {ws.root}; run `openastro run --workdir {ws.root}` first")
+        where = ["TRUE" if everything else "q.verdict <> 'good'"]
+        params: list[Any] = []
+        if site:
+            where.append("f.site_id = ?")
+            params.append(site)
+        return cat.query(f"""SELECT q.frame_id, f.site_id, f.mjd, f.path, q.verdict, q.score, q.anomaly, q.labels,
+                                    q.reasons FROM frame_quality q JOIN frames f USING (frame_id)
+                             WHERE {' AND '.join(where)} ORDER BY f.site_id, f.mjd""", params)
