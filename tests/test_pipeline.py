@@ -57,8 +57,13 @@ def test_run_end_to_end(simulated, tmp_path, cli):
     result = json.loads(out)
     n_frames = simulated[1]["frames_simulated"]
     stages = {s["stage"]: s for s in result["stages"]}
-    assert list(stages) == ["photometry", "lightcurves"]
+    assert list(stages) == ["photometry", "features", "quality", "lightcurves"]
     assert stages["photometry"]["processed"] == n_frames and stages["photometry"]["failed"] == 0
+    assert stages["features"]["processed"] == n_frames and stages["features"]["failed"] == 0
+    with Catalog(ws / "catalog.duckdb", read_only=True) as cat:
+        n_sites = cat.scalar("SELECT count(DISTINCT site_id) FROM frames")
+        assert cat.count("frame_quality") == n_frames
+    assert stages["quality"]["processed"] == n_sites and stages["quality"]["failed"] == 0
     assert stages["lightcurves"]["processed"] == 1 and stages["lightcurves"]["failed"] == 0
     assert all(Path(p).is_file() for p in result["reports"]) and result["reports"]
     assert (ws / "parquet" / "photometry.parquet").is_file()
@@ -78,7 +83,8 @@ def test_run_end_to_end(simulated, tmp_path, cli):
     # a second run finds nothing left to do
     code, out, _ = cli("run", "--workdir", ws, "--json")
     again = json.loads(out)
-    assert [(s["processed"], s["skipped"]) for s in again["stages"]] == [(0, n_frames), (0, 1)]
+    assert [(s["processed"], s["skipped"]) for s in again["stages"]] == [(0, n_frames), (0, n_frames),
+                                                                         (0, n_sites), (0, 1)]
     assert _photometry(ws).equals(phot)
 
     # fused light curves hold every star with photometry; a field is redone when its photometry changes

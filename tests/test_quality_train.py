@@ -96,6 +96,8 @@ def test_pipeline_judges_frames_and_leaves_bad_ones_out_of_light_curves(trained,
             used = set().union(*(set(t.photometry["frame_id"]) for t in stage.tasks(cat, fields)))
             assert bool(used & bad) == expect_bad
     assert bad, "a third of the frames are defocused: some must be judged bad"
+    reports = list((ws / "reports").glob("*.html"))
+    assert reports and any("Frame quality" in r.read_text() and "site median" in r.read_text() for r in reports)
 
 
 def test_quality_verb_lists_flagged_frames_with_reasons(trained, cli, tmp_path):

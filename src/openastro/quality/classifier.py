@@ -242,16 +242,20 @@ class QualityClassifier:
     # ---- persistence
 
     def save(self, out: Path | str) -> Path:
-        """Write one LightGBM text model per booster and `quality_classifier.json` into a folder; returns the JSON path."""
+        """Write one gzipped LightGBM text model per booster and `quality_classifier.json`; returns the JSON path."""
+        import gzip
+
         import lightgbm as lgb
 
         self._check_fitted()
         out = Path(out)
         out.mkdir(parents=True, exist_ok=True)
         # defects by position, not name: a defect's name need not be a valid file name
-        files = {BAD: "quality_bad.txt", **{d: f"quality_defect_{i}.txt" for i, d in enumerate(self.defects_)}}
+        files = {BAD: "quality_bad.txt.gz",
+                 **{d: f"quality_defect_{i}.txt.gz" for i, d in enumerate(self.defects_)}}
         for key, name in files.items():
-            self.boosters_[key].save_model(str(out / name))
+            # mtime=0: the same model gives the same bytes; gzip makes the text models ~5x smaller
+            (out / name).write_bytes(gzip.compress(self.boosters_[key].model_to_string().encode(), mtime=0))
         meta = {"feature_names": self.feature_names_, "defects": self.defects_, "model_files": files,
                 "threshold": self.threshold_, "threshold_info": self.threshold_info_, "params": self.get_params(),
                 "notes": self.notes_, "lightgbm_version": lgb.__version__}
@@ -272,8 +276,17 @@ class QualityClassifier:
         model.threshold_ = float(meta["threshold"])
         model.threshold_info_ = dict(meta["threshold_info"])
         model.notes_ = list(meta["notes"])
-        model.boosters_ = {key: lgb.Booster(model_file=str(folder / name)) for key, name in meta["model_files"].items()}
+        model.boosters_ = {key: _booster(lgb, folder / name) for key, name in meta["model_files"].items()}
         return model
+
+
+def _booster(lgb: Any, path: Path) -> Any:
+    """A LightGBM booster from a text model file, gzipped or not."""
+    import gzip
+
+    if path.suffix == ".gz":
+        return lgb.Booster(model_str=gzip.decompress(path.read_bytes()).decode())
+    return lgb.Booster(model_file=str(path))
 
 
 def _aligned(table: pd.DataFrame, names: list[str]) -> np.ndarray:
