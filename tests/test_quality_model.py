@@ -26,7 +26,7 @@ def test_shipped_model_has_a_card_and_its_record(shipped):
     card = (folder / "MODEL_CARD.md").read_text()
     assert shipped.info["command"].startswith("openastro train quality") and shipped.info["command"] in card
     assert shipped.info["config"]["seed"] == load_config().quality.seed
-    assert 0 < shipped.classifier.threshold_ < 1 and np.isfinite(shipped.anomaly.threshold_)
+    assert 0 < shipped.classifier.threshold_ < 1 and np.isfinite(shipped.anomaly_threshold)
     metrics = shipped.info["test_metrics"]
     assert metrics["roc_auc"] >= 0.98 and metrics["roc_auc_unseen_site"] >= 0.95
 

@@ -59,7 +59,10 @@ def card_text(model: Any) -> str:
         "Per-frame features (`openastro.quality.featureset`), each compared with its own site's history as a "
         "robust z-score (median and MAD of that site's frames; log scale for multiplicative ones), so that a "
         "new site is judged against itself. Reasons come from LightGBM `pred_contrib`: the features that "
-        "pushed hardest towards *bad*, read against the site median.",
+        "pushed hardest towards *bad*, read against the site median. Two inputs come from the site's history as "
+        "a whole: how far the zero point and the limiting magnitude lie below the site's clear-sky level (an "
+        "upper-quantile fit in airmass). The Moon, the Sun and the exposure time are stored but not used: in "
+        "simulated training nights they identify the night, and the model would learn that night's weather.",
         _table([[k, v] for k, v in top], ["most important features (gain)", ""]),
         "## Held-out metrics (test seed)",
         f"Threshold {_fmt(m.get('threshold'))}: {cfg.get('fpr')} false-positive rate on good validation frames.",
@@ -70,19 +73,24 @@ def card_text(model: Any) -> str:
                  unseen.get("mcc"), unseen.get("fpr")]],
                ["frames", "ROC AUC", "ROC AUC without site normalisation", "PR AUC", "precision", "recall", "F1",
                 "MCC", "FPR"]),
-        "Recall of each defect at the threshold, and the ROC AUC of its own label:",
+        "Recall of each defect at the threshold, at the point where the test ROC curve crosses the target "
+        "false-positive rate, and the ROC AUC of its own label:",
         _table([[d, m.get("recall_by_defect", {}).get(d), recall_unseen.get(d),
-                 seen.get("defect_label_auc", {}).get(d), anomaly.get("recall_by_defect", {}).get(d)]
+                 seen.get("recall_by_defect_at_fpr", {}).get(d), seen.get("defect_label_auc", {}).get(d),
+                anomaly.get("recall_by_defect", {}).get(d)]
                 for d in DEFECTS],
-               ["defect", "recall (training sites)", "recall (unseen site)", "label ROC AUC",
-                "anomaly-score recall"]),
+               ["defect", "recall (training sites)", "recall (unseen site)",
+                f"recall at {cfg.get('fpr')} FPR on test (ROC reading)", "label ROC AUC", "anomaly-score recall"]),
         "## Anomaly score",
-        f"A convolutional autoencoder on 64x64 arcsinh thumbnails, trained on good frames only; threshold: the "
-        f"{cfg.get('ae_percentile')}th percentile of good validation frames' scores "
-        f"({_fmt(model.anomaly.threshold_)}). False-positive rate on good test frames: {_fmt(anomaly.get('fpr'))}.",
+        f"A convolutional autoencoder on 64x64 arcsinh thumbnails, trained on good frames only. A frame's score is "
+        f"its reconstruction error over its site's median (a camera's own look is not an anomaly); threshold: "
+        f"the {cfg.get('ae_percentile')}th percentile of good validation frames ({_fmt(model.anomaly_threshold)}). "
+        f"False-positive rate on good test frames: {_fmt(anomaly.get('fpr'))}.",
         f"Unseen defect: a second classifier trained without `{holdout.get('holdout_defect')}` frames flags "
-        f"{_fmt(holdout.get('classifier_recall'))} of them at the same false-positive rate; the anomaly score "
-        f"flags {_fmt(anomaly.get('holdout_recall'))}.",
+        f"{_fmt(holdout.get('classifier_recall'))} of them at the verdict's false-positive rate; the anomaly score "
+        f"flags {_fmt(anomaly.get('holdout_recall'))} at its threshold and "
+        f"{_fmt(anomaly.get('holdout_recall_at_fpr'))} where its ROC curve crosses {cfg.get('fpr')} false positives "
+        "on the test frames.",
         "## Known limits",
         "- Trained on simulated frames only; real cameras have artefacts the simulator lacks (fringing, "
         "amplifier glow, ghosts). Expect the anomaly score, not the classifier, to catch those.",

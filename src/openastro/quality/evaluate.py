@@ -88,15 +88,22 @@ def split_metrics(model: Any, data: QualitySet, threshold: float, fpr: float) ->
     return out
 
 
-def anomaly_metrics(model: Any, data: QualitySet, holdout: str) -> dict[str, Any]:
+def anomaly_metrics(model: Any, data: QualitySet, holdout: str, fpr: float) -> dict[str, Any]:
     """The autoencoder at its own threshold: false positives on good frames, recall per defect."""
-    score = model.anomaly.score(data.thumbs)
-    flagged = score > model.anomaly.threshold_
+    from openastro.quality.inputs import site_relative
+
+    score = site_relative(model.anomaly.score(data.thumbs), data.frames["site_id"])
+    flagged = score > model.anomaly_threshold
     good = ~data.labels["bad"].to_numpy(bool) & ~data.labels["marginal"].to_numpy(bool)
     by_defect = recall_by_defect(data.labels, flagged)
-    return {"fpr": float(flagged[good].mean()) if good.any() else float("nan"),
-            "roc_auc": roc_auc(data.labels["bad"], score), "recall_by_defect": by_defect,
-            "holdout_defect": holdout, "holdout_recall": by_defect.get(holdout, float("nan"))}
+    out = {"threshold": model.anomaly_threshold, "fpr": float(flagged[good].mean()) if good.any() else float("nan"),
+           "roc_auc": roc_auc(data.labels["bad"], score), "recall_by_defect": by_defect,
+           "holdout_defect": holdout, "holdout_recall": by_defect.get(holdout, float("nan"))}
+    if good.any():  # the ROC curve read at the target FPR (a metric; the deployed threshold is from validation)
+        at_fpr = score > threshold_at_fpr(score[good], fpr)
+        out["recall_by_defect_at_fpr"] = recall_by_defect(data.labels, at_fpr)
+        out["holdout_recall_at_fpr"] = out["recall_by_defect_at_fpr"].get(holdout, float("nan"))
+    return out
 
 
 def holdout_metrics(model: Any, data: QualitySet, val: QualitySet, holdout: str, fpr: float) -> dict[str, Any]:
@@ -128,6 +135,6 @@ def evaluate_splits(model: Any, test: QualitySet, val: QualitySet, unseen_site: 
         out["roc_auc_unseen_site"] = other["roc_auc"]
         out["unseen"] = other
         out["recall_by_defect_unseen_site"] = other["recall_by_defect"]
-    out["anomaly"] = anomaly_metrics(model, test, qcfg.holdout_defect)
+    out["anomaly"] = anomaly_metrics(model, test, qcfg.holdout_defect, qcfg.fpr)
     out["holdout"] = holdout_metrics(model, test, val, qcfg.holdout_defect, qcfg.fpr)
     return out

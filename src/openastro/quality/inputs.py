@@ -73,3 +73,9 @@ def explained_features(features: pd.DataFrame, sites: pd.Series) -> pd.DataFrame
     features = features.reset_index(drop=True)
     return pd.concat([features[list(NAMES)], history_features(features, pd.Series(np.asarray(sites)))], axis=1)
 
+
+
+def site_relative(scores: np.ndarray, sites: Any) -> np.ndarray:
+    """Anomaly scores over their site's median score: a camera's own look (pattern, vignetting) is not news."""
+    scores = np.asarray(scores, float)
+    return scores / pd.Series(scores).groupby(np.asarray(sites, dtype=object)).transform("median").to_numpy()

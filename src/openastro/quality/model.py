@@ -40,10 +40,15 @@ class QualityModel:
     raw: Any = None  # the same classifier on raw features (how much site normalisation buys)
     info: dict[str, Any] = field(default_factory=dict)
 
+    @property
+    def anomaly_threshold(self) -> float:
+        """Threshold on site-relative anomaly scores (set from good validation frames when training)."""
+        return float(self.info.get("anomaly_threshold", np.nan))
+
     def predict(self, features: pd.DataFrame, sites: pd.Series, thumbs: np.ndarray | None,
                 min_site_frames: int | None = None) -> Verdicts:
         """Verdicts for frames whose features (every name in featureset.NAMES) and sites are given."""
-        from openastro.quality.inputs import explained_features, model_inputs
+        from openastro.quality.inputs import explained_features, model_inputs, site_relative
 
         features = features.reset_index(drop=True)
         sites = pd.Series(np.asarray(sites), name="site_id")
@@ -55,8 +60,9 @@ class QualityModel:
         p_bad = self.classifier.predict_proba(X)
         bad = p_bad >= self.classifier.threshold_
         defects = self.classifier.predict_defects(X)
-        anomaly = self.anomaly.score(thumbs) if thumbs is not None and len(thumbs) else np.full(len(X), np.nan)
-        anomalous = np.isfinite(anomaly) & (anomaly > self.anomaly.threshold_)
+        anomaly = (site_relative(self.anomaly.score(thumbs), sites) if thumbs is not None and len(thumbs)
+                   else np.full(len(X), np.nan))
+        anomalous = np.isfinite(anomaly) & (anomaly > self.anomaly_threshold)
         reasons = [[] for _ in range(len(X))]
         flagged = np.flatnonzero(bad | anomalous)  # pred_contrib is slow: explain only what an operator reads
         if len(flagged):
@@ -66,7 +72,7 @@ class QualityModel:
                                                 sites.iloc[flagged].reset_index(drop=True))
             for i, r in zip(flagged, explained, strict=True):
                 reasons[i] = r
-        reasons = [r + [f"anomaly score {a:.2f} (threshold {self.anomaly.threshold_:.2f})"] if an else r
+        reasons = [r + [f"anomaly score {a:.1f}x site median (threshold {self.anomaly_threshold:.1f})"] if an else r
                    for r, a, an in zip(reasons, anomaly, anomalous, strict=True)]
         verdict = np.where(bad, "bad", np.where(anomalous, "anomalous", "good"))
         labels = [[d for d in defects.columns if row[d] >= 0.5] if b else []

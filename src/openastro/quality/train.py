@@ -8,6 +8,8 @@ import time
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+
 from openastro.core.config import with_section
 from openastro.core.errors import ConfigError, InputError
 from openastro.core.workspace import DEFAULT_WORKDIR, Workspace
@@ -41,6 +43,7 @@ def fit_model(train: QualitySet, val: QualitySet, qcfg: Any, progress: bool = Fa
     from openastro.quality.anomaly import AnomalyDetector
     from openastro.quality.classifier import QualityClassifier
     from openastro.quality.evaluate import normalised
+    from openastro.quality.inputs import site_relative
     from openastro.quality.model import QualityModel
     from openastro.quality.normalize import SiteNormalizer
 
@@ -58,6 +61,8 @@ def fit_model(train: QualitySet, val: QualitySet, qcfg: Any, progress: bool = Fa
     good_val = ~bad_val & ~val.labels["marginal"].to_numpy(bool)
     model.anomaly = AnomalyDetector(width=qcfg.ae_width, epochs=qcfg.ae_epochs, percentile=qcfg.ae_percentile,
                                     seed=qcfg.seed).fit(train.thumbs[good], val.thumbs[good_val])
+    relative = site_relative(model.anomaly.score(val.thumbs), val.frames["site_id"])
+    model.info["anomaly_threshold"] = float(np.percentile(relative[good_val], qcfg.ae_percentile))
     return model
 
 
@@ -115,7 +120,7 @@ def train_quality(workdir: Path | str = DEFAULT_WORKDIR, out: Path | str | None 
         metrics["without_normalisation"] = raw_feature_aucs(model, splits["test"], qcfg.unseen_site)
         command = " ".join(["openastro", *argv[1:]]) if argv else (
             f"openastro train quality --seed {qcfg.seed} --nights {qcfg.nights} --out {out}")
-        model.info = {"seeds": seeds, "unseen_site": qcfg.unseen_site, "command": command,
+        model.info = {**model.info, "seeds": seeds, "unseen_site": qcfg.unseen_site, "command": command,
                       "mlflow_run_id": run.info.run_id, "config": qcfg.model_dump(),
                       "counts": {"train": describe(train.labels), "val": describe(val.labels),
                                  "test": describe(splits["test"].labels)},
@@ -131,7 +136,7 @@ def train_quality(workdir: Path | str = DEFAULT_WORKDIR, out: Path | str | None 
         mlflow.log_dict(cfg.to_dict(), "config.json")
     summary = {"model": str(out), "card": str(card), "run_dir": str(run_dir), "mlflow_run_id": run.info.run_id,
                "tracking_uri": ws.mlflow_uri, "seeds": seeds, "threshold": model.classifier.threshold_,
-               "anomaly_threshold": model.anomaly.threshold_, "seconds": round(time.time() - started, 1),
+               "anomaly_threshold": model.anomaly_threshold, "seconds": round(time.time() - started, 1),
                **{k: metrics[k] for k in ("roc_auc", "roc_auc_unseen_site", "recall_by_defect")},
                "test": metrics}
     (run_dir / "summary.json").write_text(json.dumps(summary, indent=1, default=str))
