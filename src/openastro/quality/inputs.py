@@ -18,7 +18,8 @@ def clear_sky_deficit(values: np.ndarray, airmass: np.ndarray, sites: np.ndarray
     """Per frame: how far a magnitude (zero point, limiting magnitude) lies below its site's clear-sky level.
 
     The clear-sky level is a linear upper-quantile fit in airmass over the site's frames (extinction makes the
-    slope), so cloudy frames in the history do not drag it down the way they drag a median.
+    slope), so cloudy frames in the history do not drag it down the way they drag a median. With fewer than
+    MIN_ENVELOPE_FRAMES frames (a new site) the level is flat: the same quantile of what the site has so far.
     """
     from sklearn.linear_model import QuantileRegressor
 
@@ -26,7 +27,7 @@ def clear_sky_deficit(values: np.ndarray, airmass: np.ndarray, sites: np.ndarray
     out = np.full(len(values), np.nan)
     for site in pd.unique(sites):
         rows = np.flatnonzero((sites == site) & np.isfinite(values))
-        if len(rows) < MIN_ENVELOPE_FRAMES:
+        if not len(rows):
             continue
         x, y = airmass[rows], values[rows]
         usable = np.isfinite(x)
