@@ -61,14 +61,14 @@ def destripe(thumbs: np.ndarray, length: int = 15) -> np.ndarray:
     return x - (along - median_filter(along, size=(1, 1, 5), mode="mirror"))
 
 
-def segment_offsets(length: int, samples: int, angles: int) -> list[list[tuple[int, int]]]:
-    """Pixel offsets (dy, dx) of `samples` points along a centred segment of `length` pixels, at each of
-    `angles` orientations."""
-    steps = np.linspace(-(length // 2), length // 2, samples)
-    return [[(round(t * np.sin(a)), round(t * np.cos(a))) for t in steps] for a in np.arange(angles) * np.pi / angles]
+def segment_offsets(length: int, angles: int) -> list[list[tuple[int, int]]]:
+    """Pixel offsets (dy, dx) along a centred segment of `length` pixels, at each of `angles` orientations."""
+    half = length // 2
+    return [[(round(t * np.sin(a)), round(t * np.cos(a))) for t in range(-half, half + 1)]
+            for a in np.arange(angles) * np.pi / angles]
 
 
-def oriented_medians(residual: Any, length: int, samples: int, angles: int) -> Any:
+def oriented_medians(residual: Any, length: int, angles: int) -> Any:
     """(n, angles, h, w): the median of an (n, h, w) tensor along a segment at each orientation."""
     import torch
     import torch.nn.functional as F
@@ -76,12 +76,12 @@ def oriented_medians(residual: Any, length: int, samples: int, angles: int) -> A
     half, (h, w) = length // 2, residual.shape[1:]
     padded = F.pad(residual[:, None], (half,) * 4, mode="reflect")[:, 0]
     return torch.stack([torch.stack([padded[:, half + dy:half + dy + h, half + dx:half + dx + w] for dy, dx in seg],
-                                    1).median(1).values for seg in segment_offsets(length, samples, angles)], 1)
+                                    1).median(1).values for seg in segment_offsets(length, angles)], 1)
 
 
-def extended_score(residual: Any, length: int, samples: int, angles: int, top_fraction: float) -> Any:
+def extended_score(residual: Any, length: int, angles: int, top_fraction: float) -> Any:
     """Per frame, over orientations, the largest mean of the top `top_fraction` squared oriented medians."""
-    sq = oriented_medians(residual, length, samples, angles).flatten(2) ** 2
+    sq = oriented_medians(residual, length, angles).flatten(2) ** 2
     k = max(1, round(top_fraction * sq.shape[2]))
     return sq.topk(k, dim=2).values.mean(2).amax(1)
 
@@ -92,13 +92,12 @@ class AnomalyDetector:
 
     def __init__(self, size: int = 64, width: int = 16, latent: int = 64, epochs: int = 40, batch_size: int = 32,
                  learning_rate: float = 3e-3, percentile: float = 95.0, seed: int = 0, threads: int = 1,
-                 destripe: int = 15, segment: int = 21, samples: int = 11, angles: int = 12,
-                 top_fraction: float = 0.02) -> None:
+                 destripe_length: int = 15, segment: int = 21, angles: int = 12, top_fraction: float = 0.02) -> None:
         self.size, self.width, self.latent = size, width, latent
         self.epochs, self.batch_size, self.learning_rate = epochs, batch_size, learning_rate
         self.percentile, self.seed, self.threads = percentile, seed, threads
-        self.destripe, self.segment, self.samples = destripe, segment, samples
-        self.angles, self.top_fraction = angles, top_fraction
+        self.destripe_length, self.segment, self.angles = destripe_length, segment, angles
+        self.top_fraction = top_fraction
         self.net: Any = None
         self.threshold_: float = float("nan")
         self.val_scores_: dict[str, float] = {}
@@ -107,7 +106,7 @@ class AnomalyDetector:
     def params(self) -> dict[str, Any]:
         """The constructor's arguments (saved in the sidecar)."""
         keys = ("size", "width", "latent", "epochs", "batch_size", "learning_rate", "percentile", "seed",
-                "threads", "destripe", "segment", "samples", "angles", "top_fraction")
+                "threads", "destripe_length", "segment", "angles", "top_fraction")
         return {k: getattr(self, k) for k in keys}
 
     def _tensor(self, thumbs: np.ndarray) -> Any:
@@ -117,7 +116,7 @@ class AnomalyDetector:
         x = np.asarray(thumbs, dtype=np.float32)
         if x.ndim != 3 or x.shape[1:] != (self.size, self.size):
             raise ValueError(f"expected thumbnails of shape (n, {self.size}, {self.size}), got {x.shape}")
-        x = destripe(x, self.destripe) if self.destripe else x
+        x = destripe(x, self.destripe_length) if self.destripe_length else x
         return torch.from_numpy(np.ascontiguousarray(x))[:, None]
 
     def fit(self, thumbs: np.ndarray, val_thumbs: np.ndarray,
@@ -181,7 +180,7 @@ class AnomalyDetector:
 
         if not len(x):
             return np.zeros(0)
-        return torch.cat([extended_score(r, self.segment, self.samples, self.angles, self.top_fraction)
+        return torch.cat([extended_score(r, self.segment, self.angles, self.top_fraction)
                           for r in self._residuals(x)]).numpy().astype(float)
 
     def _check_fitted(self) -> None:

@@ -6,20 +6,17 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from openastro.ml.card import fmt, markdown_table
 from openastro.quality.labels import DEFECTS, MIN_CLOUD_LOSS_MAG, MIN_DEW_LEVEL, MIN_ELONGATION
 
 CARD_NAME = "MODEL_CARD.md"
 
 
 def _table(rows: list[list[Any]], header: list[str]) -> str:
-    """A markdown table."""
-    lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
-    lines += ["| " + " | ".join(_fmt(c) for c in row) + " |" for row in rows]
-    return "\n".join(lines)
+    return markdown_table(rows, header, fmt)
 
 
-def _fmt(value: Any) -> str:
-    return f"{value:.3f}" if isinstance(value, float) else "-" if value is None else str(value)
+_fmt = fmt
 
 
 def card_text(model: Any) -> str:

@@ -7,6 +7,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from openastro.ml.card import fmt, markdown_table
 from openastro.vetting.data import POSITIVE, TRAIN_CLASSES
 from openastro.vetting.views import SCALAR_NAMES
 
@@ -15,14 +16,11 @@ METRIC_KEYS = ("roc_auc", "roc_auc_recovered", "precision", "recall", "f1", "mcc
 
 
 def _table(rows: list[list[Any]], header: list[str]) -> str:
-    """A markdown table."""
-    lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
-    lines += ["| " + " | ".join(str(c) for c in row) + " |" for row in rows]
-    return "\n".join(lines)
+    return markdown_table(rows, header)
 
 
 def _fmt(value: Any) -> str:
-    return f"{value:.4f}" if isinstance(value, float) else "-" if value is None else str(value)
+    return fmt(value, 4)
 
 
 def card_text(model: Any) -> str:
