@@ -80,7 +80,12 @@ def oriented_medians(residual: Any, length: int, angles: int) -> Any:
 
 
 def extended_score(residual: Any, length: int, angles: int, top_fraction: float) -> Any:
-    """Per frame, over orientations, the largest mean of the top `top_fraction` squared oriented medians."""
+    """Per frame, over orientations, the largest mean of the top `top_fraction` squared oriented medians.
+
+    A segment's median ignores anything covering less than half of it (stars, hot pixels, cosmic rays) but keeps
+    lines along it (trails, row banding) and anything broader (gradients, halos); the top fraction is about one
+    trail's length, so a single trail is not averaged away over the whole frame.
+    """
     sq = oriented_medians(residual, length, angles).flatten(2) ** 2
     k = max(1, round(top_fraction * sq.shape[2]))
     return sq.topk(k, dim=2).values.mean(2).amax(1)
@@ -184,6 +189,7 @@ class AnomalyDetector:
                           for r in self._residuals(x)]).numpy().astype(float)
 
     def _check_fitted(self) -> None:
+        """Raise unless fit() or load() has built the network."""
         if self.net is None:
             raise RuntimeError("AnomalyDetector is not fitted; call fit() or load()")
 
@@ -194,7 +200,7 @@ class AnomalyDetector:
         self._check_fitted()
         x = self._tensor(thumbs)
         with _threads(self.threads):
-            return torch.cat([r for r in self._residuals(x)]).numpy() if len(x) else np.zeros((0, *x.shape[2:]))
+            return torch.cat(list(self._residuals(x))).numpy() if len(x) else np.zeros((0, self.size, self.size))
 
     def score(self, thumbs: np.ndarray) -> np.ndarray:
         """One anomaly score per thumbnail: larger is stranger (see `extended_score`)."""
