@@ -11,7 +11,7 @@ def fmt(value: Any, digits: int = 3) -> str:
     return f"{value:.{digits}f}" if isinstance(value, float) else "-" if value is None else str(value)
 
 
-def markdown_table(rows: list[list[Any]], header: list[str], cell: Callable[[Any], str] = str) -> str:
+def markdown_table(rows: list[list[Any]], header: list[str], cell: Callable[[Any], str] = fmt) -> str:
     """A markdown table, each cell through `cell`."""
     lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
     lines += ["| " + " | ".join(cell(c) for c in row) + " |" for row in rows]

@@ -12,13 +12,6 @@ from openastro.quality.labels import DEFECTS, MIN_CLOUD_LOSS_MAG, MIN_DEW_LEVEL,
 CARD_NAME = "MODEL_CARD.md"
 
 
-def _table(rows: list[list[Any]], header: list[str]) -> str:
-    return markdown_table(rows, header, fmt)
-
-
-_fmt = fmt
-
-
 def card_text(model: Any) -> str:
     """Markdown for a trained QualityModel (its `info` holds seeds, counts, metrics and the command)."""
     import lightgbm
@@ -50,7 +43,7 @@ def card_text(model: Any) -> str:
         f"{MIN_CLOUD_LOSS_MAG} mag transparency loss, tracking with elongation >= {MIN_ELONGATION}, dew at "
         f">= {MIN_DEW_LEVEL} of full; defocus, stray light, trails and electronic pattern always. Weaker defects "
         "are labelled good (`marginal` below).",
-        _table([[k] + [counts.get(s, {}).get(k, 0) for s in ("train", "val", "test")]
+        markdown_table([[k] + [counts.get(s, {}).get(k, 0) for s in ("train", "val", "test")]
                 for k in ("frames", *DEFECTS, "bad", "marginal")], ["frames", "train", "validation", "test"]),
         "## Inputs",
         "Per-frame features (`openastro.quality.featureset`), each compared with its own site's history as a "
@@ -60,10 +53,10 @@ def card_text(model: Any) -> str:
         "a whole: how far the zero point and the limiting magnitude lie below the site's clear-sky level (an "
         "upper-quantile fit in airmass). The Moon, the Sun and the exposure time are stored but not used: in "
         "simulated training nights they identify the night, and the model would learn that night's weather.",
-        _table([[k, v] for k, v in top], ["most important features (gain)", ""]),
+        markdown_table([[k, v] for k, v in top], ["most important features (gain)", ""]),
         "## Held-out metrics (test seed)",
-        f"Threshold {_fmt(m.get('threshold'))}: {cfg.get('fpr')} false-positive rate on good validation frames.",
-        _table([["training sites", seen.get("roc_auc"), raw.get("roc_auc"), seen.get("pr_auc"),
+        f"Threshold {fmt(m.get('threshold'))}: {cfg.get('fpr')} false-positive rate on good validation frames.",
+        markdown_table([["training sites", seen.get("roc_auc"), raw.get("roc_auc"), seen.get("pr_auc"),
                  seen.get("precision"), seen.get("recall"), seen.get("f1"), seen.get("mcc"), seen.get("fpr")],
                 [f"unseen site {info.get('unseen_site')}", unseen.get("roc_auc"), raw.get("roc_auc_unseen_site"),
                  unseen.get("pr_auc"), unseen.get("precision"), unseen.get("recall"), unseen.get("f1"),
@@ -72,7 +65,7 @@ def card_text(model: Any) -> str:
                 "MCC", "FPR"]),
         "Recall of each defect at the threshold, at the point where the test ROC curve crosses the target "
         "false-positive rate, and the ROC AUC of its own label:",
-        _table([[d, m.get("recall_by_defect", {}).get(d), recall_unseen.get(d),
+        markdown_table([[d, m.get("recall_by_defect", {}).get(d), recall_unseen.get(d),
                  seen.get("recall_by_defect_at_fpr", {}).get(d), seen.get("defect_label_auc", {}).get(d),
                 anomaly.get("recall_by_defect", {}).get(d)]
                 for d in DEFECTS],
@@ -81,12 +74,12 @@ def card_text(model: Any) -> str:
         "## Anomaly score",
         f"A convolutional autoencoder on 64x64 arcsinh thumbnails, trained on good frames only. A frame's score is "
         f"its reconstruction error over its site's median (a camera's own look is not an anomaly); threshold: "
-        f"the {cfg.get('ae_percentile')}th percentile of good validation frames ({_fmt(model.anomaly_threshold)}). "
-        f"False-positive rate on good test frames: {_fmt(anomaly.get('fpr'))}.",
+        f"the {cfg.get('ae_percentile')}th percentile of good validation frames ({fmt(model.anomaly_threshold)}). "
+        f"False-positive rate on good test frames: {fmt(anomaly.get('fpr'))}.",
         f"Unseen defect: a second classifier trained without `{holdout.get('holdout_defect')}` frames flags "
-        f"{_fmt(holdout.get('classifier_recall'))} of them at the verdict's false-positive rate; the anomaly score "
-        f"flags {_fmt(anomaly.get('holdout_recall'))} at its threshold and "
-        f"{_fmt(anomaly.get('holdout_recall_at_fpr'))} where its ROC curve crosses {cfg.get('fpr')} false positives "
+        f"{fmt(holdout.get('classifier_recall'))} of them at the verdict's false-positive rate; the anomaly score "
+        f"flags {fmt(anomaly.get('holdout_recall'))} at its threshold and "
+        f"{fmt(anomaly.get('holdout_recall_at_fpr'))} where its ROC curve crosses {cfg.get('fpr')} false positives "
         "on the test frames.",
         "## Known limits",
         "- Trained on simulated frames only; real cameras have artefacts the simulator lacks (fringing, "

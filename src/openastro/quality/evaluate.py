@@ -9,7 +9,6 @@ import numpy as np
 import pandas as pd
 
 from openastro.quality.data import QualitySet
-from openastro.quality.featureset import NAMES
 from openastro.quality.labels import DEFECTS
 
 
@@ -66,11 +65,9 @@ def defect_aucs(classifier: Any, X: pd.DataFrame, labels: pd.DataFrame) -> dict[
 
 def normalised(model: Any, data: QualitySet) -> pd.DataFrame:
     """Classifier inputs of a split, each site compared with its own frames in that split."""
-    from openastro.quality.inputs import model_inputs
+    from openastro.quality.inputs import site_inputs
 
-    norm = model.normalizer.copy()
-    norm.update(data.frames[list(NAMES)], data.frames["site_id"])
-    return model_inputs(norm, data.frames, data.frames["site_id"])
+    return site_inputs(model.normalizer, data.frames, data.frames["site_id"])[1]
 
 
 def split_metrics(model: Any, data: QualitySet, threshold: float, fpr: float) -> dict[str, Any]:

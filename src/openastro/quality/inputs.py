@@ -69,6 +69,18 @@ def model_inputs(normalizer: Any, features: pd.DataFrame, sites: pd.Series) -> p
     return X[classifier_columns(X.columns)]
 
 
+def site_inputs(normalizer: Any, features: pd.DataFrame, sites: pd.Series,
+                min_frames: int | None = None) -> tuple[Any, pd.DataFrame]:
+    """Each site judged against its own history (the rows given): the refitted normaliser and model inputs."""
+    norm = normalizer.copy()
+    if min_frames is not None:
+        norm.min_frames = min_frames
+    features = features.reset_index(drop=True)
+    sites = pd.Series(np.asarray(sites, dtype=object))
+    norm.update(features[list(NAMES)], sites)
+    return norm, model_inputs(norm, features, sites)
+
+
 def explained_features(features: pd.DataFrame, sites: pd.Series) -> pd.DataFrame:
     """Raw features with the history features beside them: what explanations read values from."""
     features = features.reset_index(drop=True)

@@ -12,7 +12,6 @@ import numpy as np
 import pandas as pd
 
 from openastro.core.errors import InputError
-from openastro.quality.featureset import NAMES
 
 INFO_NAME = "quality.json"
 
@@ -48,15 +47,11 @@ class QualityModel:
     def predict(self, features: pd.DataFrame, sites: pd.Series, thumbs: np.ndarray | None,
                 min_site_frames: int | None = None) -> Verdicts:
         """Verdicts for frames whose features (every name in featureset.NAMES) and sites are given."""
-        from openastro.quality.inputs import explained_features, model_inputs, site_relative
+        from openastro.quality.inputs import explained_features, site_inputs, site_relative
 
         features = features.reset_index(drop=True)
         sites = pd.Series(np.asarray(sites), name="site_id")
-        norm = self.normalizer.copy() if hasattr(self.normalizer, "copy") else self.normalizer
-        if min_site_frames is not None and hasattr(norm, "min_frames"):
-            norm.min_frames = min_site_frames
-        norm.update(features[list(NAMES)], sites)  # each site against its own history: these frames
-        X = model_inputs(norm, features, sites)
+        norm, X = site_inputs(self.normalizer, features, sites, min_site_frames)
         p_bad = self.classifier.predict_proba(X)
         bad = p_bad >= self.classifier.threshold_
         defects = self.classifier.predict_defects(X)

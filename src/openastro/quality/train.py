@@ -147,7 +147,6 @@ def evaluate_quality(workdir: Path | str = DEFAULT_WORKDIR, model_dir: Path | st
                      seed: int | None = None, config: Any = None, argv: list[str] | None = None,
                      progress: bool = False) -> dict[str, Any]:
     """Held-out metrics of a saved model on the test seed of its training (or `seed`), logged to MLflow."""
-    from openastro.quality.data import load_split
     from openastro.quality.evaluate import evaluate_splits
     from openastro.quality.model import QualityModel, resolve_model_dir
 

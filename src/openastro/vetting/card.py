@@ -15,10 +15,6 @@ CARD_NAME = "MODEL_CARD.md"
 METRIC_KEYS = ("roc_auc", "roc_auc_recovered", "precision", "recall", "f1", "mcc", "threshold")
 
 
-def _table(rows: list[list[Any]], header: list[str]) -> str:
-    return markdown_table(rows, header)
-
-
 def _fmt(value: Any) -> str:
     return fmt(value, 4)
 
@@ -52,7 +48,7 @@ def card_text(model: Any) -> str:
         f"Splits BY SIMULATOR SEED: train {seeds.get('train')}, validation {seeds.get('val')} (early stopping and "
         f"the threshold), test {seeds.get('test')} (metrics below, never used for any choice); "
         f"`openastro evaluate vetting` defaults to seed {seeds.get('eval')}.",
-        _table([[c] + [counts.get(s, {}).get(c, 0) for s in ("train", "val", "test")] for c in classes],
+        markdown_table([[c] + [counts.get(s, {}).get(c, 0) for s in ("train", "val", "test")] for c in classes],
                ["class", "train", "validation", "test"]),
         f"Training used {info.get('n_fit')} curves: {info.get('n_train_missed_transits')} training and "
         f"{info.get('n_val_missed_transits')} validation transits whose period search missed the true period (or its "
@@ -77,13 +73,13 @@ def card_text(model: Any) -> str:
         f"MLflow run `{info.get('mlflow_run_id')}` (experiment 'vetting').",
         "K-means triage (3 clusters on standardised features, named from their centroids) is stored in the JSON.",
         "## Metrics on the held-out test seed",
-        _table([[k, _fmt(test.get(k)), _fmt(val.get(k))] for k in METRIC_KEYS], ["metric", "test", "validation"]),
+        markdown_table([[k, _fmt(test.get(k)), _fmt(val.get(k))] for k in METRIC_KEYS], ["metric", "test", "validation"]),
         "`roc_auc_recovered`: only curves whose search found the true period. The threshold maximises F1 on the "
         "validation seed; validation metrics are on the curated validation split.",
         f"Confusion matrix (test, at the threshold): TN {tn}, FP {fp}, FN {fn}, TP {tp}.",
-        _table([[c, v["n"], _fmt(v["planet_like"])] for c, v in test.get("per_class", {}).items()],
+        markdown_table([[c, v["n"], _fmt(v["planet_like"])] for c, v in test.get("per_class", {}).items()],
                ["class", "n (test)", "fraction called planet-like"]),
-        _table([[n, v["n"], ", ".join(f"{c} {k}" for c, k in sorted(v["classes"].items(), key=lambda i: -i[1]))]
+        markdown_table([[n, v["n"], ", ".join(f"{c} {k}" for c, k in sorted(v["classes"].items(), key=lambda i: -i[1]))]
                 for n, v in test.get("triage", {}).items()], ["triage cluster", "n (test)", "simulated classes"]),
         "## Configuration (`[vetting]`)", f"```json\n{json.dumps(cfg, indent=1)}\n```",
         "## Known limits",
