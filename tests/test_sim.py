@@ -513,3 +513,28 @@ def test_site_table_has_real_observatories_on_several_continents():
 def test_import_is_cheap():
     code = "import sys, openastro.sim; print(','.join(m for m in ('numpy', 'astropy', 'pandas') if m in sys.modules))"
     assert subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout.strip() == ""
+
+
+def test_templates_are_an_earlier_transient_free_epoch(tmp_path):
+    """Template frames: the sharpest clean frames of each site and field, 60 days earlier, without transients."""
+    cfg, summary, _ = run(tmp_path / "out", "sim.template_frames=2", "sim.n_fields=1",
+                          "sim.variability.supernovae_per_field=20", "sim.sites=[\"Siding Spring\"]")
+    out = tmp_path / "out"
+    table = pd.read_parquet(out / "reference" / "templates.parquet")
+    truth = pd.read_parquet(out / "truth" / "frames.parquet")
+    assert len(table) == 2 and all((out / f).is_file() for f in table["file"])
+    assert table["mjd"].max() < truth["mjd"].min() - 50
+    sharpest = truth.sort_values("fwhm_px")["fwhm_px"].iloc[0]
+    with fits.open(out / table["file"].iloc[0]) as hdul:
+        header, template = hdul[0].header, hdul[0].data.astype(float)
+    assert header["IMAGETYP"] == "LIGHT" and header["OBJECT"] == table["field_id"].iloc[0]
+    # a bright supernova is in the frames but not in the template at its position
+    trans = pd.read_parquet(out / "truth" / "transients.parquet")
+    bright = trans[(trans["file"] == truth.loc[truth["fwhm_px"] == sharpest, "file"].iloc[0]) & (trans["mag"] < 16)]
+    x, y = WCS(header).wcs_world2pix(bright["ra"], bright["dec"], 0)
+    inside = (x > 3) & (x < 92) & (y > 3) & (y < 92)
+    assert inside.sum() >= 1
+    sky = np.median(template)
+    for xi, yi in zip(x[inside], y[inside], strict=True):
+        assert template[int(round(yi)), int(round(xi))] < sky + 10 * np.sqrt(sky)
+    assert summary.n_frames == len(truth)  # templates are not counted as frames of the night

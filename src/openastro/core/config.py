@@ -67,6 +67,7 @@ class SimConfig(_Section):
     sun_altitude_max: Annotated[float, Field(le=0.0)]
     max_frames_per_site: Annotated[int, Field(ge=0)]
     write_masks: bool
+    template_frames: Annotated[int, Field(ge=0)]
     weather: bool
     variability: VariabilityConfig
     defects: DefectsConfig
@@ -202,6 +203,33 @@ class QualityConfig(_Section):
     workers: int = Field(ge=0)
 
 
+class TransientsConfig(_Section):
+    reference_frames: int = Field(ge=1)
+    method: str = Field(pattern="^(alard-lupton|gaussian)$")
+    detect_threshold: float = Field(gt=0)
+    unet_threshold: float = Field(gt=0, lt=1)
+    match_radius: float = Field(gt=0)
+    max_candidates_per_frame: int = Field(ge=1)
+    backend: str = Field(pattern="^(onnx|torch)$")
+    threads: int = Field(ge=0)
+    unet_model: str
+    realbogus_model: str
+    seed: int
+    unseen_site: str
+    frames_per_site: int = Field(ge=1)
+    frame_size: int = Field(ge=64, le=4096)
+    fnr: float = Field(gt=0, lt=1)
+    unet_width: int = Field(ge=2)
+    unet_depth: int = Field(ge=1, le=6)
+    tile: int = Field(ge=16)
+    rb_width: int = Field(ge=2)
+    rb_dropout: float = Field(ge=0, lt=1)
+    learning_rate: float = Field(gt=0)
+    weight_decay: float = Field(ge=0)
+    patience: int = Field(ge=1)
+    torch_threads: int = Field(ge=0)
+
+
 class Config(_Section):
     sim: SimConfig
     photometry: PhotometryConfig
@@ -211,6 +239,7 @@ class Config(_Section):
     fusion: FusionConfig
     vetting: VettingConfig
     quality: QualityConfig
+    transients: TransientsConfig
 
     def to_dict(self) -> dict[str, Any]:
         """Plain nested dict (tuples as lists), ready for TOML or JSON."""

@@ -89,7 +89,8 @@ def anomaly_metrics(model: Any, data: QualitySet, holdout: str, fpr: float) -> d
     """The autoencoder at its own threshold: false positives on good frames, recall per defect."""
     from openastro.quality.inputs import site_relative
 
-    score = site_relative(model.anomaly.score(data.thumbs), data.frames["site_id"])
+    passed = model.classifier.predict_proba(normalised(model, data)) < model.classifier.threshold_
+    score = site_relative(model.anomaly.score(data.thumbs), data.frames["site_id"], passed)
     flagged = score > model.anomaly_threshold
     good = ~data.labels["bad"].to_numpy(bool) & ~data.labels["marginal"].to_numpy(bool)
     by_defect = recall_by_defect(data.labels, flagged)

@@ -88,7 +88,17 @@ def explained_features(features: pd.DataFrame, sites: pd.Series) -> pd.DataFrame
 
 
 
-def site_relative(scores: np.ndarray, sites: Any) -> np.ndarray:
-    """Anomaly scores over their site's median score: a camera's own look (pattern, vignetting) is not news."""
+def site_relative(scores: np.ndarray, sites: Any, normal: np.ndarray | None = None,
+                  min_normal: int = 5) -> np.ndarray:
+    """Anomaly scores over their site's median score: a camera's own look (pattern, vignetting) is not news.
+    The median is over the site's `normal` frames (those the classifier passes) when it has `min_normal` of
+    them, so that a night full of defects does not move the yardstick."""
     scores = np.asarray(scores, float)
-    return scores / pd.Series(scores).groupby(np.asarray(sites, dtype=object)).transform("median").to_numpy()
+    sites = np.asarray(sites, dtype=object)
+    normal = np.ones(len(scores), bool) if normal is None else np.asarray(normal, bool)
+    everything = pd.Series(scores).groupby(sites).median()
+    passed = pd.Series(scores[normal]).groupby(sites[normal]).agg(["median", "size"])
+    level = everything.copy()
+    enough = passed.index[passed["size"] >= min_normal]
+    level.loc[enough] = passed.loc[enough, "median"]
+    return scores / level.reindex(sites).to_numpy()

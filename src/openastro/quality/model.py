@@ -55,7 +55,7 @@ class QualityModel:
         p_bad = self.classifier.predict_proba(X)
         bad = p_bad >= self.classifier.threshold_
         defects = self.classifier.predict_defects(X)
-        anomaly = (site_relative(self.anomaly.score(thumbs), sites) if thumbs is not None and len(thumbs)
+        anomaly = (site_relative(self.anomaly.score(thumbs), sites, ~bad) if thumbs is not None and len(thumbs)
                    else np.full(len(X), np.nan))
         anomalous = np.isfinite(anomaly) & (anomaly > self.anomaly_threshold)
         reasons = [[] for _ in range(len(X))]

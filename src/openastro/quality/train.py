@@ -61,7 +61,8 @@ def fit_model(train: QualitySet, val: QualitySet, qcfg: Any, progress: bool = Fa
     good_val = ~bad_val & ~val.labels["marginal"].to_numpy(bool)
     model.anomaly = AnomalyDetector(width=qcfg.ae_width, epochs=qcfg.ae_epochs, percentile=qcfg.ae_percentile,
                                     seed=qcfg.seed).fit(train.thumbs[good], val.thumbs[good_val])
-    relative = site_relative(model.anomaly.score(val.thumbs), val.frames["site_id"])
+    passed = model.classifier.predict_proba(X_val) < model.classifier.threshold_
+    relative = site_relative(model.anomaly.score(val.thumbs), val.frames["site_id"], passed)
     model.info["anomaly_threshold"] = float(np.percentile(relative[good_val], qcfg.ae_percentile))
     return model
 

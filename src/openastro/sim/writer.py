@@ -18,6 +18,7 @@ from openastro.sim.fitsout import frame_wcs, header_cards, write_fits
 from openastro.sim.render import Sources, render_frame
 from openastro.sim.sky import e_per_second
 from openastro.sim.streams import STREAM, site_stream, stream
+from openastro.sim.templates import template_rows, template_table
 from openastro.sim.transients import transient_table
 
 MARGIN_PX = 12  # sources this far outside the frame still spill light onto it
@@ -98,12 +99,24 @@ def write_all(plan: network.Plan, cfg: SimConfig, out_dir: Path,
         transient_rows += _write_frame(plan, cfg, out_dir, row, i, dates[i], detectors, field_rows, star_flux)
         if progress:
             progress(i + 1, total)
+    if cfg.template_frames:
+        tables["templates"] = _write_templates(plan, cfg, out_dir, detectors, field_rows, star_flux)
     tables["truth_star_flux"] = star_flux.close()
     tables["truth_transients"] = truth.write_table(
         pd.DataFrame(transient_rows, columns=list(truth.TRANSIENT_COLUMNS)), truth_dir / "transients.parquet")
     per_site = {s.site_id: int((frames["site_id"] == s.site_id).sum()) for s in plan.sites}
     return network.SimSummary(n_frames=total, n_frames_per_site=per_site, out_dir=out_dir,
                               frames_dir=out_dir / "frames", calibration_dir=out_dir / "calibration", tables=tables)
+
+
+def _write_templates(plan: network.Plan, cfg: SimConfig, out_dir: Path, detectors: dict, field_rows: dict,
+                     star_flux: truth.StarFluxWriter) -> Path:
+    """Render the template frames (an earlier epoch, see sim/templates.py) and list them under reference/."""
+    rows = template_rows(plan.frames, cfg.template_frames)
+    dates = _iso_dates(rows["mjd"].to_numpy())
+    for i, row in enumerate(rows.itertuples(index=False)):
+        _write_frame(plan, cfg, out_dir, row, i, dates[i], detectors, field_rows, star_flux, template=True)
+    return truth.write_table(template_table(rows), out_dir / "reference" / "templates.parquet")
 
 
 def _iso_dates(mjd: np.ndarray) -> list[str]:
@@ -116,26 +129,31 @@ def _iso_dates(mjd: np.ndarray) -> list[str]:
 
 
 def _write_frame(plan: network.Plan, cfg: SimConfig, out_dir: Path, row: Any, index: int, date_obs: str,
-                 detectors: dict, field_rows: dict, star_flux: truth.StarFluxWriter) -> list[dict]:
-    """Render and write one frame; record its stars; return its transient truth rows."""
+                 detectors: dict, field_rows: dict, star_flux: truth.StarFluxWriter,
+                 template: bool = False) -> list[dict]:
+    """Render and write one frame; record its stars; return its transient truth rows. A template frame has
+    no transients and its variable stars at their mean brightness."""
     site = plan.sites[int(row.site)]
     size = cfg.frame_size
     wcs = frame_wcs(float(row.ra_center), float(row.dec_center), size, site.pixel_scale, float(row.rotation))
     rows = field_rows[row.field_id]
     x, y = wcs.wcs_world2pix(plan.stars["ra"][rows], plan.stars["dec"][rows], 0)
     mags = plan.stars["mag"][rows].copy()
-    var_rows, offsets = plan.dmag[row.field_id]
-    mags[var_rows] += offsets[:, plan.frame_col[index]]
+    if not template:
+        var_rows, offsets = plan.dmag[row.field_id]
+        mags[var_rows] += offsets[:, plan.frame_col[index]]
     clouds = np.minimum(ramp_at(x, y, size, row.cloud_gx, row.cloud_gy), 1 / row.transparency)
     flux = e_per_second(mags, row.zero_point) * cfg.exposure_s * clouds
     near = (x > -MARGIN_PX) & (x < size + MARGIN_PX) & (y > -MARGIN_PX) & (y < size + MARGIN_PX)
     on = (x >= -0.5) & (x < size - 0.5) & (y >= -0.5) & (y < size - 0.5)
-    trans, trans_rows = _transient_sources(plan, row, wcs, size, cfg.exposure_s)
+    trans, trans_rows = (Sources.empty(), []) if template else _transient_sources(plan, row, wcs, size,
+                                                                                cfg.exposure_s)
+    rng = stream(cfg.seed, STREAM["template" if template else "frame"], index)
     data, mask = render_frame(row, site, detectors[site.site_id], size, cfg.exposure_s,
-                              Sources(x[near], y[near], flux[near]), trans, stream(cfg.seed, STREAM["frame"], index),
-                              cfg.write_masks)
+                              Sources(x[near], y[near], flux[near]), trans, rng, cfg.write_masks and not template)
     write_fits(out_dir / row.file, data, header_cards(site, row, date_obs, cfg.filter, cfg.exposure_s, wcs))
     if mask is not None:
         write_fits(out_dir / "truth" / "masks" / Path(row.file).name, mask)
-    star_flux.add(row.file, plan.stars["star_id"][rows][on], mags[on], x[on], y[on], flux[on])
+    if not template:
+        star_flux.add(row.file, plan.stars["star_id"][rows][on], mags[on], x[on], y[on], flux[on])
     return trans_rows

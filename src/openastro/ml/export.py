@@ -1,0 +1,184 @@
+"""ONNX export of a saved model, checked against torch, with optional int8 dynamic quantisation."""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from openastro.core.errors import InputError
+from openastro.ml.bundle import ModelBundle, first_line, update_info
+
+ONNX_NAME = "model.onnx"
+INT8_NAME = "model.int8.onnx"
+TOLERANCE = 1e-4
+CHECK_BATCH = 4
+# On the ONNX Runtime CPU EP, ConvInteger (int8 Conv) runs but is ~3-4x slower than float Conv,
+# so by default only the fully connected layers are quantised; pass int8_ops to include "Conv".
+INT8_OPS = ("MatMul", "Gemm")
+
+
+def example_batch(input_shape: list[int], batch: int, seed: int = 0) -> np.ndarray:
+    """A seeded standard-normal float32 batch of the example input shape with `batch` rows."""
+    shape = (batch, *input_shape[1:])
+    return np.random.default_rng(seed).standard_normal(shape).astype(np.float32)
+
+
+def torch_forward(bundle: ModelBundle, x: np.ndarray) -> np.ndarray:
+    """The first output of the bundle's model in eager mode, as float32 numpy."""
+    import torch
+
+    with torch.no_grad():
+        out = bundle.model(torch.from_numpy(x))
+    first = out[0] if isinstance(out, tuple | list) else out
+    return first.detach().cpu().numpy().astype(np.float32)
+
+
+def onnx_forward(path: Path, x: np.ndarray) -> np.ndarray:
+    """The first output of an ONNX file run by ONNX Runtime on the CPU, as float32 numpy."""
+    import onnxruntime as ort
+
+    session = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"])
+    return np.asarray(session.run(None, {session.get_inputs()[0].name: x})[0], dtype=np.float32)
+
+
+def _export_dynamo(bundle: ModelBundle, x: Any, out: Path, opset: int) -> None:
+    import torch
+
+    torch.onnx.export(
+        bundle.model,
+        (x,),
+        str(out),
+        dynamo=True,
+        external_data=False,
+        opset_version=opset,
+        input_names=bundle.input_names,
+        output_names=bundle.output_names,
+        dynamic_shapes=({0: torch.export.Dim("batch")},),
+        verbose=False,
+    )
+
+
+def _export_torchscript(bundle: ModelBundle, x: Any, out: Path, opset: int) -> None:
+    import torch
+
+    axes = {name: {0: "batch"} for name in [*bundle.input_names, *bundle.output_names]}
+    torch.onnx.export(
+        bundle.model,
+        (x,),
+        str(out),
+        dynamo=False,
+        opset_version=opset,
+        input_names=bundle.input_names,
+        output_names=bundle.output_names,
+        dynamic_axes=axes,
+    )
+
+
+def write_onnx(bundle: ModelBundle, out: Path, opset: int) -> str:
+    """Export the bundle's model to a single ONNX file with a dynamic batch axis; the exporter used."""
+    import torch
+
+    # A batch of 1 would be specialised to a constant by torch.export, so trace with 2.
+    x = torch.from_numpy(example_batch(bundle.input_shape, batch=2))
+    try:
+        _export_dynamo(bundle, x, out, opset)
+        return "dynamo"
+    except Exception as exc:  # any dynamo failure (unsupported op, guard) falls back to TorchScript
+        logging.getLogger(__name__).warning(
+            "dynamo ONNX export failed (%s); using the TorchScript exporter", first_line(exc)
+        )
+        _export_torchscript(bundle, x, out, opset)
+        return "torchscript"
+
+
+class _DropPreprocessHint(logging.Filter):
+    def filter(self, record: logging.LogRecord) -> bool:
+        return "pre-processing before quantization" not in record.getMessage()
+
+
+@contextlib.contextmanager
+def _quiet_quantizer() -> Iterator[None]:
+    # quantize_dynamic logs a root-level hint to run quant_pre_process, which mangles pooling graphs.
+    hint = _DropPreprocessHint()
+    root = logging.getLogger()
+    root.addFilter(hint)
+    try:
+        yield
+    finally:
+        root.removeFilter(hint)
+
+
+def write_int8(src: Path, out: Path, ops: tuple[str, ...] = INT8_OPS) -> None:
+    """Dynamically quantise the weights of `ops` in an ONNX file to int8."""
+    from onnxruntime.quantization import QuantType, quantize_dynamic
+
+    with _quiet_quantizer():
+        quantize_dynamic(str(src), str(out), weight_type=QuantType.QInt8, op_types_to_quantize=list(ops))
+
+
+def relative_to(path: Path, folder: Path) -> str:
+    """`path` relative to `folder` when inside it (so a moved model folder stays valid), else absolute."""
+    path, folder = path.resolve(), folder.resolve()
+    return str(path.relative_to(folder)) if path.is_relative_to(folder) else str(path)
+
+
+def max_abs_diff(a: np.ndarray, b: np.ndarray) -> float:
+    """The largest absolute difference of two arrays of the same shape."""
+    if a.shape != b.shape:
+        raise InputError(f"ONNX output shape {a.shape} differs from torch {b.shape}; check the model's forward")
+    return float(np.max(np.abs(a.astype(np.float64) - b.astype(np.float64)))) if a.size else 0.0
+
+
+def export_onnx(
+    folder: Path | str,
+    out: Path | str | None = None,
+    int8: bool = False,
+    opset: int = 18,
+    int8_ops: tuple[str, ...] = INT8_OPS,
+) -> dict[str, Any]:
+    """Export the model in `folder` to ONNX (and int8), check it against torch; the record saved in model.json.
+
+    Paths in the record are relative to `folder` when inside it: open them as `folder / record["onnx"]`.
+    """
+    import onnx
+
+    folder = Path(folder)
+    bundle = ModelBundle.load(folder)
+    out = Path(out) if out is not None else folder / ONNX_NAME
+    out.parent.mkdir(parents=True, exist_ok=True)
+    exporter = write_onnx(bundle, out, opset)
+    onnx.checker.check_model(str(out))
+    x = example_batch(bundle.input_shape, batch=CHECK_BATCH)
+    reference = torch_forward(bundle, x)
+    diff = max_abs_diff(onnx_forward(out, x), reference)
+    if diff > TOLERANCE:
+        raise InputError(
+            f"ONNX export of {folder} differs from torch by {diff:.2e} > {TOLERANCE:g}; "
+            "check for ops with train-mode behaviour or unsupported ops in the model"
+        )
+    record: dict[str, Any] = {
+        "onnx": relative_to(out, folder),
+        "onnx_int8": None,
+        "max_abs_diff": diff,
+        "max_abs_diff_int8": None,
+        "bytes": out.stat().st_size,
+        "bytes_int8": None,
+        "opset": opset,
+        "exporter": exporter,
+    }
+    if int8:
+        int8_path = out.with_name(out.name.removesuffix(".onnx") + ".int8.onnx")
+        write_int8(out, int8_path, int8_ops)
+        record.update(
+            onnx_int8=relative_to(int8_path, folder),
+            max_abs_diff_int8=max_abs_diff(onnx_forward(int8_path, x), reference),
+            bytes_int8=int8_path.stat().st_size,
+            int8_ops=list(int8_ops),
+        )
+    update_info(folder, export=record)
+    return record

@@ -1,0 +1,109 @@
+"""Binary-classification metrics as plain python numbers (scikit-learn underneath), thresholds, curves."""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import numpy as np
+
+from openastro.core.errors import InputError
+
+
+def binary_metrics(y, score, threshold: float = 0.5) -> dict[str, Any]:
+    """Counts, metrics at `threshold` (score >= it is positive), AUCs, confusion matrix; NaN if undefined."""
+    from sklearn import metrics as skm
+
+    y, score = _checked(y, score)
+    pred = (score >= threshold).astype(int)
+    (tn, fp), (fn, tp) = skm.confusion_matrix(y, pred, labels=[0, 1]).tolist()
+    both = dict(y_true=y, y_pred=pred, zero_division=np.nan)
+    # MCC is 0/0 when a row or column of the confusion matrix is empty; scikit-learn reports 0 there
+    mcc = skm.matthews_corrcoef(y, pred) if min(tp + fp, tp + fn, tn + fp, tn + fn) > 0 else math.nan
+    return {
+        "n": int(len(y)), "n_pos": int(tp + fn), "accuracy": float(skm.accuracy_score(y, pred)),
+        "precision": float(skm.precision_score(**both)), "recall": float(skm.recall_score(**both)),
+        "f1": float(skm.f1_score(**both)), "roc_auc": roc_auc(y, score), "pr_auc": pr_auc(y, score),
+        "mcc": float(mcc), "fpr": _ratio(fp, fp + tn), "fnr": _ratio(fn, fn + tp),
+        "threshold": float(threshold), "confusion_matrix": [[tn, fp], [fn, tp]],
+    }
+
+
+def roc_auc(y, score) -> float:
+    """Area under the ROC curve; NaN when `y` holds one class only."""
+    from sklearn.metrics import roc_auc_score
+
+    y, score = _checked(y, score)
+    return float(roc_auc_score(y, score)) if _two_classes(y) else math.nan
+
+
+def pr_auc(y, score) -> float:
+    """Average precision (area under the precision-recall curve); NaN when `y` holds one class only."""
+    from sklearn.metrics import average_precision_score
+
+    y, score = _checked(y, score)
+    return float(average_precision_score(y, score)) if _two_classes(y) else math.nan
+
+
+def threshold_at_fnr(pos_scores, fnr: float) -> float:
+    """The highest threshold (score >= threshold is positive) that misses at most `fnr` of the positives."""
+    scores = np.sort(_scores(pos_scores, "pos_scores"))
+    allowed = _allowed(fnr, len(scores), "fnr")
+    return float(scores[allowed])
+
+
+def threshold_at_fpr(neg_scores, fpr: float) -> float:
+    """The lowest threshold (score >= threshold is positive) that passes at most `fpr` of the negatives."""
+    scores = np.sort(_scores(neg_scores, "neg_scores"))[::-1]
+    allowed = _allowed(fpr, len(scores), "fpr")
+    # just above the first negative that must stay below the threshold
+    return float(np.nextafter(scores[allowed], np.inf))
+
+
+def curves(y, score) -> dict[str, dict[str, np.ndarray]]:
+    """ROC (fpr, tpr, thresholds) and precision-recall (recall, precision, thresholds) arrays for plotting."""
+    from sklearn.metrics import precision_recall_curve, roc_curve
+
+    y, score = _checked(y, score)
+    if not _two_classes(y):
+        raise InputError(f"curves need both classes in y, got only {np.unique(y).tolist()}: add the other")
+    fpr, tpr, roc_thresholds = roc_curve(y, score)
+    precision, recall, pr_thresholds = precision_recall_curve(y, score)
+    return {"roc": {"fpr": fpr, "tpr": tpr, "thresholds": roc_thresholds},
+            "pr": {"recall": recall, "precision": precision, "thresholds": pr_thresholds}}
+
+
+def _checked(y, score) -> tuple[np.ndarray, np.ndarray]:
+    """Labels as 0/1 ints and finite float scores of the same length, or an InputError saying what is off."""
+    y, score = np.asarray(y).ravel(), _scores(score, "score")
+    if len(y) != len(score):
+        raise InputError(f"{len(y)} labels but {len(score)} scores: pass one score per label")
+    if not np.isin(y, (0, 1)).all():
+        found = np.unique(y)[:5].tolist()
+        raise InputError(f"labels must be 0/1 (or bool), got values {found}: binarise them first")
+    return y.astype(int), score
+
+
+def _scores(values, name: str) -> np.ndarray:
+    """A non-empty 1-D array of finite float scores."""
+    scores = np.asarray(values, dtype=float).ravel()
+    if scores.size == 0 or not np.isfinite(scores).all():
+        raise InputError(f"{name} is empty or holds NaN/inf: pass finite scores")
+    return scores
+
+
+def _allowed(rate: float, n: int, name: str) -> int:
+    """How many of `n` samples a rate in [0, 1) lets through (the epsilon keeps 0.29 * 100 at 29, not 28)."""
+    if not 0.0 <= rate < 1.0:
+        raise InputError(f"{name}={rate} must lie in [0, 1)")
+    return min(n - 1, math.floor(rate * n + 1e-9))
+
+
+def _two_classes(y: np.ndarray) -> bool:
+    """Whether both labels occur."""
+    return bool(y.min() != y.max())
+
+
+def _ratio(num: int, den: int) -> float:
+    """num / den, NaN when den is 0."""
+    return num / den if den else math.nan

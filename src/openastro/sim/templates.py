@@ -1,0 +1,30 @@
+"""Template frames: an earlier epoch of each field at each site, in good conditions and without transients.
+
+Surveys subtract a reference built from earlier, deep, sharp exposures (ZTF's references, PS1 templates). The
+simulator writes such frames under `templates/<site>/` so that a transient born during the simulated nights is
+absent from the reference, as on the real sky. Variable stars sit at their mean brightness there.
+"""
+
+from __future__ import annotations
+
+import pandas as pd
+
+TEMPLATE_EPOCH_DAYS = 60.0  # how much earlier than the first simulated night the templates were taken
+DEFECTS = ("tracking", "defocus", "dew", "bright_background", "trail", "electronics")
+
+
+def template_rows(frames: pd.DataFrame, per_field: int) -> pd.DataFrame:
+    """The sharpest defect-free clear frames of each site and field, moved to the template epoch."""
+    clean = frames[~frames[list(DEFECTS)].any(axis=1) & (frames["transparency"] > 0.9)]
+    picked = (clean.sort_values("fwhm_px", kind="stable").groupby(["site_id", "field_id"], sort=True)
+              .head(per_field).sort_values(["site_id", "field_id", "fwhm_px"], kind="stable"))
+    k = picked.groupby(["site_id", "field_id"]).cumcount().to_numpy() + 1
+    files = [f"templates/{s}/{s}_{f}_t{i:02d}.fits" for s, f, i in zip(picked["site_id"], picked["field_id"], k,
+                                                                        strict=True)]
+    shift = TEMPLATE_EPOCH_DAYS
+    return picked.assign(file=files, mjd=picked["mjd"] - shift, mjd_mid=picked["mjd_mid"] - shift).reset_index(drop=True)
+
+
+def template_table(rows: pd.DataFrame) -> pd.DataFrame:
+    """What a user knows of the templates: file, site, field, time, exposure conditions from the header."""
+    return rows[["file", "site_id", "field_id", "mjd"]].reset_index(drop=True)

@@ -1,0 +1,1 @@
+"""Transients: ZTF-style alert packets, stamp cutouts, and the U-Net / real-bogus networks."""
