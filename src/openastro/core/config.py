@@ -116,6 +116,7 @@ class RunConfig(_Section):
 class ReportConfig(_Section):
     n_variable_stars: int
     n_example_frames: int
+    n_candidates: Annotated[int, Field(ge=0)] = 12
 
 
 class PeriodsConfig(_Section):

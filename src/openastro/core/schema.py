@@ -1,6 +1,6 @@
 """The catalog's tables, by schema version; later versions add migrations instead of breaking old workspaces."""
 
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3
 
 # Version 1: the foundation. Each entry creates one table.
 TABLES_V1: dict[str, str] = {
@@ -62,6 +62,16 @@ TABLES_V2: dict[str, str] = {
 }
 QUALITY_COLUMNS_V2 = ("anomalous BOOLEAN", "defects JSON", "model VARCHAR")
 
+# Version 3: transients. Template frames (earlier epochs of a field, e.g. the simulator's templates/), the
+# reference stack built per site and field, and candidates gain their field, time, scores and cutouts.
+TABLES_V3: dict[str, str] = {
+    "templates": "path VARCHAR PRIMARY KEY, site_id VARCHAR, field_id VARCHAR, mjd DOUBLE, origin VARCHAR",
+    "reference_images": """site_id VARCHAR, field_id VARCHAR, path VARCHAR, n_frames INTEGER, fwhm_px DOUBLE,
+        source VARCHAR, inputs JSON, built_at TIMESTAMP, PRIMARY KEY (site_id, field_id)""",
+}
+CANDIDATE_COLUMNS_V3 = ("field_id VARCHAR", "mjd DOUBLE", "snr DOUBLE", "npix INTEGER", "sign INTEGER",
+                        "rb_score DOUBLE", "unet_score DOUBLE", "real BOOLEAN", "cutout BLOB", "model VARCHAR")
+
 # Tables exported to Parquet after each run, for Dask, pandas or Spark.
 BULK_TABLES = ("frames", "frame_measurements", "sources", "photometry")
 
@@ -76,4 +86,6 @@ MIGRATIONS: dict[int, list[str]] = {
     0: create_statements(TABLES_V1),
     1: create_statements(TABLES_V2)
     + [f"ALTER TABLE frame_quality ADD COLUMN IF NOT EXISTS {col}" for col in QUALITY_COLUMNS_V2],
+    2: create_statements(TABLES_V3)
+    + [f"ALTER TABLE candidates ADD COLUMN IF NOT EXISTS {col}" for col in CANDIDATE_COLUMNS_V3],
 }

@@ -63,14 +63,16 @@ class TorchEstimator:
         return self.bundle().save(folder)
 
     @classmethod
-    def load(cls, folder: Path | str, backend: str = "torch", threads: int = 0) -> TorchEstimator:
-        """A saved estimator whose forward pass runs on `backend` ("torch" or "onnx")."""
+    def load(cls, folder: Path | str, backend: str = "torch", threads: int = 0,
+             int8: bool = False) -> TorchEstimator:
+        """A saved estimator whose forward pass runs on `backend` ("torch" or "onnx"; `int8`: the dynamically
+        quantised ONNX model)."""
         from openastro.ml.bundle import read_meta
         from openastro.ml.runtime import predictor
 
         meta = read_meta(folder)
         est = cls.from_saved(meta["kwargs"], meta.get("info", {}))
-        est._run = predictor(folder, backend=backend, threads=threads)
+        est._run = predictor(folder, backend=backend, threads=threads, int8=int8)
         if backend == "torch":
             est.model = est._run.bundle.model
         return est

@@ -11,7 +11,7 @@ from typing import Any
 import numpy as np
 
 from openastro.core.errors import InputError
-from openastro.ml.bundle import ModelBundle, first_line, update_info
+from openastro.ml.bundle import WEIGHTS, ModelBundle, first_line, update_info
 
 ONNX_NAME = "model.onnx"
 INT8_NAME = "model.int8.onnx"
@@ -134,6 +134,13 @@ def max_abs_diff(a: np.ndarray, b: np.ndarray) -> float:
     return float(np.max(np.abs(a.astype(np.float64) - b.astype(np.float64)))) if a.size else 0.0
 
 
+def weights_digest(folder: Path | str) -> str:
+    """SHA-256 of a bundle's model.pt: an export is current when it was made from these very weights."""
+    import hashlib
+
+    return hashlib.sha256((Path(folder) / WEIGHTS).read_bytes()).hexdigest()
+
+
 def export_onnx(
     folder: Path | str,
     out: Path | str | None = None,
@@ -170,6 +177,7 @@ def export_onnx(
         "bytes_int8": None,
         "opset": opset,
         "exporter": exporter,
+        "weights_sha256": weights_digest(folder),
     }
     if int8:
         int8_path = out.with_name(out.name.removesuffix(".onnx") + ".int8.onnx")

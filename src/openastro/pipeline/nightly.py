@@ -13,7 +13,7 @@ from openastro.core.catalog import Catalog
 from openastro.core.config import Config, load_config
 from openastro.core.errors import WorkspaceError
 from openastro.core.schema import TABLES_V1
-from openastro.core.workspace import Workspace
+from openastro.core.workspace import Workspace, stored_path
 
 
 def _sim_dir(ws: Workspace, config: Config) -> tuple[Path, str]:
@@ -34,6 +34,16 @@ def load_reference(catalog: Catalog, reference_dir: Path) -> None:
     catalog.insert("field_stars", stars[["star_id", "field_id", "ra", "dec", "mag", "color"]])
 
 
+def load_templates(catalog: Catalog, sim_dir: Path) -> None:
+    """Register the simulator's template frames (an earlier epoch per site and field) for reference stacks."""
+    table = sim_dir / "reference" / "templates.parquet"
+    if table.is_file():
+        rows = pd.read_parquet(table)
+        paths = [stored_path(sim_dir / f, catalog.root) for f in rows["file"]]
+        catalog.insert("templates", rows[["site_id", "field_id", "mjd"]].assign(path=paths, origin="sim"),
+                       replace=True)
+
+
 def simulate_into(ws: Workspace, config: Config, catalog: Catalog) -> dict[str, Any]:
     """Simulate the network into the workspace and ingest its frames (idempotent for the same config)."""
     from openastro.core.progress import progress_bar
@@ -49,6 +59,7 @@ def simulate_into(ws: Workspace, config: Config, catalog: Catalog) -> dict[str, 
         summary = simulate(config.sim, out_dir, progress=bar.update)
     with catalog.transaction():
         load_reference(catalog, out_dir / "reference")
+        load_templates(catalog, out_dir)
         catalog.con.execute("INSERT OR REPLACE INTO meta VALUES ('sim_config', ?)", [digest])
     report = ingest([out_dir / "frames"], catalog, origin="sim")
     return {"sim_dir": str(out_dir), "frames_simulated": summary.n_frames,

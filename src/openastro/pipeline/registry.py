@@ -14,8 +14,9 @@ def stage_classes() -> list[type[Stage]]:
     from openastro.pipeline.lightcurve_stage import LightcurveStage
     from openastro.pipeline.photometry_stage import PhotometryStage
     from openastro.pipeline.quality_stage import FeaturesStage, QualityStage
+    from openastro.pipeline.transients_stage import CandidatesStage
 
-    return [PhotometryStage, FeaturesStage, QualityStage, LightcurveStage]
+    return [PhotometryStage, FeaturesStage, QualityStage, CandidatesStage, LightcurveStage]
 
 
 def select_stages(config: Config) -> list[Stage]:

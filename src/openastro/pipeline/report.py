@@ -11,7 +11,7 @@ from __future__ import annotations
 import os
 import re
 import tempfile
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -44,6 +44,8 @@ class NightData:
     photometry: pd.DataFrame   # star_id, mjd, time, mag, mag_err, site
     quality: pd.DataFrame      # frame_quality rows of the night's frames, with site
     fused: FusedData | None = None  # light curves, periods and candidates of the stars of the night's fields
+    candidates: pd.DataFrame = field(default_factory=pd.DataFrame)  # transient candidates in the night's frames
+    references: pd.DataFrame = field(default_factory=pd.DataFrame)  # reference_images of the night's site+fields
 
 
 def nights(catalog: Catalog) -> list[str]:
@@ -102,7 +104,7 @@ def load_night(catalog: Catalog, night: str) -> NightData:
     """Read the night's frames (with measurements), photometry and quality verdicts."""
     names = _site_names(catalog)
     frames = catalog.query("""
-        SELECT f.frame_id, f.path, f.site_id, f.mjd, f.has_wcs, m.fwhm_px, m.fwhm_arcsec, m.sky,
+        SELECT f.frame_id, f.path, f.site_id, f.field_id, f.mjd, f.has_wcs, m.fwhm_px, m.fwhm_arcsec, m.sky,
                m.zero_point, m.lim_mag
         FROM frames f LEFT JOIN frame_measurements m USING (frame_id)
         WHERE f.night = ? ORDER BY f.mjd, f.frame_id""", [night])
@@ -112,10 +114,28 @@ def load_night(catalog: Catalog, night: str) -> NightData:
     quality = catalog.query("""
         SELECT q.frame_id, f.site_id, f.mjd, q.verdict, q.score, q.anomaly, q.labels, q.reasons
         FROM frame_quality q JOIN frames f USING (frame_id) WHERE f.night = ? ORDER BY f.mjd""", [night])
-    for df in (frames, photometry, quality):
+    candidates, references = load_transients(catalog, night)
+    for df in (frames, photometry, quality, candidates, references):
         df["site"] = df["site_id"].map(names).fillna(df["site_id"]).fillna(UNKNOWN_SITE).astype(str)
     photometry["time"] = mjd_to_time(photometry["mjd"])
-    return NightData(night=night, frames=add_conditions(frames), photometry=photometry, quality=quality)
+    candidates["time"] = mjd_to_time(candidates["mjd"])
+    return NightData(night=night, frames=add_conditions(frames), photometry=photometry, quality=quality,
+                     candidates=candidates, references=references)
+
+
+def load_transients(catalog: Catalog, night: str) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Transient candidates found in the night's frames and the reference stacks of the night's site+fields."""
+    candidates = catalog.query("""
+        SELECT c.candidate_id, c.frame_id, c.site_id, c.field_id, c.mjd, c.ra, c.dec, c.x, c.y, c.flux, c.snr,
+               c.npix, c.sign, c.rb_score, c.unet_score, coalesce(c.real, false) AS real, c.cutout
+        FROM candidates c JOIN frames f USING (frame_id)
+        WHERE f.night = ? AND c.kind = 'transient' ORDER BY c.rb_score DESC, c.candidate_id""", [night])
+    references = catalog.query("""
+        SELECT r.site_id, r.field_id, r.source, r.n_frames, r.fwhm_px FROM reference_images r
+        WHERE EXISTS (SELECT 1 FROM frames f WHERE f.night = ? AND f.site_id = r.site_id
+                      AND f.field_id = r.field_id)
+        ORDER BY r.site_id, r.field_id""", [night])
+    return candidates, references
 
 
 def _site_names(catalog: Catalog) -> dict[str, str]:

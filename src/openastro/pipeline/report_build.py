@@ -36,6 +36,7 @@ MAX_QUALITY_ROWS = 40
 def render(data: NightData, root: Path, config: ReportConfig, periods: Any = None) -> str:
     """The whole report page; sections are built in page order so plotly.js lands in the first chart."""
     from openastro.pipeline.report_build_lc import lightcurve_sections
+    from openastro.pipeline.report_transients import transients_section
 
     plotter = Plotter()
     sites = set(data.frames["site"]) | set(data.photometry["site"])
@@ -47,6 +48,7 @@ def render(data: NightData, root: Path, config: ReportConfig, periods: Any = Non
         conditions_section(data.frames, colors, plotter),
         frames_section(summary, colors, plotter),
         quality_section(data.quality),
+        transients_section(data, config.n_candidates),
         examples_section(data.frames, root, config.n_example_frames),
         variables_section(data.photometry, ranked, colors, plotter),
     ]
@@ -153,7 +155,7 @@ def quality_section(quality: pd.DataFrame) -> str:
 
 def _labels(labels: object) -> str:
     """A list column as comma-separated text."""
-    if labels is None or isinstance(labels, float):
+    if not isinstance(labels, list | tuple | np.ndarray):  # NULL arrives as None, NaN or pd.NA
         return ""
     return ", ".join(str(x) for x in labels)
 

@@ -40,8 +40,9 @@ STATS_SQL = SCOPE + """,
     FROM p JOIN m USING (star_id) GROUP BY star_id ORDER BY star_id"""
 CANDIDATES_SQL = SCOPE + """
     SELECT candidate_id, kind, star_id, score, details FROM candidates
-    WHERE star_id IN (SELECT star_id FROM scope) OR frame_id IN (SELECT frame_id FROM night_frames)
-       OR json_extract_string(details, '$.field_id') IN (SELECT field_id FROM night_frames)"""
+    WHERE kind <> 'transient' AND (star_id IN (SELECT star_id FROM scope)
+       OR frame_id IN (SELECT frame_id FROM night_frames)
+       OR json_extract_string(details, '$.field_id') IN (SELECT field_id FROM night_frames))"""
 
 
 @dataclass
@@ -72,7 +73,8 @@ def load_fused(catalog: Catalog, night: str, n_variables: int) -> FusedData:
                               WHERE star_id IN (SELECT unnest($1)) ORDER BY star_id, mjd""", [ids])
     periods = catalog.query("SELECT * FROM periods WHERE star_id IN (SELECT unnest($1)) ORDER BY star_id, rank",
                             [ids])
-    return FusedData(catalog.count("lightcurves"), catalog.count("candidates"), stats, variables, candidates,
+    n_candidates = int(catalog.scalar("SELECT count(*) FROM candidates WHERE kind <> 'transient'"))
+    return FusedData(catalog.count("lightcurves"), n_candidates, stats, variables, candidates,
                      curves, periods)
 
 

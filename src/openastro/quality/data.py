@@ -60,6 +60,7 @@ def sim_config(qcfg: Any, seed: int) -> Any:
     overrides = [f"sim.seed={seed}", f"sim.nights={qcfg.nights}", f"sim.n_fields={qcfg.n_fields}",
                  f"sim.frame_size={qcfg.frame_size}",
                  f"sim.max_frames_per_site={qcfg.max_frames_per_site}", "sim.sites=[]", "sim.weather=true",
+                 "sim.template_frames=0",
                  "sim.variability.supernovae_per_field=0", "sim.variability.novae_per_field=0",
                  "sim.variability.asteroids_per_field=0", *(f"sim.defects.{d}={rate}" for d in DEFECTS)]
     return load_config(overrides=overrides).sim

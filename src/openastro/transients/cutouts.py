@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import warnings
 
 import numpy as np
 
@@ -56,28 +56,49 @@ def normalise_triplet(triplet: np.ndarray) -> np.ndarray:
     arcsinh is linear within the noise and logarithmic beyond, so bright stars keep their shape without hard
     clipping. Missing pixels become 0, the background level after scaling.
     """
-    data = np.asarray(triplet, dtype=np.float64)
+    data = np.array(triplet, dtype=np.float64)  # a private copy, changed in place below
     if data.ndim not in (3, 4) or data.shape[-3] != 3:
         raise ValueError(f"normalise_triplet needs shape (3, H, W) or (N, 3, H, W), got {data.shape}")
-    data = np.where(np.isfinite(data), data, np.nan)
-    centred = data - _nan_stat(np.nanmedian, data)
-    scaled = centred / _robust_sigma(centred)
-    return np.nan_to_num(np.arcsinh(scaled), nan=0.0).astype(np.float32)
+    data[~np.isfinite(data)] = np.nan
+    flat = data.reshape(*data.shape[:-2], -1)  # a view: one row per image
+    flat -= _row_median(flat)[..., None]
+    sigma = MAD_TO_SIGMA * _row_median(np.abs(flat), overwrite=True)
+    low = ~(sigma > 0)  # zero MAD or an empty image: the standard deviation, then 1
+    if low.any():
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", RuntimeWarning)
+            std = np.nanstd(flat[low], axis=-1)
+        sigma[low] = np.where(std > 0, std, 1.0)
+    flat /= sigma[..., None]
+    np.arcsinh(flat, out=flat)
+    flat[np.isnan(flat)] = 0.0
+    return data.astype(np.float32)
 
 
-def _nan_stat(func: Callable[..., np.ndarray], data: np.ndarray) -> np.ndarray:
-    """func over each image (last two axes), kept broadcastable; all-NaN images give NaN without a warning."""
-    flat = data.reshape(*data.shape[:-2], -1)
-    empty = ~np.isfinite(flat).any(axis=-1)
-    filled = np.where(empty[..., None], 0.0, flat)
-    return np.where(empty, np.nan, func(filled, axis=-1))[..., None, None]
+def _row_median(flat: np.ndarray, overwrite: bool = False) -> np.ndarray:
+    """Median of the finite values of each row; NaN for empty rows, without a warning. np.median on every row
+    first (fast), nanmedian only for the rows that hold a NaN."""
+    out = np.median(flat, axis=-1, overwrite_input=overwrite)
+    holes = np.isnan(out)
+    if holes.any():
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", RuntimeWarning)
+            out[holes] = np.nanmedian(flat[holes], axis=-1)
+    return out
 
 
-def _robust_sigma(centred: np.ndarray) -> np.ndarray:
-    """1.4826 * MAD per image, falling back to the standard deviation, then to 1, where that is zero."""
-    sigma = MAD_TO_SIGMA * _nan_stat(np.nanmedian, np.abs(centred))
-    sigma = np.where(sigma > 0, sigma, _nan_stat(np.nanstd, centred))
-    return np.where(sigma > 0, sigma, 1.0)
+def orient(batch: np.ndarray, half: int = 2) -> np.ndarray:
+    """Triplets (N, 3, H, W) turned so that the difference is positive at the centre: where the central
+    (2*half+1)^2 pixels of the difference sum below zero (a source that faded), science and reference swap and
+    the difference changes sign. A fading star then looks like a brightening one, and the classifier learns
+    one pattern for both."""
+    data = np.array(batch, dtype=np.float32, copy=True)
+    c = data.shape[-1] // 2
+    centre = np.nansum(data[:, 2, c - half:c + half + 1, c - half:c + half + 1], axis=(-2, -1))
+    faded = centre < 0
+    data[faded] = data[faded][:, [1, 0, 2]]
+    data[faded, 2] *= -1
+    return data
 
 
 def augment(batch: np.ndarray, rng: np.random.Generator) -> np.ndarray:

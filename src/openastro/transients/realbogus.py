@@ -8,7 +8,7 @@ from typing import Any
 import numpy as np
 
 from openastro.ml.estimator import TorchEstimator
-from openastro.transients.cutouts import STAMP_SIZE, augment, normalise_triplet
+from openastro.transients.cutouts import STAMP_SIZE, augment, normalise_triplet, orient
 from openastro.transients.segmenter import sigmoid
 
 TASK = "realbogus"
@@ -31,6 +31,11 @@ class AugmentedStamps:
         if self.train:
             x = augment(x[None], self.rng)[0]
         return torch.from_numpy(np.ascontiguousarray(x)), torch.tensor(self.labels[i])
+
+
+def model_inputs(stamps: np.ndarray) -> np.ndarray:
+    """Raw (N, 3, 63, 63) stamps as the network sees them: oriented (difference positive), then normalised."""
+    return normalise_triplet(orient(stamps))
 
 
 def bce_loss(logits: Any, target: Any) -> Any:
@@ -87,8 +92,8 @@ class RealBogusClassifier(TorchEstimator):
         from openastro.ml.trainer import Trainer
 
         self.build()
-        train_set = AugmentedStamps(normalise_triplet(stamps), np.asarray(real), self.seed, train=True)
-        val_set = AugmentedStamps(normalise_triplet(val_stamps), np.asarray(val_real), self.seed, train=False)
+        train_set = AugmentedStamps(model_inputs(stamps), np.asarray(real), self.seed, train=True)
+        val_set = AugmentedStamps(model_inputs(val_stamps), np.asarray(val_real), self.seed, train=False)
         trainer = Trainer(self.model, bce_loss, config, metrics_fn=auc_metrics_fn, checkpoint_dir=checkpoint_dir,
                           callbacks=callbacks)
         trainer.fit(train_set, val_set)
@@ -104,7 +109,7 @@ class RealBogusClassifier(TorchEstimator):
         batch = stamps[None] if stamps.ndim == 3 else stamps
         if not len(batch):
             return np.zeros(0, np.float32)
-        return sigmoid(np.asarray(self.runner()(normalise_triplet(batch))).reshape(-1))
+        return sigmoid(np.asarray(self.runner()(model_inputs(batch))).reshape(-1))
 
     def predict(self, stamps: np.ndarray) -> np.ndarray:
         """True where a stamp is real at the fitted threshold."""

@@ -1,0 +1,62 @@
+"""Light-curve verbs: `periods` (period search) and `vet` (transit vetting)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+
+from openastro.cli.common import ConfigFile, Json, Overrides, _config, _emit
+
+commands = typer.Typer()
+LightCurves = Annotated[
+    list[Path], typer.Argument(help="Light curves: Kepler/TESS FITS, CSV, ECSV or whitespace tables.")
+]
+
+
+def _report_errors(results: list[dict[str, Any]]) -> None:
+    """One stderr line per failed file; exit 2 when any failed (the good ones were already printed)."""
+    failed = [item for item in results if "error" in item]
+    for item in failed:
+        typer.echo(f"error: {item['error']}", err=True)
+    if failed:
+        raise typer.Exit(2)
+
+
+@commands.command()
+def periods(
+    files: LightCurves,
+    method: Annotated[str | None, typer.Option(help="auto, ls (Lomb-Scargle) or bls (periods.method).")] = None,
+    top: Annotated[int | None, typer.Option(help="Peaks reported per file (periods.top).")] = None,
+    plot: Annotated[Path | None, typer.Option(help="Folder for one PNG per file: periodogram and folded curve.")] = None,
+    config: ConfigFile = None,
+    set_: Overrides = None,
+    as_json: Json = False,
+) -> None:
+    """Search light curves for periods; a bad file is reported and the others still run (exit 2 if any failed)."""
+    from openastro.core.errors import InputError
+    from openastro.lightcurve import batch, show
+
+    if method is not None and method not in ("auto", "ls", "bls"):
+        raise InputError(f"--method must be auto, ls or bls (got {method!r})")
+    if top is not None and top < 1:
+        raise InputError(f"--top must be at least 1 (got {top})")
+    results = batch.search_files(files, method=method, top=top, config=_config(config, set_), plot_dir=plot)
+    _emit([r for r in results if "error" not in r], as_json, show.periods_table)
+    _report_errors(results)
+
+
+@commands.command()
+def vet(
+    files: LightCurves,
+    model: Annotated[Path | None, typer.Option(help="Weights (.pt) or their folder; default: the shipped model.")] = None,
+    as_json: Json = False,
+) -> None:
+    """P(planet-like transit), triage cluster, period, depth and odd/even and secondary flags of each light curve."""
+    from openastro.vetting import show
+    from openastro.vetting.predict import vet_files
+
+    results = vet_files(files, model)
+    _emit([r for r in results if "error" not in r], as_json, show.vet_table)
+    _report_errors(results)

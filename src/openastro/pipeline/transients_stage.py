@@ -1,0 +1,124 @@
+"""The `candidates` stage: per site and field, a reference stack, then every good frame differenced, its
+significance peaks and U-Net components scored by the real/bogus CNN and stored with their cutouts."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from functools import lru_cache
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from openastro.core.catalog import Catalog
+from openastro.core.workspace import resolve_path
+from openastro.pipeline.stages import Stage, UnitResult
+
+SEP = "|"  # unit = site_id|field_id
+
+
+@dataclass
+class FieldTask:
+    """One field at one site: its frames (path, quality, FWHM), templates, models and settings."""
+
+    unit: str
+    site_id: str
+    field_id: str
+    frames: pd.DataFrame  # frame_id, path, mjd, good, fwhm
+    templates: list[str]
+    reference_path: str
+    unet_dir: str
+    realbogus_dir: str
+    settings: Any
+
+
+@lru_cache(maxsize=4)
+def _models(unet_dir: str, realbogus_dir: str, backend: str, threads: int) -> tuple[Any, Any]:
+    """The two models, loaded once per process."""
+    from openastro.transients.realbogus import RealBogusClassifier
+    from openastro.transients.segmenter import Segmenter
+
+    return (Segmenter.load(unet_dir, backend=backend, threads=threads),
+            RealBogusClassifier.load(realbogus_dir, backend=backend, threads=threads))
+
+
+def _digest(*paths: Path) -> str:
+    """A digest of the models' descriptions, so that retrained models redo every field."""
+    h = hashlib.sha256()
+    for p in paths:
+        meta = Path(p) / "model.json"
+        h.update(meta.read_bytes() if meta.is_file() else b"none")
+    return h.hexdigest()[:10]
+
+
+class CandidatesStage(Stage):
+    """Difference imaging, U-Net segmentation and real/bogus scores: the `candidates` table."""
+
+    name = "candidates"
+    reads = ("frames", "frame_quality", "frame_features", "templates")
+    writes = ("candidates", "reference_images")
+
+    def model_dirs(self, catalog: Catalog) -> tuple[Path, Path]:
+        from openastro.transients.models import resolve_model_dir
+
+        t = self.config.transients
+        return (resolve_model_dir("unet", t.unet_model, catalog.root / "models"),
+                resolve_model_dir("realbogus", t.realbogus_model, catalog.root / "models"))
+
+    def units(self, catalog: Catalog) -> pd.DataFrame:
+        key = _digest(*self.model_dirs(catalog))
+        return catalog.query(f"""SELECT site_id || '{SEP}' || field_id AS unit,
+                                        count(*)::VARCHAR || ':' || ? AS fingerprint
+                                 FROM frames WHERE site_id IS NOT NULL AND field_id IS NOT NULL
+                                 GROUP BY 1 ORDER BY 1""", [key])
+
+    def clear(self, catalog: Catalog, units: list[str]) -> None:
+        for unit in units:
+            site, field = unit.split(SEP, 1)
+            catalog.con.execute("DELETE FROM candidates WHERE kind = 'transient' AND site_id = ? AND field_id = ?",
+                                [site, field])
+
+    def tasks(self, catalog: Catalog, units: list[str]) -> list[FieldTask]:
+        unet, realbogus = (str(p) for p in self.model_dirs(catalog))
+        tasks = []
+        for unit in units:
+            site, field = unit.split(SEP, 1)
+            frames = catalog.query("""SELECT f.frame_id, f.path, f.mjd, coalesce(q.verdict, 'good') <> 'bad' AS good,
+                                             coalesce(ff.fwhm_px, m.fwhm_px) AS fwhm
+                                      FROM frames f LEFT JOIN frame_quality q USING (frame_id)
+                                      LEFT JOIN frame_features ff USING (frame_id)
+                                      LEFT JOIN frame_measurements m USING (frame_id)
+                                      WHERE f.site_id = ? AND f.field_id = ? ORDER BY f.mjd""", [site, field])
+            frames["path"] = [str(resolve_path(p, catalog.root)) for p in frames["path"]]
+            templates = [str(resolve_path(p, catalog.root)) for p in catalog.query(
+                "SELECT path FROM templates WHERE site_id = ? AND field_id = ? ORDER BY path", [site, field])["path"]]
+            ref = catalog.root / "references" / site / f"{field}.fits"
+            tasks.append(FieldTask(unit, site, field, frames, templates, str(ref), unet, realbogus,
+                                   self.config.transients))
+        return tasks
+
+    def process(self, task: FieldTask) -> UnitResult:
+        from openastro.transients.search import search_field
+
+        result = search_field(task, *_models(task.unet_dir, task.realbogus_dir, task.settings.backend,
+                                             task.settings.threads))
+        ref_row = pd.DataFrame([{"site_id": task.site_id, "field_id": task.field_id, "path": task.reference_path,
+                                 "n_frames": len(result.reference_inputs), "fwhm_px": result.reference_fwhm,
+                                 "source": result.reference_source, "inputs": json.dumps(result.reference_inputs),
+                                 "built_at": datetime.now(UTC).replace(tzinfo=None)}])
+        status = "partial" if result.notes else "ok"
+        if result.reference_source == "none":
+            status = "failed"
+        return UnitResult(task.unit, {"candidates": result.candidates, "reference_images": ref_row}, status,
+                          "; ".join(result.notes))
+
+
+def candidate_cutouts(blob: bytes | None) -> np.ndarray | None:
+    """The (3, 63, 63) float32 cutouts stored with a candidate (science, reference, difference)."""
+    from openastro.transients.search import cutouts_from_bytes
+
+    return cutouts_from_bytes(blob)

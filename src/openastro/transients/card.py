@@ -1,0 +1,101 @@
+"""Model cards of the U-Net segmenter and the real/bogus classifier: data, rebuild command, held-out metrics, limits."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from openastro.ml.card import fmt, markdown_table
+
+CARD_NAME = "MODEL_CARD.md"
+TITLES = {"unet": "Transient segmentation: U-Net on (science, reference, difference)",
+          "realbogus": "Real/bogus: CNN on 63x63 (science, reference, difference) stamps"}
+LIMITS = {
+    "unet": ["Trained on simulated frames only: no galaxies (supernovae are hostless), so residuals of galaxy "
+             "nuclei are never seen in training.",
+             "Masks mark pixels where transient light exceeds the sky noise; faint objects below that are "
+             "not in the masks, so pixel recall is measured against visible light only.",
+             "The kernel is spatially constant, so frames with strong PSF variation leave residuals."],
+    "realbogus": ["Labels come from the simulator's truth: a detection is real when it lies within 3 px of a "
+                  "supernova, nova, asteroid or a variable star that changed by at least 0.1 mag and 5 sigma; "
+                  "detections at stars that changed by 0.03-0.1 mag (or 3-5 sigma) are left out as ambiguous.",
+                  "No galaxies, no ghosts or diffraction spikes in the simulator; real ZTF stamps carry both.",
+                  "ZTF rb/drb on real alerts are reported for comparison only, never used for training or "
+                  "thresholds."],
+}
+
+
+def _metric_rows(metrics: dict[str, Any], keys: list[str], parts: list[tuple[str, str]]) -> list[list[Any]]:
+    rows = []
+    for label, part in parts:
+        m = metrics.get(part, metrics if part == "" else None)
+        if isinstance(m, dict):
+            rows.append([label, *(m.get(k) for k in keys)])
+    return rows
+
+
+def metrics_section(kind: str, metrics: dict[str, Any]) -> list[str]:
+    """Markdown tables of the held-out metrics."""
+    if kind == "realbogus":
+        keys = ["n", "accuracy", "precision", "recall", "f1", "mcc", "roc_auc", "pr_auc", "fpr", "fnr",
+                "fpr_at_target_fnr"]
+        rows = _metric_rows(metrics, keys, [("all test stamps", "all"), ("training sites", "training_sites"),
+                                            ("unseen site", "unseen_site")])
+        kinds = [[k, v, metrics.get("n_by_kind", {}).get(k)] for k, v in metrics.get("pass_rate_by_kind", {}).items()]
+        int8 = metrics.get("int8", {})
+        if int8:
+            rows.append(["int8 ONNX, all test stamps", *(int8.get(k) for k in keys)])
+        return [markdown_table(rows, ["stamps", *keys]),
+                "Fraction of each kind scored real at the threshold:",
+                markdown_table(kinds, ["kind", "passed", "n"])]
+    keys = ["precision", "recall", "f1", "mcc", "roc_auc", "pr_auc"]
+    pixel = [["all test frames", *(metrics.get("pixel", {}).get(k) for k in keys)]]
+    unseen = metrics.get("unseen_site", {})
+    if unseen:
+        pixel.append(["unseen site", *(unseen.get("pixel", {}).get(k) for k in keys)])
+    obj = metrics.get("object", {})
+    kinds = [[k, v, obj.get("n_by_kind", {}).get(k)] for k, v in obj.get("completeness_by_kind", {}).items()]
+    return ["Pixels:", markdown_table(pixel, ["frames", *keys]),
+            f"Objects (components matched to truth within {obj.get('radius_px')} px): completeness "
+            f"{fmt(obj.get('completeness'))}, purity {fmt(obj.get('purity'))} ({obj.get('n_truth')} truth objects, "
+            f"{obj.get('n_components')} components).", markdown_table(kinds, ["kind", "completeness", "n"])]
+
+
+def card_text(est: Any, kind: str) -> str:
+    """Markdown for a trained transient model (its `info` holds seeds, metrics, energy and the command)."""
+    import torch
+
+    info = est.info
+    seeds, energy, cfg = info.get("seeds", {}), info.get("energy", {}), info.get("config", {})
+    n_params = sum(p.numel() for p in est.model.parameters())
+    sections = [
+        f"# {TITLES[kind]}",
+        f"Written {datetime.now(UTC):%Y-%m-%d %H:%M} UTC by `openastro train {kind}` (torch {torch.__version__}); "
+        f"{n_params:,} parameters.",
+        "## Rebuild", f"```\n{info.get('command', '')}\n```",
+        "Deterministic on the CPU given the seed, the mode and the `[transients]` config below.",
+        "## Data",
+        f"Chunks of one simulated night each (3 random sites, 2 fields, {cfg.get('frames_per_site')} frames per "
+        f"site of {cfg.get('frame_size')} px, frequent supernovae, novae, asteroids and trails), every frame "
+        f"differenced against a stack of {cfg.get('reference_frames')} template frames with the pipeline's own "
+        f"code. Chunk seeds: train {seeds.get('train')}, validation {seeds.get('val')}, test {seeds.get('test')}. "
+        f"Site `{info.get('unseen_site')}` is never in training or validation and is added to every test chunk.",
+        "## Held-out metrics (test chunks; never used for any choice)", *metrics_section(kind, info.get(
+            "test_metrics", {})),
+        "## Training",
+        f"Mode `{info.get('mode')}` {info.get('mode_settings')}; best epoch {info.get('best_epoch')} of "
+        f"{len(info.get('history', []))}. Energy: {fmt(energy.get('energy_kwh'), 5)} kWh, "
+        f"{fmt(energy.get('co2_kg'), 5)} kg CO2e ({energy.get('method')}"
+        f"{', an estimate' if energy.get('is_estimate') else ''}).",
+        "Curves: `history.png` (loss, learning rate), `roc_pr.png` (held-out ROC and PR).",
+        "## Known limits", *[f"- {line}" for line in LIMITS[kind]],
+    ]
+    return "\n\n".join(sections) + "\n"
+
+
+def write_card(folder: Path, est: Any, kind: str) -> Path:
+    """Write MODEL_CARD.md beside the model."""
+    path = Path(folder) / CARD_NAME
+    path.write_text(card_text(est, kind))
+    return path

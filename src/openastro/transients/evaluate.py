@@ -1,0 +1,135 @@
+"""Held-out metrics of the transient models: pixel and object level for the U-Net, stamps for real/bogus."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from openastro.transients.data import MASK_KINDS, site_of, stamps_of
+from openastro.transients.simdata import FrameSet
+
+MAX_AUC_PIXELS = 3_000_000  # pixel ROC AUC on a seeded subsample beyond this many pixels
+
+
+def pixel_metrics(masks: np.ndarray, prob: np.ndarray, threshold: float, seed: int = 0) -> dict[str, Any]:
+    """Pixel precision, recall, F1, MCC at `threshold` and ROC/PR AUC over every pixel (subsampled if huge)."""
+    from openastro.ml.metrics import binary_metrics
+
+    y, p = np.asarray(masks).ravel() > 0, np.nan_to_num(np.asarray(prob, np.float64).ravel())
+    if len(y) > MAX_AUC_PIXELS:
+        keep = np.random.default_rng(seed).choice(len(y), MAX_AUC_PIXELS, replace=False)
+        y, p = y[keep], p[keep]
+    m = binary_metrics(y, p, threshold)
+    return {k: m[k] for k in ("n", "n_pos", "precision", "recall", "f1", "mcc", "roc_auc", "pr_auc", "threshold")}
+
+
+def object_metrics(data: FrameSet, prob: np.ndarray, threshold: float, radius: float) -> dict[str, Any]:
+    """Completeness (truth objects found) and purity (components that are real) within `radius` px, per kind."""
+    from openastro.transients.detect import components, match
+
+    truth = data.objects[data.objects["kind"].isin(MASK_KINDS)] if len(data.objects) else data.objects
+    found, hits, n_components = [], 0, 0
+    for i in range(len(data)):
+        comps = components(prob[i], data.channels[i, 2], threshold)
+        objs = truth[truth["frame"] == i].reset_index(drop=True)
+        n_components += len(comps)
+        if len(objs):
+            # a truth object is found when some component lies within the radius of it
+            found.append(objs.assign(found=match(objs, comps, radius) >= 0))
+        if len(comps):
+            near_any = match(comps, data.objects[data.objects["frame"] == i].reset_index(drop=True), radius)
+            hits += int((near_any >= 0).sum())
+    table = pd.concat(found, ignore_index=True) if found else pd.DataFrame({"kind": [], "found": []})
+    by_kind = table.groupby("kind")["found"].agg(["mean", "size"]) if len(table) else pd.DataFrame()
+    return {"completeness": float(table["found"].mean()) if len(table) else float("nan"),
+            "purity": hits / n_components if n_components else float("nan"), "n_truth": int(len(table)),
+            "n_components": n_components, "radius_px": radius,
+            "completeness_by_kind": {k: round(float(r["mean"]), 4) for k, r in by_kind.iterrows()},
+            "n_by_kind": {k: int(r["size"]) for k, r in by_kind.iterrows()}}
+
+
+def evaluate_segmenter(seg: Any, data: FrameSet, unseen_site: str, radius: float,
+                       plots: Path | None = None) -> dict[str, Any]:
+    """Pixel and object metrics on held-out frames: all, training sites, the unseen site (+ ROC/PR plot)."""
+    prob = np.concatenate([seg.predict_proba(data.channels[i:i + 8]) for i in range(0, len(data), 8)])
+    if plots is not None:
+        _plot_curves(data.masks, prob, plots / "roc_pr.png", "pixels")
+    unseen = data.frames["site_id"].to_numpy() == unseen_site
+    out = {"pixel": pixel_metrics(data.masks, prob, seg.threshold),
+           "object": object_metrics(data, prob, seg.threshold, radius), "n_frames": len(data)}
+    if unseen.any():
+        part = subset(data, unseen)
+        out["unseen_site"] = {"pixel": pixel_metrics(part.masks, prob[unseen], seg.threshold),
+                              "object": object_metrics(part, prob[unseen], seg.threshold, radius)}
+    return out
+
+
+def subset(data: FrameSet, keep: np.ndarray) -> FrameSet:
+    """The frames where `keep` is true, tables renumbered."""
+    index = np.flatnonzero(keep)
+    new = {old: k for k, old in enumerate(index)}
+
+    def pick(table: pd.DataFrame) -> pd.DataFrame:
+        rows = table[table["frame"].isin(new)] if len(table) else table
+        return rows.assign(frame=rows["frame"].map(new)).reset_index(drop=True) if len(rows) else rows
+
+    return FrameSet(data.channels[index], data.significance[index], data.masks[index],
+                    data.frames.iloc[index].reset_index(drop=True), pick(data.objects), pick(data.detections))
+
+
+def stamp_metrics(real: np.ndarray, score: np.ndarray, threshold: float, fnr: float) -> dict[str, Any]:
+    """The field's real/bogus figures: accuracy, precision, recall, F1, MCC, AUCs, FPR and FNR at the
+    deployed threshold, and the FPR where the ROC curve reaches the target FNR."""
+    from openastro.ml.metrics import binary_metrics, threshold_at_fnr
+
+    m = binary_metrics(real, score, threshold)
+    real = np.asarray(real, bool)
+    if real.any() and (~real).any():
+        at = threshold_at_fnr(score[real], fnr)
+        m["fpr_at_target_fnr"] = float((score[~real] >= at).mean())
+        m["target_fnr"] = fnr
+    return m
+
+
+def evaluate_realbogus(clf: Any, data: FrameSet, unseen_site: str, plots: Path | None = None) -> dict[str, Any]:
+    """Stamp metrics on held-out detections: all, by kind (pass rate), training sites vs the unseen site."""
+    stamps, real, kinds = stamps_of(data)
+    score = clf.predict_proba(stamps)
+    if plots is not None:
+        _plot_curves(real, score, plots / "roc_pr.png", "stamps")
+    det = data.detections[data.detections["kind"] != "ambiguous"].reset_index(drop=True)
+    unseen = site_of(data, det) == unseen_site
+    out = {"all": stamp_metrics(real, score, clf.threshold_, clf.fnr),
+           "pass_rate_by_kind": pd.Series(score >= clf.threshold_).groupby(kinds).mean().round(4).to_dict(),
+           "n_by_kind": pd.Series(kinds).value_counts().to_dict()}
+    if unseen.any() and (~unseen).any():
+        out["training_sites"] = stamp_metrics(real[~unseen], score[~unseen], clf.threshold_, clf.fnr)
+        out["unseen_site"] = stamp_metrics(real[unseen], score[unseen], clf.threshold_, clf.fnr)
+    return out
+
+
+def _plot_curves(y: np.ndarray, score: np.ndarray, path: Path, label: str) -> None:
+    """ROC and PR curves of held-out data (pixels subsampled) as a PNG."""
+    from openastro.ml.plots import plot_roc_pr
+
+    y, score = np.asarray(y).ravel() > 0, np.asarray(score).ravel()
+    if len(y) > MAX_AUC_PIXELS:
+        keep = np.random.default_rng(0).choice(len(y), MAX_AUC_PIXELS, replace=False)
+        y, score = y[keep], score[keep]
+    path.parent.mkdir(parents=True, exist_ok=True)
+    plot_roc_pr(y, score, path, label=f"held-out {label}")
+
+
+def int8_metrics(folder: Path, data: FrameSet, float_metrics: dict[str, Any]) -> dict[str, Any]:
+    """The dynamically quantised (int8) ONNX model on the same held-out stamps, and what it costs in accuracy."""
+    from openastro.transients.realbogus import RealBogusClassifier
+
+    clf = RealBogusClassifier.load(folder, backend="onnx", int8=True)
+    stamps, real, _ = stamps_of(data)
+    m = stamp_metrics(real, clf.predict_proba(stamps), clf.threshold_, clf.fnr)
+    m["accuracy_cost"] = float(float_metrics["accuracy"] - m["accuracy"])
+    m["roc_auc_cost"] = float(float_metrics["roc_auc"] - m["roc_auc"])
+    return m

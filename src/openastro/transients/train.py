@@ -1,0 +1,209 @@
+"""`openastro train unet` and `openastro train realbogus`: simulate chunks, train with the shared Trainer,
+evaluate on held-out chunks (with an unseen site), log to MLflow with energy, save the model and its card."""
+
+from __future__ import annotations
+
+import json
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from openastro.core.config import with_section
+from openastro.core.errors import InputError
+from openastro.core.workspace import DEFAULT_WORKDIR, Workspace
+
+
+@dataclass(frozen=True)
+class Mode:
+    """How much data and training a mode spends."""
+
+    train_chunks: int
+    val_chunks: int
+    test_chunks: int
+    samples: int  # U-Net: training tiles; real/bogus: training stamps (0 = every stamp of the chunks)
+    epochs: int
+    batch_size: int
+    train_tile: int = 64  # U-Net training tile side (fully convolutional: inference tiles may be larger)
+
+
+# quick: a couple of minutes on a laptop CPU; full: sized for a GPU (hours on a CPU)
+UNET_MODES = {"quick": Mode(1, 1, 1, 512, 4, 16, 64), "full": Mode(8, 2, 2, 8000, 20, 32, 96)}
+REALBOGUS_MODES = {"quick": Mode(2, 1, 1, 0, 6, 64), "full": Mode(16, 4, 4, 0, 30, 128)}
+
+
+def resolve_mode(modes: dict[str, Mode], mode: str, samples: int | None, epochs: int | None,
+                 batch_size: int | None, chunks: int | None = None) -> Mode:
+    """The named mode; `custom` starts from quick with the given samples, epochs, batch size and training
+    chunks (validation and test get a quarter as many, at least one)."""
+    from dataclasses import replace
+
+    if mode not in (*modes, "custom"):
+        raise InputError(f"--mode {mode}: use quick, full or custom")
+    base = modes["quick" if mode == "custom" else mode]
+    given = {k: v for k, v in (("samples", samples), ("epochs", epochs), ("batch_size", batch_size)) if v}
+    if chunks:
+        given.update(train_chunks=chunks, val_chunks=max(1, chunks // 4), test_chunks=max(1, chunks // 4))
+    if mode != "custom" and given:
+        raise InputError(f"--samples/--epochs/--batch-size/--chunks go with --mode custom, not --mode {mode}")
+    return replace(base, **given)
+
+
+def train_config(tcfg: Any, mode: Mode, progress: bool) -> Any:
+    """The Trainer's settings from [transients] and the mode."""
+    from openastro.ml.trainer import TrainConfig
+
+    return TrainConfig(epochs=mode.epochs, batch_size=mode.batch_size, lr=tcfg.learning_rate,
+                       weight_decay=tcfg.weight_decay, patience=tcfg.patience, seed=tcfg.seed, progress=progress,
+                       warmup_steps=20)
+
+
+def _setup(kind: str, workdir: Path | str, out: Path | str | None, seed: int | None, config: Any,
+           argv: list[str] | None) -> tuple[Any, Workspace, Path, Path]:
+    cfg = with_section(config, "transients", seed=seed)
+    ws = Workspace.open(workdir)
+    run_dir = ws.new_run(f"train-{kind}", cfg, argv)
+    out = Path(out) if out else ws.models / kind
+    if out.exists() and not out.is_dir():
+        raise InputError(f"--out {out} is a file; pass a folder for the model and its card")
+    return cfg, ws, run_dir, out
+
+
+def _splits(tcfg: Any, mode: Mode, root: Path, progress: bool) -> dict[str, Any]:
+    from openastro.transients.data import load_split
+
+    return {name: load_split(tcfg, name, n, root, progress)
+            for name, n in (("train", mode.train_chunks), ("val", mode.val_chunks), ("test", mode.test_chunks))}
+
+
+def _threads(tcfg: Any) -> None:
+    import torch
+
+    if tcfg.torch_threads:
+        torch.set_num_threads(tcfg.torch_threads)
+
+
+def unet_tiles(data: Any, n: int, size: int, seed: int, augment: bool) -> tuple[np.ndarray, np.ndarray]:
+    """`n` tiles (normalised inputs) and masks from a FrameSet, seeded; rotated and flipped if `augment`."""
+    from openastro.transients.segmenter import augmented, frame_inputs, sample_tiles
+
+    rng = np.random.default_rng(seed)
+    x, y = sample_tiles(frame_inputs(data.channels), data.masks, n, size, rng)
+    return augmented(x, y, rng) if augment else (x, y)
+
+
+def train_unet(workdir: Path | str = DEFAULT_WORKDIR, mode: str = "quick", samples: int | None = None,
+               epochs: int | None = None, batch_size: int | None = None, out: Path | str | None = None,
+               seed: int | None = None, config: Any = None, argv: list[str] | None = None,
+               progress: bool = False, chunks: int | None = None) -> dict[str, Any]:
+    """Train the U-Net segmenter; returns the summary `--json` prints."""
+    from openastro.transients.evaluate import evaluate_segmenter
+    from openastro.transients.segmenter import Segmenter
+
+    started = time.time()
+    m = resolve_mode(UNET_MODES, mode, samples, epochs, batch_size, chunks)
+    cfg, ws, run_dir, out = _setup("unet", workdir, out, seed, config, argv)
+    tcfg = cfg.transients
+    _threads(tcfg)
+    splits = _splits(tcfg, m, ws.root, progress)
+    train = unet_tiles(splits["train"], m.samples, m.train_tile, tcfg.seed, augment=True)
+    val = unet_tiles(splits["val"], max(64, m.samples // 4), m.train_tile, tcfg.seed + 1, augment=False)
+    seg = Segmenter(width=tcfg.unet_width, depth=tcfg.unet_depth, tile=tcfg.tile, threshold=tcfg.unet_threshold,
+                    seed=tcfg.seed)
+
+    def fit(callbacks: list) -> Any:
+        return seg.fit(train, val, train_config(tcfg, m, progress), run_dir / "checkpoints", callbacks)
+
+    def evaluate() -> dict[str, Any]:
+        return evaluate_segmenter(seg, splits["test"], tcfg.unseen_site, tcfg.match_radius, out)
+
+    return _tracked_training("unet", seg, fit, evaluate, cfg, ws, run_dir, out, m, mode, splits, started, argv)
+
+
+def train_realbogus(workdir: Path | str = DEFAULT_WORKDIR, mode: str = "quick", samples: int | None = None,
+                    epochs: int | None = None, batch_size: int | None = None, out: Path | str | None = None,
+                    seed: int | None = None, config: Any = None, argv: list[str] | None = None,
+                    progress: bool = False, chunks: int | None = None) -> dict[str, Any]:
+    """Train the real/bogus CNN on truth-labelled detection stamps; returns the summary `--json` prints."""
+    from openastro.transients.data import stamps_of
+    from openastro.transients.evaluate import evaluate_realbogus
+    from openastro.transients.realbogus import RealBogusClassifier
+
+    started = time.time()
+    m = resolve_mode(REALBOGUS_MODES, mode, samples, epochs, batch_size, chunks)
+    cfg, ws, run_dir, out = _setup("realbogus", workdir, out, seed, config, argv)
+    tcfg = cfg.transients
+    _threads(tcfg)
+    splits = _splits(tcfg, m, ws.root, progress)
+    stamps, real, _ = stamps_of(splits["train"])
+    if m.samples and m.samples < len(stamps):
+        keep = np.sort(np.random.default_rng(tcfg.seed).choice(len(stamps), m.samples, replace=False))
+        stamps, real = stamps[keep], real[keep]
+    val_stamps, val_real, _ = stamps_of(splits["val"])
+    if not real.any() or real.all() or not val_real.any():
+        raise InputError("the training chunks hold only one class of detection; raise --samples or the chunks")
+    clf = RealBogusClassifier(width=tcfg.rb_width, dropout=tcfg.rb_dropout, fnr=tcfg.fnr, seed=tcfg.seed)
+
+    def fit(callbacks: list) -> Any:
+        return clf.fit(stamps, real, val_stamps, val_real, train_config(tcfg, m, progress), run_dir / "checkpoints",
+                       callbacks)
+
+    def evaluate() -> dict[str, Any]:
+        return evaluate_realbogus(clf, splits["test"], tcfg.unseen_site, out)
+
+    return _tracked_training("realbogus", clf, fit, evaluate, cfg, ws, run_dir, out, m, mode, splits, started, argv)
+
+
+def _tracked_training(kind: str, est: Any, fit: Any, evaluate: Any, cfg: Any, ws: Workspace, run_dir: Path,
+                      out: Path, m: Mode, mode: str, splits: dict, started: float,
+                      argv: list[str] | None) -> dict[str, Any]:
+    """Fit inside an MLflow run with an energy meter, evaluate, save the model and card, log everything."""
+    from dataclasses import asdict
+
+    import mlflow
+
+    from openastro.ml.bundle import update_info
+    from openastro.ml.energy import EnergyMeter, log_energy
+    from openastro.ml.export import export_onnx
+    from openastro.ml.plots import plot_history
+    from openastro.ml.tracking import numeric, tracking
+    from openastro.ml.trainer import mlflow_callback
+    from openastro.transients.card import write_card
+    from openastro.transients.data import chunk_seeds
+    from openastro.transients.evaluate import int8_metrics
+
+    tcfg = cfg.transients
+    data_seconds = time.time() - started
+    seeds = {name: chunk_seeds(tcfg.seed, name, n) for name, n in
+             (("train", m.train_chunks), ("val", m.val_chunks), ("test", m.test_chunks))}
+    with tracking(ws.root, kind, f"{kind}-{mode}-seed{tcfg.seed}") as run:
+        mlflow.log_params({**tcfg.model_dump(), **{f"mode_{k}": v for k, v in asdict(m).items()}, "mode": mode,
+                           **{f"n_{k}_frames": len(v) for k, v in splits.items()}})
+        with EnergyMeter() as meter:
+            fit([mlflow_callback()])
+        log_energy(meter.report)
+        metrics = evaluate()
+        command = " ".join(["openastro", *argv[1:]]) if argv else f"openastro train {kind} --mode {mode}"
+        est.info = {"command": command, "mode": mode, "mode_settings": asdict(m), "seeds": seeds,
+                    "unseen_site": tcfg.unseen_site, "config": tcfg.model_dump(), "test_metrics": metrics,
+                    "history": est.history_, "best_epoch": est.best_epoch_, "energy": meter.report.to_dict(),
+                    "mlflow_run_id": run.info.run_id,
+                    "seconds": {"data": round(data_seconds, 1), "total": round(time.time() - started, 1)}}
+        est.save(out)
+        est.info["export"] = export_onnx(out, int8=kind == "realbogus")  # shipped beside the weights
+        if kind == "realbogus":
+            metrics["int8"] = int8_metrics(out, splits["test"], metrics["all"])
+            update_info(out, test_metrics=metrics)
+        plot_history(est.history_, out / "history.png")
+        card = write_card(out, est, kind)
+        mlflow.log_metrics(numeric("test", metrics, nested=True))
+        mlflow.log_artifacts(str(out), artifact_path="model")
+        mlflow.log_dict(cfg.to_dict(), "config.json")
+    summary = {"model": str(out), "card": str(card), "run_dir": str(run_dir), "mlflow_run_id": run.info.run_id,
+               "tracking_uri": ws.mlflow_uri, "mode": mode, "epochs_run": len(est.history_),
+               "val_loss": [round(h["val_loss"], 5) for h in est.history_], "energy": meter.report.to_dict(),
+               "seconds": round(time.time() - started, 1), "test": metrics}
+    (run_dir / "summary.json").write_text(json.dumps(summary, indent=1, default=str))
+    return summary
