@@ -64,6 +64,7 @@ def test_run_end_to_end(simulated, tmp_path, cli):
         n_sites = cat.scalar("SELECT count(DISTINCT site_id) FROM frames")
         assert cat.count("frame_quality") == n_frames
     assert stages["quality"]["processed"] == n_sites and stages["quality"]["failed"] == 0
+    assert stages["candidates"]["processed"] == n_sites and stages["candidates"]["failed"] == 0
     assert stages["lightcurves"]["processed"] == 1 and stages["lightcurves"]["failed"] == 0
     assert all(Path(p).is_file() for p in result["reports"]) and result["reports"]
     assert (ws / "parquet" / "photometry.parquet").is_file()
@@ -83,8 +84,9 @@ def test_run_end_to_end(simulated, tmp_path, cli):
     # a second run finds nothing left to do
     code, out, _ = cli("run", "--workdir", ws, "--json")
     again = json.loads(out)
+    # stages: photometry, features, quality (per site), candidates (per site and field), lightcurves (per field)
     assert [(s["processed"], s["skipped"]) for s in again["stages"]] == [(0, n_frames), (0, n_frames),
-                                                                         (0, n_sites), (0, 1)]
+                                                                         (0, n_sites), (0, n_sites), (0, 1)]
     assert _photometry(ws).equals(phot)
 
     # fused light curves hold every star with photometry; a field is redone when its photometry changes

@@ -23,7 +23,7 @@ train = typer.Typer()
 alerts_app = typer.Typer(no_args_is_help=True, help="Read ZTF-style Avro alert packets.")
 infer_app = typer.Typer(no_args_is_help=True, help="Score inputs with a trained model.")
 
-Mode = Annotated[str, typer.Option(help="quick (minutes), full (the shipped models' recipe) or custom.")]
+Mode = Annotated[str, typer.Option(help="quick (minutes on a CPU), full (sized for a GPU) or custom.")]
 Samples = Annotated[int | None, typer.Option(help="Training tiles (unet) or stamps (realbogus); custom mode only.")]
 Epochs = Annotated[int | None, typer.Option(help="Most training epochs; custom mode only.")]
 BatchSize = Annotated[int | None, typer.Option(help="Batch size; custom mode only.")]
@@ -53,42 +53,39 @@ def _train(kind: str, workdir: Path, mode: str, sizes: dict[str, int | None], ou
     _emit(result, as_json, lambda summary: show.train_summary(summary, ui_command(workdir)))
 
 
-@train.command("unet")
-def train_unet(
-    mode: Mode = "quick",
-    samples: Samples = None,
-    epochs: Epochs = None,
-    batch_size: BatchSize = None,
-    chunks: Chunks = None,
-    seed: Seed = None,
-    out: Out = None,
-    workdir: Workdir = DEFAULT_WORKDIR,
-    config: ConfigFile = None,
-    set_: Overrides = None,
-    as_json: Json = False,
-) -> None:
-    """Train the U-Net that segments transients in difference images, on simulated nights with truth masks."""
-    sizes = {"samples": samples, "epochs": epochs, "batch_size": batch_size, "chunks": chunks}
-    _train("unet", workdir, mode, sizes, out, seed, config, set_, as_json)
+TRAIN_DOCS = {
+    "unet": "Train the U-Net that segments transients in difference images, on simulated nights with truth masks.",
+    "realbogus": "Train the real/bogus CNN on truth-labelled (science, reference, difference) stamps of simulated "
+                 "nights.",
+}
 
 
-@train.command("realbogus")
-def train_realbogus(
-    mode: Mode = "quick",
-    samples: Samples = None,
-    epochs: Epochs = None,
-    batch_size: BatchSize = None,
-    chunks: Chunks = None,
-    seed: Seed = None,
-    out: Out = None,
-    workdir: Workdir = DEFAULT_WORKDIR,
-    config: ConfigFile = None,
-    set_: Overrides = None,
-    as_json: Json = False,
-) -> None:
-    """Train the real/bogus CNN on truth-labelled (science, reference, difference) stamps of simulated nights."""
-    sizes = {"samples": samples, "epochs": epochs, "batch_size": batch_size, "chunks": chunks}
-    _train("realbogus", workdir, mode, sizes, out, seed, config, set_, as_json)
+def _train_command(kind: str) -> None:
+    """Register `openastro train KIND` (both models take the same options)."""
+
+    def command(
+        mode: Mode = "quick",
+        samples: Samples = None,
+        epochs: Epochs = None,
+        batch_size: BatchSize = None,
+        chunks: Chunks = None,
+        seed: Seed = None,
+        out: Out = None,
+        workdir: Workdir = DEFAULT_WORKDIR,
+        config: ConfigFile = None,
+        set_: Overrides = None,
+        as_json: Json = False,
+    ) -> None:
+        sizes = {"samples": samples, "epochs": epochs, "batch_size": batch_size, "chunks": chunks}
+        _train(kind, workdir, mode, sizes, out, seed, config, set_, as_json)
+
+    command.__doc__ = TRAIN_DOCS[kind]
+    command.__name__ = f"train_{kind}"
+    train.command(kind)(command)
+
+
+for _kind in TRAIN_DOCS:
+    _train_command(_kind)
 
 
 @alerts_app.command("show")

@@ -132,19 +132,17 @@ def _cell(value: Any) -> str:
 
 
 def format_runs(rows: list[dict[str, Any]]) -> Any:
-    """A rich Table of listed runs with a few metric columns."""
+    """A rich Table of listed runs, the main metrics of each on lines of one column (readable at 80 columns)."""
     from rich.table import Table
 
-    columns = metric_columns(rows)
+    columns = metric_columns(rows, 4)
     table = Table(title=f"MLflow runs ({len(rows)})")
-    for name in ("started (UTC)", "experiment", "run", "status", "seconds", *columns, "params", "run id"):
+    for name in ("started (UTC)", "experiment / run", "status", "s", "metrics", "id"):
         table.add_column(name, overflow="fold")
     for row in rows:
-        started = (row["start_time"] or "-").replace("T", " ").removesuffix("+00:00")
-        metrics = [_cell(row["metrics"].get(key)) for key in columns]
-        duration = None if row["duration_s"] is None else round(row["duration_s"], 1)
-        table.add_row(
-            started, row["experiment"], row["run_name"] or "-", row["status"], _cell(duration), *metrics,
-            str(row["n_params"]), row["run_id"][:8],
-        )
+        started = (row["start_time"] or "-").replace("T", " ").removesuffix("+00:00")[5:16]
+        metrics = "\n".join(f"{key} {_cell(row['metrics'][key])}" for key in columns if key in row["metrics"])
+        duration = None if row["duration_s"] is None else round(row["duration_s"])
+        table.add_row(started, f"{row['experiment']}\n{row['run_name'] or '-'}", row["status"][:8],
+                      _cell(duration), metrics or "-", row["run_id"][:8])
     return table
