@@ -225,6 +225,7 @@ class TransientsConfig(_Section):
     tile: int = Field(ge=16)
     rb_width: int = Field(ge=2)
     rb_dropout: float = Field(ge=0, lt=1)
+    rb_pos_weight: float = Field(gt=0)
     learning_rate: float = Field(gt=0)
     weight_decay: float = Field(ge=0)
     patience: int = Field(ge=1)

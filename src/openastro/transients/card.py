@@ -19,7 +19,12 @@ LIMITS = {
              "The kernel is spatially constant, so frames with strong PSF variation leave residuals."],
     "realbogus": ["Labels come from the simulator's truth: a detection is real when it lies within 3 px of a "
                   "supernova, nova, asteroid or a variable star that changed by at least 0.1 mag and 5 sigma; "
-                  "detections at stars that changed by 0.03-0.1 mag (or 3-5 sigma) are left out as ambiguous.",
+                  "detections at stars that changed by 0.03-0.1 mag (or 3-5 sigma) are left out as ambiguous, and "
+                  "so are wrong-sign matches and unmatched detections within 2.5 FWHM of a real object (the other "
+                  "lobe of a dipole).",
+                  "Residuals at constant stars (scintillation, flux-scale errors, misalignment at undersampled or "
+                  "poorly guided sites) can look exactly like a variable star's change in one stamp: they set the "
+                  "false-positive rate at the 2 % false-negative threshold.",
                   "No galaxies, no ghosts or diffraction spikes in the simulator; real ZTF stamps carry both.",
                   "ZTF rb/drb on real alerts are reported for comparison only, never used for training or "
                   "thresholds."],

@@ -56,7 +56,7 @@ def normalise_triplet(triplet: np.ndarray) -> np.ndarray:
     arcsinh is linear within the noise and logarithmic beyond, so bright stars keep their shape without hard
     clipping. Missing pixels become 0, the background level after scaling.
     """
-    data = np.array(triplet, dtype=np.float64)  # a private copy, changed in place below
+    data = np.array(triplet, dtype=np.float32)  # a private copy, changed in place below
     if data.ndim not in (3, 4) or data.shape[-3] != 3:
         raise ValueError(f"normalise_triplet needs shape (3, H, W) or (N, 3, H, W), got {data.shape}")
     data[~np.isfinite(data)] = np.nan

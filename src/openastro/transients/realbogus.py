@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 from pathlib import Path
 from typing import Any
 
@@ -38,11 +39,13 @@ def model_inputs(stamps: np.ndarray) -> np.ndarray:
     return normalise_triplet(orient(stamps))
 
 
-def bce_loss(logits: Any, target: Any) -> Any:
-    """Binary cross-entropy on logits."""
+def bce_loss(logits: Any, target: Any, pos_weight: float = 1.0) -> Any:
+    """Binary cross-entropy on logits; `pos_weight` weighs real stamps (the threshold sits in their low tail)."""
+    import torch
     import torch.nn.functional as F
 
-    return F.binary_cross_entropy_with_logits(logits, target)
+    weight = torch.tensor(pos_weight, device=logits.device)
+    return F.binary_cross_entropy_with_logits(logits, target, pos_weight=weight)
 
 
 def auc_metrics_fn(y_true: np.ndarray, logits: np.ndarray) -> dict[str, float]:
@@ -59,8 +62,9 @@ class RealBogusClassifier(TorchEstimator):
 
     task, output_name = TASK, "logit"
 
-    def __init__(self, width: int = 16, dropout: float = 0.3, fnr: float = 0.02, seed: int = 0) -> None:
-        self.width, self.dropout, self.fnr, self.seed = width, dropout, fnr, seed
+    def __init__(self, width: int = 16, dropout: float = 0.3, fnr: float = 0.02, seed: int = 0,
+                 pos_weight: float = 3.0) -> None:
+        self.width, self.dropout, self.fnr, self.seed, self.pos_weight = width, dropout, fnr, seed, pos_weight
         self.threshold_ = 0.5
         self.info: dict[str, Any] = {}
 
@@ -76,12 +80,12 @@ class RealBogusClassifier(TorchEstimator):
         return RealBogusNet(**self.kwargs())
 
     def settings(self) -> dict[str, Any]:
-        return {"threshold": self.threshold_, "fnr": self.fnr, "seed": self.seed}
+        return {"threshold": self.threshold_, "fnr": self.fnr, "seed": self.seed, "pos_weight": self.pos_weight}
 
     @classmethod
     def from_saved(cls, kwargs: dict[str, Any], info: dict[str, Any]) -> RealBogusClassifier:
         clf = cls(width=kwargs["width"], dropout=kwargs["dropout"], fnr=float(info.get("fnr", 0.02)),
-                  seed=int(info.get("seed", 0)))
+                  seed=int(info.get("seed", 0)), pos_weight=float(info.get("pos_weight", 1.0)))
         clf.threshold_, clf.info = float(info.get("threshold", 0.5)), info
         return clf
 
@@ -94,7 +98,8 @@ class RealBogusClassifier(TorchEstimator):
         self.build()
         train_set = AugmentedStamps(model_inputs(stamps), np.asarray(real), self.seed, train=True)
         val_set = AugmentedStamps(model_inputs(val_stamps), np.asarray(val_real), self.seed, train=False)
-        trainer = Trainer(self.model, bce_loss, config, metrics_fn=auc_metrics_fn, checkpoint_dir=checkpoint_dir,
+        loss = functools.partial(bce_loss, pos_weight=self.pos_weight)
+        trainer = Trainer(self.model, loss, config, metrics_fn=auc_metrics_fn, checkpoint_dir=checkpoint_dir,
                           callbacks=callbacks)
         trainer.fit(train_set, val_set)
         self.history_, self.best_epoch_ = trainer.history, trainer.best_epoch

@@ -18,11 +18,12 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-CACHE_VERSION = 2
+CACHE_VERSION = 3
 MATCH_RADIUS_PX = 3.0
 VARIABLE_SNR = 5.0
 VARIABLE_DMAG = 0.1  # ... and at least this many magnitudes: smaller changes look like scintillation residuals
 AMBIGUOUS_DMAG = 0.03
+DIPOLE_RADIUS_FWHM = 2.5  # unmatched detections this close (FWHM) to a real object are its subtraction lobes
 VARIABLES = {"rrlyrae": 0.06, "cepheid": 0.03, "dscuti": 0.04, "flare": 0.05}  # more variable stars than the sky has  # a star's flux change above this many sigma of its aperture noise is a real variable
 
 
@@ -132,7 +133,8 @@ def paint_disks(mask: np.ndarray, objects: pd.DataFrame, sky_sigma: float) -> No
 
 def label_detections(det: pd.DataFrame, objects: pd.DataFrame, trail: Any, stars: pd.DataFrame,
                      fwhm: float) -> pd.DataFrame:
-    """Real (matches a truth object) or bogus, with the kind of each: the truth labels of the classifier."""
+    """Real (matches a truth object with the right sign) or bogus, with the kind of each: the truth labels of the
+    classifier. Wrong-sign matches and unmatched detections near a real object are left out as 'ambiguous'."""
     from openastro.transients.detect import match
 
     hit = match(det, objects, MATCH_RADIUS_PX)  # 'ambiguous' objects label their detections ambiguous
@@ -142,7 +144,24 @@ def label_detections(det: pd.DataFrame, objects: pd.DataFrame, trail: Any, stars
         near_star = match(det, stars, 2.0 * fwhm) >= 0
         on_trail = _near_trail(det, trail, 3.0 * fwhm)
         kind = np.where(bogus, np.where(on_trail, "trail", np.where(near_star, "residual", "artefact")), kind)
+    lobes = _lobes(det, objects, hit, max(MATCH_RADIUS_PX, DIPOLE_RADIUS_FWHM * fwhm))
+    kind = np.where(lobes, "ambiguous", kind)
     return det.assign(real=~bogus & (kind != "ambiguous"), kind=kind)
+
+
+def _lobes(det: pd.DataFrame, objects: pd.DataFrame, hit: np.ndarray, radius: float) -> np.ndarray:
+    """Detections that are not a real object's own: a match of the wrong sign (templates hold no transients, so
+    supernovae, novae, asteroids and brightening stars only add light), or no match but within `radius` of one
+    (the other lobe of a dipole, a ring)."""
+    from openastro.transients.detect import match
+
+    if not len(det) or not len(objects):
+        return np.zeros(len(det), dtype=bool)
+    matched = hit >= 0
+    change = np.sign(objects["flux_e"].to_numpy(float))[np.clip(hit, 0, None)]
+    wrong = matched & (change != det["sign"].to_numpy(float))
+    real_objects = objects[objects["kind"] != "ambiguous"].reset_index(drop=True)
+    return wrong | (~matched & (match(det, real_objects, radius) >= 0))
 
 
 def _near_trail(det: pd.DataFrame, trail: Any, width: float) -> np.ndarray:

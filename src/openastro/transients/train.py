@@ -144,7 +144,8 @@ def train_realbogus(workdir: Path | str = DEFAULT_WORKDIR, mode: str = "quick", 
     val_stamps, val_real, _ = stamps_of(splits["val"])
     if not real.any() or real.all() or not val_real.any():
         raise InputError("the training chunks hold only one class of detection; raise --samples or the chunks")
-    clf = RealBogusClassifier(width=tcfg.rb_width, dropout=tcfg.rb_dropout, fnr=tcfg.fnr, seed=tcfg.seed)
+    clf = RealBogusClassifier(width=tcfg.rb_width, dropout=tcfg.rb_dropout, fnr=tcfg.fnr, seed=tcfg.seed,
+                              pos_weight=tcfg.rb_pos_weight)
 
     def fit(callbacks: list) -> Any:
         return clf.fit(stamps, real, val_stamps, val_real, train_config(tcfg, m, progress), run_dir / "checkpoints",
