@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import functools
+import os
 from pathlib import Path
 from typing import Any
 
@@ -34,9 +35,20 @@ class AugmentedStamps:
         return torch.from_numpy(np.ascontiguousarray(x)), torch.tensor(self.labels[i])
 
 
+PARALLEL_MIN = 512  # stamps per call above which normalisation is split over the cores
+
+
 def model_inputs(stamps: np.ndarray) -> np.ndarray:
-    """Raw (N, 3, 63, 63) stamps as the network sees them: oriented (difference positive), then normalised."""
-    return normalise_triplet(orient(stamps))
+    """Raw (N, 3, 63, 63) stamps as the network sees them: oriented (difference positive), then normalised.
+    Large batches are normalised in threads (numpy's median releases the GIL): it costs as much as the network."""
+    if len(stamps) < PARALLEL_MIN:
+        return normalise_triplet(orient(stamps))
+    from concurrent.futures import ThreadPoolExecutor
+
+    workers = max(1, min(len(os.sched_getaffinity(0)), 8))
+    parts = np.array_split(np.asarray(stamps), workers * 2)
+    with ThreadPoolExecutor(workers) as pool:
+        return np.concatenate(list(pool.map(lambda part: normalise_triplet(orient(part)), parts)))
 
 
 def bce_loss(logits: Any, target: Any, pos_weight: float = 1.0) -> Any:
