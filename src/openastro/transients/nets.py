@@ -65,17 +65,8 @@ class UNet(nn.Module):
 
 
 def _conv_block(c_in: int, c_out: int, dropout: float) -> nn.Sequential:
-    """conv-BN-ReLU, conv-BN-ReLU, 2x2 max-pool, dropout: one VGG stage."""
-    return nn.Sequential(
-        nn.Conv2d(c_in, c_out, 3, padding=1, bias=False),
-        nn.BatchNorm2d(c_out),
-        nn.ReLU(inplace=True),
-        nn.Conv2d(c_out, c_out, 3, padding=1, bias=False),
-        nn.BatchNorm2d(c_out),
-        nn.ReLU(inplace=True),
-        nn.MaxPool2d(2),
-        nn.Dropout(dropout),
-    )
+    """conv-BN-ReLU, conv-BN-ReLU, 2x2 max-pool, dropout: one VGG stage (flat, so layer indices stay 0-7)."""
+    return nn.Sequential(*_double_conv(c_in, c_out), nn.MaxPool2d(2), nn.Dropout(dropout))
 
 
 class RealBogusNet(nn.Module):
