@@ -89,10 +89,18 @@ def _report(ws: Workspace) -> str:
 
 
 def _section(html: str) -> str:
-    """The transient candidates section of a report page."""
+    """The transient candidates section of a report page, without the models' curves at its end."""
     match = re.search(rf'<section id="{ANCHOR}">.*?</section>', html, flags=re.S)
     assert match is not None, "no transient candidates section"
-    return match.group(0)
+    return re.sub(r'<div class="models">.*?</div></div>', "", match.group(0), flags=re.S)
+
+
+def test_section_shows_the_models_curves(tmp_path):
+    """The held-out ROC/PR and loss curves of the models in use (here the shipped ones) close the section."""
+    html = _report(_workspace(tmp_path / "ws", candidates=True, references=True))
+    match = re.search(rf'<section id="{ANCHOR}">.*?</section>', html, flags=re.S)
+    assert "Models, on held-out simulated chunks" in match.group(0)
+    assert 'alt="unet: roc/pr"' in match.group(0) and 'alt="realbogus: roc/pr"' in match.group(0)
 
 
 def _card_caption(section: str, candidate_id: str) -> str:

@@ -48,7 +48,7 @@ def render(data: NightData, root: Path, config: ReportConfig, periods: Any = Non
         conditions_section(data.frames, colors, plotter),
         frames_section(summary, colors, plotter),
         quality_section(data.quality),
-        transients_section(data, config.n_candidates),
+        transients_section(data, config.n_candidates, root / "models"),
         examples_section(data.frames, root, config.n_example_frames),
         variables_section(data.photometry, ranked, colors, plotter),
     ]

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import base64
 import io
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -25,24 +26,67 @@ NAN_GREY = (128, 128, 128)  # pixels without data (off the frame's edge)
 USABLE_SOURCES = ("templates", "frames")
 
 
-def transients_section(data: NightData, n_cards: int) -> str:
-    """The "Transient candidates" section of one night."""
+def transients_section(data: NightData, n_cards: int, models_root: Path | None = None) -> str:
+    """The "Transient candidates" section of one night (and, with `models_root`, the models' held-out curves)."""
+    # the models' curves only when the stage has run on this night's frames
+    models = models_part(models_root) if models_root is not None and not data.candidates.empty else ""
+    return h.section(TITLE, *_candidates_parts(data, n_cards), models, anchor=ANCHOR)
+
+
+def models_part(models_root: Path) -> str:
+    """The models in use: their held-out figures and the ROC/PR and loss curves saved beside them."""
+    import json
+
+    from openastro.core.errors import InputError
+    from openastro.transients.models import KINDS, resolve_model_dir
+
+    cards, lines = [], []
+    for kind in KINDS:
+        try:
+            folder = resolve_model_dir(kind, "", models_root)
+        except InputError:
+            continue
+        info = json.loads((folder / "model.json").read_text()).get("info", {})
+        lines.append(f"{kind}: {_model_line(kind, info.get('test_metrics', {}))} (model {folder.name}, "
+                     f"`{info.get('command', '')}`)")
+        for name in ("roc_pr.png", "history.png"):
+            if (folder / name).is_file():
+                uri = "data:image/png;base64," + base64.b64encode((folder / name).read_bytes()).decode()
+                cards.append(h.image_card(uri, f"{kind}: {name.removesuffix('.png').replace('_', '/')}"))
+    if not lines:
+        return ""
+    return (h.caption("Models, on held-out simulated chunks: " + "; ".join(lines))
+            + f'<div class="models">{h.gallery(cards)}</div>')
+
+
+def _model_line(kind: str, m: dict[str, Any]) -> str:
+    """The headline held-out figures of one model."""
+    if kind == "unet":
+        px, obj = m.get("pixel", {}), m.get("object", {})
+        return (f"pixel F1 {h.fmt(px.get('f1'))}, ROC AUC {h.fmt(px.get('roc_auc'), 3)}; object completeness "
+                f"{h.fmt(obj.get('completeness'))}, purity {h.fmt(obj.get('purity'))}")
+    a = m.get("all", {})
+    return (f"accuracy {h.fmt(a.get('accuracy'), 3)}, ROC AUC {h.fmt(a.get('roc_auc'), 3)}, FPR {h.fmt(a.get('fpr'), 3)} "
+            f"at FNR {h.fmt(a.get('fnr'), 3)}")
+
+
+def _candidates_parts(data: NightData, n_cards: int) -> list[str]:
+    """Candidates, references and counts of one night, as rendered parts."""
     candidates, references = data.candidates, data.references
     differenced = differenced_frames(data.frames, data.quality, references)
     if candidates.empty:
-        return h.section(TITLE, h.note(_empty_reason(references, differenced)), anchor=ANCHOR)
+        return [h.note(_empty_reason(references, differenced))]
     objects = best_per_object(candidates[candidates["real"].astype(bool)])
     parts = [h.caption(_method_text()), _references_table(references),
              _counts_table(site_counts(candidates, differenced))]
     if objects.empty:
-        parts.append(h.note(f"None of the {len(candidates)} candidates of this night scored real."))
-        return h.section(TITLE, *parts, anchor=ANCHOR)
+        return [*parts, h.note(f"None of the {len(candidates)} candidates of this night scored real.")]
     shown, listed = objects.head(max(n_cards, 0)), objects.iloc[max(n_cards, 0):max(n_cards, 0) + N_TABLE]
     parts.append(h.gallery([candidate_card(r) for r in shown.itertuples()]))
     parts.append(h.caption(_cards_text(len(shown), len(objects))))
     if not listed.empty:
         parts.append(_candidates_table(listed, first_rank=len(shown) + 1))
-    return h.section(TITLE, *parts, anchor=ANCHOR)
+    return parts
 
 
 def differenced_frames(frames: pd.DataFrame, quality: pd.DataFrame, references: pd.DataFrame) -> pd.DataFrame:
