@@ -17,3 +17,9 @@ class InputError(OpenAstroError):
 
 class WorkspaceError(OpenAstroError):
     """A workspace that is missing, empty or from an incompatible version."""
+
+
+def first_line(exc: BaseException) -> str:
+    """The first line of an exception's message (its type name when empty), for one-line errors."""
+    text = str(exc).strip()
+    return text.splitlines()[0] if text else type(exc).__name__

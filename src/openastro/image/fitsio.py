@@ -12,7 +12,7 @@ from typing import Any
 
 import numpy as np
 
-from openastro.core.errors import InputError
+from openastro.core.errors import InputError, first_line
 from openastro.image import header as hdr
 
 # Names used in FrameMeta.missing.
@@ -195,7 +195,7 @@ def _gzip_reason(path: Path) -> str | None:
 
 def _reason(path: Path, exc: BaseException) -> str:
     """One-line reason for an exception raised while reading a FITS file."""
-    message = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+    message = first_line(exc)
     if path.stat().st_size == 0:
         return "empty file (0 bytes)"
     if "SIMPLE card" in message:

@@ -9,16 +9,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from openastro.core.errors import InputError
+from openastro.core.errors import InputError, first_line
 
 WEIGHTS = "model.pt"
 META = "model.json"
-
-
-def first_line(exc: BaseException) -> str:
-    """The first line of an exception's message (its type name when empty), for one-line errors."""
-    text = str(exc).strip()
-    return text.splitlines()[0] if text else type(exc).__name__
 
 
 def class_path(obj: Any) -> str:

@@ -10,8 +10,8 @@ from typing import Any
 
 import numpy as np
 
-from openastro.core.errors import InputError
-from openastro.ml.bundle import WEIGHTS, ModelBundle, first_line, update_info
+from openastro.core.errors import InputError, first_line
+from openastro.ml.bundle import WEIGHTS, ModelBundle, update_info
 
 ONNX_NAME = "model.onnx"
 INT8_NAME = "model.int8.onnx"

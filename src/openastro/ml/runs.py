@@ -8,8 +8,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from openastro.core.errors import InputError
-from openastro.ml.bundle import first_line
+from openastro.core.errors import InputError, first_line
 from openastro.ml.tracking import tracking_uri
 
 HISTORY_PREFIX = "val_"

@@ -11,7 +11,6 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 import pandas as pd
 
 from openastro.core.catalog import Catalog
@@ -115,10 +114,3 @@ class CandidatesStage(Stage):
             status = "failed"
         return UnitResult(task.unit, {"candidates": result.candidates, "reference_images": ref_row}, status,
                           "; ".join(result.notes))
-
-
-def candidate_cutouts(blob: bytes | None) -> np.ndarray | None:
-    """The (3, 63, 63) float32 cutouts stored with a candidate (science, reference, difference)."""
-    from openastro.transients.search import cutouts_from_bytes
-
-    return cutouts_from_bytes(blob)

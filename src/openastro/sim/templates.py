@@ -9,13 +9,15 @@ from __future__ import annotations
 
 import pandas as pd
 
+from openastro.sim.conditions import DEFECTS
+
 TEMPLATE_EPOCH_DAYS = 60.0  # how much earlier than the first simulated night the templates were taken
-DEFECTS = ("tracking", "defocus", "dew", "bright_background", "trail", "electronics")
+PIXEL_DEFECTS = tuple(d for d in DEFECTS if d != "clouds")  # clouds: judged by transparency below
 
 
 def template_rows(frames: pd.DataFrame, per_field: int) -> pd.DataFrame:
     """The sharpest defect-free clear frames of each site and field, moved to the template epoch."""
-    clean = frames[~frames[list(DEFECTS)].any(axis=1) & (frames["transparency"] > 0.9)]
+    clean = frames[~frames[list(PIXEL_DEFECTS)].any(axis=1) & (frames["transparency"] > 0.9)]
     picked = (clean.sort_values("fwhm_px", kind="stable").groupby(["site_id", "field_id"], sort=True)
               .head(per_field).sort_values(["site_id", "field_id", "fwhm_px"], kind="stable"))
     k = picked.groupby(["site_id", "field_id"]).cumcount().to_numpy() + 1

@@ -20,11 +20,11 @@ import pandas as pd
 
 CACHE_VERSION = 3
 MATCH_RADIUS_PX = 3.0
-VARIABLE_SNR = 5.0
+VARIABLE_SNR = 5.0  # a star's flux change above this many sigma of its aperture noise is a real variable
 VARIABLE_DMAG = 0.1  # ... and at least this many magnitudes: smaller changes look like scintillation residuals
 AMBIGUOUS_DMAG = 0.03
 DIPOLE_RADIUS_FWHM = 2.5  # unmatched detections this close (FWHM) to a real object are its subtraction lobes
-VARIABLES = {"rrlyrae": 0.06, "cepheid": 0.03, "dscuti": 0.04, "flare": 0.05}  # more variable stars than the sky has  # a star's flux change above this many sigma of its aperture noise is a real variable
+VARIABLES = {"rrlyrae": 0.06, "cepheid": 0.03, "dscuti": 0.04, "flare": 0.05}  # more variable stars than the sky has
 
 
 @dataclass
@@ -100,11 +100,11 @@ def sim_overrides(seed: int, s: ChunkSettings) -> list[str]:
             *(f"sim.variability.{k}={v}" for k, v in VARIABLES.items())]
 
 
-def variable_objects(sim_dir: Path, frames: pd.DataFrame, read_noise: dict[str, float]) -> pd.DataFrame:
+def variable_objects(sim_dir: Path, flux: pd.DataFrame, frames: pd.DataFrame,
+                     read_noise: dict[str, float]) -> pd.DataFrame:
     """Stars whose flux in a frame differs from their template (mean) flux: `variable` (brighter) or `fading`
     when the change is at least VARIABLE_SNR sigma and VARIABLE_DMAG; `ambiguous` when it is above 3 sigma or
     AMBIGUOUS_DMAG but short of that (neither class: left out of training and scores)."""
-    flux = pd.read_parquet(sim_dir / "truth" / "star_flux.parquet")
     mean_mag = pd.read_parquet(sim_dir / "truth" / "stars.parquet").set_index("star_id")["mag"]
     flux = flux.merge(frames[["file", "sky_e_per_px", "fwhm_px", "site_id"]], on="file")
     dmag = flux["true_mag"] - mean_mag.reindex(flux["star_id"]).to_numpy()
@@ -185,8 +185,9 @@ def difference_chunk(sim_dir: Path, settings: ChunkSettings, seed: int) -> Frame
     sites = pd.read_parquet(sim_dir / "reference" / "sites.parquet").set_index("site_id")
     read_noise = sites["read_noise"].to_dict()
     transients = pd.read_parquet(sim_dir / "truth" / "transients.parquet")
-    variables = variable_objects(sim_dir, truth, read_noise)
-    star_pos = pd.read_parquet(sim_dir / "truth" / "star_flux.parquet", columns=["file", "x", "y", "flux_e"])
+    star_flux = pd.read_parquet(sim_dir / "truth" / "star_flux.parquet")
+    variables = variable_objects(sim_dir, star_flux, truth, read_noise)
+    star_pos = {f: g[["x", "y"]].reset_index(drop=True) for f, g in star_flux.groupby("file")}
     channels, sigs, masks, rows, objects, detections = [], [], [], [], [], []
     for (site, fid), group in truth.groupby(["site_id", "field_id"], sort=True):
         paths = [sim_dir / f for f in templates.loc[(templates["site_id"] == site) & (templates["field_id"] == fid),
@@ -212,7 +213,7 @@ def difference_chunk(sim_dir: Path, settings: ChunkSettings, seed: int) -> Frame
             obj = obj[visible | (obj["kind"] == "ambiguous")]
             diff = frame.difference
             det = detect_significance(diff.significance, diff.diff, settings.detect_threshold)
-            stars = star_pos[star_pos["file"] == row.file]
+            stars = star_pos.get(row.file, pd.DataFrame({"x": [], "y": []}))
             det = label_detections(det, obj.reset_index(drop=True), row, stars, float(row.fwhm_px))
             channels.append(frame.channels())
             sigs.append(diff.significance.astype(np.float32))

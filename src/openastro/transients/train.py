@@ -60,29 +60,47 @@ def train_config(tcfg: Any, mode: Mode, progress: bool) -> Any:
                        warmup_steps=20)
 
 
-def _setup(kind: str, workdir: Path | str, out: Path | str | None, seed: int | None, config: Any,
-           argv: list[str] | None) -> tuple[Any, Workspace, Path, Path]:
+@dataclass
+class TrainingRun:
+    """Everything one `train` command works with: settings, workspace, output folder, the simulated splits."""
+
+    kind: str
+    mode: str
+    m: Mode
+    cfg: Any
+    ws: Workspace
+    run_dir: Path
+    out: Path
+    splits: dict[str, Any]
+    started: float
+    argv: list[str] | None
+
+    @property
+    def tcfg(self) -> Any:
+        return self.cfg.transients
+
+
+def _start(kind: str, modes: dict[str, Mode], mode: str, sizes: dict[str, int | None], workdir: Path | str,
+           out: Path | str | None, seed: int | None, config: Any, argv: list[str] | None,
+           progress: bool) -> TrainingRun:
+    """Check the mode, open the workspace and run folder, pin torch's threads, load (or simulate) the splits."""
+    import torch
+
+    from openastro.transients.data import load_split
+
+    started = time.time()
+    m = resolve_mode(modes, mode, **sizes)
     cfg = with_section(config, "transients", seed=seed)
     ws = Workspace.open(workdir)
     run_dir = ws.new_run(f"train-{kind}", cfg, argv)
     out = Path(out) if out else ws.models / kind
     if out.exists() and not out.is_dir():
         raise InputError(f"--out {out} is a file; pass a folder for the model and its card")
-    return cfg, ws, run_dir, out
-
-
-def _splits(tcfg: Any, mode: Mode, root: Path, progress: bool) -> dict[str, Any]:
-    from openastro.transients.data import load_split
-
-    return {name: load_split(tcfg, name, n, root, progress)
-            for name, n in (("train", mode.train_chunks), ("val", mode.val_chunks), ("test", mode.test_chunks))}
-
-
-def _threads(tcfg: Any) -> None:
-    import torch
-
-    if tcfg.torch_threads:
-        torch.set_num_threads(tcfg.torch_threads)
+    if cfg.transients.torch_threads:
+        torch.set_num_threads(cfg.transients.torch_threads)
+    splits = {name: load_split(cfg.transients, name, n, ws.root, progress)
+              for name, n in (("train", m.train_chunks), ("val", m.val_chunks), ("test", m.test_chunks))}
+    return TrainingRun(kind, mode, m, cfg, ws, run_dir, out, splits, started, argv)
 
 
 def unet_tiles(data: Any, n: int, size: int, seed: int, augment: bool) -> tuple[np.ndarray, np.ndarray]:
@@ -102,24 +120,21 @@ def train_unet(workdir: Path | str = DEFAULT_WORKDIR, mode: str = "quick", sampl
     from openastro.transients.evaluate import evaluate_segmenter
     from openastro.transients.segmenter import Segmenter
 
-    started = time.time()
-    m = resolve_mode(UNET_MODES, mode, samples, epochs, batch_size, chunks)
-    cfg, ws, run_dir, out = _setup("unet", workdir, out, seed, config, argv)
-    tcfg = cfg.transients
-    _threads(tcfg)
-    splits = _splits(tcfg, m, ws.root, progress)
+    sizes = {"samples": samples, "epochs": epochs, "batch_size": batch_size, "chunks": chunks}
+    run = _start("unet", UNET_MODES, mode, sizes, workdir, out, seed, config, argv, progress)
+    tcfg, m, splits = run.tcfg, run.m, run.splits
     train = unet_tiles(splits["train"], m.samples, m.train_tile, tcfg.seed, augment=True)
     val = unet_tiles(splits["val"], max(64, m.samples // 4), m.train_tile, tcfg.seed + 1, augment=False)
     seg = Segmenter(width=tcfg.unet_width, depth=tcfg.unet_depth, tile=tcfg.tile, threshold=tcfg.unet_threshold,
                     seed=tcfg.seed)
 
     def fit(callbacks: list) -> Any:
-        return seg.fit(train, val, train_config(tcfg, m, progress), run_dir / "checkpoints", callbacks)
+        return seg.fit(train, val, train_config(tcfg, m, progress), run.run_dir / "checkpoints", callbacks)
 
     def evaluate() -> dict[str, Any]:
-        return evaluate_segmenter(seg, splits["test"], tcfg.unseen_site, tcfg.match_radius, out)
+        return evaluate_segmenter(seg, splits["test"], tcfg.unseen_site, tcfg.match_radius, run.out)
 
-    return _tracked_training("unet", seg, fit, evaluate, cfg, ws, run_dir, out, m, mode, splits, started, argv)
+    return _tracked_training(run, seg, fit, evaluate)
 
 
 def train_realbogus(workdir: Path | str = DEFAULT_WORKDIR, mode: str = "quick", samples: int | None = None,
@@ -131,12 +146,9 @@ def train_realbogus(workdir: Path | str = DEFAULT_WORKDIR, mode: str = "quick", 
     from openastro.transients.evaluate import evaluate_realbogus
     from openastro.transients.realbogus import RealBogusClassifier
 
-    started = time.time()
-    m = resolve_mode(REALBOGUS_MODES, mode, samples, epochs, batch_size, chunks)
-    cfg, ws, run_dir, out = _setup("realbogus", workdir, out, seed, config, argv)
-    tcfg = cfg.transients
-    _threads(tcfg)
-    splits = _splits(tcfg, m, ws.root, progress)
+    sizes = {"samples": samples, "epochs": epochs, "batch_size": batch_size, "chunks": chunks}
+    run = _start("realbogus", REALBOGUS_MODES, mode, sizes, workdir, out, seed, config, argv, progress)
+    tcfg, m, splits = run.tcfg, run.m, run.splits
     stamps, real, _ = stamps_of(splits["train"])
     if m.samples and m.samples < len(stamps):
         keep = np.sort(np.random.default_rng(tcfg.seed).choice(len(stamps), m.samples, replace=False))
@@ -148,18 +160,16 @@ def train_realbogus(workdir: Path | str = DEFAULT_WORKDIR, mode: str = "quick", 
                               pos_weight=tcfg.rb_pos_weight)
 
     def fit(callbacks: list) -> Any:
-        return clf.fit(stamps, real, val_stamps, val_real, train_config(tcfg, m, progress), run_dir / "checkpoints",
-                       callbacks)
+        return clf.fit(stamps, real, val_stamps, val_real, train_config(tcfg, m, progress),
+                       run.run_dir / "checkpoints", callbacks)
 
     def evaluate() -> dict[str, Any]:
-        return evaluate_realbogus(clf, splits["test"], tcfg.unseen_site, out)
+        return evaluate_realbogus(clf, splits["test"], tcfg.unseen_site, run.out)
 
-    return _tracked_training("realbogus", clf, fit, evaluate, cfg, ws, run_dir, out, m, mode, splits, started, argv)
+    return _tracked_training(run, clf, fit, evaluate)
 
 
-def _tracked_training(kind: str, est: Any, fit: Any, evaluate: Any, cfg: Any, ws: Workspace, run_dir: Path,
-                      out: Path, m: Mode, mode: str, splits: dict, started: float,
-                      argv: list[str] | None) -> dict[str, Any]:
+def _tracked_training(run: TrainingRun, est: Any, fit: Any, evaluate: Any) -> dict[str, Any]:
     """Fit inside an MLflow run with an energy meter, evaluate, save the model and card, log everything."""
     from dataclasses import asdict
 
@@ -175,22 +185,24 @@ def _tracked_training(kind: str, est: Any, fit: Any, evaluate: Any, cfg: Any, ws
     from openastro.transients.data import chunk_seeds
     from openastro.transients.evaluate import int8_metrics
 
+    kind, mode, m, cfg, ws, out, splits, started = (run.kind, run.mode, run.m, run.cfg, run.ws, run.out,
+                                                     run.splits, run.started)
     tcfg = cfg.transients
     data_seconds = time.time() - started
     seeds = {name: chunk_seeds(tcfg.seed, name, n) for name, n in
              (("train", m.train_chunks), ("val", m.val_chunks), ("test", m.test_chunks))}
-    with tracking(ws.root, kind, f"{kind}-{mode}-seed{tcfg.seed}") as run:
+    with tracking(ws.root, kind, f"{kind}-{mode}-seed{tcfg.seed}") as mlrun:
         mlflow.log_params({**tcfg.model_dump(), **{f"mode_{k}": v for k, v in asdict(m).items()}, "mode": mode,
                            **{f"n_{k}_frames": len(v) for k, v in splits.items()}})
         with EnergyMeter() as meter:
             fit([mlflow_callback()])
         log_energy(meter.report)
         metrics = evaluate()
-        command = " ".join(["openastro", *argv[1:]]) if argv else f"openastro train {kind} --mode {mode}"
+        command = " ".join(["openastro", *run.argv[1:]]) if run.argv else f"openastro train {kind} --mode {mode}"
         est.info = {"command": command, "mode": mode, "mode_settings": asdict(m), "seeds": seeds,
                     "unseen_site": tcfg.unseen_site, "config": tcfg.model_dump(), "test_metrics": metrics,
                     "history": est.history_, "best_epoch": est.best_epoch_, "energy": meter.report.to_dict(),
-                    "mlflow_run_id": run.info.run_id,
+                    "mlflow_run_id": mlrun.info.run_id,
                     "seconds": {"data": round(data_seconds, 1), "total": round(time.time() - started, 1)}}
         est.save(out)
         est.info["export"] = export_onnx(out, int8=kind == "realbogus")  # shipped beside the weights
@@ -202,9 +214,10 @@ def _tracked_training(kind: str, est: Any, fit: Any, evaluate: Any, cfg: Any, ws
         mlflow.log_metrics(numeric("test", metrics, nested=True))
         mlflow.log_artifacts(str(out), artifact_path="model")
         mlflow.log_dict(cfg.to_dict(), "config.json")
-    summary = {"model": str(out), "card": str(card), "run_dir": str(run_dir), "mlflow_run_id": run.info.run_id,
+    summary = {"model": str(out), "card": str(card), "run_dir": str(run.run_dir),
+               "mlflow_run_id": mlrun.info.run_id,
                "tracking_uri": ws.mlflow_uri, "mode": mode, "epochs_run": len(est.history_),
                "val_loss": [round(h["val_loss"], 5) for h in est.history_], "energy": meter.report.to_dict(),
                "seconds": round(time.time() - started, 1), "test": metrics}
-    (run_dir / "summary.json").write_text(json.dumps(summary, indent=1, default=str))
+    (run.run_dir / "summary.json").write_text(json.dumps(summary, indent=1, default=str))
     return summary
