@@ -165,3 +165,14 @@ def test_augment_moves_pixels_only_and_is_reproducible():
     )
     np.testing.assert_array_equal(out[:, 1], 2 * out[:, 0])
     assert sum(not np.array_equal(o, b) for o, b in zip(out, batch, strict=True)) >= 8
+
+
+def test_normalised_difference_keeps_the_fractional_change(pgb_alerts):
+    """A 2 % and a 20 % change of the same star differ after normalisation (each channel scaled on its own,
+    they would be identical)."""
+    science, reference, _ = next(a for a in pgb_alerts if a.objectId == "ZTF18abfiprz").cutouts()
+    small = normalise_triplet(np.stack([science, reference, 0.02 * science]))
+    large = normalise_triplet(np.stack([science, reference, 0.2 * science]))
+    c = science.shape[-1] // 2
+    assert large[2, c, c] > small[2, c, c] + 1.0
+    np.testing.assert_allclose(small[:2], large[:2])

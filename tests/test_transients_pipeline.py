@@ -24,7 +24,8 @@ def chunk(tmp_path_factory, tcfg):
 
 
 def test_chunk_has_frames_masks_and_labelled_detections(chunk):
-    assert len(chunk) >= 12 and chunk.channels.shape[1:] == (3, 256, 256)
+    # 18 frames; a few (trailed, defocused, undersampled) are refused by the difference imaging
+    assert len(chunk) >= 8 and chunk.channels.shape[1:] == (3, 256, 256)
     assert chunk.masks.shape == (len(chunk), 256, 256) and chunk.masks.any()
     det = chunk.detections
     assert {"real", "kind"} <= set(det.columns)

@@ -207,6 +207,7 @@ class QualityConfig(_Section):
 class TransientsConfig(_Section):
     reference_frames: int = Field(ge=1)
     method: str = Field(pattern="^(alard-lupton|gaussian)$")
+    scale_order: int = Field(ge=0, le=3)
     detect_threshold: float = Field(gt=0)
     unet_threshold: float = Field(gt=0, lt=1)
     match_radius: float = Field(gt=0)

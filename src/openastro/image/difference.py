@@ -35,6 +35,7 @@ class Difference:
     fwhm_reference: float
     chi2: float  # reduced chi^2 of diff / noise on the stamps used
     stamps: int = 0
+    aperture_scale: float = float("nan")  # median science / reference flux of the stamp stars, for a check
 
 
 @dataclass
@@ -58,14 +59,17 @@ def psf_fwhm(image: np.ndarray, saturation: float | None = None) -> float:
 def subtract(science: np.ndarray, reference: np.ndarray, science_noise: np.ndarray | float | None = None,
              reference_noise: np.ndarray | float | None = None, method: str = "alard-lupton",
              kernel_half: int | None = None, mask: np.ndarray | None = None, gain: float = 1.0,
-             saturation: float | None = None) -> Difference:
+             saturation: float | None = None, scale_order: int = 1) -> Difference:
     """Science minus the reference convolved to the same PSF (or the reverse, rescaled, if science is sharper).
 
     Frames must be aligned on one grid. NaN pixels (outside a footprint) and `mask` are excluded and come out
     NaN, with everything within a kernel half-width of them or of the frame edge. Noise maps (1 sigma) default
     to sep's background RMS plus the Poisson noise of the sources (ADU, `gain` e-/ADU). "alard-lupton" fits a
     spatially constant kernel (kernel.py); "gaussian" broadens by sqrt(fwhm_broad^2 - fwhm_sharp^2) and scales
-    by the stars' flux ratio. `saturation` (ADU) excludes saturated stars; by default a flat-topped maximum.
+    by the stars' flux ratio. `scale_order` lets the Alard-Lupton photometric scale vary across the frame as a
+    polynomial of that order (0 = constant), fitted to the stamps' own scales. When the fit is poor, the other
+    frame is convolved instead and the better fit kept. `saturation` (ADU) excludes saturated stars; by
+    default a flat-topped maximum.
     Raises InputError when the frames are too small or hold fewer than MIN_STAMPS bright isolated unsaturated
     stars, rather than falling back to the Gaussian method, which needs the same stars.
     """
@@ -82,32 +86,74 @@ def subtract(science: np.ndarray, reference: np.ndarray, science_noise: np.ndarr
         invalid |= np.asarray(mask, dtype=bool)
     sci = _frame(science, science_noise, invalid, gain, saturation, "science")
     ref = _frame(reference, reference_noise, invalid, gain, saturation, "reference")
-    reference_sharper = ref.fwhm <= sci.fwhm
-    sharp, broad = (ref, sci) if reference_sharper else (sci, ref)
+    preferred = ref.fwhm <= sci.fwhm
+    out = _match(method, sci, ref, invalid, preferred, kernel_half, scale_order)
+    if method == "alard-lupton" and not _plausible(out):
+        # An elongated PSF can be "sharper" by FWHM yet broader along one axis, and a noisy sharp frame can
+        # leave the fit degenerate: then convolve the other frame and keep the better fit (HOTPANTS -c b).
+        other = _match(method, sci, ref, invalid, not preferred, kernel_half, scale_order)
+        out = max(out, other, key=_rank)
+        if not _plausible(out, REFUSE_CHI2, REFUSE_TOLERANCE):
+            raise InputError(f"subtract: the PSF-matching kernel does not fit (stars' reduced chi^2 {out.chi2:.3g}, "
+                             f"flux scale {out.scale:.3g} against {out.aperture_scale:.3g} from aperture "
+                             "photometry) in either direction; the frame is likely trailed, defocused or "
+                             "clouded: check its quality verdict, or use method='gaussian'")
+    return out
+
+
+# A fit is retried convolving the other frame above RETRY_CHI2 (stamps' reduced chi^2) or when its flux scale
+# and the stars' aperture photometry disagree by more than SCALE_TOLERANCE; it is refused beyond the REFUSE_ ones.
+RETRY_CHI2, SCALE_TOLERANCE = 2.0, 1.3
+REFUSE_CHI2, REFUSE_TOLERANCE = 4.0, 1.5
+
+
+def _rank(out: Difference) -> tuple[bool, bool, float]:
+    """Order of preference between two fits: plausible, then at least acceptable, then the lower chi^2."""
+    chi2 = out.chi2 if np.isfinite(out.chi2) else np.inf
+    return _plausible(out), _plausible(out, REFUSE_CHI2, REFUSE_TOLERANCE), -chi2
+
+
+def _plausible(out: Difference, max_chi2: float = RETRY_CHI2, tolerance: float = SCALE_TOLERANCE) -> bool:
+    """A fit whose stamps' chi^2 is modest and whose flux scale agrees with the stars' aperture photometry (a
+    degenerate kernel can fit a few stamps well with a scale far from the frames' real flux ratio)."""
+    ratio = out.scale / out.aperture_scale if out.aperture_scale > 0 else np.nan
+    return bool(np.isfinite(out.chi2) and out.chi2 <= max_chi2 and np.isfinite(ratio)
+                and 1 / tolerance < ratio < tolerance)
+
+
+def _match(method: str, sci: _Frame, ref: _Frame, invalid: np.ndarray, convolve_reference: bool,
+           kernel_half: int | None, scale_order: int) -> Difference:
+    """Convolve one frame (the reference if `convolve_reference`) to the other's PSF and subtract."""
+    sharp, broad = (ref, sci) if convolve_reference else (sci, ref)
     sigma = np.sqrt(max(broad.fwhm**2 - sharp.fwhm**2, 0.0)) * FWHM_TO_SIGMA
     half = kernel_half if kernel_half is not None else _default_half(sigma, broad.fwhm)
     stamp_half = half + int(np.ceil(broad.fwhm))
     centres = _stamp_centres(ref, invalid, stamp_half + half, isolation=2.0 * broad.fwhm)
-    kernel, background, used, n_params = _fit(method, sharp, broad, centres, half, sigma, stamp_half)
-    diff, noise, scale, offset = _apply(kernel, background, sharp, broad, invalid, reference_sharper)
-    significance = (diff / noise).astype(np.float32)
+    kernel, background, field, used, n_params = _fit(method, sharp, broad, centres, half, sigma, stamp_half,
+                                                     scale_order)
+    diff, noise, scale, offset = _apply(kernel, background, field, sharp, broad, invalid, convolve_reference)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        significance = (diff / noise).astype(np.float32)
     return Difference(diff=diff, noise=noise, significance=significance, kernel=kernel,
-                      convolved="reference" if reference_sharper else "science", scale=scale, background=offset,
+                      convolved="reference" if convolve_reference else "science", scale=scale, background=offset,
                       fwhm_science=sci.fwhm, fwhm_reference=ref.fwhm,
-                      chi2=_stamp_chi2(significance, used, stamp_half, n_params), stamps=len(used))
+                      chi2=_stamp_chi2(significance, used, stamp_half, n_params), stamps=len(used),
+                      aperture_scale=_flux_ratio(sci, ref, centres, 3.0 * broad.fwhm))
 
 
 def _fit(method: str, sharp: _Frame, broad: _Frame, centres: np.ndarray, half: int, sigma: float,
-         stamp_half: int) -> tuple[np.ndarray, float, np.ndarray, int]:
-    """Kernel (sharp -> broad), differential background, stamp centres used and number of fitted parameters."""
+         stamp_half: int, scale_order: int) -> tuple[np.ndarray, float, np.ndarray | None, np.ndarray, int]:
+    """Kernel (sharp -> broad), differential background, the scale across the frame (None if constant), stamp
+    centres used and number of fitted parameters."""
     if method == "gaussian":
         ratio = _flux_ratio(broad, sharp, centres, 3.0 * broad.fwhm)
-        return kn.gaussian_kernel(half, sigma) * ratio, 0.0, centres, 1
+        return kn.gaussian_kernel(half, sigma) * ratio, 0.0, None, centres, 1
     basis = kn.al_basis(half, sigma)
     weight = 1.0 / (sharp.variance + broad.variance)
     stamps = kn.build_stamps(sharp.data, broad.data, sharp.variance, weight, centres, basis, stamp_half)
-    fit = kn.fit_kernel(stamps, basis, min_stamps=MIN_STAMPS)
-    return fit.kernel, fit.background, centres[fit.used], len(basis) + 1
+    fit, field = kn.fit_spatial_kernel(stamps, basis, scale_order, sharp.data.shape, min_stamps=MIN_STAMPS)
+    n_scale = 0 if field is None else (scale_order + 1) * (scale_order + 2) // 2 - 1
+    return fit.kernel, fit.background, field, centres[fit.used], len(basis) + 1 + n_scale
 
 
 def _checked(image: np.ndarray, where: str) -> np.ndarray:
@@ -245,9 +291,10 @@ def _flux_ratio(broad: _Frame, sharp: _Frame, centres: np.ndarray, radius: float
     return float(np.median(f_broad[ok] / f_sharp[ok])) if ok.any() else 1.0
 
 
-def _apply(kernel: np.ndarray, background: float, sharp: _Frame, broad: _Frame, invalid: np.ndarray,
-           science_is_broad: bool) -> tuple[np.ndarray, np.ndarray, float, float]:
-    """Convolve the sharp frame and subtract: (diff, noise, scale, background) in science units.
+def _apply(kernel: np.ndarray, background: float, field: np.ndarray | None, sharp: _Frame, broad: _Frame,
+           invalid: np.ndarray, science_is_broad: bool) -> tuple[np.ndarray, np.ndarray, float, float]:
+    """Convolve the sharp frame (times the scale `field`, if any) and subtract: (diff, noise, scale,
+    background) in science units, the scale being the frame's mean.
 
     Pixels the kernel saw invalid data (or the frame edge) from come out NaN.
     """
@@ -255,16 +302,18 @@ def _apply(kernel: np.ndarray, background: float, sharp: _Frame, broad: _Frame, 
     from scipy.signal import fftconvolve
 
     half = kernel.shape[0] // 2
-    matched = fftconvolve(sharp.data, kernel, mode="same") + background
-    var = broad.variance + np.clip(fftconvolve(np.where(invalid, 0.0, sharp.variance), kernel**2, mode="same"),
-                                   0.0, None)
+    field = np.ones(sharp.data.shape) if field is None else field
+    matched = fftconvolve(sharp.data, kernel, mode="same") * field + background
+    convolved_var = fftconvolve(np.where(invalid, 0.0, sharp.variance), kernel**2, mode="same")
+    var = broad.variance + np.clip(convolved_var, 0.0, None) * field**2
     blind = maximum_filter(invalid.astype(np.uint8), size=2 * half + 1, mode="constant", cval=1) > 0
-    total = float(kernel.sum())
+    total = float(kernel.sum()) * field
     if science_is_broad:
-        diff, scale, offset = broad.data - matched, total, background
+        diff, scale, offset = broad.data - matched, float(np.mean(total)), background
     else:
-        # matched is the science in reference units: divide by the kernel sum to return to science units.
-        diff, var, scale, offset = (matched - broad.data) / total, var / total**2, 1.0 / total, -background / total
+        # matched is the science in reference units: divide by the local kernel sum to return to science units.
+        diff, var = (matched - broad.data) / total, var / total**2
+        scale, offset = float(np.mean(1.0 / total)), float(np.mean(-background / total))
     diff = np.where(blind, np.nan, diff).astype(np.float32)
     noise = np.where(blind | ~np.isfinite(var), np.nan, np.sqrt(var)).astype(np.float32)
     return diff, noise, scale, offset

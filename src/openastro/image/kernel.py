@@ -4,13 +4,16 @@ Hand-written because no maintained Python implementation exists: HOTPANTS (the r
 C program, and the Python difference-imaging packages (properimage, PyZOGY) are unmaintained. This follows
 Alard & Lupton (1998) and HOTPANTS: Gaussians of three widths times polynomials of degrees 6, 4 and 2, plus a
 differential background, fitted on stamps around bright isolated stars with iterative clipping of bad stamps.
-The kernel is spatially constant, which suits the small fields of small telescopes; a spatially varying kernel
-would multiply each basis function by a polynomial in the stamp position.
+The kernel's shape is spatially constant, which suits the small fields of small telescopes; its normalisation
+(the photometric scale) may vary as a low-order polynomial across the frame (`fit_spatial_kernel`), as HOTPANTS'
+spatial kernel order does for the zeroth basis term: patchy cloud and flat-field errors change the throughput
+across a frame by tens of per cent, and a constant scale leaves a residual at every star.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 
@@ -103,17 +106,28 @@ class KernelFit:
     background: float
     used: np.ndarray  # bool per stamp
     chi2: float
+    coeffs: np.ndarray  # basis coefficients, the background last
 
 
 def fit_kernel(stamps: Stamps, basis: np.ndarray, clip: float = 3.0, max_iter: int = 5,
-               min_stamps: int = 3) -> KernelFit:
-    """Weighted least-squares kernel over all stamps, refitted after clipping stamps that fit badly (HOTPANTS)."""
+               min_stamps: int = 3, gain: np.ndarray | None = None) -> KernelFit:
+    """Weighted least-squares kernel over all stamps, refitted after clipping stamps that fit badly (HOTPANTS).
+
+    `gain` (one per stamp) multiplies the kernel at each stamp: the photometric scale field of `fit_scale`.
+    """
     from astropy.stats import sigma_clip
 
+    g = np.ones(len(stamps.design)) if gain is None else np.asarray(gain, dtype=np.float64)
     sw = np.sqrt(stamps.weight)[..., None]
     a = stamps.design * sw
+    a[..., :-1] *= g[:, None, None]  # the background column is additive, not scaled
     b = stamps.target * sw[..., 0]
-    normal = np.einsum("spi,spj->sij", a, a) - stamps.noise_normal
+    scaled = np.append(np.ones(a.shape[-1] - 1), 0.0)
+    noise_gain = g[:, None, None] ** 2 * np.outer(scaled, scaled) + (1 - np.outer(scaled, scaled))
+    raw = np.einsum("spi,spj->sij", a, a)
+    normal = raw - stamps.noise_normal * noise_gain
+    if not _positive_definite(normal.sum(axis=0)):
+        normal = raw  # the sharp frame is so noisy that the correction overshoots: fit without it
     rhs = np.einsum("spi,sp->si", a, b)
     used = np.ones(len(a), dtype=bool)
     for _ in range(max_iter):
@@ -128,7 +142,88 @@ def fit_kernel(stamps: Stamps, basis: np.ndarray, clip: float = 3.0, max_iter: i
     n_pix = used.sum() * a.shape[1]
     chi2 = float(((b[used] - a[used] @ coeffs) ** 2).sum() / max(n_pix - len(coeffs), 1))
     kernel = np.tensordot(coeffs[:-1], basis, axes=1)
-    return KernelFit(kernel=kernel, background=float(coeffs[-1]), used=used, chi2=chi2)
+    return KernelFit(kernel=kernel, background=float(coeffs[-1]), used=used, chi2=chi2, coeffs=coeffs)
+
+
+SCALE_FLOOR = 0.05  # fractional error floor per stamp: the brightest stars (saturating, blended) do not dominate
+SCALE_RANGE = (0.2, 5.0)  # plausible scales relative to the constant kernel; stamps outside are not fitted
+STAMPS_PER_TERM = 4  # a spatial scale needs this many stamps per polynomial term, else it stays constant
+
+
+def stamp_scales(stamps: Stamps, fit: KernelFit) -> tuple[np.ndarray, np.ndarray]:
+    """Each stamp's flux relative to the kernel's prediction (sum of broad - background over sum of the
+    kernel-convolved sharp stamp) and its 1-sigma error.
+
+    Sums, not a least-squares fit of the profiles: the convolved sharp stamp carries the sharp frame's noise,
+    which would pull a fitted scale towards zero when that frame is noisy (a cloudy science frame).
+    """
+    model = (stamps.design[..., :-1] @ fit.coeffs[:-1]).sum(axis=1)
+    target = (stamps.target - fit.coeffs[-1]).sum(axis=1)
+    safe = np.where(np.abs(model) > 0, model, np.nan)
+    error = np.sqrt((1.0 / stamps.weight).sum(axis=1)) / np.abs(safe)
+    return target / safe, error
+
+
+def stamp_positions(stamps: Stamps, shape: tuple[int, int]) -> tuple[np.ndarray, np.ndarray]:
+    """Stamp centres as (u, v) in [-1, 1] across the frame (columns, rows): well-conditioned polynomials."""
+    half_r, half_c = (shape[0] - 1) / 2, (shape[1] - 1) / 2
+    return (stamps.centres[:, 1] - half_c) / half_c, (stamps.centres[:, 0] - half_r) / half_r
+
+
+def fit_scale(stamps: Stamps, fit: KernelFit, order: int, shape: tuple[int, int]) -> Any:
+    """The photometric scale across the frame relative to the kernel, an astropy Polynomial2D of `order` in
+    (u, v) fitted to every stamp's scale with 3-sigma clipping; None when there are too few stamps."""
+    import warnings
+
+    from astropy.modeling import fitting, models
+    from astropy.stats import sigma_clip
+    from astropy.utils.exceptions import AstropyUserWarning
+
+    poly = models.Polynomial2D(order)
+    scales, errors = stamp_scales(stamps, fit)
+    ok = np.isfinite(errors) & (scales > SCALE_RANGE[0]) & (scales < SCALE_RANGE[1])
+    if ok.sum() < STAMPS_PER_TERM * len(poly.parameters):
+        return None
+    u, v = stamp_positions(stamps, shape)
+    fitter = fitting.FittingWithOutlierRemoval(fitting.LinearLSQFitter(), sigma_clip, niter=5, sigma=3.0,
+                                               stdfunc="mad_std")
+    with warnings.catch_warnings():  # "poorly conditioned" when stamps cluster: the clip to SCALE_RANGE bounds it
+        warnings.simplefilter("ignore", AstropyUserWarning)
+        fitted, _ = fitter(poly, u[ok], v[ok], scales[ok], weights=1.0 / np.hypot(errors[ok], SCALE_FLOOR))
+    return fitted
+
+
+def fit_spatial_kernel(stamps: Stamps, basis: np.ndarray, order: int, shape: tuple[int, int],
+                       min_stamps: int = 3, rounds: int = 2) -> tuple[KernelFit, np.ndarray | None]:
+    """A kernel whose shape is constant and whose normalisation varies as a polynomial of `order` across the
+    frame: the kernel and the scale field are fitted in turn. Returns the fit and the field on the frame's
+    grid (None when the scale stays constant: order 0 or too few stamps)."""
+    fit = fit_kernel(stamps, basis, min_stamps=min_stamps)
+    if order < 1:
+        return fit, None
+    u, v = stamp_positions(stamps, shape)
+    scale = None
+    for _ in range(rounds):
+        found = fit_scale(stamps, fit, order, shape)  # relative to the kernel alone, so the whole field
+        if found is None:
+            break
+        scale = found
+        fit = fit_kernel(stamps, basis, min_stamps=min_stamps, gain=scale(u, v))
+    if scale is None:
+        return fit, None
+    grid_v, grid_u = np.ogrid[-1.0:1.0:shape[0] * 1j, -1.0:1.0:shape[1] * 1j]
+    # bounded: a wild extrapolation into a corner without stars must not flip or blow up the difference
+    return fit, np.clip(scale(grid_u, grid_v), *SCALE_RANGE)
+
+
+
+def _positive_definite(matrix: np.ndarray) -> bool:
+    """Whether a symmetric matrix has a Cholesky factor (all eigenvalues positive)."""
+    try:
+        np.linalg.cholesky(matrix)
+    except np.linalg.LinAlgError:
+        return False
+    return True
 
 
 def _solve(normal: np.ndarray, rhs: np.ndarray) -> np.ndarray:

@@ -42,7 +42,8 @@ def median_stack(images: Sequence[np.ndarray], sigma: float = 3.0, weights: Sequ
     n = keep.sum(axis=0)
     data = _weighted_median(values, w)
     n_eff = _effective_count(keep, w)
-    noise = np.where(n > 0, MEDIAN_EFFICIENCY * np.sqrt(_pooled_variance(values) / n_eff), np.nan)
+    with np.errstate(invalid="ignore"):  # pixels with fewer than two kept values have no scatter: NaN noise
+        noise = np.where(n > 0, MEDIAN_EFFICIENCY * np.sqrt(_pooled_variance(values) / n_eff), np.nan)
     return Stack(data=data.astype(np.float32), noise=noise.astype(np.float32), n=n.astype(np.int32),
                  inputs=len(cube))
 

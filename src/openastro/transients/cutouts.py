@@ -50,9 +50,12 @@ def stamp_triplet(
 def normalise_triplet(triplet: np.ndarray) -> np.ndarray:
     """Model input from a (3, H, W) or (N, 3, H, W) triplet: asinh((x - median) / robust sigma) per channel.
 
-    Every channel (difference included) has its median subtracted and is divided by its own 1.4826 * MAD, so
-    the result does not depend on the background level or the flux units (simulated counts or ZTF DN alike).
-    The difference median is near zero already; subtracting it absorbs residual offsets of real subtractions.
+    Every channel has its median subtracted. Science and reference are divided by their own 1.4826 * MAD, so
+    the result does not depend on the background level or the flux units (simulated counts or ZTF DN alike);
+    the difference, which is in the science's units (ours and ZTF's), is divided by the science's, so the
+    fractional change (difference over science) survives: a star that changed by 2 % and one that changed by
+    20 % look alike once each channel is scaled on its own. The difference median is near zero already;
+    subtracting it absorbs residual offsets of real subtractions.
     arcsinh is linear within the noise and logarithmic beyond, so bright stars keep their shape without hard
     clipping. Missing pixels become 0, the background level after scaling.
     """
@@ -69,6 +72,7 @@ def normalise_triplet(triplet: np.ndarray) -> np.ndarray:
             warnings.simplefilter("ignore", RuntimeWarning)
             std = np.nanstd(flat[low], axis=-1)
         sigma[low] = np.where(std > 0, std, 1.0)
+    sigma[..., 2] = sigma[..., 0]  # the difference in the science's noise units: the ratio of the two survives
     flat /= sigma[..., None]
     np.arcsinh(flat, out=flat)
     flat[np.isnan(flat)] = 0.0

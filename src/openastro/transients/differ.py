@@ -49,7 +49,8 @@ def align_reference(reference: Reference, science: np.ndarray, science_wcs: Any)
     return data, np.where(np.isfinite(data), noise, np.nan)
 
 
-def difference_frame(path: Path | str, reference: Reference, method: str = "alard-lupton") -> DifferenceFrame:
+def difference_frame(path: Path | str, reference: Reference, method: str = "alard-lupton",
+                     scale_order: int = 1) -> DifferenceFrame:
     """Read a frame, align its reference, PSF-match and subtract."""
     from openastro.image.difference import subtract
     from openastro.image.fitsio import read_frame
@@ -60,6 +61,6 @@ def difference_frame(path: Path | str, reference: Reference, method: str = "alar
     wcs = meta.wcs() if meta.has_wcs else None
     ref, ref_noise = align_reference(reference, science, wcs)
     diff = subtract(science, ref, science_noise=science_noise(science, rms, gain), reference_noise=ref_noise,
-                    method=method, gain=gain)
+                    method=method, gain=gain, scale_order=scale_order)
     return DifferenceFrame(file=str(path), science=science, reference=ref, difference=diff, wcs=wcs,
                            mjd=meta.mjd, gain=gain)

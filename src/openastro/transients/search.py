@@ -113,7 +113,8 @@ def search_field(task: Any, seg: Any, clf: Any) -> SearchResult:
             skipped += 1
             continue
         try:
-            frame = difference_frame(frame_row.path, reference, task.settings.method)
+            frame = difference_frame(frame_row.path, reference, task.settings.method,
+                                     task.settings.scale_order)
         except InputError as exc:
             failed.append(f"{Path(frame_row.path).name}: {exc}")
             continue

@@ -18,7 +18,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-CACHE_VERSION = 3
+CACHE_VERSION = 5
 MATCH_RADIUS_PX = 3.0
 VARIABLE_SNR = 5.0  # a star's flux change above this many sigma of its aperture noise is a real variable
 VARIABLE_DMAG = 0.1  # ... and at least this many magnitudes: smaller changes look like scintillation residuals
