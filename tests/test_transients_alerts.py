@@ -176,3 +176,12 @@ def test_normalised_difference_keeps_the_fractional_change(pgb_alerts):
     c = science.shape[-1] // 2
     assert large[2, c, c] > small[2, c, c] + 1.0
     np.testing.assert_allclose(small[:2], large[:2])
+
+
+def test_stored_cutouts_clip_saturated_values_instead_of_overflowing():
+    import zlib
+
+    from openastro.transients.search import cutouts_to_bytes
+
+    stored = np.frombuffer(zlib.decompress(cutouts_to_bytes(np.array([[[1e6, -1e6, 1.5]]]))), np.float16)
+    assert np.isfinite(stored).all() and stored[0] > 6e4 and stored[1] < -6e4 and stored[2] == 1.5

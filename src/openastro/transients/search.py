@@ -26,8 +26,10 @@ class SearchResult:
 
 
 def cutouts_to_bytes(stamps: np.ndarray) -> bytes:
-    """(3, 63, 63) cutouts as zlib-compressed float16 bytes for the catalog."""
-    return zlib.compress(np.asarray(stamps, np.float16).tobytes(), 6)
+    """(3, 63, 63) cutouts as zlib-compressed float16 bytes for the catalog; values beyond float16's range
+    (saturated cores in counts) are clipped to it rather than becoming infinite."""
+    limit = float(np.finfo(np.float16).max)
+    return zlib.compress(np.clip(np.asarray(stamps, np.float32), -limit, limit).astype(np.float16).tobytes(), 6)
 
 
 def cutouts_from_bytes(blob: bytes | None) -> np.ndarray | None:
