@@ -91,12 +91,12 @@ def test_version_1_catalog_migrates_to_the_latest_keeping_its_rows(tmp_path):
     con.execute("INSERT INTO candidates (candidate_id, frame_id, score) VALUES ('c1', 'f1', 0.9)")
     con.close()
     with Catalog(path) as cat:
-        assert cat.version() == SCHEMA_VERSION == 3
+        assert cat.version() == SCHEMA_VERSION == 4
         assert cat.scalar("SELECT score FROM candidates WHERE candidate_id = 'c1'") == 0.9
         cand = set(cat.query("SELECT column_name FROM information_schema.columns WHERE table_name = 'candidates'")
                    ["column_name"])
         assert {"rb_score", "unet_score", "cutout", "real", "mjd"} <= cand
-        assert cat.count("templates") == 0 and cat.count("reference_images") == 0
+        assert cat.count("templates") == 0 and cat.count("reference_images") == 0 and cat.count("calibration") == 0
         assert cat.scalar("SELECT verdict FROM frame_quality WHERE frame_id = 'f1'") == "good"
         cols = set(cat.query("SELECT column_name FROM information_schema.columns WHERE table_name = 'frame_quality'")
                    ["column_name"])

@@ -107,8 +107,9 @@ def test_sharper_science_is_convolved_and_the_new_source_stays_positive():
     assert out.kernel.sum() == pytest.approx(1.0 / out.scale, rel=0.05)
     assert _at_new_source(out.significance) > 5.0
     assert 0.8 <= np.std(_away_from_new_source(out.significance)) <= 1.3
-    # a constant scale, so the noise follows the kernel alone
-    given = subtract(pair.science, pair.reference, science_noise=15.0, reference_noise=18.0, scale_order=0)
+    # a constant scale and no systematic floor, so the noise follows the kernel alone
+    given = subtract(pair.science, pair.reference, science_noise=15.0, reference_noise=18.0, scale_order=0,
+                     systematic=0.0)
     total = given.kernel.sum()
     expected = np.sqrt((given.kernel**2).sum() * 15.0**2 + 18.0**2) / total  # in science units
     assert np.nanmax(np.abs(given.noise - expected)) < 1e-3 * expected
@@ -120,7 +121,7 @@ def test_nan_footprint_and_mask_propagate(blurred_science):
     mask = np.zeros(reference.shape, dtype=bool)
     mask[200:210, 200:210] = True
     out = subtract(blurred_science.science, reference, mask=mask, science_noise=15.0, reference_noise=40.0,
-                   scale_order=0)
+                   scale_order=0, systematic=0.0)
     half = out.kernel.shape[0] // 2
     # Constant input noise: the reference's part is convolved with the squared kernel.
     expected = np.sqrt(15.0**2 + (out.kernel**2).sum() * 40.0**2)
@@ -159,8 +160,8 @@ def test_unusable_input_raises_a_clear_error(blurred_science):
 def test_a_throughput_gradient_is_absorbed_by_the_spatial_scale(fwhm_science, fwhm_reference):
     """A 30 % cloud ramp across the frame: a constant scale leaves residuals at the stars, a linear one not."""
     pair = _pair(fwhm_science=fwhm_science, fwhm_reference=fwhm_reference, scale=0.8, ramp=0.3)
-    constant = subtract(pair.science, pair.reference, scale_order=0)
-    spatial = subtract(pair.science, pair.reference, scale_order=1)
+    constant = subtract(pair.science, pair.reference, scale_order=0, systematic=0.0)
+    spatial = subtract(pair.science, pair.reference, scale_order=1, systematic=0.0)
     assert _star_residual_rms(spatial.significance, pair) < 0.5 * _star_residual_rms(constant.significance, pair)
     assert _at_new_source(spatial.significance) > 5.0
     assert abs(spatial.scale - 0.8) < 0.05  # the mean scale stays the frame's
@@ -171,3 +172,41 @@ def test_a_frame_that_does_not_match_its_reference_is_refused(blurred_science):
     other = _pair(fwhm_science=4.0, fwhm_reference=2.5, scale=0.8, seed=11)
     with pytest.raises(InputError, match="does not fit"):
         subtract(other.science, blurred_science.reference)
+
+
+def test_a_clear_frame_keeps_a_constant_scale_even_when_a_spatial_one_is_allowed(blurred_science):
+    """No throughput gradient: the stars' flux ratios do not justify a plane (BIC), so order 1 changes nothing."""
+    constant = subtract(blurred_science.science, blurred_science.reference, scale_order=0)
+    spatial = subtract(blurred_science.science, blurred_science.reference, scale_order=1)
+    np.testing.assert_array_equal(np.nan_to_num(spatial.diff), np.nan_to_num(constant.diff))
+
+
+def test_the_fitted_field_follows_a_gradient_and_stays_within_the_stars_values():
+    from openastro.image.kernel import fit_scale_field
+
+    rng = np.random.default_rng(5)
+    u, v = rng.uniform(-0.5, 0.5, 60), rng.uniform(-0.5, 0.5, 60)  # stars only in the middle of the frame
+    ratio = 0.8 * (1 + 0.3 * u) * (1 + rng.normal(0, 0.01, 60))
+    field = fit_scale_field(u, v, ratio, np.full(60, 0.008), order=1)
+    assert field is not None
+    assert field(np.array([0.5]), np.array([0.0]))[0] / field(np.array([-0.5]), np.array([0.0]))[0] == \
+        pytest.approx(1.15 / 0.85, rel=0.03)
+    corner = field(np.array([1.0]), np.array([1.0]))[0]  # no star there: held at the stars' largest value
+    assert corner == pytest.approx(field(np.array([0.5]), np.array([0.5]))[0], rel=0.03)
+    flat = fit_scale_field(u, v, 0.8 * (1 + rng.normal(0, 0.01, 60)), np.full(60, 0.008), order=1)
+    assert flat is None
+
+
+def test_bright_stars_keep_their_stamps_and_their_cores_stay_below_threshold():
+    """Moffat stars matched by a Gaussian-basis kernel: the brightest cores carry a mismatch of a few per cent,
+    which the systematic floor turns into noise instead of dozens of 5-sigma 'detections'."""
+    pair = _pair(fwhm_science=4.0, fwhm_reference=2.5, scale=0.8)
+    bare = subtract(pair.science, pair.reference, systematic=0.0)
+    floored = subtract(pair.science, pair.reference)
+    assert 0.0 < floored.systematic < 0.1
+    bright = [(round(y), round(x)) for x, y in zip(pair.x, pair.y, strict=True)
+              if 20 < x < SIZE - 20 and 20 < y < SIZE - 20]
+    peaks = [np.nanmax(np.abs(floored.significance[r - 1:r + 2, c - 1:c + 2])) for r, c in bright]
+    assert np.mean(np.array(peaks) > 5.0) < 0.05
+    assert _at_new_source(floored.significance) > 5.0  # the new source has no reference light: no floor
+    assert _at_new_source(floored.significance) == pytest.approx(_at_new_source(bare.significance), rel=0.05)

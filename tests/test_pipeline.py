@@ -7,6 +7,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
+from astropy.io import fits
 
 from openastro.core.catalog import Catalog
 
@@ -47,6 +48,10 @@ def test_simulate_ingests_frames_and_reference(simulated):
         assert cat.count("field_stars") == 60
         assert set(cat.query("SELECT DISTINCT origin FROM frames")["origin"]) == {"sim"}
         assert cat.scalar("SELECT count(*) FROM frames WHERE site_id IS NULL OR field_id IS NULL") == 0
+        masters = cat.query("SELECT site_id, kind FROM calibration")
+        sites = set(cat.query("SELECT DISTINCT site_id FROM frames")["site_id"])
+    # every site's master bias, dark and flat are registered for the reduction, none of them as a frame
+    assert result["calibration"] == len(masters) == 3 * len(sites) and set(masters["site_id"]) == sites
     assert list((ws / "runs").glob("*-simulate/config.toml"))
 
 
@@ -165,7 +170,8 @@ def test_candidates_stage_finds_simulated_supernovae(tmp_path, cli):
         cands = cat.query("SELECT * FROM candidates WHERE kind = 'transient'")
         frames = cat.query("SELECT frame_id, path FROM frames")
     assert len(refs) == 1 and refs["source"].iloc[0] == "templates" and refs["n_frames"].iloc[0] == 3
-    assert (ws / "references" / "siding-spring" / "F01.fits").is_file()
+    stored = fits.getheader(ws / "references" / "siding-spring" / "F01.fits")
+    assert stored["CALIB"] == "bias=bias.fits,dark=dark.fits,flat=flat.fits"  # inputs had the masters removed
     real = cands[cands["real"]]
     assert len(real) >= 1 and cands["rb_score"].between(0, 1).all()
     assert cutouts_from_bytes(real["cutout"].iloc[0]).shape == (3, 63, 63)

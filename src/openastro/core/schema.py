@@ -1,6 +1,6 @@
 """The catalog's tables, by schema version; later versions add migrations instead of breaking old workspaces."""
 
-SCHEMA_VERSION = 3
+SCHEMA_VERSION = 4
 
 # Version 1: the foundation. Each entry creates one table.
 TABLES_V1: dict[str, str] = {
@@ -72,6 +72,12 @@ TABLES_V3: dict[str, str] = {
 CANDIDATE_COLUMNS_V3 = ("field_id VARCHAR", "mjd DOUBLE", "snr DOUBLE", "npix INTEGER", "sign INTEGER",
                         "rb_score DOUBLE", "unet_score DOUBLE", "real BOOLEAN", "cutout BLOB", "model VARCHAR")
 
+# Version 4: master calibration frames (bias, dark, flat) per site, removed from every frame before differencing.
+TABLES_V4: dict[str, str] = {
+    "calibration": """site_id VARCHAR, kind VARCHAR, path VARCHAR, exptime DOUBLE, origin VARCHAR,
+        added_at TIMESTAMP, PRIMARY KEY (site_id, kind)""",
+}
+
 # Tables exported to Parquet after each run, for Dask, pandas or Spark.
 BULK_TABLES = ("frames", "frame_measurements", "sources", "photometry")
 
@@ -88,4 +94,5 @@ MIGRATIONS: dict[int, list[str]] = {
     + [f"ALTER TABLE frame_quality ADD COLUMN IF NOT EXISTS {col}" for col in QUALITY_COLUMNS_V2],
     2: create_statements(TABLES_V3)
     + [f"ALTER TABLE candidates ADD COLUMN IF NOT EXISTS {col}" for col in CANDIDATE_COLUMNS_V3],
+    3: create_statements(TABLES_V4),
 }

@@ -36,6 +36,7 @@ class Difference:
     chi2: float  # reduced chi^2 of diff / noise on the stamps used
     stamps: int = 0
     aperture_scale: float = float("nan")  # median science / reference flux of the stamp stars, for a check
+    systematic: float = 0.0  # fraction of the matched star light added to the noise (kernel mismatch floor)
 
 
 @dataclass
@@ -59,7 +60,7 @@ def psf_fwhm(image: np.ndarray, saturation: float | None = None) -> float:
 def subtract(science: np.ndarray, reference: np.ndarray, science_noise: np.ndarray | float | None = None,
              reference_noise: np.ndarray | float | None = None, method: str = "alard-lupton",
              kernel_half: int | None = None, mask: np.ndarray | None = None, gain: float = 1.0,
-             saturation: float | None = None, scale_order: int = 1) -> Difference:
+             saturation: float | None = None, scale_order: int = 1, systematic: float | None = None) -> Difference:
     """Science minus the reference convolved to the same PSF (or the reverse, rescaled, if science is sharper).
 
     Frames must be aligned on one grid. NaN pixels (outside a footprint) and `mask` are excluded and come out
@@ -67,8 +68,10 @@ def subtract(science: np.ndarray, reference: np.ndarray, science_noise: np.ndarr
     to sep's background RMS plus the Poisson noise of the sources (ADU, `gain` e-/ADU). "alard-lupton" fits a
     spatially constant kernel (kernel.py); "gaussian" broadens by sqrt(fwhm_broad^2 - fwhm_sharp^2) and scales
     by the stars' flux ratio. `scale_order` lets the Alard-Lupton photometric scale vary across the frame as a
-    polynomial of that order (0 = constant), fitted to the stamps' own scales. When the fit is poor, the other
-    frame is convolved instead and the better fit kept. `saturation` (ADU) excludes saturated stars; by
+    polynomial of that order (0 = constant) when the aperture flux ratios of the frame's stars call for it.
+    `systematic` is the fraction of the matched star light added to the noise for the kernel's own mismatch
+    (None: the one that brings the stamp stars' cores to a reduced chi^2 of 1; 0: none). When the fit is poor,
+    the other frame is convolved instead and the better fit kept. `saturation` (ADU) excludes saturated stars; by
     default a flat-topped maximum.
     Raises InputError when the frames are too small or hold fewer than MIN_STAMPS bright isolated unsaturated
     stars, rather than falling back to the Gaussian method, which needs the same stars.
@@ -87,11 +90,11 @@ def subtract(science: np.ndarray, reference: np.ndarray, science_noise: np.ndarr
     sci = _frame(science, science_noise, invalid, gain, saturation, "science")
     ref = _frame(reference, reference_noise, invalid, gain, saturation, "reference")
     preferred = ref.fwhm <= sci.fwhm
-    out = _match(method, sci, ref, invalid, preferred, kernel_half, scale_order)
+    out = _match(method, sci, ref, invalid, preferred, kernel_half, scale_order, systematic)
     if method == "alard-lupton" and not _plausible(out):
         # An elongated PSF can be "sharper" by FWHM yet broader along one axis, and a noisy sharp frame can
         # leave the fit degenerate: then convolve the other frame and keep the better fit (HOTPANTS -c b).
-        other = _match(method, sci, ref, invalid, not preferred, kernel_half, scale_order)
+        other = _match(method, sci, ref, invalid, not preferred, kernel_half, scale_order, systematic)
         out = max(out, other, key=_rank)
         if not _plausible(out, REFUSE_CHI2, REFUSE_TOLERANCE):
             raise InputError(f"subtract: the PSF-matching kernel does not fit (stars' reduced chi^2 {out.chi2:.3g}, "
@@ -122,7 +125,7 @@ def _plausible(out: Difference, max_chi2: float = RETRY_CHI2, tolerance: float =
 
 
 def _match(method: str, sci: _Frame, ref: _Frame, invalid: np.ndarray, convolve_reference: bool,
-           kernel_half: int | None, scale_order: int) -> Difference:
+           kernel_half: int | None, scale_order: int, systematic: float | None = None) -> Difference:
     """Convolve one frame (the reference if `convolve_reference`) to the other's PSF and subtract."""
     sharp, broad = (ref, sci) if convolve_reference else (sci, ref)
     sigma = np.sqrt(max(broad.fwhm**2 - sharp.fwhm**2, 0.0)) * FWHM_TO_SIGMA
@@ -130,30 +133,40 @@ def _match(method: str, sci: _Frame, ref: _Frame, invalid: np.ndarray, convolve_
     stamp_half = half + int(np.ceil(broad.fwhm))
     centres = _stamp_centres(ref, invalid, stamp_half + half, isolation=2.0 * broad.fwhm)
     kernel, background, field, used, n_params = _fit(method, sharp, broad, centres, half, sigma, stamp_half,
-                                                     scale_order)
-    diff, noise, scale, offset = _apply(kernel, background, field, sharp, broad, invalid, convolve_reference)
+                                                     scale_order, ref.sources, invalid)
+    diff, noise, scale, offset, model = _apply(kernel, background, field, sharp, broad, invalid,
+                                               convolve_reference)
     with np.errstate(divide="ignore", invalid="ignore"):
+        chi2 = _stamp_chi2((diff / noise).astype(np.float32), used, stamp_half, n_params)
+        floor = (_systematic_floor(diff, noise, model, used, int(np.ceil(broad.fwhm))) if systematic is None
+                 else float(systematic))
+        noise = np.sqrt(noise.astype(np.float64) ** 2 + (floor * model) ** 2).astype(np.float32)
         significance = (diff / noise).astype(np.float32)
     return Difference(diff=diff, noise=noise, significance=significance, kernel=kernel,
                       convolved="reference" if convolve_reference else "science", scale=scale, background=offset,
-                      fwhm_science=sci.fwhm, fwhm_reference=ref.fwhm,
-                      chi2=_stamp_chi2(significance, used, stamp_half, n_params), stamps=len(used),
-                      aperture_scale=_flux_ratio(sci, ref, centres, 3.0 * broad.fwhm))
+                      fwhm_science=sci.fwhm, fwhm_reference=ref.fwhm, chi2=chi2, stamps=len(used),
+                      aperture_scale=_flux_ratio(sci, ref, centres, 3.0 * broad.fwhm), systematic=floor)
 
 
 def _fit(method: str, sharp: _Frame, broad: _Frame, centres: np.ndarray, half: int, sigma: float,
-         stamp_half: int, scale_order: int) -> tuple[np.ndarray, float, np.ndarray | None, np.ndarray, int]:
+         stamp_half: int, scale_order: int, stars: Any,
+         invalid: np.ndarray) -> tuple[np.ndarray, float, np.ndarray | None, np.ndarray, int]:
     """Kernel (sharp -> broad), differential background, the scale across the frame (None if constant), stamp
-    centres used and number of fitted parameters."""
+    centres used and number of fitted parameters. The scale's variation comes from the aperture flux ratios
+    of all the reference's clean stars (`stars`), many more than the kernel's stamps."""
     if method == "gaussian":
         ratio = _flux_ratio(broad, sharp, centres, 3.0 * broad.fwhm)
         return kn.gaussian_kernel(half, sigma) * ratio, 0.0, None, centres, 1
     basis = kn.al_basis(half, sigma)
     weight = 1.0 / (sharp.variance + broad.variance)
     stamps = kn.build_stamps(sharp.data, broad.data, sharp.variance, weight, centres, basis, stamp_half)
-    fit, field = kn.fit_spatial_kernel(stamps, basis, scale_order, sharp.data.shape, min_stamps=MIN_STAMPS)
+    field = None
+    if scale_order >= 1:
+        # a small aperture: its flux loss is common to all stars and cancels in the relative field
+        field = kn.fit_scale_field(*_star_ratios(broad, sharp, stars, invalid, 1.5 * broad.fwhm), scale_order)
+    fit, grid = kn.fit_spatial_kernel(stamps, basis, sharp.data.shape, field, min_stamps=MIN_STAMPS)
     n_scale = 0 if field is None else (scale_order + 1) * (scale_order + 2) // 2 - 1
-    return fit.kernel, fit.background, field, centres[fit.used], len(basis) + 1 + n_scale
+    return fit.kernel, fit.background, grid, centres[fit.used], len(basis) + 1 + n_scale
 
 
 def _checked(image: np.ndarray, where: str) -> np.ndarray:
@@ -280,6 +293,35 @@ def _stamp_centres(ref: _Frame, invalid: np.ndarray, reach: int, isolation: floa
     return centres
 
 
+def _star_ratios(broad: _Frame, sharp: _Frame, stars: Any, invalid: np.ndarray,
+                 radius: float) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """(u, v) positions, aperture flux ratios broad / sharp and their 1-sigma errors of the clean stars
+    (unflagged, unsaturated, bright, no neighbour within the aperture, no invalid pixel in it)."""
+    import sep
+    from scipy.ndimage import maximum_filter
+
+    if len(stars) == 0:
+        return (np.zeros(0),) * 4
+    good = _usable(stars, broad.rms, radius)
+    x, y = stars["x"].to_numpy(float)[good], stars["y"].to_numpy(float)[good]
+    reach = int(np.ceil(radius)) + 1
+    blocked = maximum_filter(invalid.astype(np.uint8), size=2 * reach + 1, mode="constant", cval=1) > 0
+    inside = ~blocked[np.clip(np.rint(y).astype(int), 0, invalid.shape[0] - 1),
+                      np.clip(np.rint(x).astype(int), 0, invalid.shape[1] - 1)]
+    x, y = x[inside], y[inside]
+    fluxes, errors = [], []
+    for frame in (broad, sharp):
+        var = np.ascontiguousarray(np.where(np.isfinite(frame.variance), frame.variance, 0.0))
+        flux, err, _ = sep.sum_circle(np.ascontiguousarray(frame.data), x, y, radius, var=var)
+        fluxes.append(flux)
+        errors.append(err)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        ratio = fluxes[0] / fluxes[1]
+        error = np.abs(ratio) * np.hypot(errors[0] / fluxes[0], errors[1] / fluxes[1])
+    u, v = kn.frame_uv(x, y, invalid.shape)
+    return u, v, ratio, error
+
+
 def _flux_ratio(broad: _Frame, sharp: _Frame, centres: np.ndarray, radius: float) -> float:
     """Median ratio broad / sharp of the stamp stars' fluxes in a large circular aperture."""
     import sep
@@ -292,9 +334,10 @@ def _flux_ratio(broad: _Frame, sharp: _Frame, centres: np.ndarray, radius: float
 
 
 def _apply(kernel: np.ndarray, background: float, field: np.ndarray | None, sharp: _Frame, broad: _Frame,
-           invalid: np.ndarray, science_is_broad: bool) -> tuple[np.ndarray, np.ndarray, float, float]:
+           invalid: np.ndarray, science_is_broad: bool) -> tuple[np.ndarray, np.ndarray, float, float, np.ndarray]:
     """Convolve the sharp frame (times the scale `field`, if any) and subtract: (diff, noise, scale,
-    background) in science units, the scale being the frame's mean.
+    background, model) in science units, the scale being the frame's mean and the model the PSF-matched
+    reference's light (what the science would hold with nothing new).
 
     Pixels the kernel saw invalid data (or the frame edge) from come out NaN.
     """
@@ -310,13 +353,52 @@ def _apply(kernel: np.ndarray, background: float, field: np.ndarray | None, shar
     total = float(kernel.sum()) * field
     if science_is_broad:
         diff, scale, offset = broad.data - matched, float(np.mean(total)), background
+        model = matched - background
     else:
         # matched is the science in reference units: divide by the local kernel sum to return to science units.
         diff, var = (matched - broad.data) / total, var / total**2
         scale, offset = float(np.mean(1.0 / total)), float(np.mean(-background / total))
+        model = broad.data / total
     diff = np.where(blind, np.nan, diff).astype(np.float32)
     noise = np.where(blind | ~np.isfinite(var), np.nan, np.sqrt(var)).astype(np.float32)
-    return diff, noise, scale, offset
+    return diff, noise, scale, offset, np.clip(model, 0.0, None)
+
+
+def _systematic_floor(diff: np.ndarray, noise: np.ndarray, model: np.ndarray, centres: np.ndarray,
+                      radius: int) -> float:
+    """The fraction of the matched star light to add to the noise so that the stamp stars' cores (within
+    `radius` px) have a reduced chi^2 of 1: the kernel's own mismatch, which no pixel noise describes.
+
+    Without it every bright star leaves a many-sigma core residual (a 1 % mismatch of a 10^6 e- star is 10
+    sigma of its Poisson noise), and the candidate list fills with constant stars.
+    """
+    yy, xx = np.mgrid[-radius:radius + 1, -radius:radius + 1]
+    core = yy**2 + xx**2 <= radius**2
+    r2, n2, m2 = [], [], []
+    for row, col in centres:
+        box = (slice(row - radius, row + radius + 1), slice(col - radius, col + radius + 1))
+        d, n, m = diff[box][core], noise[box][core], model[box][core]
+        ok = np.isfinite(d) & np.isfinite(n) & (n > 0)
+        r2.append(d[ok].astype(np.float64) ** 2)
+        n2.append(n[ok].astype(np.float64) ** 2)
+        m2.append(m[ok].astype(np.float64) ** 2)
+    if not r2 or not np.concatenate(r2).size:
+        return 0.0
+    r2, n2, m2 = np.concatenate(r2), np.concatenate(n2), np.concatenate(m2)
+
+    def excess(eps: float) -> float:
+        return float(np.mean(r2 / (n2 + eps**2 * m2))) - 1.0
+
+    if excess(0.0) <= 0.0:
+        return 0.0
+    if excess(MAX_FLOOR) > 0.0:
+        return MAX_FLOOR
+    from scipy.optimize import brentq
+
+    return float(brentq(excess, 0.0, MAX_FLOOR, xtol=1e-4))
+
+
+MAX_FLOOR = 0.2  # the systematic floor's bound: beyond, the fit is refused anyway
 
 
 def _stamp_chi2(significance: np.ndarray, centres: np.ndarray, stamp_half: int, n_params: int) -> float:

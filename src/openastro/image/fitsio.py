@@ -49,6 +49,7 @@ class FrameMeta:
     bunit: str | None = None
     trimsec: str | None = None
     biassec: str | None = None
+    imagetyp: str | None = None  # LIGHT/OBJECT for science; BIAS, DARK or FLAT for calibration frames
     dtype_max: float | None = None
     has_wcs: bool = False
     pixel_scale: float | None = None

@@ -41,6 +41,7 @@ ALIASES: dict[str, tuple[str, ...]] = {
     "dec": ("DEC", "OBJCTDEC", "DEC_OBS", "OBJDEC", "TELDEC"),
     "trimsec": ("TRIMSEC",),
     "biassec": ("BIASSEC",),
+    "imagetyp": ("IMAGETYP", "IMGTYPE", "FRAMETYP", "OBSTYPE"),
 }
 
 
@@ -222,7 +223,8 @@ def compute_airmass(ra: float, dec: float, mjd: float, lat: float, lon: float, e
 def normalise(header: Any) -> dict[str, Any]:
     """Plain normalised values of one image header (no WCS, no airmass computation)."""
     values: dict[str, Any] = {}
-    for field in ("filter", "telescop", "instrume", "observat", "object", "bunit", "trimsec", "biassec"):
+    for field in ("filter", "telescop", "instrume", "observat", "object", "bunit", "trimsec", "biassec",
+                  "imagetyp"):
         values[field] = to_text(lookup(header, field)[0])
     for field in ("exptime", "rdnoise", "ccd_temp", "saturate"):
         values[field] = to_float(lookup(header, field)[0])

@@ -20,6 +20,7 @@ import numpy as np
 # Widths of the basis Gaussians as multiples of the needed broadening, and their polynomial degrees.
 BASIS_WIDTHS = (0.7, 1.5, 3.0)
 BASIS_DEGREES = (6, 4, 2)
+RELATIVE_CLIP = 10.0  # a stamp is clipped only when its merit is also this many times the median one
 MIN_SIGMA = 0.5  # px: floor on the broadening, so equal PSFs still get a kernel able to absorb sub-pixel shifts
 
 
@@ -135,6 +136,11 @@ def fit_kernel(stamps: Stamps, basis: np.ndarray, clip: float = 3.0, max_iter: i
         merit = ((b - a @ coeffs) ** 2).mean(axis=1)
         bad = np.ma.getmaskarray(sigma_clip(merit[used], sigma_upper=clip, sigma_lower=np.inf,
                                             stdfunc="mad_std", maxiters=1))
+        # Faint stamps' merits cluster tightly around their noise level, so a MAD cut alone would also drop
+        # every bright star whose core the kernel matches to a few per cent, and with them the stars that
+        # constrain the kernel's shape best: only stamps far above the typical merit are bad (a variable, a
+        # cosmic ray, a blend).
+        bad &= merit[used] > RELATIVE_CLIP * np.median(merit[used])
         if not bad.any() or used.sum() - bad.sum() < min_stamps:
             break
         used[np.flatnonzero(used)[bad]] = False
@@ -145,76 +151,72 @@ def fit_kernel(stamps: Stamps, basis: np.ndarray, clip: float = 3.0, max_iter: i
     return KernelFit(kernel=kernel, background=float(coeffs[-1]), used=used, chi2=chi2, coeffs=coeffs)
 
 
-SCALE_FLOOR = 0.05  # fractional error floor per stamp: the brightest stars (saturating, blended) do not dominate
-SCALE_RANGE = (0.2, 5.0)  # plausible scales relative to the constant kernel; stamps outside are not fitted
-STAMPS_PER_TERM = 4  # a spatial scale needs this many stamps per polynomial term, else it stays constant
+SCALE_FLOOR = 0.01  # fractional error floor per star ratio: the brightest stars do not dominate the field
+STARS_PER_TERM = 5  # a spatial scale needs this many stars per polynomial term, else it stays constant
 
 
-def stamp_scales(stamps: Stamps, fit: KernelFit) -> tuple[np.ndarray, np.ndarray]:
-    """Each stamp's flux relative to the kernel's prediction (sum of broad - background over sum of the
-    kernel-convolved sharp stamp) and its 1-sigma error.
+def fit_scale_field(u: np.ndarray, v: np.ndarray, ratio: np.ndarray, error: np.ndarray, order: int) -> Any:
+    """The flux ratio broad / sharp across the frame, relative to its median over the stars, as a callable of
+    (u, v) in [-1, 1]; None when a constant describes the stars as well.
 
-    Sums, not a least-squares fit of the profiles: the convolved sharp stamp carries the sharp frame's noise,
-    which would pull a fitted scale towards zero when that frame is noisy (a cloudy science frame).
+    An astropy Polynomial2D of `order` is fitted to every star's aperture flux ratio with MAD clipping, and kept
+    only when it beats a constant by the Bayesian information criterion: with few stars, or a clear sky, a
+    free plane fits noise and tilts the whole frame's scale. Its values are bounded by those it takes at the
+    stars, so that it never extrapolates into a corner without stars.
     """
-    model = (stamps.design[..., :-1] @ fit.coeffs[:-1]).sum(axis=1)
-    target = (stamps.target - fit.coeffs[-1]).sum(axis=1)
-    safe = np.where(np.abs(model) > 0, model, np.nan)
-    error = np.sqrt((1.0 / stamps.weight).sum(axis=1)) / np.abs(safe)
-    return target / safe, error
-
-
-def stamp_positions(stamps: Stamps, shape: tuple[int, int]) -> tuple[np.ndarray, np.ndarray]:
-    """Stamp centres as (u, v) in [-1, 1] across the frame (columns, rows): well-conditioned polynomials."""
-    half_r, half_c = (shape[0] - 1) / 2, (shape[1] - 1) / 2
-    return (stamps.centres[:, 1] - half_c) / half_c, (stamps.centres[:, 0] - half_r) / half_r
-
-
-def fit_scale(stamps: Stamps, fit: KernelFit, order: int, shape: tuple[int, int]) -> Any:
-    """The photometric scale across the frame relative to the kernel, an astropy Polynomial2D of `order` in
-    (u, v) fitted to every stamp's scale with 3-sigma clipping; None when there are too few stamps."""
     import warnings
 
     from astropy.modeling import fitting, models
     from astropy.stats import sigma_clip
     from astropy.utils.exceptions import AstropyUserWarning
 
+    ok = np.isfinite(ratio) & np.isfinite(error) & (ratio > 0) & (error > 0)
     poly = models.Polynomial2D(order)
-    scales, errors = stamp_scales(stamps, fit)
-    ok = np.isfinite(errors) & (scales > SCALE_RANGE[0]) & (scales < SCALE_RANGE[1])
-    if ok.sum() < STAMPS_PER_TERM * len(poly.parameters):
+    if order < 1 or ok.sum() < STARS_PER_TERM * len(poly.parameters):
         return None
-    u, v = stamp_positions(stamps, shape)
+    u, v, ratio = u[ok], v[ok], ratio[ok]
+    weight = 1.0 / np.hypot(error[ok], SCALE_FLOOR * ratio)
     fitter = fitting.FittingWithOutlierRemoval(fitting.LinearLSQFitter(), sigma_clip, niter=5, sigma=3.0,
                                                stdfunc="mad_std")
-    with warnings.catch_warnings():  # "poorly conditioned" when stamps cluster: the clip to SCALE_RANGE bounds it
+    with warnings.catch_warnings():  # "poorly conditioned" when the stars cluster
         warnings.simplefilter("ignore", AstropyUserWarning)
-        fitted, _ = fitter(poly, u[ok], v[ok], scales[ok], weights=1.0 / np.hypot(errors[ok], SCALE_FLOOR))
-    return fitted
+        flat, flat_out = fitter(models.Polynomial2D(0), u, v, ratio, weights=weight)
+        plane, plane_out = fitter(poly, u, v, ratio, weights=weight)
+    inliers = ~np.ma.getmaskarray(flat_out) & ~np.ma.getmaskarray(plane_out)
+    if inliers.sum() < STARS_PER_TERM * len(poly.parameters):
+        return None
+    chi2 = [float((((model(u, v) - ratio) * weight)[inliers] ** 2).sum()) for model in (flat, plane)]
+    if chi2[0] - chi2[1] <= (len(poly.parameters) - 1) * np.log(inliers.sum()):
+        return None
+    at_stars = plane(u[inliers], v[inliers])
+    norm, low, high = float(np.median(at_stars)), float(at_stars.min()), float(at_stars.max())
+    if norm <= 0 or low <= 0:
+        return None
+    return lambda uu, vv: np.clip(plane(uu, vv), low, high) / norm
 
 
-def fit_spatial_kernel(stamps: Stamps, basis: np.ndarray, order: int, shape: tuple[int, int],
-                       min_stamps: int = 3, rounds: int = 2) -> tuple[KernelFit, np.ndarray | None]:
-    """A kernel whose shape is constant and whose normalisation varies as a polynomial of `order` across the
-    frame: the kernel and the scale field are fitted in turn. Returns the fit and the field on the frame's
-    grid (None when the scale stays constant: order 0 or too few stamps)."""
-    fit = fit_kernel(stamps, basis, min_stamps=min_stamps)
-    if order < 1:
-        return fit, None
+def stamp_positions(stamps: Stamps, shape: tuple[int, int]) -> tuple[np.ndarray, np.ndarray]:
+    """Stamp centres as (u, v) in [-1, 1] across the frame (columns, rows)."""
+    return frame_uv(stamps.centres[:, 1], stamps.centres[:, 0], shape)
+
+
+def frame_uv(x: np.ndarray, y: np.ndarray, shape: tuple[int, int]) -> tuple[np.ndarray, np.ndarray]:
+    """Pixel (x, y) as (u, v) in [-1, 1] across the frame: well-conditioned polynomials."""
+    half_r, half_c = (shape[0] - 1) / 2, (shape[1] - 1) / 2
+    return (np.asarray(x, float) - half_c) / half_c, (np.asarray(y, float) - half_r) / half_r
+
+
+def fit_spatial_kernel(stamps: Stamps, basis: np.ndarray, shape: tuple[int, int], field: Any = None,
+                       min_stamps: int = 3) -> tuple[KernelFit, np.ndarray | None]:
+    """A kernel whose shape is constant and whose normalisation is multiplied by `field` (a callable of (u, v),
+    from `fit_scale_field`) across the frame. Returns the fit and the field on the frame's grid (None when
+    there is no field)."""
+    if field is None:
+        return fit_kernel(stamps, basis, min_stamps=min_stamps), None
     u, v = stamp_positions(stamps, shape)
-    scale = None
-    for _ in range(rounds):
-        found = fit_scale(stamps, fit, order, shape)  # relative to the kernel alone, so the whole field
-        if found is None:
-            break
-        scale = found
-        fit = fit_kernel(stamps, basis, min_stamps=min_stamps, gain=scale(u, v))
-    if scale is None:
-        return fit, None
+    fit = fit_kernel(stamps, basis, min_stamps=min_stamps, gain=field(u, v))
     grid_v, grid_u = np.ogrid[-1.0:1.0:shape[0] * 1j, -1.0:1.0:shape[1] * 1j]
-    # bounded: a wild extrapolation into a corner without stars must not flip or blow up the difference
-    return fit, np.clip(scale(grid_u, grid_v), *SCALE_RANGE)
-
+    return fit, np.broadcast_to(field(grid_u, grid_v), shape)
 
 
 def _positive_definite(matrix: np.ndarray) -> bool:

@@ -28,9 +28,10 @@ class IngestReport:
     added: list[str] = field(default_factory=list)
     duplicates: list[str] = field(default_factory=list)
     rejected: list[tuple[str, str]] = field(default_factory=list)
+    calibration: list[str] = field(default_factory=list)  # master bias, dark and flat frames registered
 
     def to_dict(self) -> dict:
-        return {"added": len(self.added), "duplicates": len(self.duplicates),
+        return {"added": len(self.added), "duplicates": len(self.duplicates), "calibration": len(self.calibration),
                 "rejected": [{"file": f, "reason": r} for f, r in self.rejected]}
 
 
@@ -119,16 +120,24 @@ def frame_row(frame_id: str, meta, site_id: str | None, field_id: str | None, lo
     }
 
 
+def master_row(kind: str, meta, site_id: str, origin: str, root: Path) -> dict:
+    """The `calibration` row of a master bias, dark or flat (the newest one of a site and kind wins)."""
+    return {"site_id": site_id, "kind": kind, "path": stored_path(meta.path, root), "exptime": meta.exptime,
+            "origin": origin, "added_at": datetime.now(UTC).replace(tzinfo=None)}
+
+
 def ingest(paths: Iterable[Path | str], catalog: Catalog, origin: str = "ingest") -> IngestReport:
-    """Read and validate every file, then add the new ones to the catalog in one transaction."""
+    """Read and validate every file, then add the new ones to the catalog in one transaction. Frames whose
+    IMAGETYP says BIAS, DARK or FLAT are registered as their site's master calibration frames instead."""
     from openastro.image.fitsio import read_frame
+    from openastro.image.masters import master_kind
 
     files = expand_paths(paths)
     report = IngestReport()
     sites = catalog.query("SELECT site_id, name, lat, lon FROM sites")
     fields = catalog.query("SELECT field_id, name FROM fields")
     known_ids = set(catalog.query("SELECT frame_id FROM frames")["frame_id"])
-    frames, new_sites, new_fields = [], {}, {}
+    frames, masters, new_sites, new_fields = [], [], {}, {}
     with progress_bar("ingest", len(files)) as bar:
         for path in files:
             bar.advance()
@@ -145,9 +154,18 @@ def ingest(paths: Iterable[Path | str], catalog: Catalog, origin: str = "ingest"
                 report.rejected.append((str(path), str(exc)))
                 continue
             site_id, new_site = resolve_site(meta, sites)
+            kind = master_kind(meta.imagetyp)
+            if kind and site_id is None:
+                report.rejected.append((str(path), f"a master {kind} without OBSERVAT or site coordinates: add "
+                                        "them so it can be matched to its camera's site"))
+                continue
             if new_site:
                 new_sites[site_id] = new_site
                 sites = pd.concat([sites, pd.DataFrame([new_site])[sites.columns]], ignore_index=True)
+            if kind:
+                masters.append(master_row(kind, meta, site_id, origin, catalog.root))
+                report.calibration.append(str(path))
+                continue
             field_id, new_field = resolve_field(meta, fields)
             if new_field:
                 new_fields[field_id] = new_field
@@ -160,4 +178,5 @@ def ingest(paths: Iterable[Path | str], catalog: Catalog, origin: str = "ingest"
         catalog.insert("sites", list(new_sites.values()))
         catalog.insert("fields", list(new_fields.values()))
         catalog.insert("frames", frames)
+        catalog.insert("calibration", masters, replace=True)
     return report

@@ -61,7 +61,7 @@ def simulate_into(ws: Workspace, config: Config, catalog: Catalog) -> dict[str, 
         load_reference(catalog, out_dir / "reference")
         load_templates(catalog, out_dir)
         catalog.con.execute("INSERT OR REPLACE INTO meta VALUES ('sim_config', ?)", [digest])
-    report = ingest([out_dir / "frames"], catalog, origin="sim")
+    report = ingest([out_dir / "frames", out_dir / "calibration"], catalog, origin="sim")
     return {"sim_dir": str(out_dir), "frames_simulated": summary.n_frames,
             "frames_per_site": summary.n_frames_per_site, **report.to_dict()}
 

@@ -31,7 +31,8 @@ def ingest_summary(result: dict[str, Any]) -> None:
     """Print what an ingest added, skipped and rejected."""
     console = _console()
     console.print(f"added {result['added']} frames, {result['duplicates']} already present, "
-                  f"{len(result['rejected'])} rejected")
+                  f"{len(result['rejected'])} rejected; {result.get('calibration', 0)} master calibration frames "
+                  "registered")
 
 
 def simulate_summary(result: dict[str, Any]) -> None:

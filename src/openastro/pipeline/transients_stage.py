@@ -33,6 +33,7 @@ class FieldTask:
     unet_dir: str
     realbogus_dir: str
     settings: Any
+    masters: dict[str, str]  # the site's master frames by kind ('bias', 'dark', 'flat'): path
 
 
 @lru_cache(maxsize=4)
@@ -45,9 +46,10 @@ def _models(unet_dir: str, realbogus_dir: str, backend: str, threads: int) -> tu
             RealBogusClassifier.load(realbogus_dir, backend=backend, threads=threads))
 
 
-def _digest(*paths: Path) -> str:
-    """A digest of the models' descriptions, so that retrained models redo every field."""
-    h = hashlib.sha256()
+def _digest(*paths: Path, extra: str = "") -> str:
+    """A digest of the models' descriptions (and `extra`), so that retrained models or new master frames
+    redo every field."""
+    h = hashlib.sha256(extra.encode())
     for p in paths:
         meta = Path(p) / "model.json"
         h.update(meta.read_bytes() if meta.is_file() else b"none")
@@ -58,7 +60,7 @@ class CandidatesStage(Stage):
     """Difference imaging, U-Net segmentation and real/bogus scores: the `candidates` table."""
 
     name = "candidates"
-    reads = ("frames", "frame_quality", "frame_features", "templates")
+    reads = ("frames", "frame_quality", "frame_features", "templates", "calibration")
     writes = ("candidates", "reference_images")
 
     def model_dirs(self, catalog: Catalog) -> tuple[Path, Path]:
@@ -69,7 +71,8 @@ class CandidatesStage(Stage):
                 resolve_model_dir("realbogus", t.realbogus_model, catalog.root / "models"))
 
     def units(self, catalog: Catalog) -> pd.DataFrame:
-        key = _digest(*self.model_dirs(catalog))
+        calibration = catalog.query("SELECT site_id, kind, path FROM calibration ORDER BY 1, 2")
+        key = _digest(*self.model_dirs(catalog), extra=calibration.to_csv(index=False))
         return catalog.query(f"""SELECT site_id || '{SEP}' || field_id AS unit,
                                         count(*)::VARCHAR || ':' || ? AS fingerprint
                                  FROM frames WHERE site_id IS NOT NULL AND field_id IS NOT NULL
@@ -96,8 +99,10 @@ class CandidatesStage(Stage):
             templates = [str(resolve_path(p, catalog.root)) for p in catalog.query(
                 "SELECT path FROM templates WHERE site_id = ? AND field_id = ? ORDER BY path", [site, field])["path"]]
             ref = catalog.root / "references" / site / f"{field}.fits"
+            masters = catalog.query("SELECT kind, path FROM calibration WHERE site_id = ?", [site])
+            by_kind = {r.kind: str(resolve_path(r.path, catalog.root)) for r in masters.itertuples(index=False)}
             tasks.append(FieldTask(unit, site, field, frames, templates, str(ref), unet, realbogus,
-                                   self.config.transients))
+                                   self.config.transients, by_kind))
         return tasks
 
     def process(self, task: FieldTask) -> UnitResult:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -50,12 +51,13 @@ def align_reference(reference: Reference, science: np.ndarray, science_wcs: Any)
 
 
 def difference_frame(path: Path | str, reference: Reference, method: str = "alard-lupton",
-                     scale_order: int = 1) -> DifferenceFrame:
-    """Read a frame, align its reference, PSF-match and subtract."""
+                     scale_order: int = 1, masters: Mapping[str, str | Path] | None = None) -> DifferenceFrame:
+    """Read a frame, remove its camera's master frames (as for the reference), align the reference, PSF-match
+    and subtract."""
     from openastro.image.difference import subtract
-    from openastro.image.fitsio import read_frame
+    from openastro.image.masters import load_masters, read_reduced
 
-    data, meta = read_frame(path)
+    data, meta = read_reduced(path, load_masters(masters or {}))
     gain = float(meta.gain or reference.gain or 1.0)
     science, rms = subtract_background(data)
     wcs = meta.wcs() if meta.has_wcs else None

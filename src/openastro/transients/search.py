@@ -43,7 +43,7 @@ def cutouts_from_bytes(blob: bytes | None) -> np.ndarray | None:
 def field_reference(task: Any) -> tuple[Any, str]:
     """The field's reference: its templates when it has any, else its sharpest good frames; cached on disk
     and rebuilt when the chosen inputs change."""
-    from openastro.transients.reference import Reference, build_reference, choose_frames
+    from openastro.transients.reference import Reference, build_reference, calibration_label, choose_frames
 
     if task.templates:
         paths, source = task.templates[:task.settings.reference_frames], "templates"
@@ -55,9 +55,10 @@ def field_reference(task: Any) -> tuple[Any, str]:
     cached = Path(task.reference_path)
     if cached.is_file():
         ref = Reference.load(cached)
-        if [Path(p).name for p in ref.files] == [Path(p).name for p in paths]:
+        same_inputs = [Path(p).name for p in ref.files] == [Path(p).name for p in paths]
+        if same_inputs and ref.calibration == calibration_label(task.masters):
             return ref, source
-    ref = build_reference(paths)
+    ref = build_reference(paths, task.masters)
     ref.save(cached)
     return ref, source
 
@@ -107,7 +108,7 @@ def search_field(task: Any, seg: Any, clf: Any) -> SearchResult:
     except InputError as exc:
         result.notes.append(str(exc))
         return result
-    result.reference_inputs = [Path(p).name for p in reference.files]
+    result.reference_inputs = [Path(p).name for p in reference.combined or reference.files]
     result.reference_fwhm = reference.fwhm
     rows, skipped, failed = [], 0, []
     for frame_row in task.frames.itertuples(index=False):
@@ -116,7 +117,7 @@ def search_field(task: Any, seg: Any, clf: Any) -> SearchResult:
             continue
         try:
             frame = difference_frame(frame_row.path, reference, task.settings.method,
-                                     task.settings.scale_order)
+                                     task.settings.scale_order, task.masters)
         except InputError as exc:
             failed.append(f"{Path(frame_row.path).name}: {exc}")
             continue

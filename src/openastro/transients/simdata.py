@@ -18,7 +18,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-CACHE_VERSION = 5
+CACHE_VERSION = 7
 MATCH_RADIUS_PX = 3.0
 VARIABLE_SNR = 5.0  # a star's flux change above this many sigma of its aperture noise is a real variable
 VARIABLE_DMAG = 0.1  # ... and at least this many magnitudes: smaller changes look like scintillation residuals
@@ -176,6 +176,7 @@ def _near_trail(det: pd.DataFrame, trail: Any, width: float) -> np.ndarray:
 def difference_chunk(sim_dir: Path, settings: ChunkSettings, seed: int) -> FrameSet:
     """Difference every frame of a simulated chunk against its site and field's template stack; label it."""
     from openastro.image.fitsio import read_frame
+    from openastro.image.masters import masters_in
     from openastro.transients.detect import detect_significance
     from openastro.transients.differ import difference_frame
     from openastro.transients.reference import build_reference
@@ -194,10 +195,11 @@ def difference_chunk(sim_dir: Path, settings: ChunkSettings, seed: int) -> Frame
                                                      "file"]]
         if not paths:
             continue
-        reference = build_reference(paths)
+        masters = masters_in(sim_dir / "calibration" / site)
+        reference = build_reference(paths, masters)
         for row in group.itertuples(index=False):
             try:
-                frame = difference_frame(sim_dir / row.file, reference)
+                frame = difference_frame(sim_dir / row.file, reference, masters=masters)
             except Exception:  # noqa: BLE001 - a frame the differencing cannot handle (e.g. no stars) is skipped
                 continue
             i = len(rows)
