@@ -132,3 +132,13 @@ def test_unet_quick_mode_learns(tmp_path):
 
     summary = train_unet(tmp_path / "ws", mode="quick")
     assert summary["val_loss"][-1] < summary["val_loss"][0]
+
+
+def test_held_out_curves_are_skipped_not_fatal_when_one_class_is_missing(tmp_path):
+    """A tiny clean chunk can hold real detections only: no ROC curve then, but no crash either."""
+    from openastro.transients.evaluate import _plot_curves
+
+    _plot_curves(np.ones(20, bool), np.linspace(0, 1, 20), tmp_path / "roc_pr.png", "stamps")
+    assert not (tmp_path / "roc_pr.png").exists()
+    _plot_curves(np.arange(20) % 2 == 0, np.linspace(0, 1, 20), tmp_path / "roc_pr.png", "stamps")
+    assert (tmp_path / "roc_pr.png").stat().st_size > 0

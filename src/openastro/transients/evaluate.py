@@ -112,10 +112,12 @@ def evaluate_realbogus(clf: Any, data: FrameSet, unseen_site: str, plots: Path |
 
 
 def _plot_curves(y: np.ndarray, score: np.ndarray, path: Path, label: str) -> None:
-    """ROC and PR curves of held-out data (pixels subsampled) as a PNG."""
+    """ROC and PR curves of held-out data (pixels subsampled) as a PNG; none when it holds one class only."""
     from openastro.ml.plots import plot_roc_pr
 
     y, score = np.asarray(y).ravel() > 0, np.asarray(score).ravel()
+    if y.all() or not y.any():  # no curve without both classes (a tiny held-out set); the metrics say NaN
+        return
     if len(y) > MAX_AUC_PIXELS:
         keep = np.random.default_rng(0).choice(len(y), MAX_AUC_PIXELS, replace=False)
         y, score = y[keep], score[keep]
