@@ -174,6 +174,8 @@ def test_candidates_stage_finds_simulated_supernovae(tmp_path, cli):
     assert stored["CALIB"] == "bias=bias.fits,dark=dark.fits,flat=flat.fits"  # inputs had the masters removed
     real = cands[cands["real"]]
     assert len(real) >= 1 and cands["rb_score"].between(0, 1).all()
+    # U-Net components no significance peak found are kept only at 3 sigma or more, with that significance
+    assert cands["snr"].notna().all() and (cands["snr"].abs() >= 3.0).all()
     assert cutouts_from_bytes(real["cutout"].iloc[0]).shape == (3, 63, 63)
     # the simulator's truth: most supernovae visible in a frame have a real-scored candidate within 3 px
     sim_dir = next((ws / "sim").iterdir())

@@ -210,6 +210,7 @@ class TransientsConfig(_Section):
     scale_order: int = Field(ge=0, le=3)
     detect_threshold: float = Field(gt=0)
     unet_threshold: float = Field(gt=0, lt=1)
+    unet_min_sigma: float = Field(ge=0)
     match_radius: float = Field(gt=0)
     max_candidates_per_frame: int = Field(ge=1)
     backend: str = Field(pattern="^(onnx|torch)$")

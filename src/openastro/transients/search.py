@@ -65,7 +65,8 @@ def field_reference(task: Any) -> tuple[Any, str]:
 
 def frame_candidates(frame: Any, seg: Any, clf: Any, settings: Any) -> pd.DataFrame:
     """Significance peaks (strongest first, at most max_candidates_per_frame) and U-Net components the peaks
-    missed, each with its real/bogus score, U-Net score and cutouts."""
+    missed that still reach `unet_min_sigma` in the significance image (the U-Net alone over-segments a
+    normal night), each with its real/bogus score, U-Net score and cutouts; `snr` is the signed significance."""
     from openastro.transients.cutouts import stamp_triplet
     from openastro.transients.detect import components, detect_significance, match
 
@@ -77,7 +78,11 @@ def frame_candidates(frame: Any, seg: Any, clf: Any, settings: Any) -> pd.DataFr
     comps = components(prob, diff.diff, settings.unet_threshold)
     if len(comps):
         missed = match(comps, peaks, settings.match_radius) < 0
-        extra = comps[missed].assign(peak=np.nan)
+        strength = np.nan_to_num(np.abs(diff.significance))
+        sigma = np.array([_max_near(strength, r.x, r.y, settings.match_radius)
+                          for r in comps.itertuples(index=False)])
+        keep = missed & (np.nan_to_num(sigma) >= settings.unet_min_sigma)
+        extra = comps[keep].assign(peak=(sigma * comps["sign"].to_numpy())[keep])
         peaks = pd.concat([peaks, extra], ignore_index=True) if len(extra) else peaks
     if not len(peaks):
         return pd.DataFrame()
