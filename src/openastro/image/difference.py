@@ -274,16 +274,13 @@ def _stamp_centres(ref: _Frame, invalid: np.ndarray, reach: int, isolation: floa
     Isolated means no other detection within `isolation` px, so the star's core is clean; fainter light of
     neighbours farther out is in both frames and is modelled by the convolution like the star's own.
     """
-    from scipy.ndimage import maximum_filter
-
     sources = ref.sources
     good = _usable(sources, ref.rms, isolation) if len(sources) else np.zeros(0, dtype=bool)
     rows = np.rint(sources["y"].to_numpy()[good]).astype(int)
     cols = np.rint(sources["x"].to_numpy()[good]).astype(int)
     flux = sources["flux"].to_numpy()[good]
     # A stamp is usable when no invalid pixel (or frame edge) lies within `reach` of its centre.
-    blocked = maximum_filter(invalid.astype(np.uint8), size=2 * reach + 1, mode="constant", cval=1) > 0
-    inside = ~blocked[rows, cols]
+    inside = ~_near_invalid(invalid, reach)[rows, cols]
     order = np.argsort(-flux[inside])[:MAX_STAMPS]
     centres = np.column_stack([rows[inside][order], cols[inside][order]])
     if len(centres) < MIN_STAMPS:
@@ -293,21 +290,26 @@ def _stamp_centres(ref: _Frame, invalid: np.ndarray, reach: int, isolation: floa
     return centres
 
 
+def _near_invalid(invalid: np.ndarray, reach: int) -> np.ndarray:
+    """Pixels within `reach` px (a square) of an invalid pixel or of the frame edge."""
+    from scipy.ndimage import maximum_filter
+
+    return maximum_filter(invalid.astype(np.uint8), size=2 * reach + 1, mode="constant", cval=1) > 0
+
+
 def _star_ratios(broad: _Frame, sharp: _Frame, stars: Any, invalid: np.ndarray,
                  radius: float) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     """(u, v) positions, aperture flux ratios broad / sharp and their 1-sigma errors of the clean stars
     (unflagged, unsaturated, bright, no neighbour within the aperture, no invalid pixel in it)."""
     import sep
-    from scipy.ndimage import maximum_filter
 
     if len(stars) == 0:
         return (np.zeros(0),) * 4
     good = _usable(stars, broad.rms, radius)
     x, y = stars["x"].to_numpy(float)[good], stars["y"].to_numpy(float)[good]
-    reach = int(np.ceil(radius)) + 1
-    blocked = maximum_filter(invalid.astype(np.uint8), size=2 * reach + 1, mode="constant", cval=1) > 0
-    inside = ~blocked[np.clip(np.rint(y).astype(int), 0, invalid.shape[0] - 1),
-                      np.clip(np.rint(x).astype(int), 0, invalid.shape[1] - 1)]
+    rows = np.clip(np.rint(y).astype(int), 0, invalid.shape[0] - 1)
+    cols = np.clip(np.rint(x).astype(int), 0, invalid.shape[1] - 1)
+    inside = ~_near_invalid(invalid, int(np.ceil(radius)) + 1)[rows, cols]
     x, y = x[inside], y[inside]
     fluxes, errors = [], []
     for frame in (broad, sharp):
@@ -341,7 +343,6 @@ def _apply(kernel: np.ndarray, background: float, field: np.ndarray | None, shar
 
     Pixels the kernel saw invalid data (or the frame edge) from come out NaN.
     """
-    from scipy.ndimage import maximum_filter
     from scipy.signal import fftconvolve
 
     half = kernel.shape[0] // 2
@@ -349,7 +350,7 @@ def _apply(kernel: np.ndarray, background: float, field: np.ndarray | None, shar
     matched = fftconvolve(sharp.data, kernel, mode="same") * field + background
     convolved_var = fftconvolve(np.where(invalid, 0.0, sharp.variance), kernel**2, mode="same")
     var = broad.variance + np.clip(convolved_var, 0.0, None) * field**2
-    blind = maximum_filter(invalid.astype(np.uint8), size=2 * half + 1, mode="constant", cval=1) > 0
+    blind = _near_invalid(invalid, half)
     total = float(kernel.sum()) * field
     if science_is_broad:
         diff, scale, offset = broad.data - matched, float(np.mean(total)), background

@@ -107,14 +107,13 @@ class KernelFit:
     background: float
     used: np.ndarray  # bool per stamp
     chi2: float
-    coeffs: np.ndarray  # basis coefficients, the background last
 
 
 def fit_kernel(stamps: Stamps, basis: np.ndarray, clip: float = 3.0, max_iter: int = 5,
                min_stamps: int = 3, gain: np.ndarray | None = None) -> KernelFit:
     """Weighted least-squares kernel over all stamps, refitted after clipping stamps that fit badly (HOTPANTS).
 
-    `gain` (one per stamp) multiplies the kernel at each stamp: the photometric scale field of `fit_scale`.
+    `gain` (one per stamp) multiplies the kernel at each stamp: the photometric scale field of `fit_scale_field`.
     """
     from astropy.stats import sigma_clip
 
@@ -148,7 +147,7 @@ def fit_kernel(stamps: Stamps, basis: np.ndarray, clip: float = 3.0, max_iter: i
     n_pix = used.sum() * a.shape[1]
     chi2 = float(((b[used] - a[used] @ coeffs) ** 2).sum() / max(n_pix - len(coeffs), 1))
     kernel = np.tensordot(coeffs[:-1], basis, axes=1)
-    return KernelFit(kernel=kernel, background=float(coeffs[-1]), used=used, chi2=chi2, coeffs=coeffs)
+    return KernelFit(kernel=kernel, background=float(coeffs[-1]), used=used, chi2=chi2)
 
 
 SCALE_FLOOR = 0.01  # fractional error floor per star ratio: the brightest stars do not dominate the field
