@@ -142,3 +142,20 @@ def test_held_out_curves_are_skipped_not_fatal_when_one_class_is_missing(tmp_pat
     assert not (tmp_path / "roc_pr.png").exists()
     _plot_curves(np.arange(20) % 2 == 0, np.linspace(0, 1, 20), tmp_path / "roc_pr.png", "stamps")
     assert (tmp_path / "roc_pr.png").stat().st_size > 0
+
+
+def test_lobes_of_bright_objects_reach_further_and_are_left_out():
+    import pandas as pd
+
+    from openastro.transients.simdata import label_detections, lobe_radius
+
+    objects = pd.DataFrame({"x": [50.0, 150.0], "y": [50.0, 50.0], "kind": ["nova", "supernova"],
+                            "flux_e": [2.0e5, 2.0e3]})
+    radius = lobe_radius(objects, fwhm=1.6, sky_sigma=15.0)
+    assert radius[1] == pytest.approx(2.5 * 1.6) and radius[0] > 1.5 * radius[1]
+    det = pd.DataFrame({"x": [50.0, 54.4, 150.0, 154.4], "y": [50.0] * 4, "sign": [1.0, -1.0, 1.0, -1.0],
+                        "npix": [9] * 4, "peak": [50.0, -6.0, 20.0, -6.0], "flux": [1.0] * 4})
+    no_trail = pd.Series({"trail": False})
+    labels = label_detections(det, objects, no_trail, pd.DataFrame({"x": [], "y": []}), 1.6, 15.0)
+    assert labels["kind"].tolist() == ["nova", "ambiguous", "supernova", "artefact"]
+    assert labels["real"].tolist() == [True, False, True, False]

@@ -58,3 +58,28 @@ def test_reference_drops_the_blurred_input_and_is_stacked_at_the_broadest_kept_p
     stored = Reference.load(ref.save(tmp_path / "ref.fits"))
     assert len(stored.files) == 4 and len(stored.combined) == 3
     assert fits.getheader(tmp_path / "ref.fits")["NCOMBINE"] == 3
+
+
+def test_two_input_reference_drops_a_cosmic_ray_that_a_plain_median_would_halve(tmp_path):
+    from openastro.image.stack import median_stack
+    from openastro.transients.reference import reject_light_in_one
+
+    rng = np.random.default_rng(5)
+    stars = _stars(2.4)
+    a, b = stars + rng.normal(0, 3.0, stars.shape), stars + rng.normal(0, 3.0, stars.shape)
+    a[40:42, 70:73] += 4000.0  # a cosmic ray in the first input only, on empty sky
+    a_kept, b_kept = reject_light_in_one([a, b], [9.0, 9.0], gain=1.0)
+    assert np.isnan(a_kept[40:42, 70:73]).all() and np.isfinite(b_kept[40:42, 70:73]).all()
+    assert np.isnan(a_kept).sum() < 30 and np.isnan(b_kept).sum() < 10  # stars agree: kept in both
+    plain = median_stack([a, b]).data
+    assert plain[40:42, 70:73].sum() > 0.4 * 6 * 4000.0  # a median of two is their mean: half the ray stays
+    paths = []
+    for name, image in (("t0.fits", a), ("t1.fits", b)):
+        fits.PrimaryHDU((image + 100.0).astype(np.float32), fits.Header({"EXPTIME": 60.0, "GAIN": 1.0})
+                        ).writeto(tmp_path / name)
+        paths.append(tmp_path / name)
+    ref = build_reference(paths)
+    assert abs(ref.data[39:43, 69:74].sum()) < 200.0  # sky-level: the ray is gone from the reference
+    star = np.unravel_index(np.argmax(stars), stars.shape)
+    box = (slice(star[0] - 4, star[0] + 5), slice(star[1] - 4, star[1] + 5))
+    assert ref.data[box].sum() == pytest.approx(stars[box].sum(), rel=0.05)  # the brightest star is intact

@@ -20,8 +20,8 @@ LIMITS = {
     "realbogus": ["Labels come from the simulator's truth: a detection is real when it lies within 3 px of a "
                   "supernova, nova, asteroid or a variable star that changed by at least 0.1 mag and 5 sigma; "
                   "detections at stars that changed by 0.03-0.1 mag (or 3-5 sigma) are left out as ambiguous, and "
-                  "so are wrong-sign matches and unmatched detections within 2.5 FWHM of a real object (the other "
-                  "lobe of a dipole).",
+                  "so are wrong-sign matches and unmatched detections near a real object (its subtraction lobes: "
+                  "within 2.5 FWHM, one FWHM more per factor of ten its peak S/N exceeds 100).",
                   "Residuals at constant stars (scintillation, flux-scale errors, misalignment at undersampled or "
                   "poorly guided sites) can look exactly like a variable star's change in one stamp: they set the "
                   "false-positive rate at the 2 % false-negative threshold.",
@@ -92,7 +92,7 @@ def card_text(est: Any, kind: str) -> str:
         f"Mode `{info.get('mode')}` {info.get('mode_settings')}; best epoch {info.get('best_epoch')} of "
         f"{len(info.get('history', []))}. Energy: {fmt(energy.get('energy_kwh'), 5)} kWh, "
         f"{fmt(energy.get('co2_kg'), 5)} kg CO2e ({energy.get('method')}"
-        f"{', an estimate' if energy.get('is_estimate') else ''}).",
+        f"{', an estimate' if energy.get('is_estimate') and energy.get('method') != 'estimate' else ''}).",
         "Curves: `history.png` (loss, learning rate), `roc_pr.png` (held-out ROC and PR).",
         "## Known limits", *[f"- {line}" for line in LIMITS[kind]],
     ]

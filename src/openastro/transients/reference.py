@@ -149,7 +149,7 @@ def build_reference(paths: Sequence[Path | str], masters: Mapping[str, str | Pat
         scale = photometric_scale(broad, first, first_rms) if stack_in else 1.0
         stack_in.append(broad * scale)
         variances.append((scale * factor * rms[i]) ** 2)
-    stack = median_stack(stack_in)
+    stack = median_stack(reject_light_in_one(stack_in, variances, gain) if len(stack_in) == 2 else stack_in)
     return Reference(data=stack.data.astype(np.float32), noise=stack_noise(stack.data, variances, gain),
                      wcs_header=(meta.wcs_header or "") if base_wcs is not None else "",
                      files=[str(p) for p in paths], fwhm=float(psf_fwhm(stack.data)), gain=gain,
@@ -185,6 +185,26 @@ def broaden(image: np.ndarray, fwhm: float, target: float) -> tuple[np.ndarray, 
     g = np.exp(-0.5 * (np.arange(-radius, radius + 1) / sigma) ** 2)
     g /= g.sum()
     return out.astype(np.float32), float((g**2).sum())  # = sqrt of the separable 2-D kernel's sum of squares
+
+
+PAIR_REJECT_SIGMA = 5.0  # two inputs that differ by this many sigma: the brighter one holds a cosmic ray
+PAIR_SYSTEMATIC = 0.1  # ... counting this fraction of the pixel's value as noise (PSF and flux-scale mismatch)
+
+
+def reject_light_in_one(images: Sequence[np.ndarray], variances: Sequence[float], gain: float) -> list[np.ndarray]:
+    """Two aligned, PSF-matched inputs with NaN where one is brighter than the other by PAIR_REJECT_SIGMA of
+    their noise (sky, source Poisson and a PAIR_SYSTEMATIC fraction): light only one frame saw (cosmic ray,
+    asteroid, satellite) is dropped there and the other frame's value kept.
+
+    A median of two values is their mean, so without this half of every cosmic ray in either input would stay
+    in the reference, and leave a negative source, a fading star to the classifier, in every difference.
+    """
+    a, b = (np.asarray(image, dtype=np.float32) for image in images)
+    with np.errstate(invalid="ignore"):
+        level = np.clip(np.fmin(a, b), 0.0, None)  # the fainter value: what both frames saw
+        sigma = np.sqrt(sum(variances) + 2.0 * level / max(gain, 1e-6) + (PAIR_SYSTEMATIC * level) ** 2)
+        excess = (a - b) / sigma
+    return [np.where(excess > PAIR_REJECT_SIGMA, np.nan, a), np.where(-excess > PAIR_REJECT_SIGMA, np.nan, b)]
 
 
 def calibration_label(masters: Mapping[str, str | Path] | None) -> str:

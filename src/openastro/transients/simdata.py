@@ -18,12 +18,13 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-CACHE_VERSION = 7
+CACHE_VERSION = 8
 MATCH_RADIUS_PX = 3.0
 VARIABLE_SNR = 5.0  # a star's flux change above this many sigma of its aperture noise is a real variable
 VARIABLE_DMAG = 0.1  # ... and at least this many magnitudes: smaller changes look like scintillation residuals
 AMBIGUOUS_DMAG = 0.03
-DIPOLE_RADIUS_FWHM = 2.5  # unmatched detections this close (FWHM) to a real object are its subtraction lobes
+DIPOLE_RADIUS_FWHM = 2.5  # unmatched detections this close (FWHM) to a real object are its subtraction lobes;
+LOBE_SNR = 100.0  # ... 2.5 FWHM for an object of this peak S/N, one FWHM more per factor 10 brighter (its wings)
 VARIABLES = {"rrlyrae": 0.06, "cepheid": 0.03, "dscuti": 0.04, "flare": 0.05}  # more variable stars than the sky has
 
 
@@ -132,7 +133,7 @@ def paint_disks(mask: np.ndarray, objects: pd.DataFrame, sky_sigma: float) -> No
 
 
 def label_detections(det: pd.DataFrame, objects: pd.DataFrame, trail: Any, stars: pd.DataFrame,
-                     fwhm: float) -> pd.DataFrame:
+                     fwhm: float, sky_sigma: float) -> pd.DataFrame:
     """Real (matches a truth object with the right sign) or bogus, with the kind of each: the truth labels of the
     classifier. Wrong-sign matches and unmatched detections near a real object are left out as 'ambiguous'."""
     from openastro.transients.detect import match
@@ -144,24 +145,35 @@ def label_detections(det: pd.DataFrame, objects: pd.DataFrame, trail: Any, stars
         near_star = match(det, stars, 2.0 * fwhm) >= 0
         on_trail = _near_trail(det, trail, 3.0 * fwhm)
         kind = np.where(bogus, np.where(on_trail, "trail", np.where(near_star, "residual", "artefact")), kind)
-    lobes = _lobes(det, objects, hit, max(MATCH_RADIUS_PX, DIPOLE_RADIUS_FWHM * fwhm))
+    lobes = _lobes(det, objects, hit, lobe_radius(objects, fwhm, sky_sigma))
     kind = np.where(lobes, "ambiguous", kind)
     return det.assign(real=~bogus & (kind != "ambiguous"), kind=kind)
 
 
-def _lobes(det: pd.DataFrame, objects: pd.DataFrame, hit: np.ndarray, radius: float) -> np.ndarray:
-    """Detections that are not a real object's own: a match of the wrong sign (templates hold no transients, so
-    supernovae, novae, asteroids and brightening stars only add light), or no match but within `radius` of one
-    (the other lobe of a dipole, a ring)."""
-    from openastro.transients.detect import match
+def lobe_radius(objects: pd.DataFrame, fwhm: float, sky_sigma: float) -> np.ndarray:
+    """How far (px) from each object its subtraction residuals (dipole lobes, rings) reach: DIPOLE_RADIUS_FWHM
+    FWHM, one FWHM more per factor of ten its peak S/N exceeds LOBE_SNR (a bright nova's wings carry
+    residuals of a few per cent well beyond 2.5 FWHM); never less than the match radius."""
+    sigma_psf = fwhm / 2.3548
+    peak_snr = objects["flux_e"].abs().to_numpy(float) / (2 * math.pi * sigma_psf**2) / max(sky_sigma, 1e-9)
+    extra = np.log10(np.clip(peak_snr / LOBE_SNR, 1.0, None))
+    return np.maximum(MATCH_RADIUS_PX, fwhm * (DIPOLE_RADIUS_FWHM + extra))
 
+
+def _lobes(det: pd.DataFrame, objects: pd.DataFrame, hit: np.ndarray, radius: np.ndarray) -> np.ndarray:
+    """Detections that are not a real object's own: a match of the wrong sign (templates hold no transients, so
+    supernovae, novae, asteroids and brightening stars only add light), or no match but within its `radius`
+    (one per object) of one (the other lobe of a dipole, a ring)."""
     if not len(det) or not len(objects):
         return np.zeros(len(det), dtype=bool)
     matched = hit >= 0
     change = np.sign(objects["flux_e"].to_numpy(float))[np.clip(hit, 0, None)]
     wrong = matched & (change != det["sign"].to_numpy(float))
-    real_objects = objects[objects["kind"] != "ambiguous"].reset_index(drop=True)
-    return wrong | (~matched & (match(det, real_objects, radius) >= 0))
+    real = (objects["kind"] != "ambiguous").to_numpy()
+    dx = det["x"].to_numpy(float)[:, None] - objects["x"].to_numpy(float)[None, real]
+    dy = det["y"].to_numpy(float)[:, None] - objects["y"].to_numpy(float)[None, real]
+    near = (np.hypot(dx, dy) <= np.asarray(radius, float)[None, real]).any(axis=1)
+    return wrong | (~matched & near)
 
 
 def _near_trail(det: pd.DataFrame, trail: Any, width: float) -> np.ndarray:
@@ -216,7 +228,7 @@ def difference_chunk(sim_dir: Path, settings: ChunkSettings, seed: int) -> Frame
             diff = frame.difference
             det = detect_significance(diff.significance, diff.diff, settings.detect_threshold)
             stars = star_pos.get(row.file, pd.DataFrame({"x": [], "y": []}))
-            det = label_detections(det, obj.reset_index(drop=True), row, stars, float(row.fwhm_px))
+            det = label_detections(det, obj.reset_index(drop=True), row, stars, float(row.fwhm_px), sky_sigma)
             channels.append(frame.channels())
             sigs.append(diff.significance.astype(np.float32))
             masks.append(mask)
