@@ -25,6 +25,22 @@ def test_count_parameters_counts_trainable_only():
 
 def test_unet_defaults_near_two_million_parameters():
     assert 1_500_000 <= count_parameters(UNet()) <= 2_500_000
+    assert 1_500_000 <= count_parameters(UNet(upsample="resize")) <= 2_500_000
+
+
+def test_resize_upsampling_doubles_resolution_halves_channels_and_repeats_pixels():
+    model = UNet(width=4, depth=2, upsample="resize").eval()
+    up = model.up[0]  # the coarsest: 16 -> 8 channels
+    x = torch.randn(1, 16, 5, 7)
+    with torch.no_grad():
+        y = up(x)
+        coarse = up[0](x)
+    assert y.shape == (1, 8, 10, 14)
+    torch.testing.assert_close(y[..., ::2, ::2], coarse)  # each coarse pixel fills a 2x2 block
+    torch.testing.assert_close(y[..., 1::2, 1::2], coarse)
+    assert isinstance(UNet(width=4, depth=2).up[0], torch.nn.ConvTranspose2d)  # bundles saved before the option
+    with pytest.raises(ValueError, match="upsample"):
+        UNet(upsample="bilinear")
 
 
 def test_unet_keeps_shape_for_any_size():
@@ -65,3 +81,22 @@ def test_real_bogus_net_learns_a_trivial_split():
         loss.backward()
         optimiser.step()
     assert loss.item() < 0.5 * first
+
+
+def test_a_segmenter_saved_before_the_upsample_option_loads_with_transposed_convolutions(tmp_path):
+    import json
+
+    import numpy as np
+
+    from openastro.transients.segmenter import Segmenter
+
+    old = Segmenter(width=4, depth=2, tile=32, upsample="transpose")
+    old.build()
+    old.save(tmp_path / "m")
+    meta = json.loads((tmp_path / "m" / "model.json").read_text())
+    del meta["kwargs"]["upsample"]  # what bundles written before the option hold
+    (tmp_path / "m" / "model.json").write_text(json.dumps(meta))
+    back = Segmenter.load(tmp_path / "m", backend="torch")
+    assert back.upsample == "transpose" and isinstance(back.model.up[0], torch.nn.ConvTranspose2d)
+    x = np.random.default_rng(0).normal(size=(3, 40, 40)).astype(np.float32)
+    np.testing.assert_allclose(back.predict_proba(x[None])[0], old.predict_proba(x[None])[0], atol=1e-6)

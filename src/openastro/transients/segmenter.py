@@ -97,12 +97,14 @@ class Segmenter(TorchEstimator):
     task, output_name = TASK, "logits"
 
     def __init__(self, width: int = 16, depth: int = 4, tile: int = 128, threshold: float = 0.5,
-                 seed: int = 0) -> None:
+                 seed: int = 0, upsample: str = "resize") -> None:
         self.width, self.depth, self.tile, self.threshold, self.seed = width, depth, tile, threshold, seed
+        self.upsample = upsample
         self.info: dict[str, Any] = {}
 
     def kwargs(self) -> dict[str, Any]:
-        return {"in_channels": 3, "out_channels": 1, "width": self.width, "depth": self.depth}
+        return {"in_channels": 3, "out_channels": 1, "width": self.width, "depth": self.depth,
+                "upsample": self.upsample}
 
     def input_shape(self) -> list[int]:
         return [1, 3, self.tile, self.tile]
@@ -118,7 +120,8 @@ class Segmenter(TorchEstimator):
     @classmethod
     def from_saved(cls, kwargs: dict[str, Any], info: dict[str, Any]) -> Segmenter:
         seg = cls(width=kwargs["width"], depth=kwargs["depth"], tile=int(info.get("tile", 128)),
-                  threshold=float(info.get("threshold", 0.5)), seed=int(info.get("seed", 0)))
+                  threshold=float(info.get("threshold", 0.5)), seed=int(info.get("seed", 0)),
+                  upsample=kwargs.get("upsample", "transpose"))  # saved before the option: transposed
         seg.info = info
         return seg
 
