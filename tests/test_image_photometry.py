@@ -223,3 +223,33 @@ def test_blend_flags_depend_on_distance_and_brightness():
     flags = blend_flags(x, y, np.array([14.0, 15.0, 12.0, 17.5]), radius=5.0)
     # 0 and 1: comparable, two radii apart; 3 sits in 2's aperture but is 5.5 mag fainter, so only 3 suffers
     assert flags.tolist() == [True, True, False, True]
+
+
+def test_masters_flat_field_a_vignetted_frame_and_saturation_survives_as_a_map(tmp_path):
+    from openastro.image.masters import Masters
+
+    path, reference, truth, model = _sky(tmp_path, seed=3)
+    data, meta = read_frame(path)
+    yy, xx = np.mgrid[: SHAPE[0], : SHAPE[1]]
+    flat = 1.0 - 0.3 * ((xx - 255.5) ** 2 + (yy - 255.5) ** 2) / (2 * 255.5**2)  # 30 % darker in the corners
+    raw = np.minimum(np.where(data >= 65535.0, 65535.0, data * flat + 500.0), 65535.0).astype(np.float32)
+    masters = Masters(bias=np.full(SHAPE, 500.0, np.float32), flat=(flat / np.median(flat)).astype(np.float32))
+
+    def corner_to_centre(result):
+        phot = result.photometry.merge(truth, on="star_id", suffixes=("", "_true"))
+        clean = phot[(phot["flags"] == 0) & (phot["snr"] > 50)]
+        ratio = clean["flux"] / clean["flux_true"]
+        r = np.hypot(clean["x_true"] - 255.5, clean["y_true"] - 255.5)
+        return np.median(ratio[r > 250]) / np.median(ratio[r < 100]), phot
+
+    as_read, raw_phot = corner_to_centre(process_frame(raw, meta, reference, _config()))
+    reduced, phot = corner_to_centre(process_frame(raw, meta, reference, _config(), masters))
+    assert as_read < 0.9  # the vignetting: corner stars measured too faint
+    assert reduced == pytest.approx(1.0, abs=0.03)
+
+    def saturated(table):
+        return set(table.loc[(table["flags"] & FLAG_SATURATED) > 0, "star_id"])
+
+    # after the flat no level marks saturation; the map of raw pixels flags the same stars as the level did
+    assert saturated(phot) == saturated(raw_phot)
+    assert {8.5, 8.6} <= set(phot.loc[phot["star_id"].isin(saturated(phot)), "mag_true"])

@@ -52,6 +52,7 @@ class Prepared:
     y0: int = 0
     overscan: float | None = None
     notes: list[str] = field(default_factory=list)
+    section: tuple[slice, slice] | None = None  # the TRIMSEC cut, to cut per-pixel maps the same way
 
 
 def prepare_frame(data: np.ndarray, trimsec: str | None = None, biassec: str | None = None) -> Prepared:
@@ -73,6 +74,7 @@ def prepare_frame(data: np.ndarray, trimsec: str | None = None, biassec: str | N
     elif trim is not None:
         out.data = native(out.data[trim])
         out.y0, out.x0 = trim[0].start, trim[1].start
+        out.section = trim
     return out
 
 
@@ -141,11 +143,23 @@ def empty_sources() -> pd.DataFrame:
                          for name in SOURCE_COLUMNS}).astype({"saturated": bool})
 
 
+def saturated_pixels(data: np.ndarray | None, saturation: float | np.ndarray | None) -> np.ndarray | None:
+    """Saturated pixels: `saturation` itself when it is a boolean map, else the pixels of `data` within 1 % of
+    that level (ADU); None when neither tells."""
+    if saturation is None:
+        return None
+    if np.ndim(saturation) == 2:
+        return np.asarray(saturation, dtype=bool)
+    return None if data is None else np.asarray(data) >= 0.99 * float(saturation)
+
+
 def extract_sources(data: np.ndarray, config: PhotometryConfig, gain: float | None = None,
-                    saturation: float | None = None) -> Extraction:
-    """Detect sources at detect_threshold x the global background RMS (as SExtractor does without weights)."""
+                    saturation: float | np.ndarray | None = None) -> Extraction:
+    """Detect sources at detect_threshold x the global background RMS (as SExtractor does without weights).
+    `saturation`: the level of `data` (ADU) or a boolean map of saturated pixels (after a flat, no level holds)."""
 
     data = native(data)
+    saturated = saturated_pixels(data, saturation)
     bad = ~np.isfinite(data)
     mask = bad if bad.any() else None
     if mask is not None:
@@ -163,7 +177,7 @@ def extract_sources(data: np.ndarray, config: PhotometryConfig, gain: float | No
         out.notes.append(f"source extraction failed ({exc}); try a higher photometry.detect_threshold")
         return out
     if len(objects):
-        out.sources = _source_table(objects, data, subtracted, background, gain, saturation)
+        out.sources = _source_table(objects, data, subtracted, background, gain, saturated)
     return out
 
 
@@ -190,7 +204,7 @@ def _extract(subtracted: np.ndarray, threshold: float, mask: np.ndarray | None,
 
 
 def _source_table(objects: np.ndarray, data: np.ndarray, subtracted: np.ndarray, background: Background,
-                  gain: float | None, saturation: float | None) -> pd.DataFrame:
+                  gain: float | None, saturated_map: np.ndarray | None) -> pd.DataFrame:
     """sep's structured array as a DataFrame with flux errors, half-light FWHM and saturation."""
     import sep
 
@@ -203,11 +217,8 @@ def _source_table(objects: np.ndarray, data: np.ndarray, subtracted: np.ndarray,
     a, b = objects["a"].astype(np.float64), objects["b"].astype(np.float64)
     rmax = np.clip(6.0 * a, 4.0, 50.0)
     half, _ = sep.flux_radius(subtracted, x, y, rmax, 0.5, subpix=5)
-    if saturation is not None:
-        raw_peak = data[objects["ypeak"], objects["xpeak"]]
-        saturated = raw_peak >= 0.99 * saturation
-    else:
-        saturated = np.zeros(len(objects), dtype=bool)
+    saturated = (saturated_map[objects["ypeak"], objects["xpeak"]] if saturated_map is not None
+                 else np.zeros(len(objects), dtype=bool))
     return pd.DataFrame({
         "source_id": np.arange(len(objects), dtype=np.int64), "x": x, "y": y, "flux": flux, "flux_err": flux_err,
         "a": a, "b": b, "theta": objects["theta"].astype(np.float64), "fwhm": 2.0 * half.astype(np.float64),

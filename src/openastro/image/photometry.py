@@ -13,6 +13,7 @@ import numpy as np
 import pandas as pd
 
 from openastro.core.config import PhotometryConfig
+from openastro.image.extract import saturated_pixels
 
 FLAG_SATURATED = 1  # a pixel in the aperture reaches the saturation level
 FLAG_EDGE = 2  # the aperture runs off the frame
@@ -44,7 +45,7 @@ class Apertures:
 
 def measure_apertures(data: np.ndarray, x: np.ndarray, y: np.ndarray, apertures: Apertures,
                       noise: np.ndarray | float, gain: float, rdnoise: float | None = None,
-                      raw: np.ndarray | None = None, saturation: float | None = None,
+                      raw: np.ndarray | None = None, saturation: float | np.ndarray | None = None,
                       mask: np.ndarray | None = None, sky_mask: np.ndarray | None = None) -> pd.DataFrame:
     """Background-subtracted aperture fluxes (ADU) at (x, y) with a sigma-clipped median sky from the annulus.
 
@@ -79,8 +80,10 @@ def measure_apertures(data: np.ndarray, x: np.ndarray, y: np.ndarray, apertures:
     peak = np.full(len(x), np.nan)
     if raw is not None:
         peak = np.atleast_1d(ApertureStats(raw, aperture, mask=mask).max).astype(float)
-        if saturation is not None:
-            flags[np.nan_to_num(peak) >= 0.99 * saturation] |= FLAG_SATURATED
+    saturated = saturated_pixels(raw, saturation)  # a level of `raw` or a map (see extract_sources)
+    if saturated is not None:
+        hit = np.atleast_1d(ApertureStats(saturated.astype(np.float32), aperture, mask=mask).max)
+        flags[np.nan_to_num(hit) > 0] |= FLAG_SATURATED
     with np.errstate(divide="ignore", invalid="ignore"):
         snr = flux / flux_err
     return pd.DataFrame({"x": x, "y": y, "flux": flux, "flux_err": flux_err, "sky": local, "snr": snr,

@@ -9,8 +9,9 @@ import numpy as np
 import pandas as pd
 
 from openastro.core.config import PhotometryConfig
-from openastro.image.extract import extract_sources, prepare_frame
+from openastro.image.extract import extract_sources, prepare_frame, saturated_pixels
 from openastro.image.fitsio import FrameMeta
+from openastro.image.masters import Masters
 from openastro.image.match import match_sources, pixel_to_sky, project_catalog
 from openastro.image.measure import (
     FrameMeasurements,
@@ -54,17 +55,24 @@ def _empty_photometry() -> pd.DataFrame:
 
 
 def process_frame(data: np.ndarray, meta: FrameMeta, reference: pd.DataFrame | None,
-                  config: PhotometryConfig) -> FrameResult:
-    """Measure one frame against a reference catalog (star_id, ra, dec, mag[, color]); never touches disk."""
+                  config: PhotometryConfig, masters: Masters | None = None) -> FrameResult:
+    """Measure one frame against a reference catalog (star_id, ra, dec, mag[, color]); never touches disk.
+    With the camera's `masters`, the raw pixels are bias-, dark- and flat-corrected first."""
     skipped: list[str] = []
+    saturation: float | np.ndarray | None = meta.saturation_level()
+    if masters is not None and not masters.empty:
+        # after the flat no single level marks saturation: it travels as a map of the raw pixels
+        saturation = saturated_pixels(data, saturation)
+        data = masters.reduce(data, meta.exptime, where=meta.path or "frame")
     prepared = prepare_frame(data, meta.trimsec, meta.biassec)
     skipped += prepared.notes
     gain = meta.gain
     if gain is None:
         skipped.append("no gain in header: 1 e-/ADU assumed")
         gain = 1.0
-    saturation = meta.saturation_level()
-    if saturation is not None and prepared.overscan is not None:
+    if isinstance(saturation, np.ndarray) and prepared.section is not None:
+        saturation = saturation[prepared.section]
+    elif saturation is not None and prepared.overscan is not None:
         saturation -= prepared.overscan
     extraction = extract_sources(prepared.data, config, gain, saturation)
     skipped += extraction.notes
@@ -127,7 +135,8 @@ def process_frame(data: np.ndarray, meta: FrameMeta, reference: pd.DataFrame | N
 
 def _catalog_photometry(extraction: Any, data: np.ndarray, sources: pd.DataFrame, matches: pd.DataFrame,
                         reference: pd.DataFrame, wcs: Any, apertures: Apertures, gain: float,
-                        rdnoise: float | None, saturation: float | None, offset: np.ndarray) -> pd.DataFrame:
+                        rdnoise: float | None, saturation: float | np.ndarray | None,
+                        offset: np.ndarray) -> pd.DataFrame:
     """Forced aperture photometry of every catalog star on the frame, at the matched centroid when there is one."""
     x0, y0 = int(offset[0]), int(offset[1])
     on_frame = project_catalog(reference, wcs, (data.shape[0] + y0, data.shape[1] + x0))

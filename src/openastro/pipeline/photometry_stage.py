@@ -28,6 +28,7 @@ class FrameTask:
     frame: dict[str, Any]
     reference: pd.DataFrame | None
     config: PhotometryConfig
+    masters: dict[str, str]  # the site's master frames by kind ('bias', 'dark', 'flat'): path
 
 
 def frames_with_references(catalog: Catalog,
@@ -47,20 +48,32 @@ class PhotometryStage(Stage):
     """Per-frame source extraction and calibrated aperture photometry."""
 
     name = "photometry"
-    reads = ("frames", "field_stars")
+    reads = ("frames", "field_stars", "calibration")
     writes = ("sources", "frame_measurements", "photometry")
 
+    def units(self, catalog: Catalog) -> pd.DataFrame:
+        """Every frame; its fingerprint names its site's masters, so registering new ones measures it again."""
+        return catalog.query("""SELECT f.frame_id AS unit, c.masters AS fingerprint FROM frames f
+                                LEFT JOIN (SELECT site_id, string_agg(kind || '=' || path, ',' ORDER BY kind) AS masters
+                                           FROM calibration GROUP BY site_id) c USING (site_id)
+                                ORDER BY f.mjd, f.frame_id""")
+
     def tasks(self, catalog: Catalog, units: list[str]) -> list[FrameTask]:
+        masters = catalog.query("SELECT site_id, kind, path FROM calibration")
+        by_site = {site: {r.kind: str(resolve_path(r.path, catalog.root)) for r in g.itertuples(index=False)}
+                   for site, g in masters.groupby("site_id")}
         return [FrameTask(unit=row["frame_id"], path=path, frame=row[FRAME_CONTEXT].to_dict(),
-                          reference=reference, config=self.config.photometry)
+                          reference=reference, config=self.config.photometry,
+                          masters=by_site.get(row["site_id"], {}))
                 for row, path, reference in frames_with_references(catalog, units)]
 
     def process(self, task: FrameTask) -> UnitResult:
         from openastro.image.fitsio import read_frame
+        from openastro.image.masters import load_masters
         from openastro.image.process import process_frame
 
         data, meta = read_frame(task.path)
-        result = process_frame(data, meta, task.reference, task.config)
+        result = process_frame(data, meta, task.reference, task.config, load_masters(task.masters))
         sources = result.sources.reindex(columns=SOURCE_COLUMNS).assign(frame_id=task.unit)
         photometry = result.photometry.assign(frame_id=task.unit, **task.frame)
         measurements = pd.DataFrame([{**result.measurements.to_dict(), "frame_id": task.unit,
