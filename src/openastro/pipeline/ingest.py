@@ -35,6 +35,15 @@ class IngestReport:
                 "rejected": [{"file": f, "reason": r} for f, r in self.rejected]}
 
 
+def site_masters(catalog: Catalog) -> dict[str, dict[str, str]]:
+    """The registered master frames: {site_id: {'bias'|'dark'|'flat': absolute path}}."""
+    from openastro.core.workspace import resolve_path
+
+    rows = catalog.query("SELECT site_id, kind, path FROM calibration ORDER BY site_id, kind")
+    return {site: {r.kind: str(resolve_path(r.path, catalog.root)) for r in group.itertuples(index=False)}
+            for site, group in rows.groupby("site_id")}
+
+
 def expand_paths(paths: Iterable[Path | str]) -> list[Path]:
     """Files named directly, plus FITS files found recursively in named folders, sorted."""
     out: list[Path] = []

@@ -59,9 +59,9 @@ class PhotometryStage(Stage):
                                 ORDER BY f.mjd, f.frame_id""")
 
     def tasks(self, catalog: Catalog, units: list[str]) -> list[FrameTask]:
-        masters = catalog.query("SELECT site_id, kind, path FROM calibration")
-        by_site = {site: {r.kind: str(resolve_path(r.path, catalog.root)) for r in g.itertuples(index=False)}
-                   for site, g in masters.groupby("site_id")}
+        from openastro.pipeline.ingest import site_masters
+
+        by_site = site_masters(catalog)
         return [FrameTask(unit=row["frame_id"], path=path, frame=row[FRAME_CONTEXT].to_dict(),
                           reference=reference, config=self.config.photometry,
                           masters=by_site.get(row["site_id"], {}))

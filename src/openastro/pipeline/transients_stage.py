@@ -85,7 +85,10 @@ class CandidatesStage(Stage):
                                 [site, field])
 
     def tasks(self, catalog: Catalog, units: list[str]) -> list[FieldTask]:
+        from openastro.pipeline.ingest import site_masters
+
         unet, realbogus = (str(p) for p in self.model_dirs(catalog))
+        masters = site_masters(catalog)
         tasks = []
         for unit in units:
             site, field = unit.split(SEP, 1)
@@ -99,10 +102,8 @@ class CandidatesStage(Stage):
             templates = [str(resolve_path(p, catalog.root)) for p in catalog.query(
                 "SELECT path FROM templates WHERE site_id = ? AND field_id = ? ORDER BY path", [site, field])["path"]]
             ref = catalog.root / "references" / site / f"{field}.fits"
-            masters = catalog.query("SELECT kind, path FROM calibration WHERE site_id = ?", [site])
-            by_kind = {r.kind: str(resolve_path(r.path, catalog.root)) for r in masters.itertuples(index=False)}
             tasks.append(FieldTask(unit, site, field, frames, templates, str(ref), unet, realbogus,
-                                   self.config.transients, by_kind))
+                                   self.config.transients, masters.get(site, {})))
         return tasks
 
     def process(self, task: FieldTask) -> UnitResult:
