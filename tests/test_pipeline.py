@@ -103,6 +103,17 @@ def test_run_end_to_end(simulated, tmp_path, cli):
     code, out, _ = cli("run", "--workdir", ws, "--json", "--set", "run.stages=['lightcurves']")
     assert [(s["stage"], s["processed"]) for s in json.loads(out)["stages"]] == [("lightcurves", 1)]
 
+    # a site whose master flat is replaced has its frames measured again, the other site's are kept
+    with Catalog(ws / "catalog.duckdb") as cat:
+        site, flat = cat.query("SELECT site_id, path FROM calibration WHERE kind = 'flat' ORDER BY 1 LIMIT 1").iloc[0]
+        n_site = cat.scalar("SELECT count(*) FROM frames WHERE site_id = ?", [site])
+        new_flat = Path(flat).with_name("flat_v2.fits")
+        shutil.copy(ws / flat, ws / new_flat)
+        cat.con.execute("UPDATE calibration SET path = ? WHERE site_id = ? AND kind = 'flat'", [str(new_flat), site])
+    code, out, _ = cli("run", "--workdir", ws, "--json", "--set", "run.stages=['photometry']")
+    stage = json.loads(out)["stages"][0]
+    assert (stage["processed"], stage["skipped"]) == (n_site, n_frames - n_site)
+
 
 def test_dask_local_cluster_gives_the_same_results(simulated, tmp_path, cli):
     a = _copy(simulated[0], tmp_path / "a")
