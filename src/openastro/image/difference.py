@@ -301,8 +301,6 @@ def _star_ratios(broad: _Frame, sharp: _Frame, stars: Any, invalid: np.ndarray,
                  radius: float) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     """(u, v) positions, aperture flux ratios broad / sharp and their 1-sigma errors of the clean stars
     (unflagged, unsaturated, bright, no neighbour within the aperture, no invalid pixel in it)."""
-    import sep
-
     if len(stars) == 0:
         return (np.zeros(0),) * 4
     good = _usable(stars, broad.rms, radius)
@@ -311,26 +309,27 @@ def _star_ratios(broad: _Frame, sharp: _Frame, stars: Any, invalid: np.ndarray,
     cols = np.clip(np.rint(x).astype(int), 0, invalid.shape[1] - 1)
     inside = ~_near_invalid(invalid, int(np.ceil(radius)) + 1)[rows, cols]
     x, y = x[inside], y[inside]
-    fluxes, errors = [], []
-    for frame in (broad, sharp):
-        var = np.ascontiguousarray(np.where(np.isfinite(frame.variance), frame.variance, 0.0))
-        flux, err, _ = sep.sum_circle(np.ascontiguousarray(frame.data), x, y, radius, var=var)
-        fluxes.append(flux)
-        errors.append(err)
+    (f_broad, e_broad), (f_sharp, e_sharp) = (_aperture_sums(frame, x, y, radius) for frame in (broad, sharp))
     with np.errstate(divide="ignore", invalid="ignore"):
-        ratio = fluxes[0] / fluxes[1]
-        error = np.abs(ratio) * np.hypot(errors[0] / fluxes[0], errors[1] / fluxes[1])
+        ratio = f_broad / f_sharp
+        error = np.abs(ratio) * np.hypot(e_broad / f_broad, e_sharp / f_sharp)
     u, v = kn.frame_uv(x, y, invalid.shape)
     return u, v, ratio, error
 
 
-def _flux_ratio(broad: _Frame, sharp: _Frame, centres: np.ndarray, radius: float) -> float:
-    """Median ratio broad / sharp of the stamp stars' fluxes in a large circular aperture."""
+def _aperture_sums(frame: _Frame, x: np.ndarray, y: np.ndarray, radius: float) -> tuple[np.ndarray, np.ndarray]:
+    """sep's circular-aperture sums of a frame at (x, y) and their 1-sigma errors from its variance."""
     import sep
 
+    var = np.ascontiguousarray(np.where(np.isfinite(frame.variance), frame.variance, 0.0))
+    flux, err, _ = sep.sum_circle(np.ascontiguousarray(frame.data), x, y, radius, var=var)
+    return flux, err
+
+
+def _flux_ratio(broad: _Frame, sharp: _Frame, centres: np.ndarray, radius: float) -> float:
+    """Median ratio broad / sharp of the stamp stars' fluxes in a large circular aperture."""
     x, y = centres[:, 1].astype(np.float64), centres[:, 0].astype(np.float64)
-    f_broad, _, _ = sep.sum_circle(np.ascontiguousarray(broad.data), x, y, radius)
-    f_sharp, _, _ = sep.sum_circle(np.ascontiguousarray(sharp.data), x, y, radius)
+    (f_broad, _), (f_sharp, _) = (_aperture_sums(frame, x, y, radius) for frame in (broad, sharp))
     ok = f_sharp > 0
     return float(np.median(f_broad[ok] / f_sharp[ok])) if ok.any() else 1.0
 
@@ -363,6 +362,9 @@ def _apply(kernel: np.ndarray, background: float, field: np.ndarray | None, shar
     diff = np.where(blind, np.nan, diff).astype(np.float32)
     noise = np.where(blind | ~np.isfinite(var), np.nan, np.sqrt(var)).astype(np.float32)
     return diff, noise, scale, offset, np.clip(model, 0.0, None)
+
+
+MAX_FLOOR = 0.2  # the systematic floor's bound: beyond, the fit is refused anyway
 
 
 def _systematic_floor(diff: np.ndarray, noise: np.ndarray, model: np.ndarray, centres: np.ndarray,
@@ -398,8 +400,6 @@ def _systematic_floor(diff: np.ndarray, noise: np.ndarray, model: np.ndarray, ce
 
     return float(brentq(excess, 0.0, MAX_FLOOR, xtol=1e-4))
 
-
-MAX_FLOOR = 0.2  # the systematic floor's bound: beyond, the fit is refused anyway
 
 
 def _stamp_chi2(significance: np.ndarray, centres: np.ndarray, stamp_half: int, n_params: int) -> float:

@@ -143,14 +143,15 @@ def empty_sources() -> pd.DataFrame:
                          for name in SOURCE_COLUMNS}).astype({"saturated": bool})
 
 
-def saturated_pixels(data: np.ndarray | None, saturation: float | np.ndarray | None) -> np.ndarray | None:
-    """Saturated pixels: `saturation` itself when it is a boolean map, else the pixels of `data` within 1 % of
-    that level (ADU); None when neither tells."""
+def saturated_pixels(data: np.ndarray | None, saturation: float | np.ndarray | None,
+                     margin: float = 0.99) -> np.ndarray | None:
+    """Saturated pixels: `saturation` itself when it is a boolean map, else the pixels of `data` at `margin`
+    of that level (ADU) or above; None when neither tells."""
     if saturation is None:
         return None
     if np.ndim(saturation) == 2:
         return np.asarray(saturation, dtype=bool)
-    return None if data is None else np.asarray(data) >= 0.99 * float(saturation)
+    return None if data is None else np.asarray(data) >= margin * float(saturation)
 
 
 def extract_sources(data: np.ndarray, config: PhotometryConfig, gain: float | None = None,

@@ -194,11 +194,6 @@ def fit_scale_field(u: np.ndarray, v: np.ndarray, ratio: np.ndarray, error: np.n
     return lambda uu, vv: np.clip(plane(uu, vv), low, high) / norm
 
 
-def stamp_positions(stamps: Stamps, shape: tuple[int, int]) -> tuple[np.ndarray, np.ndarray]:
-    """Stamp centres as (u, v) in [-1, 1] across the frame (columns, rows)."""
-    return frame_uv(stamps.centres[:, 1], stamps.centres[:, 0], shape)
-
-
 def frame_uv(x: np.ndarray, y: np.ndarray, shape: tuple[int, int]) -> tuple[np.ndarray, np.ndarray]:
     """Pixel (x, y) as (u, v) in [-1, 1] across the frame: well-conditioned polynomials."""
     half_r, half_c = (shape[0] - 1) / 2, (shape[1] - 1) / 2
@@ -212,7 +207,7 @@ def fit_spatial_kernel(stamps: Stamps, basis: np.ndarray, shape: tuple[int, int]
     there is no field)."""
     if field is None:
         return fit_kernel(stamps, basis, min_stamps=min_stamps), None
-    u, v = stamp_positions(stamps, shape)
+    u, v = frame_uv(stamps.centres[:, 1], stamps.centres[:, 0], shape)  # stamp centres (x, y)
     fit = fit_kernel(stamps, basis, min_stamps=min_stamps, gain=field(u, v))
     grid_v, grid_u = np.ogrid[-1.0:1.0:shape[0] * 1j, -1.0:1.0:shape[1] * 1j]
     return fit, np.broadcast_to(field(grid_u, grid_v), shape)

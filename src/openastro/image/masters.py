@@ -14,6 +14,7 @@ from pathlib import Path
 import numpy as np
 
 from openastro.core.errors import InputError
+from openastro.image.extract import saturated_pixels
 
 KINDS = ("bias", "dark", "flat")
 # IMAGETYP values of calibration frames (FITS convention, IRAF's ZERO, MaxIm DL's "Bias Frame"/"Flat Field").
@@ -40,7 +41,7 @@ class Masters:
         `saturation` level (ADU) become NaN: once divided by the flat, a saturated core no longer shows the flat
         top that marks it, and it must not be differenced."""
         out = np.array(data, dtype=np.float32)
-        saturated = out >= SATURATION_MARGIN * saturation if saturation else None
+        saturated = saturated_pixels(out, saturation or None, SATURATION_MARGIN)
         for kind in KINDS:
             master = getattr(self, kind)
             if master is not None and master.shape != out.shape:

@@ -15,7 +15,7 @@ import pandas as pd
 from openastro.core.catalog import Catalog
 from openastro.core.errors import InputError
 from openastro.core.progress import progress_bar
-from openastro.core.workspace import stored_path
+from openastro.core.workspace import resolve_path, stored_path
 
 FITS_SUFFIXES = (".fits", ".fit", ".fts", ".fits.gz", ".fit.gz", ".fts.gz", ".fz", ".fits.fz")
 SITE_MATCH_KM = 5.0
@@ -37,8 +37,6 @@ class IngestReport:
 
 def site_masters(catalog: Catalog) -> dict[str, dict[str, str]]:
     """The registered master frames: {site_id: {'bias'|'dark'|'flat': absolute path}}."""
-    from openastro.core.workspace import resolve_path
-
     rows = catalog.query("SELECT site_id, kind, path FROM calibration ORDER BY site_id, kind")
     return {site: {r.kind: str(resolve_path(r.path, catalog.root)) for r in group.itertuples(index=False)}
             for site, group in rows.groupby("site_id")}

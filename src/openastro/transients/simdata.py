@@ -120,12 +120,17 @@ def variable_objects(sim_dir: Path, flux: pd.DataFrame, frames: pd.DataFrame,
     return out[["file", "x", "y", "kind", "flux_e", "snr", "fwhm_px"]]
 
 
+def peak_flux(flux_e: Any, fwhm: float) -> Any:
+    """The central pixel's share of a Gaussian PSF's `flux_e` (e-) at `fwhm` (px)."""
+    return flux_e / (2 * math.pi * (fwhm / 2.3548) ** 2)
+
+
 def paint_disks(mask: np.ndarray, objects: pd.DataFrame, sky_sigma: float) -> None:
     """Mark pixels where a brightening star's extra (Gaussian-PSF) light exceeds the sky noise."""
     yy, xx = np.indices(mask.shape)
     for row in objects.itertuples(index=False):
         s = row.fwhm_px / 2.3548
-        peak = row.flux_e / (2 * math.pi * s * s)
+        peak = peak_flux(row.flux_e, row.fwhm_px)
         if peak <= sky_sigma:
             continue
         r2 = 2 * s * s * math.log(peak / sky_sigma)
@@ -154,8 +159,7 @@ def lobe_radius(objects: pd.DataFrame, fwhm: float, sky_sigma: float) -> np.ndar
     """How far (px) from each object its subtraction residuals (dipole lobes, rings) reach: DIPOLE_RADIUS_FWHM
     FWHM, one FWHM more per factor of ten its peak S/N exceeds LOBE_SNR (a bright nova's wings carry
     residuals of a few per cent well beyond 2.5 FWHM); never less than the match radius."""
-    sigma_psf = fwhm / 2.3548
-    peak_snr = objects["flux_e"].abs().to_numpy(float) / (2 * math.pi * sigma_psf**2) / max(sky_sigma, 1e-9)
+    peak_snr = peak_flux(objects["flux_e"].abs().to_numpy(float), fwhm) / max(sky_sigma, 1e-9)
     extra = np.log10(np.clip(peak_snr / LOBE_SNR, 1.0, None))
     return np.maximum(MATCH_RADIUS_PX, fwhm * (DIPOLE_RADIUS_FWHM + extra))
 
@@ -223,7 +227,7 @@ def difference_chunk(sim_dir: Path, settings: ChunkSettings, seed: int) -> Frame
             obj = pd.concat([transients.loc[transients["file"] == row.file, ["x", "y", "kind", "flux_e"]],
                              variables.loc[variables["file"] == row.file, ["x", "y", "kind", "flux_e"]]],
                             ignore_index=True)
-            visible = obj["flux_e"].abs() / (2 * math.pi * (row.fwhm_px / 2.3548) ** 2) > sky_sigma
+            visible = peak_flux(obj["flux_e"].abs(), row.fwhm_px) > sky_sigma
             obj = obj[visible | (obj["kind"] == "ambiguous")]
             diff = frame.difference
             det = detect_significance(diff.significance, diff.diff, settings.detect_threshold)
