@@ -26,5 +26,7 @@ bench: $(STAMP)
 lint: $(STAMP)
 	$(BIN)/ruff check src tests benchmarks
 
+# Only what the commands above generate and git ignores: tracked files (benchmark results, shipped weights) stay.
 clean:
-	rm -rf openastro-work benchmarks/results/*.json
+	rm -rf openastro-work .pytest_cache .ruff_cache build dist
+	find src tests benchmarks -name __pycache__ -type d -prune -exec rm -rf {} +

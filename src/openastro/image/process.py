@@ -11,15 +11,15 @@ import pandas as pd
 from openastro.core.config import PhotometryConfig
 from openastro.image.extract import extract_sources, prepare_frame, saturated_pixels
 from openastro.image.fitsio import FrameMeta
-from openastro.image.masters import Masters
-from openastro.image.match import match_sources, pixel_to_sky, project_catalog
-from openastro.image.measure import (
+from openastro.image.frame_stats import (
     FrameMeasurements,
     Shape,
     limiting_magnitude,
     measure_shape,
     sky_surface_brightness,
 )
+from openastro.image.masters import Masters
+from openastro.image.match import match_sources, pixel_to_sky, project_catalog
 from openastro.image.photometry import (
     FLAG_BLEND,
     FLAG_FORCED,

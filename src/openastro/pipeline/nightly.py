@@ -111,7 +111,7 @@ def run_workspace(workdir: Path, config: Config, argv: list[str] | None = None) 
 
 
 def _write_reports(catalog: Catalog, ws: Workspace, config: Config, night: str | None) -> list[str]:
-    from openastro.pipeline.report import nights, write_report
+    from openastro.pipeline.report.night import nights, write_report
 
     chosen = [night] if night else nights(catalog)
     return [str(write_report(catalog, ws, n, config.report, config.periods)) for n in chosen]

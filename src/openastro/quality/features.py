@@ -16,8 +16,13 @@ import pandas as pd
 from openastro.core.config import PhotometryConfig
 from openastro.image.extract import Extraction, extract_sources, prepare_frame
 from openastro.image.fitsio import FrameMeta
+from openastro.image.frame_stats import (
+    limiting_magnitude,
+    shape_stars,
+    sky_surface_brightness,
+    weighted_median,
+)
 from openastro.image.match import match_sources, project_catalog
-from openastro.image.measure import limiting_magnitude, shape_stars, sky_surface_brightness, weighted_median
 from openastro.image.photometry import blend_flags, fit_zero_point, instrumental_mag
 from openastro.quality.featureset import IMAGE_FEATURES
 from openastro.quality.streaks import find_streak, grow, search_mask

@@ -10,7 +10,7 @@ from functools import lru_cache
 import numpy as np
 
 from openastro.image.extract import Extraction
-from openastro.image.measure import shape_stars
+from openastro.image.frame_stats import shape_stars
 
 # Sources with a above both of these (x the stars' a, x the frame's short side) may be trails: not masked.
 BIG_SOURCE, LONG_SOURCE = 3.0, 0.05

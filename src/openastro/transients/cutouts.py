@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import warnings
+import zlib
 
 import numpy as np
 
@@ -125,3 +126,18 @@ def augment(batch: np.ndarray, rng: np.random.Generator) -> np.ndarray:
             moved = np.rot90(data[chosen], turns, axes=(-2, -1))
             out[chosen] = moved[..., ::-1] if flip else moved
     return out
+
+
+def cutouts_to_bytes(stamps: np.ndarray) -> bytes:
+    """(3, 63, 63) cutouts as zlib-compressed float16 bytes for the catalog; values beyond float16's range
+    (saturated cores in counts) are clipped to it rather than becoming infinite."""
+    limit = float(np.finfo(np.float16).max)
+    return zlib.compress(np.clip(np.asarray(stamps, np.float32), -limit, limit).astype(np.float16).tobytes(), 6)
+
+
+def cutouts_from_bytes(blob: bytes | None) -> np.ndarray | None:
+    """The inverse of `cutouts_to_bytes`; None when there is no blob."""
+    if blob is None or (isinstance(blob, float) and np.isnan(blob)):
+        return None
+    raw = np.frombuffer(zlib.decompress(bytes(blob)), np.float16)
+    return raw.reshape(3, STAMP_SIZE, STAMP_SIZE).astype(np.float32)

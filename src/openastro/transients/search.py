@@ -1,8 +1,9 @@
-"""Search one field at one site: reference stack, difference of each good frame, candidates with both scores."""
+"""Search one field at one site: its reference stack, each good frame differenced against it (aligned, PSF-matched,
+scaled, subtracted), and the candidates with their U-Net and real/bogus scores."""
 
 from __future__ import annotations
 
-import zlib
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -11,7 +12,7 @@ import numpy as np
 import pandas as pd
 
 from openastro.core.errors import InputError
-from openastro.transients.cutouts import STAMP_SIZE
+from openastro.transients.reference import Reference, subtract_background
 
 
 @dataclass
@@ -25,19 +26,60 @@ class SearchResult:
     notes: list[str] = field(default_factory=list)
 
 
-def cutouts_to_bytes(stamps: np.ndarray) -> bytes:
-    """(3, 63, 63) cutouts as zlib-compressed float16 bytes for the catalog; values beyond float16's range
-    (saturated cores in counts) are clipped to it rather than becoming infinite."""
-    limit = float(np.finfo(np.float16).max)
-    return zlib.compress(np.clip(np.asarray(stamps, np.float32), -limit, limit).astype(np.float16).tobytes(), 6)
+@dataclass
+class DifferenceFrame:
+    """A science frame, its aligned reference and the difference (all on the science frame's pixel grid)."""
+
+    file: str
+    science: np.ndarray  # background-subtracted
+    reference: np.ndarray  # aligned, background-subtracted, not yet PSF-matched
+    difference: Any  # openastro.image.difference.Difference
+    wcs: Any
+    mjd: float | None
+    gain: float
+
+    def channels(self) -> np.ndarray:
+        """(3, H, W) science, reference, difference: the inputs of the U-Net and of cutouts."""
+        return np.stack([self.science, self.reference, self.difference.diff]).astype(np.float32)
 
 
-def cutouts_from_bytes(blob: bytes | None) -> np.ndarray | None:
-    """The inverse of `cutouts_to_bytes`; None when there is no blob."""
-    if blob is None or (isinstance(blob, float) and np.isnan(blob)):
-        return None
-    raw = np.frombuffer(zlib.decompress(bytes(blob)), np.float16)
-    return raw.reshape(3, STAMP_SIZE, STAMP_SIZE).astype(np.float32)
+def science_noise(science: np.ndarray, rms: np.ndarray, gain: float) -> np.ndarray:
+    """1-sigma per pixel of a background-subtracted frame: background RMS and the sources' Poisson noise."""
+    return np.sqrt(rms.astype(np.float64) ** 2 + np.clip(science, 0.0, None) / max(gain, 1e-6)).astype(np.float32)
+
+
+def align_reference(reference: Reference, science: np.ndarray, science_wcs: Any) -> tuple[np.ndarray, np.ndarray]:
+    """The reference and its noise resampled onto the science frame's grid (WCS, else cross-correlation)."""
+    from openastro.image.align import align_shift, align_wcs
+
+    ref_wcs = reference.wcs()
+    if ref_wcs is not None and science_wcs is not None:
+        data, _ = align_wcs(reference.data, ref_wcs, science_wcs, science.shape)
+        noise, _ = align_wcs(reference.noise, ref_wcs, science_wcs, science.shape)
+    else:
+        from scipy.ndimage import shift as nd_shift
+
+        data, shift, _ = align_shift(reference.data, science)
+        noise = nd_shift(reference.noise, shift, order=1, mode="constant", cval=np.nan)
+    return data, np.where(np.isfinite(data), noise, np.nan)
+
+
+def difference_frame(path: Path | str, reference: Reference, method: str = "alard-lupton",
+                     scale_order: int = 1, masters: Mapping[str, str | Path] | None = None) -> DifferenceFrame:
+    """Read a frame, remove its camera's master frames (as for the reference), align the reference, PSF-match
+    and subtract."""
+    from openastro.image.difference import subtract
+    from openastro.image.masters import load_masters, read_reduced
+
+    data, meta = read_reduced(path, load_masters(masters or {}))
+    gain = float(meta.gain or reference.gain or 1.0)
+    science, rms = subtract_background(data)
+    wcs = meta.wcs() if meta.has_wcs else None
+    ref, ref_noise = align_reference(reference, science, wcs)
+    diff = subtract(science, ref, science_noise=science_noise(science, rms, gain), reference_noise=ref_noise,
+                    method=method, gain=gain, scale_order=scale_order)
+    return DifferenceFrame(file=str(path), science=science, reference=ref, difference=diff, wcs=wcs,
+                           mjd=meta.mjd, gain=gain)
 
 
 def field_reference(task: Any) -> tuple[Any, str]:
@@ -67,7 +109,7 @@ def frame_candidates(frame: Any, seg: Any, clf: Any, settings: Any) -> pd.DataFr
     """Significance peaks (strongest first, at most max_candidates_per_frame) and U-Net components the peaks
     missed that still reach `unet_min_sigma` in the significance image (the U-Net alone over-segments a
     normal night), each with its real/bogus score, U-Net score and cutouts; `snr` is the signed significance."""
-    from openastro.transients.cutouts import stamp_triplet
+    from openastro.transients.cutouts import cutouts_to_bytes, stamp_triplet
     from openastro.transients.detect import components, detect_significance, match
 
     diff = frame.difference
@@ -105,8 +147,6 @@ def _max_near(prob: np.ndarray, x: float, y: float, radius: float) -> float:
 
 def search_field(task: Any, seg: Any, clf: Any) -> SearchResult:
     """Candidates of every good frame of one field at one site."""
-    from openastro.transients.differ import difference_frame
-
     result = SearchResult(pd.DataFrame())
     try:
         reference, result.reference_source = field_reference(task)

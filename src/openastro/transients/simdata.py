@@ -194,8 +194,8 @@ def difference_chunk(sim_dir: Path, settings: ChunkSettings, seed: int) -> Frame
     from openastro.image.fitsio import read_frame
     from openastro.image.masters import masters_in
     from openastro.transients.detect import detect_significance
-    from openastro.transients.differ import difference_frame
     from openastro.transients.reference import build_reference
+    from openastro.transients.search import difference_frame
 
     truth = pd.read_parquet(sim_dir / "truth" / "frames.parquet")
     templates = pd.read_parquet(sim_dir / "reference" / "templates.parquet")

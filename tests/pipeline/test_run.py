@@ -163,7 +163,7 @@ def test_bad_input_is_one_line_and_exit_2(args, needle, tmp_path, cli):
 
 def test_candidates_stage_finds_simulated_supernovae(tmp_path, cli):
     """Templates -> reference stack -> differences -> candidates scored by the shipped models; truth only here."""
-    from openastro.transients.search import cutouts_from_bytes
+    from openastro.transients.cutouts import cutouts_from_bytes
 
     ws = tmp_path / "ws"
     sim = ["--set", "sim.frame_size=256", "--set", "sim.n_fields=1", "--set", "sim.max_frames_per_site=4",

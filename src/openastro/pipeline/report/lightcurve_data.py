@@ -60,7 +60,7 @@ class FusedData:
 
 def load_fused(catalog: Catalog, night: str, n_variables: int) -> FusedData:
     """Read the fused light curves, periods and candidates of the stars of the fields observed on `night`."""
-    from openastro.pipeline.report import MAG_ERR_FLOOR, MIN_POINTS
+    from openastro.pipeline.report.night import MAG_ERR_FLOOR, MIN_POINTS
 
     stats = catalog.query(STATS_SQL, [night, MAG_ERR_FLOOR])
     enough = stats[stats["n_points"] >= MIN_POINTS]

@@ -103,8 +103,8 @@ def _render(xs, ys, fluxes, fwhm):
 
 
 def test_differencing_a_vignetted_camera_under_a_bright_sky_needs_the_flat(tmp_path):
-    from openastro.transients.differ import difference_frame
     from openastro.transients.reference import build_reference
+    from openastro.transients.search import difference_frame
 
     rng = np.random.default_rng(3)
     xs, ys, fluxes = _stars(rng)

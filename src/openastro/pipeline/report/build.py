@@ -10,8 +10,8 @@ import numpy as np
 import pandas as pd
 
 from openastro.core.config import ReportConfig
-from openastro.pipeline import report_html as h
-from openastro.pipeline.report import (
+from openastro.pipeline.report import markup as h
+from openastro.pipeline.report.night import (
     CLOUD_DEFICIT_MAG,
     MAG_ERR_FLOOR,
     MIN_POINTS,
@@ -20,7 +20,7 @@ from openastro.pipeline.report import (
     rank_variables,
     site_summary,
 )
-from openastro.pipeline.report_plots import (
+from openastro.pipeline.report.plots import (
     Plotter,
     conditions_figure,
     frames_bar_figure,
@@ -35,8 +35,8 @@ MAX_QUALITY_ROWS = 40
 
 def render(data: NightData, root: Path, config: ReportConfig, periods: Any = None) -> str:
     """The whole report page; sections are built in page order so plotly.js lands in the first chart."""
-    from openastro.pipeline.report_build_lc import lightcurve_sections
-    from openastro.pipeline.report_transients import transients_section
+    from openastro.pipeline.report.lightcurve_sections import lightcurve_sections
+    from openastro.pipeline.report.transients import transients_section
 
     plotter = Plotter()
     sites = set(data.frames["site"]) | set(data.photometry["site"])
@@ -162,7 +162,7 @@ def _labels(labels: object) -> str:
 
 def examples_section(frames: pd.DataFrame, root: Path, n: int) -> str:
     """Example frames per site (best, median, worst seeing), zscale-stretched PNGs."""
-    from openastro.pipeline.report_images import pick_examples, render_frame
+    from openastro.pipeline.report.images import pick_examples, render_frame
 
     title = "Example frames"
     if frames.empty or n <= 0:

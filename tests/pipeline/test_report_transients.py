@@ -14,9 +14,9 @@ import pytest
 from openastro.core.catalog import Catalog
 from openastro.core.config import ReportConfig, load_config
 from openastro.core.workspace import Workspace
-from openastro.pipeline.report import write_report
-from openastro.pipeline.report_transients import ANCHOR, NAN_GREY, STAMP_SCALE, stamp_uri
-from openastro.transients.search import cutouts_to_bytes
+from openastro.pipeline.report.night import write_report
+from openastro.pipeline.report.transients import ANCHOR, NAN_GREY, STAMP_SCALE, stamp_uri
+from openastro.transients.cutouts import cutouts_to_bytes
 
 NIGHT = "2026-03-20"
 FIELD = "F01"

@@ -181,7 +181,7 @@ def test_normalised_difference_keeps_the_fractional_change(pgb_alerts):
 def test_stored_cutouts_clip_saturated_values_instead_of_overflowing():
     import zlib
 
-    from openastro.transients.search import cutouts_to_bytes
+    from openastro.transients.cutouts import cutouts_to_bytes
 
     stored = np.frombuffer(zlib.decompress(cutouts_to_bytes(np.array([[[1e6, -1e6, 1.5]]]))), np.float16)
     assert np.isfinite(stored).all() and stored[0] > 6e4 and stored[1] < -6e4 and stored[2] == 1.5

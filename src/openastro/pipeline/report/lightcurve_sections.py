@@ -7,9 +7,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from openastro.pipeline import report_html as h
-from openastro.pipeline.report import MIN_POINTS
-from openastro.pipeline.report_lightcurves import (
+from openastro.pipeline.report import markup as h
+from openastro.pipeline.report.lightcurve_data import (
     N_CANDIDATE_ROWS,
     N_DETAILED,
     FusedData,
@@ -22,7 +21,8 @@ from openastro.pipeline.report_lightcurves import (
     to_lightcurve,
     top_per_kind,
 )
-from openastro.pipeline.report_plots import (
+from openastro.pipeline.report.night import MIN_POINTS
+from openastro.pipeline.report.plots import (
     Plotter,
     folded_figure,
     fused_lightcurve_figure,

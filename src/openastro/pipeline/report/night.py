@@ -25,7 +25,7 @@ from openastro.core.errors import InputError
 from openastro.core.workspace import Workspace
 
 if TYPE_CHECKING:
-    from openastro.pipeline.report_lightcurves import FusedData
+    from openastro.pipeline.report.lightcurve_data import FusedData
 
 CLOUD_DEFICIT_MAG = 0.2   # zero point this far below the site's median of the night counts as transparency loss
 MIN_POINTS = 5            # photometry points a star needs to be ranked for variability
@@ -60,8 +60,8 @@ def write_report(catalog: Catalog, workspace: Workspace, night: str | None, conf
 
     `periods` ([periods] settings, default the packaged ones) drives the periodograms recomputed for candidates.
     """
-    from openastro.pipeline.report_build import render
-    from openastro.pipeline.report_lightcurves import load_fused
+    from openastro.pipeline.report.build import render
+    from openastro.pipeline.report.lightcurve_data import load_fused
 
     data = load_night(catalog, resolve_night(catalog, night))
     data.fused = load_fused(catalog, data.night, config.n_variable_stars)

@@ -14,7 +14,7 @@ from scipy.special import erf
 from openastro.core.config import load_config
 from openastro.image.extract import estimate_background, extract_sources, parse_section, prepare_frame
 from openastro.image.fitsio import read_frame
-from openastro.image.measure import measure_shape
+from openastro.image.frame_stats import measure_shape
 from openastro.image.photometry import FLAG_BLEND, FLAG_FORCED, FLAG_SATURATED, blend_flags, fit_zero_point
 from openastro.image.process import process_frame
 

@@ -13,8 +13,8 @@ from openastro.core.catalog import Catalog
 from openastro.core.config import ReportConfig
 from openastro.core.errors import InputError
 from openastro.core.workspace import Workspace
-from openastro.pipeline.report import nights, rank_variables, site_summary, write_report
-from openastro.pipeline.report_lightcurves import parse_candidates, peak_envelope, top_per_kind
+from openastro.pipeline.report.lightcurve_data import parse_candidates, peak_envelope, top_per_kind
+from openastro.pipeline.report.night import nights, rank_variables, site_summary, write_report
 
 NIGHT = "2026-03-20"
 LATER_NIGHT = "2026-03-21"

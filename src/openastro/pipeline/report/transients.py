@@ -11,8 +11,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from openastro.pipeline import report_html as h
-from openastro.pipeline.report import NightData
+from openastro.pipeline.report import markup as h
+from openastro.pipeline.report.night import NightData
 
 TITLE = "Transient candidates"
 # "candidates" is already the anchor of the light-curve candidates section; ids must be unique in a page.
@@ -158,7 +158,7 @@ def _clusters(points: np.ndarray, radius: float) -> np.ndarray:
 
 def candidate_card(r: Any) -> str:
     """A card with the candidate's three cutouts side by side and its caption."""
-    from openastro.transients.search import cutouts_from_bytes
+    from openastro.transients.cutouts import cutouts_from_bytes
 
     text = candidate_caption(r)
     stamps = cutouts_from_bytes(r.cutout)
