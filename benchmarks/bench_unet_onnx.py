@@ -77,7 +77,8 @@ def time_backends(folder: Path, inputs: np.ndarray, threads: int) -> dict[str, f
     """Best seconds per frame of ONNX Runtime, the library's torch backend and channels-last torch at `threads`."""
     import torch
 
-    from openastro.transients.segmenter import Segmenter, predict_tiled
+    from openastro.transients.segmenter import Segmenter
+    from openastro.transients.tiling import predict_tiled
 
     onnx = Segmenter.load(folder, backend="onnx", threads=threads)
     eager = Segmenter.load(folder, backend="torch", threads=threads)
@@ -99,7 +100,8 @@ def summary(best: dict[str, float]) -> dict[str, float]:
 
 def main() -> dict:
     from openastro.ml.bundle import read_meta
-    from openastro.transients.segmenter import Segmenter, frame_inputs, predict_tiled
+    from openastro.transients.segmenter import Segmenter, frame_inputs
+    from openastro.transients.tiling import predict_tiled
 
     raw = raw_frame()
     inputs = frame_inputs(raw)

@@ -69,7 +69,7 @@ def test_orient_turns_a_fading_source_into_a_brightening_one():
 
 
 def test_tiled_prediction_stitches_tiles_back_exactly():
-    from openastro.transients.segmenter import predict_tiled
+    from openastro.transients.tiling import predict_tiled
 
     rng = np.random.default_rng(0)
     frame = rng.normal(size=(3, 150, 170)).astype(np.float32)

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -10,6 +9,7 @@ import numpy as np
 
 from openastro.ml.estimator import TorchEstimator
 from openastro.transients.cutouts import augment, normalise_triplet
+from openastro.transients.tiling import predict_tiled
 
 TASK = "unet"
 
@@ -46,32 +46,6 @@ def augmented(x: np.ndarray, y: np.ndarray, rng: np.random.Generator) -> tuple[n
     """The same random rotation and flip applied to each tile and its mask."""
     both = augment(np.concatenate([x, y], axis=1), rng)
     return both[:, :-1], both[:, -1:]
-
-
-def tile_starts(length: int, size: int, overlap: int) -> list[int]:
-    """Start offsets of tiles covering [0, length) with at least `overlap` pixels shared."""
-    if length <= size:
-        return [0]
-    step = size - overlap
-    starts = list(range(0, length - size, step))
-    return starts + [length - size]
-
-
-def predict_tiled(run: Callable[[np.ndarray], np.ndarray], inputs: np.ndarray, size: int,
-                  overlap: int = 16, batch: int = 16) -> np.ndarray:
-    """Logits of a whole (3, H, W) frame from size x size tiles, averaged where tiles overlap."""
-    _, h, w = inputs.shape
-    size = min(size, h, w)
-    origins = [(y, x) for y in tile_starts(h, size, overlap) for x in tile_starts(w, size, overlap)]
-    total, count = np.zeros((h, w), np.float64), np.zeros((h, w), np.float64)
-    for start in range(0, len(origins), batch):
-        chunk = origins[start:start + batch]
-        tiles = np.stack([inputs[:, y:y + size, x:x + size] for y, x in chunk]).astype(np.float32)
-        logits = np.asarray(run(tiles)).reshape(len(chunk), size, size)
-        for (y, x), tile in zip(chunk, logits, strict=True):
-            total[y:y + size, x:x + size] += tile
-            count[y:y + size, x:x + size] += 1
-    return (total / count).astype(np.float32)
 
 
 def dice_bce_loss(logits: Any, target: Any, smooth: float = 1.0) -> Any:
