@@ -1,6 +1,6 @@
 """The catalog's tables, by schema version; later versions add migrations instead of breaking old workspaces."""
 
-SCHEMA_VERSION = 4
+SCHEMA_VERSION = 5
 
 # Version 1: the foundation. Each entry creates one table.
 TABLES_V1: dict[str, str] = {
@@ -78,6 +78,24 @@ TABLES_V4: dict[str, str] = {
         added_at TIMESTAMP, PRIMARY KEY (site_id, kind)""",
 }
 
+# Version 5: one stage contract. Units record digests of what they wrote (`outputs`: {table: digest}), so a
+# stage downstream redoes exactly the units whose inputs changed. Light curves name their time scales: `mjd`
+# (UTC, as everywhere in the catalog) and `bjd_tdb` (barycentric Julian date, TDB; NULL where the field's or a
+# site's coordinates are unknown). Products the report shows instead of recomputing them: frame previews,
+# periodograms of the periodic and transit candidates, and the vetting stage's verdicts.
+TABLES_V5: dict[str, str] = {
+    "lightcurves": """star_id BIGINT, mjd DOUBLE, bjd_tdb DOUBLE, flux DOUBLE, flux_err DOUBLE, mag DOUBLE,
+        mag_err DOUBLE, n_sites INTEGER, sites VARCHAR[], PRIMARY KEY (star_id, mjd)""",
+    "periodograms": """star_id BIGINT, method VARCHAR, frequency FLOAT[], power FLOAT[], time_scale VARCHAR,
+        PRIMARY KEY (star_id, method)""",
+    "frame_previews": "frame_id VARCHAR PRIMARY KEY, png BLOB, width INTEGER, height INTEGER, binning INTEGER",
+    "vetting": """star_id BIGINT PRIMARY KEY, field_id VARCHAR, score DOUBLE, planet_like BOOLEAN, cluster VARCHAR,
+        period DOUBLE, epoch DOUBLE, depth DOUBLE, duration DOUBLE, odd_even_sigma DOUBLE, odd_even_flag BOOLEAN,
+        secondary_sigma DOUBLE, secondary_flag BOOLEAN, out_of_range VARCHAR[], model VARCHAR""",
+}
+# Derived tables whose shape changed are rebuilt by their stage: drop them and forget the stage's units.
+REBUILT_V5 = ("lightcurves",)
+
 # Tables exported to Parquet after each run, for Dask, pandas or Spark.
 BULK_TABLES = ("frames", "frame_measurements", "sources", "photometry")
 
@@ -95,4 +113,7 @@ MIGRATIONS: dict[int, list[str]] = {
     2: create_statements(TABLES_V3)
     + [f"ALTER TABLE candidates ADD COLUMN IF NOT EXISTS {col}" for col in CANDIDATE_COLUMNS_V3],
     3: create_statements(TABLES_V4),
+    4: [f"DROP TABLE IF EXISTS {name}" for name in REBUILT_V5]
+    + ["DELETE FROM stage_runs WHERE stage = 'lightcurves'", "ALTER TABLE stage_runs ADD COLUMN IF NOT EXISTS outputs JSON"]
+    + create_statements(TABLES_V5),
 }
