@@ -10,9 +10,10 @@ import pytest
 import torch
 
 from openastro.core.errors import InputError
-from openastro.ml.bundle import ModelBundle, is_bundle
+from openastro.ml.bundle import NetworkSpec, is_bundle, load_network
+from openastro.ml.estimator import TorchEstimator
 from openastro.ml.export import export_onnx
-from openastro.ml.runtime import OnnxPredictor, predictor
+from openastro.ml.runtime import OnnxPredictor
 
 SHAPE = [1, 3, 15, 15]
 
@@ -45,14 +46,44 @@ class Branchy(torch.nn.Module):
         return x[:, 0]
 
 
-def save_tiny(folder: Path, seed: int = 0, hidden: int = 8) -> ModelBundle:
-    torch.manual_seed(seed)
-    bundle = ModelBundle.of(
-        TinyNet(hidden=hidden).eval(), {"hidden": hidden}, SHAPE, output_names=["score"], task="realbogus",
-        info={"seed": seed},
-    )
-    bundle.save(folder)
-    return bundle
+class TinyScorer(TorchEstimator):
+    """The smallest torch estimator: TinyNet's score per image, fitted by nobody (weights from the seed)."""
+
+    name = "tiny"
+
+    def __init__(self, hidden: int = 8, seed: int = 0) -> None:
+        self.hidden = hidden
+        self.seed = seed
+
+    def network_spec(self) -> NetworkSpec:
+        return NetworkSpec(f"{__name__}:TinyNet", {"hidden": self.hidden}, {"x": SHAPE[1:]}, ["score"])
+
+    def fit(self, X=None, y=None, X_val=None, y_val=None) -> TinyScorer:
+        torch.manual_seed(self.seed)
+        self.network_ = self.network_spec().build().eval()
+        return self
+
+    def predict(self, X: np.ndarray) -> np.ndarray:
+        return self._forward(X)
+
+
+class Pair(torch.nn.Module):
+    """Two inputs (a 1-D view and scalars), one output: the shape of the vetting network."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.view = torch.nn.Conv1d(1, 2, 3)
+        self.fc = torch.nn.Linear(2 * 9 + 3, 1)
+
+    def forward(self, view: torch.Tensor, scalars: torch.Tensor) -> torch.Tensor:
+        return self.fc(torch.cat([self.view(view[:, None]).flatten(1), scalars], 1))[:, 0]
+
+
+def save_tiny(folder: Path, seed: int = 0, hidden: int = 8) -> TinyScorer:
+    est = TinyScorer(hidden=hidden, seed=seed).fit()
+    est.info_ = {"seed": seed}
+    est.save(folder)
+    return est
 
 
 def images(n: int, seed: int = 1) -> np.ndarray:
@@ -73,17 +104,15 @@ def exported(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, dict]:
 
 
 def test_bundle_round_trip_gives_identical_outputs(tmp_path: Path) -> None:
-    bundle = save_tiny(tmp_path / "m", seed=3)
+    est = save_tiny(tmp_path / "m", seed=3)
     assert is_bundle(tmp_path / "m") and not is_bundle(tmp_path)
-    loaded = ModelBundle.load(tmp_path / "m")
-    assert loaded.cls == "test_ml_export:TinyNet"
-    assert (loaded.kwargs, loaded.input_shape, loaded.output_names, loaded.task, loaded.info) == (
-        {"hidden": 8}, SHAPE, ["score"], "realbogus", {"seed": 3}
-    )
-    x = torch.from_numpy(images(5))
-    with torch.no_grad():
-        assert torch.equal(bundle.model(x), loaded.model(x))
-    assert not loaded.model.training
+    meta = json.loads((tmp_path / "m" / "model.json").read_text())
+    assert meta["class"] == f"{__name__}:TinyScorer" and meta["params"] == {"hidden": 8, "seed": 3}
+    assert meta["network"]["outputs"] == ["score"] and meta["info"] == {"seed": 3}
+    loaded = TinyScorer.load(tmp_path / "m")
+    x = images(5)
+    assert np.array_equal(est.predict(x), loaded.predict(x)) and loaded.info_ == {"seed": 3}
+    assert not loaded.network_.training
 
 
 def test_export_matches_torch_on_another_batch_size(exported: tuple[Path, dict]) -> None:
@@ -93,7 +122,7 @@ def test_export_matches_torch_on_another_batch_size(exported: tuple[Path, dict])
     assert json.loads((folder / "model.json").read_text())["info"]["export"] == record
     x = images(7)
     onnx_out = OnnxPredictor(folder / "model.onnx")(x)
-    torch_out = ModelBundle.load(folder).model(torch.from_numpy(x)).detach().numpy()
+    torch_out = load_network(folder)[0](torch.from_numpy(x)).detach().numpy()
     assert onnx_out.shape == (7,) and onnx_out.dtype == np.float32
     assert np.abs(onnx_out - torch_out).max() <= 1e-4
 
@@ -112,39 +141,62 @@ def test_int8_file_is_smaller_and_close(exported: tuple[Path, dict]) -> None:
 
 def test_bad_folders_raise_input_error(tmp_path: Path) -> None:
     with pytest.raises(InputError, match="does not exist"):
-        ModelBundle.load(tmp_path / "nowhere")
+        TinyScorer.load(tmp_path / "nowhere")
     with pytest.raises(InputError, match="model.json is missing"):
-        ModelBundle.load(tmp_path)
+        TinyScorer.load(tmp_path)
     save_tiny(tmp_path / "m")
     meta = json.loads((tmp_path / "m" / "model.json").read_text())
     (tmp_path / "m" / "model.json").write_text(json.dumps({**meta, "class": "no_such_module:Net"}))
     with pytest.raises(InputError, match="cannot be imported"):
-        ModelBundle.load(tmp_path / "m")
-    (tmp_path / "m" / "model.json").write_text(json.dumps({**meta, "kwargs": {"hidden": 4}}))
+        TinyScorer.load(tmp_path / "m")
+    (tmp_path / "m" / "model.json").write_text(json.dumps({**meta, "network": {**meta["network"],
+                                                                                 "kwargs": {"hidden": 4}}}))
     with pytest.raises(InputError, match="do not match"):
-        ModelBundle.load(tmp_path / "m")
+        TinyScorer.load(tmp_path / "m")
     with pytest.raises(InputError, match="backend"):
-        predictor(tmp_path / "m", backend="tensorrt")
+        TinyScorer.load(tmp_path / "m", backend="tensorrt")
+    (tmp_path / "m" / "model.json").write_text(json.dumps({k: v for k, v in meta.items() if k != "format"}))
+    with pytest.raises(InputError, match="retrain"):
+        TinyScorer.load(tmp_path / "m")
 
 
-def test_onnx_and_torch_predictors_agree(tmp_path: Path) -> None:
+def test_onnx_and_torch_backends_agree(tmp_path: Path) -> None:
     folder = tmp_path / "m"
     save_tiny(folder, seed=5)
-    onnx = predictor(folder, backend="onnx", threads=1)
-    assert (folder / "model.onnx").is_file()
+    onnx = TinyScorer.load(folder, backend="onnx", threads=1)
+    assert (folder / "model.onnx").is_file() and onnx.network_ is None
     x = images(9, seed=4)
-    onnx_out = onnx(x, batch_size=4)
-    torch_out = predictor(folder, backend="torch", threads=1)(x, batch_size=4)
+    onnx_out = onnx._runner(x, batch_size=4)
+    torch_out = TinyScorer.load(folder, backend="torch", threads=1)._runner(x, batch_size=4)
     assert onnx_out.shape == torch_out.shape == (9,)
     assert np.abs(onnx_out - torch_out).max() <= 1e-4
-    assert np.array_equal(onnx_out, onnx(x, batch_size=256))
+    assert np.array_equal(onnx_out, onnx.predict(x))
+
+
+def test_a_two_input_network_exports_and_runs_on_both_backends(tmp_path: Path) -> None:
+    class PairEstimator(TinyScorer):
+        def network_spec(self) -> NetworkSpec:
+            return NetworkSpec(f"{__name__}:Pair", {}, {"view": [11], "scalars": [3]}, ["logit"])
+
+    torch.manual_seed(0)
+    est = PairEstimator().fit()
+    folder = est.save(tmp_path / "pair")
+    record = export_onnx(folder)
+    assert record["max_abs_diff"] <= 1e-4
+    rng = np.random.default_rng(1)
+    view, scalars = rng.standard_normal((6, 11)).astype(np.float32), rng.standard_normal((6, 3)).astype(np.float32)
+    by_onnx = OnnxPredictor(folder / "model.onnx")(view, scalars, batch_size=4)
+    assert np.abs(by_onnx - est._forward(view, scalars)).max() <= 1e-4
 
 
 def test_dynamo_failure_falls_back_to_torchscript(tmp_path: Path) -> None:
-    torch.manual_seed(0)
-    ModelBundle.of(Branchy().eval(), {}, [1, 4]).save(tmp_path)
+    class BranchyEstimator(TinyScorer):
+        def network_spec(self) -> NetworkSpec:
+            return NetworkSpec(f"{__name__}:Branchy", {}, {"x": [4]}, ["output"])
+
+    BranchyEstimator().fit().save(tmp_path)
     record = export_onnx(tmp_path)
     assert record["exporter"] == "torchscript" and record["onnx_int8"] is None
     x = np.random.default_rng(0).standard_normal((5, 4)).astype(np.float32)
-    expected = ModelBundle.load(tmp_path).model(torch.from_numpy(x)).detach().numpy()
+    expected = load_network(tmp_path)[0](torch.from_numpy(x)).detach().numpy()
     assert np.abs(OnnxPredictor(tmp_path / "model.onnx")(x) - expected).max() <= 1e-4

@@ -106,3 +106,28 @@ def test_plots_return_figures_and_write_pngs(tmp_path):
     for name in ("history.png", "roc.png", "cm.png"):
         assert (tmp_path / name).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     assert plot_history(history).axes  # no path: nothing written, a figure all the same
+
+
+def test_multiclass_metrics_on_a_hand_computed_case():
+    from openastro.ml.metrics import multiclass_metrics
+
+    m = multiclass_metrics(["Ia", "II", "Ia", "AGN"], ["Ia", "Ia", "Ia", "AGN"])
+    assert m["confusion_matrix"] == [[1, 0, 0], [0, 0, 1], [0, 0, 2]]  # labels sorted: AGN, II, Ia
+    assert m["accuracy"] == pytest.approx(0.75)
+    assert m["per_class"]["Ia"]["precision"] == pytest.approx(2 / 3) and m["per_class"]["Ia"]["recall"] == 1.0
+    assert m["per_class"]["II"]["recall"] == 0.0 and m["per_class"]["II"]["n"] == 1
+    # macro F1 over the classes present in the truth: (1 + 0 + 0.8) / 3
+    assert m["macro_f1"] == pytest.approx(1.8 / 3)
+    json.dumps(m)
+
+
+def test_completeness_purity_and_counts():
+    from openastro.ml.metrics import completeness_purity, counts_metrics, threshold_best_f1
+
+    assert completeness_purity([True, False, True, True], [True, False]) == {
+        "completeness": 0.75, "purity": 0.5, "n_truth": 4, "n_detections": 2}
+    c = counts_metrics([1, 0, 1, 1], [1, 1, 0, 1])
+    assert c["precision"] == pytest.approx(2 / 3) and c["recall"] == pytest.approx(2 / 3)
+    assert math.isnan(counts_metrics([0, 0], [0, 0])["f1"])
+    # only 0.7 and above catches both positives without the 0.1 negative; F1 there is 0.8 (the 0.75 negative is in)
+    assert threshold_best_f1([0, 1, 1, 0], [0.1, 0.8, 0.7, 0.75]) == pytest.approx(0.7)

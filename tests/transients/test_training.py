@@ -89,15 +89,14 @@ def test_realbogus_learns_and_onnx_matches_torch(chunk, tmp_path):
     import torch
 
     from openastro.ml.export import export_onnx
-    from openastro.ml.trainer import TrainConfig
     from openastro.transients.data import stamps_of
     from openastro.transients.realbogus import RealBogusClassifier
 
     torch.set_num_threads(1)
     stamps, real, _ = stamps_of(chunk)
     half = len(stamps) // 2
-    clf = RealBogusClassifier(width=8, seed=0).fit(stamps[:half], real[:half], stamps[half:], real[half:],
-                                                   TrainConfig(epochs=3, batch_size=32, lr=3e-3, seed=0))
+    clf = RealBogusClassifier(width=8, seed=0, epochs=3, batch_size=32, learning_rate=3e-3, warmup_steps=0)
+    clf.fit(stamps[:half], real[:half], stamps[half:], real[half:])
     assert clf.history_[-1]["val_loss"] < clf.history_[0]["val_loss"] or clf.best_epoch_ > 1
     assert 0.0 < clf.threshold_ < 1.0
     clf.save(tmp_path / "rb")
@@ -112,7 +111,7 @@ def test_unet_custom_training_lowers_validation_loss(tmp_path):
     model bundle, card and plots land in the output folder."""
     from openastro.transients.train import train_unet
 
-    config = load_config(overrides=[*TINY, "transients.unet_width=8", "transients.unet_depth=3",
+    config = load_config(overrides=[*TINY, "unet.width=8", "unet.depth=3",
                                     "transients.torch_threads=1"])
     summary = train_unet(tmp_path / "ws", mode="custom", samples=192, epochs=3, batch_size=16, config=config)
     losses = summary["val_loss"]

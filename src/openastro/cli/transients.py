@@ -16,7 +16,6 @@ from openastro.cli.common import (
     Workdir,
     _config,
     _emit,
-    workspace_models,
 )
 
 train = typer.Typer()
@@ -34,7 +33,7 @@ Out = Annotated[Path | None, typer.Option(help="Folder for the model and card (d
 Packet = Annotated[Path, typer.Argument(help="A ZTF alert packet (.avro) or a folder of them.")]
 Packets = Annotated[list[Path], typer.Argument(help="ZTF alert packets (.avro) or folders of them.")]
 PngFolder = Annotated[Path, typer.Option(help="Folder for the science, template and difference PNG cutouts.")]
-ModelFolder = Annotated[Path | None, typer.Option(help="Model folder; default: transients.realbogus_model, else "
+ModelFolder = Annotated[Path | None, typer.Option(help="Model folder; default: realbogus.model, else "
                                                   "WORKDIR/models/realbogus if trained, else the shipped one.")]
 Backend = Annotated[str | None, typer.Option(help="onnx (ONNX Runtime) or torch (transients.backend).")]
 Threads = Annotated[int | None, typer.Option(help="Inference threads; 0: the runtime's choice (transients.threads).")]
@@ -113,11 +112,12 @@ def infer_realbogus(
     as_json: Json = False,
 ) -> None:
     """P(real) of every alert from the real/bogus CNN and whether it passes the threshold, beside ZTF's rb/drb."""
+    from openastro.ml.registry import resolve_model
     from openastro.transients import show
     from openastro.transients.infer import score_alerts
-    from openastro.transients.models import resolve_model_dir
 
-    tcfg = _config(config, set_).transients
-    folder = model or resolve_model_dir("realbogus", tcfg.realbogus_model, workspace_models(workdir))
+    cfg = _config(config, set_)
+    tcfg = cfg.transients
+    folder = resolve_model("realbogus", model, workdir, cfg)
     rows = score_alerts(packets, folder, backend or tcfg.backend, tcfg.threads if threads is None else threads)
     _emit(rows, as_json, show.scores_table)

@@ -21,6 +21,7 @@ class Catalog:
         import duckdb
 
         self.path = Path(path)
+        self.trace: list[str] | None = None  # when a list, every statement run through this object is appended
         if read_only and not self.path.exists():
             raise WorkspaceError(f"no catalog at {self.path}; run `openastro simulate` or `openastro ingest` first")
         try:
@@ -87,18 +88,24 @@ class Catalog:
         verb = "INSERT OR REPLACE" if replace else "INSERT OR IGNORE"
         self.con.register("_incoming", df)
         try:
-            self.con.execute(f"{verb} INTO {table} BY NAME SELECT * FROM _incoming")
+            self.execute(f"{verb} INTO {table} BY NAME SELECT * FROM _incoming")
         finally:
             self.con.unregister("_incoming")
         return len(df)
 
+    def execute(self, sql: str, params: list[Any] | None = None) -> Any:
+        """Run one SQL statement with its values as parameters (never interpolated into the text)."""
+        if self.trace is not None:
+            self.trace.append(sql)
+        return self.con.execute(sql, params or [])
+
     def query(self, sql: str, params: list[Any] | None = None) -> pd.DataFrame:
         """Run SQL and return a DataFrame."""
-        return self.con.execute(sql, params or []).df()
+        return self.execute(sql, params).df()
 
     def scalar(self, sql: str, params: list[Any] | None = None) -> Any:
         """Run SQL returning one value."""
-        rows = self.con.execute(sql, params or []).fetchall()  # fetch all: DuckDB 2 refuses half-read results
+        rows = self.execute(sql, params).fetchall()  # fetch all: DuckDB 2 refuses half-read results
         return rows[0][0] if rows else None
 
     def count(self, table: str) -> int:
@@ -116,3 +123,35 @@ class Catalog:
             os.replace(tmp, final)
             written.append(final)
         return written
+
+
+def tables_touched(sql: str) -> tuple[set[str], set[str]]:
+    """(tables read, tables written) by one SQL statement (SELECT, INSERT or DELETE), from DuckDB's own parser."""
+    import json
+    import re
+
+    import duckdb
+
+    target = re.match(r"\s*(INSERT(?:\s+OR\s+\w+)?\s+INTO|DELETE\s+FROM)\s+(\w+)", sql, re.IGNORECASE)
+    written = {target.group(2).lower()} if target else set()
+    if target and target.group(1).upper().startswith("INSERT"):
+        rest = sql[target.end():]
+        select = rest.upper().find("SELECT")
+        sql = rest[select:] if select >= 0 else "SELECT 1"  # an INSERT reads what it selects from
+    elif target:
+        sql = f"SELECT 1 FROM {target.group(2)} {sql[target.end():]}"  # a DELETE reads what its WHERE names
+    with duckdb.connect() as con:
+        tree = json.loads(con.execute("SELECT json_serialize_sql(?)", [sql]).fetchone()[0])
+    if tree.get("error"):
+        raise ValueError(f"cannot parse {sql!r}: {tree.get('error_message')}")
+    return {name.lower() for name in _base_tables(tree)} - written - {"_incoming"}, written
+
+
+def _base_tables(node: Any) -> set[str]:
+    """Names of the base tables a serialised DuckDB statement refers to."""
+    if isinstance(node, dict):
+        found = {node["table_name"]} if node.get("type") == "BASE_TABLE" and node.get("table_name") else set()
+        return found.union(*(_base_tables(v) for v in node.values()))
+    if isinstance(node, list):
+        return set().union(*(_base_tables(v) for v in node))
+    return set()

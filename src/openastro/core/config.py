@@ -155,6 +155,7 @@ class FusionConfig(_Section):
 
 
 class VettingConfig(_Section):
+    model: str
     seed: int
     n_train: int = Field(ge=10)
     n_val: int = Field(ge=10)
@@ -209,29 +210,38 @@ class TransientsConfig(_Section):
     method: str = Field(pattern="^(alard-lupton|gaussian)$")
     scale_order: int = Field(ge=0, le=3)
     detect_threshold: float = Field(gt=0)
-    unet_threshold: float = Field(gt=0, lt=1)
     unet_min_sigma: float = Field(ge=0)
     match_radius: float = Field(gt=0)
     max_candidates_per_frame: int = Field(ge=1)
     backend: str = Field(pattern="^(onnx|torch)$")
     threads: int = Field(ge=0)
-    unet_model: str
-    realbogus_model: str
     seed: int
     unseen_site: str
     frames_per_site: int = Field(ge=1)
     frame_size: int = Field(ge=64, le=4096)
-    fnr: float = Field(gt=0, lt=1)
-    unet_width: int = Field(ge=2)
-    unet_depth: int = Field(ge=1, le=6)
+    torch_threads: int = Field(ge=0)
+
+
+class UnetConfig(_Section):
+    model: str
+    threshold: float = Field(gt=0, lt=1)
+    width: int = Field(ge=2)
+    depth: int = Field(ge=1, le=6)
     tile: int = Field(ge=16)
-    rb_width: int = Field(ge=2)
-    rb_dropout: float = Field(ge=0, lt=1)
-    rb_pos_weight: float = Field(gt=0)
     learning_rate: float = Field(gt=0)
     weight_decay: float = Field(ge=0)
     patience: int = Field(ge=1)
-    torch_threads: int = Field(ge=0)
+
+
+class RealBogusConfig(_Section):
+    model: str
+    fnr: float = Field(gt=0, lt=1)
+    width: int = Field(ge=2)
+    dropout: float = Field(ge=0, lt=1)
+    pos_weight: float = Field(gt=0)
+    learning_rate: float = Field(gt=0)
+    weight_decay: float = Field(ge=0)
+    patience: int = Field(ge=1)
 
 
 class Config(_Section):
@@ -244,6 +254,8 @@ class Config(_Section):
     vetting: VettingConfig
     quality: QualityConfig
     transients: TransientsConfig
+    unet: UnetConfig
+    realbogus: RealBogusConfig
 
     def to_dict(self) -> dict[str, Any]:
         """Plain nested dict (tuples as lists), ready for TOML or JSON."""
@@ -256,10 +268,24 @@ def defaults_dict() -> dict[str, Any]:
     return tomllib.loads(text)
 
 
+# Keys that moved, and where to: an old config file gets told instead of "unknown key".
+RENAMED = {
+    "transients.unet_model": "unet.model", "transients.realbogus_model": "realbogus.model",
+    "transients.unet_threshold": "unet.threshold", "transients.unet_width": "unet.width",
+    "transients.unet_depth": "unet.depth", "transients.tile": "unet.tile", "transients.rb_width": "realbogus.width",
+    "transients.rb_dropout": "realbogus.dropout", "transients.rb_pos_weight": "realbogus.pos_weight",
+    "transients.fnr": "realbogus.fnr", "transients.learning_rate": "unet.learning_rate and realbogus.learning_rate",
+    "transients.weight_decay": "unet.weight_decay and realbogus.weight_decay",
+    "transients.patience": "unet.patience and realbogus.patience",
+}
+
+
 def _check_keys(user: dict[str, Any], reference: dict[str, Any], prefix: str = "") -> None:
     """Raise ConfigError naming the first key of `user` that `reference` does not have."""
     for key, value in user.items():
         dotted = f"{prefix}{key}"
+        if dotted in RENAMED:
+            raise ConfigError(f"config key '{dotted}' is now '{RENAMED[dotted]}'; rename it in your config")
         if key not in reference:
             valid = [f"{prefix}{k}" for k in reference]
             close = difflib.get_close_matches(dotted, valid, n=3, cutoff=0.5)

@@ -1,27 +1,41 @@
-"""A trained torch model saved as a folder: `model.pt` (weights), `model.json` (how to rebuild it), a card."""
+"""The one on-disk format of every trained model: a folder with `model.json`, the weights and a model card.
+
+    model.json      {"format", "name", "class", "params", "state", "info"[, "network"]}
+    model.pt        torch state_dict of the network (torch estimators); other weights by their estimator
+    model.onnx      the exported network (`openastro export NAME`), checked against torch
+    MODEL_CARD.md   data, the command that rebuilds the model, held-out metrics, known limits
+
+`class` names the estimator ("package.module:Class"), `params` are its hyperparameters (the `__init__`
+arguments), `state` its JSON-able fitted attributes (ending in `_`), `info` how it was made (command, seeds,
+held-out metrics, energy, export record), `network` how to rebuild a torch network for export and inference.
+"""
 
 from __future__ import annotations
 
 import importlib
 import json
 import os
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-from openastro.core.errors import InputError, first_line
+import numpy as np
 
-WEIGHTS = "model.pt"
+from openastro.core.errors import InputError
+
+FORMAT = "openastro-model/2"
 META = "model.json"
+WEIGHTS = "model.pt"
+CARD = "MODEL_CARD.md"
 
 
 def class_path(obj: Any) -> str:
-    """The 'package.module:ClassName' path of an object's class."""
-    kind = type(obj)
+    """The 'package.module:ClassName' path of a class (or of an object's class)."""
+    kind = obj if isinstance(obj, type) else type(obj)
     return f"{kind.__module__}:{kind.__qualname__}"
 
 
-def import_class(path: str, where: Path) -> type:
+def import_class(path: str, where: Path | str) -> type:
     """The class named by a 'package.module:ClassName' path."""
     module_name, _, name = path.partition(":")
     try:
@@ -29,37 +43,43 @@ def import_class(path: str, where: Path) -> type:
         for part in name.split("."):
             target = getattr(target, part)
     except (ImportError, AttributeError, ValueError) as exc:
-        raise InputError(
-            f"model class {path!r} in {where} cannot be imported ({exc}); install the package that defines it"
-        ) from exc
+        raise InputError(f"model class {path!r} in {where} cannot be imported ({exc}); install the package "
+                         "that defines it") from exc
     return target
 
 
 def read_meta(folder: Path | str) -> dict[str, Any]:
-    """The parsed `model.json` of a bundle folder."""
+    """The parsed `model.json` of a bundle folder, checked to be of this format."""
     folder = Path(folder)
     if not folder.is_dir():
-        raise InputError(f"model folder {folder} does not exist; train a model or pass the folder that holds model.json")
+        raise InputError(f"model folder {folder} does not exist; train a model or pass the folder that holds "
+                         f"{META}")
     path = folder / META
     if not path.is_file():
-        raise InputError(f"{path} is missing; {folder} is not a saved model, pass a folder written by a trainer")
+        raise InputError(f"{path} is missing; {folder} is not a saved model, pass a folder written by "
+                         "`openastro train`")
     try:
-        return json.loads(path.read_text())
-    except json.JSONDecodeError as exc:
+        meta = json.loads(path.read_text())
+    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
         raise InputError(f"{path} is not valid JSON ({exc}); retrain the model or restore the file") from exc
+    if not isinstance(meta, dict) or meta.get("format") != FORMAT:
+        found = meta.get("format", "an older format") if isinstance(meta, dict) else "not a JSON object"
+        raise InputError(f"{path} is {found}, not {FORMAT}; retrain the model with this openastro "
+                         "(`openastro train NAME`)")
+    return meta
 
 
 def write_meta(folder: Path | str, meta: dict[str, Any]) -> Path:
-    """Write `model.json` of a bundle folder (write-then-rename, so a crash leaves the old file)."""
+    """Write `model.json` (write-then-rename, so a crash leaves the old file)."""
     path = Path(folder) / META
     tmp = path.with_suffix(".json.tmp")
-    tmp.write_text(json.dumps(meta, indent=2, sort_keys=False, default=str) + "\n")
+    tmp.write_text(json.dumps(to_json(meta), indent=2) + "\n")
     os.replace(tmp, path)
     return path
 
 
 def update_info(folder: Path | str, **entries: Any) -> dict[str, Any]:
-    """Merge `entries` into `info` of a bundle's model.json without loading the model; the new info."""
+    """Merge `entries` into the `info` of a saved model without loading it; the new info."""
     meta = read_meta(folder)
     meta.setdefault("info", {}).update(entries)
     write_meta(folder, meta)
@@ -67,86 +87,94 @@ def update_info(folder: Path | str, **entries: Any) -> dict[str, Any]:
 
 
 def is_bundle(folder: Path | str) -> bool:
-    """Whether `folder` holds a saved model (model.json and model.pt)."""
-    folder = Path(folder)
-    return (folder / META).is_file() and (folder / WEIGHTS).is_file()
+    """Whether `folder` holds a saved model (a model.json)."""
+    return (Path(folder) / META).is_file()
+
+
+def to_json(value: Any) -> Any:
+    """`value` with numpy arrays as {"__ndarray__": list, "dtype"} and numpy scalars as python numbers."""
+    if isinstance(value, np.ndarray):
+        return {"__ndarray__": value.tolist(), "dtype": str(value.dtype)}
+    if isinstance(value, np.generic):
+        return value.item()
+    if isinstance(value, dict):
+        return {str(k): to_json(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [to_json(v) for v in value]
+    if isinstance(value, Path):
+        return str(value)
+    return value
+
+
+def from_json(value: Any) -> Any:
+    """The inverse of `to_json`: arrays come back as numpy arrays."""
+    if isinstance(value, dict):
+        if "__ndarray__" in value:
+            return np.asarray(value["__ndarray__"], dtype=value.get("dtype"))
+        return {k: from_json(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [from_json(v) for v in value]
+    return value
 
 
 @dataclass
-class ModelBundle:
-    """A torch model with what is needed to rebuild, export and describe it."""
+class NetworkSpec:
+    """How to rebuild a torch network: its class, constructor arguments, named inputs (shapes without the batch
+    axis) and output names. Export and inference need nothing else."""
 
-    model: Any
     cls: str
     kwargs: dict[str, Any]
-    input_shape: list[int]
-    input_names: list[str] = field(default_factory=lambda: ["x"])
-    output_names: list[str] = field(default_factory=lambda: ["output"])
-    task: str = ""
-    info: dict[str, Any] = field(default_factory=dict)
+    inputs: dict[str, list[int]]
+    outputs: list[str] = field(default_factory=lambda: ["output"])
 
-    @classmethod
-    def of(cls, model: Any, kwargs: dict[str, Any], input_shape: list[int], **fields: Any) -> ModelBundle:
-        """A bundle of `model` built as `type(model)(**kwargs)`, its class path taken from the model."""
-        return cls(model=model, cls=class_path(model), kwargs=kwargs, input_shape=list(input_shape), **fields)
-
-    def meta(self) -> dict[str, Any]:
-        """The content of model.json."""
-        return {
-            "class": self.cls,
-            "kwargs": self.kwargs,
-            "input_shape": list(self.input_shape),
-            "input_names": list(self.input_names),
-            "output_names": list(self.output_names),
-            "task": self.task,
-            "info": self.info,
-        }
-
-    def save(self, folder: Path | str) -> Path:
-        """Write model.pt and model.json into `folder` (created); the folder."""
-        import torch
-
-        folder = Path(folder)
-        folder.mkdir(parents=True, exist_ok=True)
-        tmp = folder / (WEIGHTS + ".tmp")
-        torch.save(self.model.state_dict(), tmp)
-        os.replace(tmp, folder / WEIGHTS)
-        write_meta(folder, self.meta())
-        return folder
-
-    @classmethod
-    def load(cls, folder: Path | str, device: str = "cpu") -> ModelBundle:
-        """Rebuild the model saved in `folder` on `device`, weights loaded, in eval mode."""
-        import torch
-
-        folder = Path(folder)
-        meta = read_meta(folder)
-        missing = {"class", "kwargs", "input_shape"} - meta.keys()
-        if missing:
-            raise InputError(f"{folder / META} lacks {sorted(missing)}; retrain the model to rewrite it")
-        model_cls = import_class(meta["class"], folder / META)
+    def build(self, where: Path | str = "<memory>") -> Any:
+        """A fresh network of this class (random weights)."""
         try:
-            model = model_cls(**meta["kwargs"])
+            return import_class(self.cls, where)(**self.kwargs)
         except TypeError as exc:
-            raise InputError(f"kwargs in {folder / META} do not fit {meta['class']} ({exc}); retrain the model") from exc
-        weights = folder / WEIGHTS
-        if not weights.is_file():
-            raise InputError(f"{weights} is missing; retrain the model or restore the weights file")
-        try:
-            state = torch.load(weights, map_location=device, weights_only=True)
-            model.load_state_dict(state)
-        except (RuntimeError, OSError, EOFError) as exc:
-            raise InputError(
-                f"weights {weights} do not match {meta['class']} ({first_line(exc)}); retrain or restore the model"
-            ) from exc
-        model.to(device).eval()
-        return cls(
-            model=model,
-            cls=meta["class"],
-            kwargs=meta["kwargs"],
-            input_shape=list(meta["input_shape"]),
-            input_names=list(meta.get("input_names", ["x"])),
-            output_names=list(meta.get("output_names", ["output"])),
-            task=meta.get("task", ""),
-            info=meta.get("info", {}),
-        )
+            raise InputError(f"network kwargs in {where} do not fit {self.cls} ({exc}); retrain the model") from exc
+
+    def to_dict(self) -> dict[str, Any]:
+        """The `network` entry of model.json."""
+        return asdict(self)
+
+    @classmethod
+    def from_meta(cls, meta: dict[str, Any], where: Path | str) -> NetworkSpec:
+        """The spec recorded in a model.json."""
+        entry = meta.get("network")
+        if not isinstance(entry, dict) or not {"cls", "kwargs", "inputs"} <= entry.keys():
+            raise InputError(f"{where} records no torch network; only torch models can be exported or run by "
+                             "ONNX Runtime")
+        return cls(**entry)
+
+
+def load_network(folder: Path | str, device: str = "cpu") -> tuple[Any, NetworkSpec]:
+    """The torch network saved in a bundle folder, weights loaded, in eval mode, and its spec."""
+    import torch
+
+    from openastro.core.errors import first_line
+
+    folder = Path(folder)
+    spec = NetworkSpec.from_meta(read_meta(folder), folder / META)
+    network = spec.build(folder / META)
+    weights = folder / WEIGHTS
+    if not weights.is_file():
+        raise InputError(f"{weights} is missing; retrain the model or restore the weights file")
+    try:
+        network.load_state_dict(torch.load(weights, map_location=device, weights_only=True))
+    except (RuntimeError, OSError, EOFError, ValueError) as exc:
+        raise InputError(f"weights {weights} do not match {spec.cls} ({first_line(exc)}); retrain or restore "
+                         "the model") from exc
+    return network.to(device).eval(), spec
+
+
+def weights_digest(folder: Path | str) -> str:
+    """SHA-256 of a bundle's weight files (every file but exports, cards and plots): what a model computes."""
+    import hashlib
+
+    digest = hashlib.sha256()
+    for path in sorted(Path(folder).rglob("*")):
+        if path.is_file() and path.suffix not in (".onnx", ".md", ".png", ".tmp") and path.name != META:
+            digest.update(path.relative_to(folder).as_posix().encode())
+            digest.update(path.read_bytes())
+    return digest.hexdigest()

@@ -1,4 +1,4 @@
-"""ONNX export of a saved model, checked against torch, with optional int8 dynamic quantisation."""
+"""ONNX export of a saved torch model, checked against torch, with optional int8 dynamic quantisation."""
 
 from __future__ import annotations
 
@@ -11,10 +11,9 @@ from typing import Any
 import numpy as np
 
 from openastro.core.errors import InputError, first_line
-from openastro.ml.bundle import WEIGHTS, ModelBundle, update_info
+from openastro.ml.bundle import NetworkSpec, load_network, update_info, weights_digest
+from openastro.ml.runtime import ONNX_NAME
 
-ONNX_NAME = "model.onnx"
-INT8_NAME = "model.int8.onnx"
 TOLERANCE = 1e-4
 CHECK_BATCH = 4
 # On the ONNX Runtime CPU EP, ConvInteger (int8 Conv) runs but is ~3-4x slower than float Conv,
@@ -22,80 +21,63 @@ CHECK_BATCH = 4
 INT8_OPS = ("MatMul", "Gemm")
 
 
-def example_batch(input_shape: list[int], batch: int, seed: int = 0) -> np.ndarray:
-    """A seeded standard-normal float32 batch of the example input shape with `batch` rows."""
-    shape = (batch, *input_shape[1:])
-    return np.random.default_rng(seed).standard_normal(shape).astype(np.float32)
+def example_inputs(spec: NetworkSpec, batch: int, seed: int = 0) -> tuple[np.ndarray, ...]:
+    """Seeded standard-normal float32 inputs of the network's shapes, `batch` rows each."""
+    rng = np.random.default_rng(seed)
+    return tuple(rng.standard_normal((batch, *shape)).astype(np.float32) for shape in spec.inputs.values())
 
 
-def torch_forward(bundle: ModelBundle, x: np.ndarray) -> np.ndarray:
-    """The first output of the bundle's model in eager mode, as float32 numpy."""
+def torch_forward(network: Any, arrays: tuple[np.ndarray, ...]) -> np.ndarray:
+    """The first output of the network in eager mode, as float32 numpy."""
     import torch
 
     with torch.no_grad():
-        out = bundle.model(torch.from_numpy(x))
+        out = network(*(torch.from_numpy(a) for a in arrays))
     first = out[0] if isinstance(out, tuple | list) else out
     return first.detach().cpu().numpy().astype(np.float32)
 
 
-def onnx_forward(path: Path, x: np.ndarray) -> np.ndarray:
+def onnx_forward(path: Path, arrays: tuple[np.ndarray, ...]) -> np.ndarray:
     """The first output of an ONNX file run by ONNX Runtime on the CPU, as float32 numpy."""
     import onnxruntime as ort
 
     session = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"])
-    return np.asarray(session.run(None, {session.get_inputs()[0].name: x})[0], dtype=np.float32)
+    feed = {i.name: a for i, a in zip(session.get_inputs(), arrays, strict=True)}
+    return np.asarray(session.run(None, feed)[0], dtype=np.float32)
 
 
-def _export_dynamo(bundle: ModelBundle, x: Any, out: Path, opset: int) -> None:
+def _export_dynamo(network: Any, spec: NetworkSpec, x: tuple, out: Path, opset: int) -> None:
     import torch
 
-    torch.onnx.export(
-        bundle.model,
-        (x,),
-        str(out),
-        dynamo=True,
-        external_data=False,
-        opset_version=opset,
-        input_names=bundle.input_names,
-        output_names=bundle.output_names,
-        dynamic_shapes=({0: torch.export.Dim("batch")},),
-        verbose=False,
-    )
+    batch = torch.export.Dim("batch")
+    torch.onnx.export(network, x, str(out), dynamo=True, external_data=False, opset_version=opset,
+                      input_names=list(spec.inputs), output_names=spec.outputs,
+                      dynamic_shapes=tuple({0: batch} for _ in x), verbose=False)
 
 
-def _export_torchscript(bundle: ModelBundle, x: Any, out: Path, opset: int) -> None:
+def _export_torchscript(network: Any, spec: NetworkSpec, x: tuple, out: Path, opset: int) -> None:
     import torch
 
-    axes = {name: {0: "batch"} for name in [*bundle.input_names, *bundle.output_names]}
-    torch.onnx.export(
-        bundle.model,
-        (x,),
-        str(out),
-        dynamo=False,
-        opset_version=opset,
-        input_names=bundle.input_names,
-        output_names=bundle.output_names,
-        dynamic_axes=axes,
-    )
+    axes = {name: {0: "batch"} for name in [*spec.inputs, *spec.outputs]}
+    torch.onnx.export(network, x, str(out), dynamo=False, opset_version=opset, input_names=list(spec.inputs),
+                      output_names=spec.outputs, dynamic_axes=axes)
 
 
-def write_onnx(bundle: ModelBundle, out: Path, opset: int) -> str:
-    """Export the bundle's model to a single ONNX file with a dynamic batch axis; the exporter used."""
+def write_onnx(network: Any, spec: NetworkSpec, out: Path, opset: int) -> str:
+    """Export the network to a single ONNX file with a dynamic batch axis; the exporter used."""
     import torch
 
     # A batch of 1 would be specialised to a constant by torch.export, so trace with 2.
-    x = torch.from_numpy(example_batch(bundle.input_shape, batch=2))
+    x = tuple(torch.from_numpy(a) for a in example_inputs(spec, batch=2))
     try:
-        _export_dynamo(bundle, x, out, opset)
+        _export_dynamo(network, spec, x, out, opset)
         return "dynamo"
     except Exception as exc:  # any dynamo failure (unsupported op, guard) falls back to TorchScript
         logging.getLogger(__name__).warning(
             "dynamo ONNX export failed (%s); using the TorchScript exporter", first_line(exc)
         )
-        _export_torchscript(bundle, x, out, opset)
+        _export_torchscript(network, spec, x, out, opset)
         return "torchscript"
-
-
 class _DropPreprocessHint(logging.Filter):
     def filter(self, record: logging.LogRecord) -> bool:
         return "pre-processing before quantization" not in record.getMessage()
@@ -134,13 +116,6 @@ def max_abs_diff(a: np.ndarray, b: np.ndarray) -> float:
     return float(np.max(np.abs(a.astype(np.float64) - b.astype(np.float64)))) if a.size else 0.0
 
 
-def weights_digest(folder: Path | str) -> str:
-    """SHA-256 of a bundle's model.pt: an export is current when it was made from these very weights."""
-    import hashlib
-
-    return hashlib.sha256((Path(folder) / WEIGHTS).read_bytes()).hexdigest()
-
-
 def export_onnx(
     folder: Path | str,
     out: Path | str | None = None,
@@ -148,20 +123,20 @@ def export_onnx(
     opset: int = 18,
     int8_ops: tuple[str, ...] = INT8_OPS,
 ) -> dict[str, Any]:
-    """Export the model in `folder` to ONNX (and int8), check it against torch; the record saved in model.json.
+    """Export the torch network saved in `folder` to ONNX (and int8), check it against torch; the record saved in model.json.
 
     Paths in the record are relative to `folder` when inside it: open them as `folder / record["onnx"]`.
     """
     import onnx
 
     folder = Path(folder)
-    bundle = ModelBundle.load(folder)
+    network, spec = load_network(folder)
     out = Path(out) if out is not None else folder / ONNX_NAME
     out.parent.mkdir(parents=True, exist_ok=True)
-    exporter = write_onnx(bundle, out, opset)
+    exporter = write_onnx(network, spec, out, opset)
     onnx.checker.check_model(str(out))
-    x = example_batch(bundle.input_shape, batch=CHECK_BATCH)
-    reference = torch_forward(bundle, x)
+    x = example_inputs(spec, batch=CHECK_BATCH)
+    reference = torch_forward(network, x)
     diff = max_abs_diff(onnx_forward(out, x), reference)
     if diff > TOLERANCE:
         raise InputError(

@@ -1,4 +1,6 @@
-"""Binary-classification metrics as plain python numbers (scikit-learn underneath), thresholds, curves."""
+"""The project's one metrics module: binary and multi-class classification, operating thresholds (one tie rule:
+a score at or above the threshold is positive), completeness and purity, curves. Plain python numbers out,
+scikit-learn underneath; NaN where a metric is undefined (one class only, nothing predicted)."""
 
 from __future__ import annotations
 
@@ -58,6 +60,53 @@ def threshold_at_fpr(neg_scores, fpr: float) -> float:
     allowed = _allowed(fpr, len(scores), "fpr")
     # just above the first negative that must stay below the threshold
     return float(np.nextafter(scores[allowed], np.inf))
+
+
+def threshold_best_f1(y, score) -> float:
+    """The threshold with the highest F1 (for a validation set, never the test set); 0.5 with one class only."""
+    from sklearn.metrics import precision_recall_curve
+
+    y, score = _checked(y, score)
+    if not _two_classes(y):
+        return 0.5
+    precision, recall, thresholds = precision_recall_curve(y, score)
+    f1 = 2 * precision[:-1] * recall[:-1] / np.maximum(precision[:-1] + recall[:-1], 1e-12)
+    return float(thresholds[int(np.argmax(f1))])
+
+
+def counts_metrics(truth, predicted) -> dict[str, float]:
+    """Precision, recall and F1 from boolean truth and predictions (cheap: for millions of pixels per epoch)."""
+    truth, predicted = np.asarray(truth, bool).ravel(), np.asarray(predicted, bool).ravel()
+    tp = float((truth & predicted).sum())
+    precision = _ratio(tp, float(predicted.sum()))
+    recall = _ratio(tp, float(truth.sum()))
+    f1 = 2 * precision * recall / (precision + recall) if precision + recall > 0 else math.nan
+    return {"precision": precision, "recall": recall, "f1": f1}
+
+
+def multiclass_metrics(y, pred, labels: list[str] | None = None) -> dict[str, Any]:
+    """Accuracy, macro F1, MCC, per-class precision/recall/F1/support and the confusion matrix (rows: truth)."""
+    from sklearn import metrics as skm
+
+    y, pred = np.asarray(y).astype(str).ravel(), np.asarray(pred).astype(str).ravel()
+    if len(y) != len(pred) or not len(y):
+        raise InputError(f"{len(y)} labels but {len(pred)} predictions: pass one non-empty prediction per label")
+    labels = [str(label) for label in labels] if labels is not None else sorted(map(str, set(y) | set(pred)))
+    p, r, f, n = skm.precision_recall_fscore_support(y, pred, labels=labels, zero_division=np.nan)
+    per_class = {label: {"precision": float(p[i]), "recall": float(r[i]), "f1": float(f[i]), "n": int(n[i])}
+                 for i, label in enumerate(labels)}
+    present = [i for i in range(len(labels)) if n[i] > 0]
+    return {"n": int(len(y)), "accuracy": float(skm.accuracy_score(y, pred)),
+            "macro_f1": float(np.mean(np.nan_to_num(f[present]))) if present else math.nan,
+            "mcc": float(skm.matthews_corrcoef(y, pred)), "per_class": per_class, "labels": labels,
+            "confusion_matrix": skm.confusion_matrix(y, pred, labels=labels).tolist()}
+
+
+def completeness_purity(found, real) -> dict[str, float]:
+    """Completeness (fraction of true objects found) and purity (fraction of detections that are real)."""
+    found, real = np.asarray(found, bool).ravel(), np.asarray(real, bool).ravel()
+    return {"completeness": _ratio(int(found.sum()), len(found)), "purity": _ratio(int(real.sum()), len(real)),
+            "n_truth": int(len(found)), "n_detections": int(len(real))}
 
 
 def curves(y, score) -> dict[str, dict[str, np.ndarray]]:

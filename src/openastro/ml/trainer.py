@@ -40,6 +40,7 @@ class TrainConfig:
     grad_clip: float = 1.0  # max gradient norm; 0 turns clipping off
     num_workers: int = 0
     progress: bool = False
+    threads: int = 0  # CPU threads while fitting (a seed gives the same weights only with the same count); 0: leave
 
     def __post_init__(self) -> None:
         for name, allowed in (("scheduler", ("cosine", "constant")), ("mode", ("min", "max"))):
@@ -86,6 +87,17 @@ class Trainer:
 
     def fit(self, train_data, val_data, resume: Path | str | None = None) -> Trainer:
         """Train until `epochs` or early stopping, then load the best weights into the model."""
+        import torch
+
+        before = torch.get_num_threads()
+        if self.config.threads:
+            torch.set_num_threads(self.config.threads)
+        try:
+            return self._fit(train_data, val_data, resume)
+        finally:
+            torch.set_num_threads(before)
+
+    def _fit(self, train_data, val_data, resume: Path | str | None) -> Trainer:
         import torch
 
         cfg = self.config

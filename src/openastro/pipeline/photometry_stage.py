@@ -15,6 +15,15 @@ from openastro.pipeline.stages import Stage, UnitResult
 
 SOURCE_COLUMNS = ["source_id", "x", "y", "ra", "dec", "flux", "flux_err", "a", "b", "theta", "fwhm",
                   "ellipticity", "peak", "npix", "flag", "saturated", "star_id", "match_sep_arcsec"]
+# A frame's inputs: its content (the id is its hash), its site's master frames, its field's reference stars.
+FRAME_INPUTS = """SELECT f.frame_id AS unit,
+                         concat_ws('|', f.frame_id, coalesce(c.masters, ''), coalesce(s.n_stars, 0)) AS inputs
+                  FROM frames f
+                  LEFT JOIN (SELECT site_id, string_agg(kind || '=' || path, ',' ORDER BY kind) AS masters
+                             FROM calibration GROUP BY site_id) c ON c.site_id = f.site_id
+                  LEFT JOIN (SELECT field_id, count(*) AS n_stars FROM field_stars GROUP BY field_id) s
+                         ON s.field_id = f.field_id
+                  ORDER BY f.mjd, f.frame_id"""
 # Columns of the `frames` row copied onto every photometry point, so a light curve needs no join.
 FRAME_CONTEXT = ["field_id", "site_id", "mjd", "filter", "airmass"]
 
@@ -51,12 +60,15 @@ class PhotometryStage(Stage):
     reads = ("frames", "field_stars", "calibration")
     writes = ("sources", "frame_measurements", "photometry")
 
-    def units(self, catalog: Catalog) -> pd.DataFrame:
-        """Every frame; its fingerprint names its site's masters, so registering new ones measures it again."""
-        return catalog.query("""SELECT f.frame_id AS unit, c.masters AS fingerprint FROM frames f
-                                LEFT JOIN (SELECT site_id, string_agg(kind || '=' || path, ',' ORDER BY kind) AS masters
-                                           FROM calibration GROUP BY site_id) c USING (site_id)
-                                ORDER BY f.mjd, f.frame_id""")
+    settings = ("photometry",)
+
+    def inputs(self, catalog: Catalog) -> pd.DataFrame:
+        """Every frame (its id is its content's hash), its site's masters and its field's catalog size."""
+        return catalog.query(FRAME_INPUTS)
+
+    def clear(self, catalog: Catalog, units: list[str]) -> None:
+        for table in self.writes:
+            catalog.execute(f"DELETE FROM {table} WHERE frame_id IN (SELECT unnest(?))", [units])
 
     def tasks(self, catalog: Catalog, units: list[str]) -> list[FrameTask]:
         from openastro.pipeline.ingest import site_masters

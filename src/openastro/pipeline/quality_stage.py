@@ -37,8 +37,13 @@ class FeaturesStage(Stage):
     """Per-frame quality features and thumbnail, from the pixels, the reference catalog and the header."""
 
     name = "features"
-    reads = ("frames", "field_stars", "sites")
+    reads = ("frames", "field_stars", "sites", "calibration")
     writes = ("frame_features",)
+
+    def inputs(self, catalog: Catalog) -> pd.DataFrame:
+        from openastro.pipeline.photometry_stage import FRAME_INPUTS
+
+        return catalog.query(FRAME_INPUTS)
 
     def tasks(self, catalog: Catalog, units: list[str]) -> list[FeatureTask]:
         from openastro.quality.context import context_features, context_reasons
@@ -101,21 +106,25 @@ class QualityStage(Stage):
 
         return resolve_model_dir(self.config.quality.model, catalog.root / "models")
 
-    def units(self, catalog: Catalog) -> pd.DataFrame:
-        # A site is judged again when it has more frames (its history changed) or the model changed.
+    settings = ("quality.min_site_frames",)
+
+    def inputs(self, catalog: Catalog) -> pd.DataFrame:
+        # A site is judged again when its history changed: a frame added, or a frame's features measured anew.
         key = model_fingerprint(self.model_dir(catalog))
-        return catalog.query(f"""SELECT coalesce(f.site_id, '{UNKNOWN_SITE}') AS unit,
-                                        count(*)::VARCHAR || ':' || ? AS fingerprint
-                                 FROM frame_features q JOIN frames f USING (frame_id) GROUP BY 1 ORDER BY 1""",
-                             [key])
+        return catalog.query(f"""SELECT coalesce(f.site_id, ?) AS unit,
+                                        ? || md5(string_agg(q.frame_id || ':' || coalesce(o.digest, ''), ','
+                                                            ORDER BY q.frame_id)) AS inputs
+                                 FROM frame_features q JOIN frames f ON f.frame_id = q.frame_id
+                                 LEFT JOIN {self.upstream_sql("features", "frame_features")} o ON o.unit = q.frame_id
+                                 GROUP BY 1 ORDER BY 1""", [UNKNOWN_SITE, key])
 
     def tasks(self, catalog: Catalog, units: list[str]) -> list[SiteTask]:
         model_dir = str(self.model_dir(catalog))
         tasks = []
         for site in units:
-            features = catalog.query(f"""SELECT q.*, coalesce(f.site_id, '{UNKNOWN_SITE}') AS site_id
-                                         FROM frame_features q JOIN frames f USING (frame_id)
-                                         WHERE coalesce(f.site_id, '{UNKNOWN_SITE}') = ? ORDER BY f.mjd""", [site])
+            features = catalog.query("""SELECT q.*, coalesce(f.site_id, ?) AS site_id
+                                        FROM frame_features q JOIN frames f ON f.frame_id = q.frame_id
+                                        WHERE coalesce(f.site_id, ?) = ? ORDER BY f.mjd""", [UNKNOWN_SITE, UNKNOWN_SITE, site])
             tasks.append(SiteTask(site, features, model_dir, self.config.quality.min_site_frames))
         return tasks
 

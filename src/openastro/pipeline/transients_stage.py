@@ -3,12 +3,11 @@ significance peaks and U-Net components scored by the real/bogus CNN and stored 
 
 from __future__ import annotations
 
-import hashlib
 import json
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from functools import lru_cache
-from pathlib import Path
+from types import SimpleNamespace
 from typing import Any
 
 import pandas as pd
@@ -46,49 +45,49 @@ def _models(unet_dir: str, realbogus_dir: str, backend: str, threads: int) -> tu
             RealBogusClassifier.load(realbogus_dir, backend=backend, threads=threads))
 
 
-def _digest(*paths: Path, extra: str = "") -> str:
-    """A digest of the models' descriptions (and `extra`), so that retrained models or new master frames
-    redo every field."""
-    h = hashlib.sha256(extra.encode())
-    for p in paths:
-        meta = Path(p) / "model.json"
-        h.update(meta.read_bytes() if meta.is_file() else b"none")
-    return h.hexdigest()[:10]
-
-
 class CandidatesStage(Stage):
     """Difference imaging, U-Net segmentation and real/bogus scores: the `candidates` table."""
 
     name = "candidates"
-    reads = ("frames", "frame_quality", "frame_features", "templates", "calibration")
+    reads = ("frames", "frame_quality", "frame_features", "frame_measurements", "templates", "calibration")
     writes = ("candidates", "reference_images")
 
-    def model_dirs(self, catalog: Catalog) -> tuple[Path, Path]:
-        from openastro.transients.models import resolve_model_dir
+    settings = ("transients.reference_frames", "transients.method", "transients.scale_order",
+                "transients.detect_threshold", "transients.unet_min_sigma", "transients.match_radius",
+                "transients.max_candidates_per_frame", "unet.threshold")
+    models = ("unet", "realbogus")
 
-        t = self.config.transients
-        return (resolve_model_dir("unet", t.unet_model, catalog.root / "models"),
-                resolve_model_dir("realbogus", t.realbogus_model, catalog.root / "models"))
-
-    def units(self, catalog: Catalog) -> pd.DataFrame:
-        calibration = catalog.query("SELECT site_id, kind, path FROM calibration ORDER BY 1, 2")
-        key = _digest(*self.model_dirs(catalog), extra=calibration.to_csv(index=False))
-        return catalog.query(f"""SELECT site_id || '{SEP}' || field_id AS unit,
-                                        count(*)::VARCHAR || ':' || ? AS fingerprint
-                                 FROM frames WHERE site_id IS NOT NULL AND field_id IS NOT NULL
-                                 GROUP BY 1 ORDER BY 1""", [key])
+    def inputs(self, catalog: Catalog) -> pd.DataFrame:
+        # A field is redone when a frame arrives, is judged bad (or no longer), or its PSF was measured anew,
+        # and when its templates or its site's master frames change.
+        return catalog.query(f"""
+            SELECT f.site_id || '{SEP}' || f.field_id AS unit,
+                   md5(string_agg(concat_ws(':', f.frame_id, q.verdict = 'bad', ff.fwhm_px, m.fwhm_px), ','
+                                  ORDER BY f.frame_id))
+                   || '|' || coalesce(any_value(c.masters), '') || '|' || coalesce(any_value(t.files), '') AS inputs
+            FROM frames f
+            LEFT JOIN frame_quality q ON q.frame_id = f.frame_id
+            LEFT JOIN frame_features ff ON ff.frame_id = f.frame_id
+            LEFT JOIN frame_measurements m ON m.frame_id = f.frame_id
+            LEFT JOIN (SELECT site_id, string_agg(kind || '=' || path, ',' ORDER BY kind) AS masters
+                       FROM calibration GROUP BY site_id) c ON c.site_id = f.site_id
+            LEFT JOIN (SELECT site_id, field_id, string_agg(path, ',' ORDER BY path) AS files
+                       FROM templates GROUP BY site_id, field_id) t ON t.site_id = f.site_id AND t.field_id = f.field_id
+            WHERE f.site_id IS NOT NULL AND f.field_id IS NOT NULL
+            GROUP BY f.site_id, f.field_id ORDER BY 1""")
 
     def clear(self, catalog: Catalog, units: list[str]) -> None:
         for unit in units:
             site, field = unit.split(SEP, 1)
-            catalog.con.execute("DELETE FROM candidates WHERE kind = 'transient' AND site_id = ? AND field_id = ?",
+            catalog.execute("DELETE FROM candidates WHERE kind = 'transient' AND site_id = ? AND field_id = ?",
                                 [site, field])
 
     def tasks(self, catalog: Catalog, units: list[str]) -> list[FieldTask]:
         from openastro.pipeline.ingest import site_masters
 
-        unet, realbogus = (str(p) for p in self.model_dirs(catalog))
+        unet, realbogus = (str(self.model_dirs(catalog)[name]) for name in self.models)
         masters = site_masters(catalog)
+        settings = SimpleNamespace(**self.config.transients.model_dump(), unet_threshold=self.config.unet.threshold)
         tasks = []
         for unit in units:
             site, field = unit.split(SEP, 1)
@@ -103,7 +102,7 @@ class CandidatesStage(Stage):
                 "SELECT path FROM templates WHERE site_id = ? AND field_id = ? ORDER BY path", [site, field])["path"]]
             ref = catalog.root / "references" / site / f"{field}.fits"
             tasks.append(FieldTask(unit, site, field, frames, templates, str(ref), unet, realbogus,
-                                   self.config.transients, masters.get(site, {})))
+                                   settings, masters.get(site, {})))
         return tasks
 
     def process(self, task: FieldTask) -> UnitResult:

@@ -71,9 +71,9 @@ def card_text(est: Any, kind: str) -> str:
     """Markdown for a trained transient model (its `info` holds seeds, metrics, energy and the command)."""
     import torch
 
-    info = est.info
+    info = est.info_
     seeds, energy, cfg = info.get("seeds", {}), info.get("energy", {}), info.get("config", {})
-    n_params = sum(p.numel() for p in est.model.parameters())
+    n_params = sum(p.numel() for p in est.network_.parameters())
     sections = [
         f"# {TITLES[kind]}",
         f"Written {datetime.now(UTC):%Y-%m-%d %H:%M} UTC by `openastro train {kind}` (torch {torch.__version__}); "
@@ -89,8 +89,8 @@ def card_text(est: Any, kind: str) -> str:
         "## Held-out metrics (test chunks; never used for any choice)", *metrics_section(kind, info.get(
             "test_metrics", {})),
         "## Training",
-        f"Mode `{info.get('mode')}` {info.get('mode_settings')}; best epoch {info.get('best_epoch')} of "
-        f"{len(info.get('history', []))}. Energy: {fmt(energy.get('energy_kwh'), 5)} kWh, "
+        f"Mode `{info.get('mode')}` {info.get('mode_settings')}; best epoch {est.best_epoch_} of "
+        f"{len(est.history_)}. Energy: {fmt(energy.get('energy_kwh'), 5)} kWh, "
         f"{fmt(energy.get('co2_kg'), 5)} kg CO2e ({energy.get('method')}"
         f"{', an estimate' if energy.get('is_estimate') and energy.get('method') != 'estimate' else ''}).",
         "Curves: `history.png` (loss, learning rate), `roc_pr.png` (held-out ROC and PR).",

@@ -9,11 +9,11 @@ from typing import Any
 
 import numpy as np
 
+from openastro.core.errors import InputError
+from openastro.ml.bundle import NetworkSpec
 from openastro.ml.estimator import TorchEstimator
 from openastro.transients.cutouts import STAMP_SIZE, augment, normalise_triplet, orient
 from openastro.transients.segmenter import sigmoid
-
-TASK = "realbogus"
 
 
 class AugmentedStamps:
@@ -70,68 +70,81 @@ def auc_metrics_fn(y_true: np.ndarray, logits: np.ndarray) -> dict[str, float]:
 
 
 class RealBogusClassifier(TorchEstimator):
-    """Real (astrophysical) versus bogus (artefact) stamps: `fit`, `predict_proba`, `predict`, `save`, `load`."""
+    """Real (astrophysical) versus bogus (artefact) (science, reference, difference) stamps.
 
-    task, output_name = TASK, "logit"
+    `fit(stamps, real, val_stamps, val_real)` trains the braai-like CNN (`nets.RealBogusNet`) with the shared
+    Trainer and sets `threshold_` so that a fraction `fnr` of the real validation stamps falls below it;
+    `predict_proba` gives P(real), `predict` applies the threshold, `score` is the accuracy there.
+    """
 
-    def __init__(self, width: int = 16, dropout: float = 0.3, fnr: float = 0.02, seed: int = 0,
-                 pos_weight: float = 3.0) -> None:
-        self.width, self.dropout, self.fnr, self.seed, self.pos_weight = width, dropout, fnr, seed, pos_weight
-        self.threshold_ = 0.5
-        self.info: dict[str, Any] = {}
+    name = "realbogus"
 
-    def kwargs(self) -> dict[str, Any]:
-        return {"in_channels": 3, "width": self.width, "dropout": self.dropout, "stamp_size": STAMP_SIZE}
+    def __init__(self, width: int = 16, dropout: float = 0.3, fnr: float = 0.02, pos_weight: float = 1.0,
+                 epochs: int = 25, batch_size: int = 64, learning_rate: float = 2e-3, weight_decay: float = 1e-4,
+                 patience: int = 5, warmup_steps: int = 20, seed: int = 0, device: str = "auto",
+                 threads: int = 0) -> None:
+        self.width = width
+        self.dropout = dropout
+        self.fnr = fnr
+        self.pos_weight = pos_weight
+        self.epochs = epochs
+        self.batch_size = batch_size
+        self.learning_rate = learning_rate
+        self.weight_decay = weight_decay
+        self.patience = patience
+        self.warmup_steps = warmup_steps
+        self.seed = seed
+        self.device = device
+        self.threads = threads
 
-    def input_shape(self) -> list[int]:
-        return [1, 3, STAMP_SIZE, STAMP_SIZE]
+    def network_spec(self) -> NetworkSpec:
+        return NetworkSpec("openastro.transients.nets:RealBogusNet",
+                           {"in_channels": 3, "width": self.width, "dropout": self.dropout, "stamp_size": STAMP_SIZE},
+                           {"x": [3, STAMP_SIZE, STAMP_SIZE]}, ["logit"])
 
-    def network(self) -> Any:
-        from openastro.transients.nets import RealBogusNet
-
-        return RealBogusNet(**self.kwargs())
-
-    def settings(self) -> dict[str, Any]:
-        return {"threshold": self.threshold_, "fnr": self.fnr, "seed": self.seed, "pos_weight": self.pos_weight}
-
-    @classmethod
-    def from_saved(cls, kwargs: dict[str, Any], info: dict[str, Any]) -> RealBogusClassifier:
-        clf = cls(width=kwargs["width"], dropout=kwargs["dropout"], fnr=float(info.get("fnr", 0.02)),
-                  seed=int(info.get("seed", 0)), pos_weight=float(info.get("pos_weight", 1.0)))
-        clf.threshold_, clf.info = float(info.get("threshold", 0.5)), info
-        return clf
-
-    def fit(self, stamps: np.ndarray, real: np.ndarray, val_stamps: np.ndarray, val_real: np.ndarray,
-            config: Any, checkpoint_dir: Path | None = None, callbacks: list | None = None) -> RealBogusClassifier:
-        """Train on raw stamps (N, 3, 63, 63) and labels; the threshold misses `fnr` of real validation stamps."""
+    def fit(self, X: np.ndarray, y: np.ndarray, X_val: np.ndarray | None = None, y_val: np.ndarray | None = None,
+            *, callbacks: list | None = None, checkpoint_dir: Path | str | None = None,
+            resume: Path | str | None = None, progress: bool = False) -> RealBogusClassifier:
+        """Train on raw stamps (N, 3, 63, 63) and labels (true: real); without validation stamps, a seeded
+        fifth of the training stamps (stratified) stops training early and sets the threshold."""
         from openastro.ml.metrics import threshold_at_fnr
-        from openastro.ml.trainer import Trainer
 
-        self.build()
-        train_set = AugmentedStamps(model_inputs(stamps), np.asarray(real), self.seed, train=True)
-        val_set = AugmentedStamps(model_inputs(val_stamps), np.asarray(val_real), self.seed, train=False)
+        y = np.asarray(y, bool)
+        if X_val is None or y_val is None:
+            X, y, X_val, y_val = validation_split(np.asarray(X), y, self.seed)
+        y_val = np.asarray(y_val, bool)
+        if y.all() or not y.any() or not y_val.any():
+            raise InputError("real/bogus training needs real and bogus training stamps and real validation "
+                             "stamps; add data")
+        train_set = AugmentedStamps(model_inputs(X), y, self.seed, train=True)
+        val_set = AugmentedStamps(model_inputs(X_val), y_val, self.seed, train=False)
         loss = functools.partial(bce_loss, pos_weight=self.pos_weight)
-        trainer = Trainer(self.model, loss, config, metrics_fn=auc_metrics_fn, checkpoint_dir=checkpoint_dir,
-                          callbacks=callbacks)
-        trainer.fit(train_set, val_set)
-        self.history_, self.best_epoch_ = trainer.history, trainer.best_epoch
-        self.model.eval()
-        val_scores = self.predict_proba(val_stamps)
-        self.threshold_ = float(threshold_at_fnr(val_scores[np.asarray(val_real, bool)], self.fnr))
+        self._train(train_set, val_set, loss, auc_metrics_fn, callbacks=callbacks, checkpoint_dir=checkpoint_dir,
+                    resume=resume, progress=progress, warmup_steps=self.warmup_steps)
+        self.threshold_ = float(threshold_at_fnr(self.predict_proba(X_val)[y_val], self.fnr))
         return self
 
-    def predict_proba(self, stamps: np.ndarray) -> np.ndarray:
+    def predict_proba(self, X: np.ndarray) -> np.ndarray:
         """P(real) of raw stamps (N, 3, 63, 63) (or one (3, 63, 63)); NaN pixels are allowed."""
-        stamps = np.asarray(stamps, np.float32)
+        stamps = np.asarray(X, np.float32)
         batch = stamps[None] if stamps.ndim == 3 else stamps
         if not len(batch):
             return np.zeros(0, np.float32)
-        return sigmoid(np.asarray(self.runner()(model_inputs(batch))).reshape(-1))
+        return sigmoid(np.asarray(self._forward(model_inputs(batch))).reshape(-1))
 
-    def predict(self, stamps: np.ndarray) -> np.ndarray:
+    def predict(self, X: np.ndarray) -> np.ndarray:
         """True where a stamp is real at the fitted threshold."""
-        return self.predict_proba(stamps) >= self.threshold_
+        return self.predict_proba(X) >= self.threshold_
 
-    def score(self, stamps: np.ndarray, real: np.ndarray) -> float:
+    def score(self, X: np.ndarray, y: np.ndarray) -> float:
         """Accuracy at the fitted threshold."""
-        return float((self.predict(stamps) == np.asarray(real, bool)).mean())
+        return float((self.predict(X) == np.asarray(y, bool)).mean())
+
+
+def validation_split(X: np.ndarray, y: np.ndarray, seed: int, fraction: float = 0.2
+                     ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """A seeded, stratified split into (X, y, X_val, y_val) with `fraction` of each class held out."""
+    from sklearn.model_selection import train_test_split
+
+    X_fit, X_val, y_fit, y_val = train_test_split(X, y, test_size=fraction, random_state=seed, stratify=y)
+    return X_fit, y_fit, X_val, y_val

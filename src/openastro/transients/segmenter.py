@@ -7,11 +7,10 @@ from typing import Any
 
 import numpy as np
 
+from openastro.ml.bundle import NetworkSpec
 from openastro.ml.estimator import TorchEstimator
 from openastro.transients.cutouts import augment, normalise_triplet
 from openastro.transients.tiling import predict_tiled
-
-TASK = "unet"
 
 
 def frame_inputs(channels: np.ndarray) -> np.ndarray:
@@ -66,73 +65,92 @@ def sigmoid(x: np.ndarray) -> np.ndarray:
 
 
 class Segmenter(TorchEstimator):
-    """U-Net segmenter with `fit`, `predict_proba`, `save`, `load` (inference on torch or ONNX Runtime)."""
+    """U-Net segmenter of transients in (science, reference, difference) frames.
 
-    task, output_name = TASK, "logits"
+    `fit(frames, masks, val_frames, val_masks)` draws `samples` training tiles of `train_tile` px (half of them
+    near transient pixels, rotated and flipped) and a quarter as many validation tiles from raw frames
+    (N, 3, H, W) and their truth masks (N, H, W), and trains the U-Net (`nets.UNet`) with the shared Trainer;
+    `predict_proba` gives the per-pixel probability of whole frames (tiled, `tile` px), `predict` the mask at
+    `threshold`, `score` the pixel F1 there.
+    """
+
+    name = "unet"
 
     def __init__(self, width: int = 16, depth: int = 4, tile: int = 128, threshold: float = 0.5,
-                 seed: int = 0, upsample: str = "resize") -> None:
-        self.width, self.depth, self.tile, self.threshold, self.seed = width, depth, tile, threshold, seed
+                 upsample: str = "resize", samples: int = 512, train_tile: int = 64, epochs: int = 4,
+                 batch_size: int = 16, learning_rate: float = 2e-3, weight_decay: float = 1e-4, patience: int = 5,
+                 warmup_steps: int = 20, seed: int = 0, device: str = "auto", threads: int = 0) -> None:
+        self.width = width
+        self.depth = depth
+        self.tile = tile
+        self.threshold = threshold
         self.upsample = upsample
-        self.info: dict[str, Any] = {}
+        self.samples = samples
+        self.train_tile = train_tile
+        self.epochs = epochs
+        self.batch_size = batch_size
+        self.learning_rate = learning_rate
+        self.weight_decay = weight_decay
+        self.patience = patience
+        self.warmup_steps = warmup_steps
+        self.seed = seed
+        self.device = device
+        self.threads = threads
 
-    def kwargs(self) -> dict[str, Any]:
-        return {"in_channels": 3, "out_channels": 1, "width": self.width, "depth": self.depth,
-                "upsample": self.upsample}
+    def network_spec(self) -> NetworkSpec:
+        kwargs = {"in_channels": 3, "out_channels": 1, "width": self.width, "depth": self.depth,
+                  "upsample": self.upsample}
+        return NetworkSpec("openastro.transients.nets:UNet", kwargs, {"x": [3, self.tile, self.tile]}, ["logits"])
 
-    def input_shape(self) -> list[int]:
-        return [1, 3, self.tile, self.tile]
-
-    def network(self) -> Any:
-        from openastro.transients.nets import UNet
-
-        return UNet(**self.kwargs())
-
-    def settings(self) -> dict[str, Any]:
-        return {"tile": self.tile, "threshold": self.threshold, "seed": self.seed}
-
-    @classmethod
-    def from_saved(cls, kwargs: dict[str, Any], info: dict[str, Any]) -> Segmenter:
-        seg = cls(width=kwargs["width"], depth=kwargs["depth"], tile=int(info.get("tile", 128)),
-                  threshold=float(info.get("threshold", 0.5)), seed=int(info.get("seed", 0)),
-                  upsample=kwargs.get("upsample", "transpose"))  # saved before the option: transposed
-        seg.info = info
-        return seg
-
-    def fit(self, train: tuple[np.ndarray, np.ndarray], val: tuple[np.ndarray, np.ndarray], config: Any,
-            checkpoint_dir: Path | None = None, callbacks: list | None = None) -> Segmenter:
-        """Train on (tiles, masks) arrays with the shared Trainer; validation loss and pixel metrics per epoch."""
+    def fit(self, X: np.ndarray, y: np.ndarray, X_val: np.ndarray | None = None, y_val: np.ndarray | None = None,
+            *, callbacks: list | None = None, checkpoint_dir: Path | str | None = None,
+            resume: Path | str | None = None, progress: bool = False) -> Segmenter:
+        """Train on tiles drawn from raw frames (N, 3, H, W) and masks (N, H, W); without validation frames, a
+        seeded fifth of the frames is held out for early stopping."""
         import torch
 
-        from openastro.ml.trainer import Trainer
-
-        self.build()
-        train_set = torch.utils.data.TensorDataset(torch.from_numpy(train[0]), torch.from_numpy(train[1]))
-        val_set = torch.utils.data.TensorDataset(torch.from_numpy(val[0]), torch.from_numpy(val[1]))
-        trainer = Trainer(self.model, dice_bce_loss, config, metrics_fn=pixel_metrics_fn,
-                          checkpoint_dir=checkpoint_dir, callbacks=callbacks)
-        trainer.fit(train_set, val_set)
-        self.history_, self.best_epoch_ = trainer.history, trainer.best_epoch
-        self.model.eval()
+        if X_val is None or y_val is None:
+            keep = np.random.default_rng(self.seed).random(len(X)) >= 0.2
+            X, y, X_val, y_val = X[keep], y[keep], X[~keep], y[~keep]
+        train = tiles(X, y, self.samples, self.train_tile, self.seed, augment=True)
+        val = tiles(X_val, y_val, max(64, self.samples // 4), self.train_tile, self.seed + 1, augment=False)
+        datasets = [torch.utils.data.TensorDataset(torch.from_numpy(x), torch.from_numpy(m)) for x, m in (train, val)]
+        self._train(*datasets, dice_bce_loss, pixel_metrics_fn, callbacks=callbacks, checkpoint_dir=checkpoint_dir,
+                    resume=resume, progress=progress, warmup_steps=self.warmup_steps)
         return self
 
     def logits(self, inputs: np.ndarray) -> np.ndarray:
         """Per-pixel logits of normalised frames (3, H, W) -> (H, W), tiled."""
-        return predict_tiled(self.runner(), inputs, self.tile)
+        return predict_tiled(self._forward, inputs, self.tile)
 
-    def predict_proba(self, channels: np.ndarray) -> np.ndarray:
+    def predict_proba(self, X: np.ndarray) -> np.ndarray:
         """Transient probability per pixel of raw (science, reference, difference) frames: (N, H, W)."""
-        channels = np.asarray(channels, np.float32)
+        channels = np.asarray(X, np.float32)
         frames = channels[None] if channels.ndim == 3 else channels
         return np.stack([sigmoid(self.logits(frame_inputs(f))) for f in frames])
+
+    def predict(self, X: np.ndarray) -> np.ndarray:
+        """Transient pixel masks (N, H, W) at `threshold`."""
+        return self.predict_proba(X) >= self.threshold
+
+    def score(self, X: np.ndarray, y: np.ndarray) -> float:
+        """Pixel F1 of the masks at `threshold` against truth masks (N, H, W)."""
+        from openastro.ml.metrics import counts_metrics
+
+        return float(counts_metrics(np.asarray(y) > 0, self.predict(X))["f1"])
+
+
+def tiles(frames: np.ndarray, masks: np.ndarray, n: int, size: int, seed: int, augment: bool
+          ) -> tuple[np.ndarray, np.ndarray]:
+    """`n` tiles (normalised inputs) and masks from raw frames, seeded; rotated and flipped if `augment`."""
+    rng = np.random.default_rng(seed)
+    x, y = sample_tiles(frame_inputs(frames), masks, n, size, rng)
+    return augmented(x, y, rng) if augment else (x, y)
 
 
 def pixel_metrics_fn(y_true: np.ndarray, logits: np.ndarray) -> dict[str, float]:
     """Validation pixel metrics (F1, precision, recall at p = 0.5) for the Trainer's history."""
-    truth = np.asarray(y_true).ravel() > 0.5
-    pred = np.asarray(logits).ravel() > 0.0
-    tp = float((truth & pred).sum())
-    precision = tp / max(float(pred.sum()), 1.0)
-    recall = tp / max(float(truth.sum()), 1.0)
-    f1 = 2 * precision * recall / max(precision + recall, 1e-12)
-    return {"pixel_precision": precision, "pixel_recall": recall, "pixel_f1": f1}
+    from openastro.ml.metrics import counts_metrics
+
+    m = counts_metrics(np.asarray(y_true) > 0.5, np.asarray(logits) > 0.0)
+    return {f"pixel_{k}": v for k, v in m.items()}

@@ -51,15 +51,6 @@ def resolve_mode(modes: dict[str, Mode], mode: str, samples: int | None, epochs:
     return replace(base, **given)
 
 
-def train_config(tcfg: Any, mode: Mode, progress: bool) -> Any:
-    """The Trainer's settings from [transients] and the mode."""
-    from openastro.ml.trainer import TrainConfig
-
-    return TrainConfig(epochs=mode.epochs, batch_size=mode.batch_size, lr=tcfg.learning_rate,
-                       weight_decay=tcfg.weight_decay, patience=tcfg.patience, seed=tcfg.seed, progress=progress,
-                       warmup_steps=20)
-
-
 @dataclass
 class TrainingRun:
     """Everything one `train` command works with: settings, workspace, output folder, the simulated splits."""
@@ -83,9 +74,7 @@ class TrainingRun:
 def _start(kind: str, modes: dict[str, Mode], mode: str, sizes: dict[str, int | None], workdir: Path | str,
            out: Path | str | None, seed: int | None, config: Any, argv: list[str] | None,
            progress: bool) -> TrainingRun:
-    """Check the mode, open the workspace and run folder, pin torch's threads, load (or simulate) the splits."""
-    import torch
-
+    """Check the mode, open the workspace and run folder, load (or simulate) the splits."""
     from openastro.transients.data import load_split
 
     started = time.time()
@@ -96,20 +85,9 @@ def _start(kind: str, modes: dict[str, Mode], mode: str, sizes: dict[str, int | 
     out = Path(out) if out else ws.models / kind
     if out.exists() and not out.is_dir():
         raise InputError(f"--out {out} is a file; pass a folder for the model and its card")
-    if cfg.transients.torch_threads:
-        torch.set_num_threads(cfg.transients.torch_threads)
     splits = {name: load_split(cfg.transients, name, n, ws.root, progress)
               for name, n in (("train", m.train_chunks), ("val", m.val_chunks), ("test", m.test_chunks))}
     return TrainingRun(kind, mode, m, cfg, ws, run_dir, out, splits, started, argv)
-
-
-def unet_tiles(data: Any, n: int, size: int, seed: int, augment: bool) -> tuple[np.ndarray, np.ndarray]:
-    """`n` tiles (normalised inputs) and masks from a FrameSet, seeded; rotated and flipped if `augment`."""
-    from openastro.transients.segmenter import augmented, frame_inputs, sample_tiles
-
-    rng = np.random.default_rng(seed)
-    x, y = sample_tiles(frame_inputs(data.channels), data.masks, n, size, rng)
-    return augmented(x, y, rng) if augment else (x, y)
 
 
 def train_unet(workdir: Path | str = DEFAULT_WORKDIR, mode: str = "quick", samples: int | None = None,
@@ -122,14 +100,16 @@ def train_unet(workdir: Path | str = DEFAULT_WORKDIR, mode: str = "quick", sampl
 
     sizes = {"samples": samples, "epochs": epochs, "batch_size": batch_size, "chunks": chunks}
     run = _start("unet", UNET_MODES, mode, sizes, workdir, out, seed, config, argv, progress)
-    tcfg, m, splits = run.tcfg, run.m, run.splits
-    train = unet_tiles(splits["train"], m.samples, m.train_tile, tcfg.seed, augment=True)
-    val = unet_tiles(splits["val"], max(64, m.samples // 4), m.train_tile, tcfg.seed + 1, augment=False)
-    seg = Segmenter(width=tcfg.unet_width, depth=tcfg.unet_depth, tile=tcfg.tile, threshold=tcfg.unet_threshold,
-                    seed=tcfg.seed)
+    tcfg, m, splits, ucfg = run.tcfg, run.m, run.splits, run.cfg.unet
+    seg = Segmenter(width=ucfg.width, depth=ucfg.depth, tile=ucfg.tile, threshold=ucfg.threshold, samples=m.samples,
+                    train_tile=m.train_tile, epochs=m.epochs, batch_size=m.batch_size,
+                    learning_rate=ucfg.learning_rate, weight_decay=ucfg.weight_decay, patience=ucfg.patience,
+                    seed=tcfg.seed, threads=tcfg.torch_threads)
 
     def fit(callbacks: list) -> Any:
-        return seg.fit(train, val, train_config(tcfg, m, progress), run.run_dir / "checkpoints", callbacks)
+        train, val = splits["train"], splits["val"]
+        return seg.fit(train.channels, train.masks, val.channels, val.masks, callbacks=callbacks,
+                       checkpoint_dir=run.run_dir / "checkpoints", progress=progress)
 
     def evaluate() -> dict[str, Any]:
         return evaluate_segmenter(seg, splits["test"], tcfg.unseen_site, tcfg.match_radius, run.out)
@@ -148,7 +128,7 @@ def train_realbogus(workdir: Path | str = DEFAULT_WORKDIR, mode: str = "quick", 
 
     sizes = {"samples": samples, "epochs": epochs, "batch_size": batch_size, "chunks": chunks}
     run = _start("realbogus", REALBOGUS_MODES, mode, sizes, workdir, out, seed, config, argv, progress)
-    tcfg, m, splits = run.tcfg, run.m, run.splits
+    tcfg, m, splits, rcfg = run.tcfg, run.m, run.splits, run.cfg.realbogus
     stamps, real, _ = stamps_of(splits["train"])
     if m.samples and m.samples < len(stamps):
         keep = np.sort(np.random.default_rng(tcfg.seed).choice(len(stamps), m.samples, replace=False))
@@ -156,12 +136,14 @@ def train_realbogus(workdir: Path | str = DEFAULT_WORKDIR, mode: str = "quick", 
     val_stamps, val_real, _ = stamps_of(splits["val"])
     if not real.any() or real.all() or not val_real.any():
         raise InputError("the training chunks hold only one class of detection; raise --samples or the chunks")
-    clf = RealBogusClassifier(width=tcfg.rb_width, dropout=tcfg.rb_dropout, fnr=tcfg.fnr, seed=tcfg.seed,
-                              pos_weight=tcfg.rb_pos_weight)
+    clf = RealBogusClassifier(width=rcfg.width, dropout=rcfg.dropout, fnr=rcfg.fnr, pos_weight=rcfg.pos_weight,
+                              epochs=m.epochs, batch_size=m.batch_size, learning_rate=rcfg.learning_rate,
+                              weight_decay=rcfg.weight_decay, patience=rcfg.patience, seed=tcfg.seed,
+                              threads=tcfg.torch_threads)
 
     def fit(callbacks: list) -> Any:
-        return clf.fit(stamps, real, val_stamps, val_real, train_config(tcfg, m, progress),
-                       run.run_dir / "checkpoints", callbacks)
+        return clf.fit(stamps, real, val_stamps, val_real, callbacks=callbacks,
+                       checkpoint_dir=run.run_dir / "checkpoints", progress=progress)
 
     def evaluate() -> dict[str, Any]:
         return evaluate_realbogus(clf, splits["test"], tcfg.unseen_site, run.out)
@@ -176,6 +158,7 @@ def _tracked_training(run: TrainingRun, est: Any, fit: Any, evaluate: Any) -> di
     import mlflow
 
     from openastro.ml.bundle import update_info
+    from openastro.ml.card import rebuild_command
     from openastro.ml.energy import EnergyMeter, log_energy
     from openastro.ml.export import export_onnx
     from openastro.ml.plots import plot_history
@@ -192,20 +175,20 @@ def _tracked_training(run: TrainingRun, est: Any, fit: Any, evaluate: Any) -> di
     seeds = {name: chunk_seeds(tcfg.seed, name, n) for name, n in
              (("train", m.train_chunks), ("val", m.val_chunks), ("test", m.test_chunks))}
     with tracking(ws.root, kind, f"{kind}-{mode}-seed{tcfg.seed}") as mlrun:
-        mlflow.log_params({**tcfg.model_dump(), **{f"mode_{k}": v for k, v in asdict(m).items()}, "mode": mode,
+        mlflow.log_params({**tcfg.model_dump(), **est.get_params(), **{f"mode_{k}": v for k, v in asdict(m).items()}, "mode": mode,
                            **{f"n_{k}_frames": len(v) for k, v in splits.items()}})
         with EnergyMeter() as meter:
             fit([mlflow_callback()])
         log_energy(meter.report)
         metrics = evaluate()
-        command = " ".join(["openastro", *run.argv[1:]]) if run.argv else f"openastro train {kind} --mode {mode}"
-        est.info = {"command": command, "mode": mode, "mode_settings": asdict(m), "seeds": seeds,
+        command = rebuild_command(kind, run.argv, f"openastro train {kind} --mode {mode}")
+        est.info_ = {"command": command, "mode": mode, "mode_settings": asdict(m), "seeds": seeds,
                     "unseen_site": tcfg.unseen_site, "config": tcfg.model_dump(), "test_metrics": metrics,
-                    "history": est.history_, "best_epoch": est.best_epoch_, "energy": meter.report.to_dict(),
+                    "energy": meter.report.to_dict(),
                     "mlflow_run_id": mlrun.info.run_id,
                     "seconds": {"data": round(data_seconds, 1), "total": round(time.time() - started, 1)}}
         est.save(out)
-        est.info["export"] = export_onnx(out, int8=kind == "realbogus")  # shipped beside the weights
+        est.info_["export"] = export_onnx(out, int8=kind == "realbogus")  # shipped beside the weights
         if kind == "realbogus":
             metrics["int8"] = int8_metrics(out, splits["test"], metrics["all"])
             update_info(out, test_metrics=metrics)
