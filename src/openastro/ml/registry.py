@@ -36,7 +36,7 @@ class ModelSpec:
     evaluate: str  # "package.module:function": (workdir, config, model, argv, progress, **options) -> metrics
     train_options: tuple[str, ...] = ()  # the options `openastro train NAME` takes besides the common ones
     evaluate_options: tuple[str, ...] = ()
-    torch: bool = True  # holds a torch network: `openastro export NAME` writes ONNX
+    network: str = "."  # subfolder of the bundle holding the torch network `openastro export NAME` exports
 
     def load_class(self) -> type:
         """The estimator class."""
@@ -60,7 +60,7 @@ MODELS: dict[str, ModelSpec] = {spec.name: spec for spec in (
     ModelSpec("quality", "frame quality: LightGBM verdicts with reasons and an autoencoder anomaly score",
               "openastro.quality.model:QualityModel", "quality", "openastro.quality:weights/quality",
               "openastro.quality.train:train_quality", "openastro.quality.train:evaluate_quality",
-              train_options=("seed", "nights"), evaluate_options=("seed",)),
+              train_options=("seed", "nights"), evaluate_options=("seed",), network="anomaly"),
     ModelSpec("vetting", "transit vetting: K-means triage and a 1-D CNN on folded views",
               "openastro.vetting.model:VettingClassifier", "vetting", "openastro.vetting:weights/vetting",
               "openastro.vetting.train:train_vetting", "openastro.vetting.train:evaluate_vetting",
