@@ -89,9 +89,12 @@ def test_version_1_catalog_migrates_to_the_latest_keeping_its_rows(tmp_path):
     con.execute("INSERT INTO meta VALUES ('schema_version', '1')")
     con.execute("INSERT INTO frame_quality (frame_id, verdict) VALUES ('f1', 'good')")
     con.execute("INSERT INTO candidates (candidate_id, frame_id, score) VALUES ('c1', 'f1', 0.9)")
+    con.execute("INSERT INTO lightcurves (star_id, mjd, mag) VALUES (7, 60000.5, 12.0)")
+    con.execute("INSERT INTO stage_runs (stage, unit, status) VALUES ('lightcurves', 'F01', 'ok'), "
+                "('photometry', 'f1', 'ok')")
     con.close()
     with Catalog(path) as cat:
-        assert cat.version() == SCHEMA_VERSION == 4
+        assert cat.version() == SCHEMA_VERSION == 5
         assert cat.scalar("SELECT score FROM candidates WHERE candidate_id = 'c1'") == 0.9
         cand = set(cat.query("SELECT column_name FROM information_schema.columns WHERE table_name = 'candidates'")
                    ["column_name"])
@@ -101,6 +104,11 @@ def test_version_1_catalog_migrates_to_the_latest_keeping_its_rows(tmp_path):
         cols = set(cat.query("SELECT column_name FROM information_schema.columns WHERE table_name = 'frame_quality'")
                    ["column_name"])
         assert {"anomalous", "defects", "model"} <= cols and cat.count("frame_features") == 0
+        # version 5: light curves (derived) are rebuilt with their time scales named, and their stage redone
+        lc = cat.query("SELECT column_name FROM information_schema.columns WHERE table_name = 'lightcurves'")
+        assert {"mjd", "bjd_tdb"} <= set(lc["column_name"]) and cat.count("lightcurves") == 0
+        assert cat.query("SELECT stage FROM stage_runs")["stage"].tolist() == ["photometry"]
+        assert {"periodograms", "frame_previews", "vetting"} <= set(cat.tables())
 
 
 def test_frame_features_columns_follow_the_feature_table():

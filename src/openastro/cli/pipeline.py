@@ -9,7 +9,7 @@ from typing import Annotated
 
 import typer
 
-from openastro.cli.common import DEFAULT_WORKDIR, ConfigFile, Json, Overrides, Workdir, _config, _emit
+from openastro.cli.common import DEFAULT_WORKDIR, ConfigFile, Json, Overrides, Workdir, _emit
 
 commands = typer.Typer()
 config_app = typer.Typer(no_args_is_help=True, help="Show the resolved configuration.")
@@ -25,13 +25,10 @@ def simulate(
     as_json: Json = False,
 ) -> None:
     """Simulate the telescope network: FITS frames, the reference catalog and truth, ingested into the workspace."""
-    from openastro.pipeline import nightly, show
+    from openastro import api
+    from openastro.pipeline import show
 
-    overrides = list(set_ or [])
-    overrides += [f"sim.nights={nights}"] if nights is not None else []
-    overrides += [f"sim.seed={seed}"] if seed is not None else []
-    cfg = _config(config, overrides)
-    result = nightly.simulate_workspace(workdir, cfg, argv=sys.argv)
+    result = api.simulate(workdir, nights, seed, config, set_, argv=sys.argv)
     _emit(result, as_json, show.simulate_summary)
 
 
@@ -42,9 +39,10 @@ def ingest(
     as_json: Json = False,
 ) -> None:
     """Ingest real FITS frames into the workspace catalog; bad files are reported and skipped."""
-    from openastro.pipeline import nightly, show
+    from openastro import api
+    from openastro.pipeline import show
 
-    result = nightly.ingest_workspace(workdir, paths, argv=sys.argv)
+    result = api.ingest(workdir, *paths, argv=sys.argv)
     _emit(result, as_json, show.ingest_summary)
     if result["rejected"]:
         for item in result["rejected"]:
@@ -61,11 +59,10 @@ def run(
     as_json: Json = False,
 ) -> None:
     """The nightly run: simulate when the workspace is empty, then every stage, then the report."""
-    from openastro.pipeline import nightly, show
+    from openastro import api
+    from openastro.pipeline import show
 
-    overrides = list(set_ or []) + ([f"run.dask={json.dumps(dask)}"] if dask is not None else [])
-    result = nightly.run_workspace(workdir, _config(config, overrides), argv=sys.argv)
-    _emit(result, as_json, show.run_summary)
+    _emit(api.run(workdir, dask, config, set_, argv=sys.argv), as_json, show.run_summary)
 
 
 @commands.command()
@@ -77,24 +74,26 @@ def report(
     as_json: Json = False,
 ) -> None:
     """Write the HTML report of a night from the catalog."""
-    from openastro.pipeline import nightly
+    from openastro import api
 
-    result = nightly.report_workspace(workdir, _config(config, set_), night, argv=sys.argv)
+    result = api.report(workdir, night, config, set_, argv=sys.argv)
     _emit(result, as_json, lambda r: [typer.echo(f"report: {p}") for p in r["reports"]])
 
 
 @commands.command()
 def info(workdir: Workdir = DEFAULT_WORKDIR, as_json: Json = False) -> None:
     """What the workspace holds: rows per catalog table, frames per site and night."""
-    from openastro.pipeline import nightly, show
+    from openastro import api
+    from openastro.pipeline import show
 
-    _emit(nightly.workspace_info(workdir), as_json, show.info_summary)
+    _emit(api.info(workdir), as_json, show.info_summary)
 
 
 @config_app.command("show")
 def config_show(config: ConfigFile = None, set_: Overrides = None, as_json: Json = False) -> None:
     """Print the resolved configuration (defaults, then --config, then --set)."""
+    from openastro import api
     from openastro.core.config import to_toml
 
-    cfg = _config(config, set_)
+    cfg = api.settings(config, set_)
     typer.echo(json.dumps(cfg.to_dict(), indent=2) if as_json else to_toml(cfg))

@@ -47,8 +47,8 @@ def _train(kind: str, workdir: Path, mode: str, sizes: dict[str, int | None], ou
     from openastro.transients.train import train_realbogus, train_unet
 
     fit = {"unet": train_unet, "realbogus": train_realbogus}[kind]
-    result = fit(workdir, mode, out=out, seed=seed, config=_config(config, set_), argv=sys.argv,
-                 progress=not as_json, **sizes)
+    result = fit(workdir, _config(config, set_), out=out, argv=sys.argv, progress=not as_json, mode=mode,
+                 seed=seed, **sizes)
     _emit(result, as_json, lambda summary: show.train_summary(summary, ui_command(workdir)))
 
 

@@ -108,9 +108,13 @@ class Catalog:
         rows = self.execute(sql, params).fetchall()  # fetch all: DuckDB 2 refuses half-read results
         return rows[0][0] if rows else None
 
+    def tables(self) -> list[str]:
+        """The catalog's table names, sorted."""
+        return sorted(self.query("SELECT table_name FROM information_schema.tables")["table_name"])
+
     def count(self, table: str) -> int:
         """Number of rows in a table."""
-        return int(self.scalar(f"SELECT count(*) FROM {table}"))
+        return int(self.scalar(f'SELECT count(*) FROM "{table}"'))
 
     def export_parquet(self, out_dir: Path, tables: tuple[str, ...] = BULK_TABLES) -> list[Path]:
         """Write each table to `out_dir/<table>.parquet`, atomically (write, then rename)."""

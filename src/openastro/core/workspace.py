@@ -6,7 +6,7 @@ import json
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from openastro.core.errors import WorkspaceError
 
@@ -32,14 +32,26 @@ def resolve_path(path: str | None, root: Path) -> Path | None:
 
 @dataclass(frozen=True)
 class Workspace:
-    """Paths inside a workspace folder; `create()` makes the folders."""
+    """A workspace folder and the paths inside it (`Workspace("w")`; `create()` makes the folders)."""
 
     root: Path
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "root", Path(self.root).expanduser().resolve())
+
+    def table(self, name: str) -> Any:
+        """A catalog table as a pandas DataFrame (read-only; the catalog must exist)."""
+        from openastro.core.catalog import Catalog
+
+        with Catalog(self.catalog_path, read_only=True) as catalog:
+            if name not in catalog.tables():
+                raise WorkspaceError(f"no table '{name}' in {self.catalog_path}; tables: {', '.join(catalog.tables())}")
+            return catalog.query(f'SELECT * FROM "{name}"')
 
     @classmethod
     def open(cls, root: Path | str = DEFAULT_WORKDIR, create: bool = True) -> Workspace:
         """The workspace at `root`, made if missing when `create` is set."""
-        ws = cls(Path(root).expanduser().resolve())
+        ws = cls(Path(root))
         if create:
             ws.create()
         elif not ws.root.is_dir():

@@ -165,3 +165,43 @@ def export_onnx(
         )
     update_info(folder, export=record)
     return record
+
+
+def export_model(name: str, workdir: Path | str, model: Path | str | None = None, out: Path | str | None = None,
+                 int8: bool = False, config: Any = None) -> dict[str, Any]:
+    """`openastro export NAME`: the model's torch network to ONNX (and int8), checked against torch. The files go
+    beside the weights, or into `out` (the bundle copied there first), or, when the weights' folder is read-only
+    (an installed package), into a copy in `<workdir>/models/<name>`."""
+    import os
+
+    from openastro.core.workspace import Workspace
+    from openastro.ml.registry import model_spec, resolve_model
+
+    spec = model_spec(name)
+    source = resolve_model(name, model, workdir, config) / spec.network
+    if out is None and os.access(source, os.W_OK):
+        dest = source
+    else:
+        dest = Path(out) if out is not None else Workspace.open(workdir).models / name / spec.network
+        copy_bundle(source, dest)
+    record = export_onnx(dest, int8=int8)
+    return {"name": name, "model": str(dest), "copied_from": None if dest == source else str(source), **record}
+
+
+def copy_bundle(source: Path, dest: Path) -> None:
+    """Copy a bundle's files (not its exports) into `dest`; refuse to overwrite a different model there."""
+    import filecmp
+    import shutil
+
+    from openastro.ml.bundle import WEIGHTS, is_bundle
+
+    if dest.exists() and not dest.is_dir():
+        raise InputError(f"--out {dest} is a file; pass a folder for the exported model")
+    if is_bundle(dest) and not ((dest / WEIGHTS).is_file() and (source / WEIGHTS).is_file()
+                                and filecmp.cmp(source / WEIGHTS, dest / WEIGHTS, shallow=False)):
+        raise InputError(f"{dest} already holds another model; pass an empty folder to --out")
+    for path in source.rglob("*"):
+        if path.is_file() and path.suffix != ".onnx":
+            target = dest / path.relative_to(source)
+            target.parent.mkdir(parents=True, exist_ok=True)
+            shutil.copyfile(path, target)  # not copy2: a read-only mode must not follow

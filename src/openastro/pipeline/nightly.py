@@ -12,7 +12,6 @@ import pandas as pd
 from openastro.core.catalog import Catalog
 from openastro.core.config import Config, load_config
 from openastro.core.errors import WorkspaceError
-from openastro.core.schema import TABLES_V1
 from openastro.core.workspace import Workspace, stored_path
 
 
@@ -142,7 +141,7 @@ def site_summary(catalog: Catalog) -> pd.DataFrame:
 def workspace_info(workdir: Path) -> dict[str, Any]:
     """`openastro info`."""
     ws = Workspace.open(workdir, create=False)
-    with Catalog(ws.catalog_path) as catalog:
-        counts = {table: catalog.count(table) for table in TABLES_V1 if table != "meta"}
+    with Catalog(ws.catalog_path, read_only=True) as catalog:
+        counts = {table: catalog.count(table) for table in catalog.tables() if table != "meta"}
         return {"workdir": str(ws.root), "schema_version": catalog.version(), "tables": counts,
                 "sites": site_summary(catalog).to_dict(orient="records")}

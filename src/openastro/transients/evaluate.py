@@ -51,7 +51,7 @@ def object_metrics(data: FrameSet, prob: np.ndarray, threshold: float, radius: f
             "n_by_kind": {k: int(r["size"]) for k, r in by_kind.iterrows()}}
 
 
-def evaluate_segmenter(seg: Any, data: FrameSet, unseen_site: str, radius: float,
+def segmenter_metrics(seg: Any, data: FrameSet, unseen_site: str, radius: float,
                        plots: Path | None = None) -> dict[str, Any]:
     """Pixel and object metrics on held-out frames: all, training sites, the unseen site (+ ROC/PR plot)."""
     prob = np.concatenate([seg.predict_proba(data.channels[i:i + 8]) for i in range(0, len(data), 8)])
@@ -94,7 +94,7 @@ def stamp_metrics(real: np.ndarray, score: np.ndarray, threshold: float, fnr: fl
     return m
 
 
-def evaluate_realbogus(clf: Any, data: FrameSet, unseen_site: str, plots: Path | None = None) -> dict[str, Any]:
+def realbogus_metrics(clf: Any, data: FrameSet, unseen_site: str, plots: Path | None = None) -> dict[str, Any]:
     """Stamp metrics on held-out detections: all, by kind (pass rate), training sites vs the unseen site."""
     stamps, real, kinds = stamps_of(data)
     score = clf.predict_proba(stamps)
@@ -135,3 +135,59 @@ def int8_metrics(folder: Path, data: FrameSet, float_metrics: dict[str, Any]) ->
     m["accuracy_cost"] = float(float_metrics["accuracy"] - m["accuracy"])
     m["roc_auc_cost"] = float(float_metrics["roc_auc"] - m["roc_auc"])
     return m
+
+
+def evaluate_unet(workdir: Path | str = "openastro-work", config: Any = None, model: Path | str | None = None,
+                  argv: list[str] | None = None, progress: bool = False, *, chunks: int | None = None,
+                  seed: int | None = None) -> dict[str, Any]:
+    """`openastro evaluate unet`: pixel and object metrics of a U-Net on held-out simulated chunks."""
+    return _evaluate("unet", workdir, config, model, argv, progress, chunks, seed)
+
+
+def evaluate_realbogus(workdir: Path | str = "openastro-work", config: Any = None, model: Path | str | None = None,
+                       argv: list[str] | None = None, progress: bool = False, *, chunks: int | None = None,
+                       seed: int | None = None) -> dict[str, Any]:
+    """`openastro evaluate realbogus`: stamp metrics of a real/bogus CNN on held-out simulated chunks."""
+    return _evaluate("realbogus", workdir, config, model, argv, progress, chunks, seed)
+
+
+def _evaluate(name: str, workdir: Path | str, config: Any, model: Path | str | None, argv: list[str] | None,
+              progress: bool, chunks: int | None, seed: int | None) -> dict[str, Any]:
+    """Metrics of a saved transient model on the test chunks of its training seed (or of `seed`), with the
+    site it never saw; chunks it trained or stopped on are refused; logged to MLflow and the run folder."""
+    import json
+
+    from openastro.core.config import load_config, with_section
+    from openastro.core.errors import InputError
+    from openastro.core.workspace import Workspace
+    from openastro.ml.registry import load_model, resolve_model
+    from openastro.ml.tracking import numeric, tracking
+    from openastro.transients.data import chunk_seeds, load_split
+
+    ws = Workspace.open(workdir)
+    config = config or load_config()
+    folder = resolve_model(name, model, ws.root, config)
+    est = load_model(name, folder, backend=config.transients.backend, threads=config.transients.threads)
+    info = est.info_
+    data_seed = est.seed if seed is None else seed
+    n = chunks or len(info.get("seeds", {}).get("test", [])) or 1
+    seeds = chunk_seeds(data_seed, "test", n)
+    seen = set(info.get("seeds", {}).get("train", [])) | set(info.get("seeds", {}).get("val", []))
+    if seen & set(seeds):
+        raise InputError(f"chunks {sorted(seen & set(seeds))} trained or validated this model; pick another --seed")
+    cfg = with_section(config, "transients", seed=data_seed,
+                       unseen_site=info.get("unseen_site") or config.transients.unseen_site)
+    run_dir = ws.new_run(f"evaluate-{name}", cfg, argv)
+    data = load_split(cfg.transients, "test", n, ws.root, progress)
+    site, radius = cfg.transients.unseen_site, cfg.transients.match_radius
+    with tracking(ws.root, name, f"evaluate-{name}-seed{data_seed}") as mlrun:
+        import mlflow
+
+        metrics = (segmenter_metrics(est, data, site, radius) if name == "unet"
+                   else realbogus_metrics(est, data, site))
+        mlflow.log_params({"model": str(folder), "test_chunks": json.dumps(seeds)})
+        mlflow.log_metrics(numeric("test", metrics, nested=True))
+    summary = {"model": str(folder), "test_chunks": seeds, "unseen_site": site, "mlflow_run_id": mlrun.info.run_id,
+               "run_dir": str(run_dir), "test": metrics}
+    (run_dir / "summary.json").write_text(json.dumps(summary, indent=1, default=str))
+    return summary

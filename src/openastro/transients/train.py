@@ -90,12 +90,12 @@ def _start(kind: str, modes: dict[str, Mode], mode: str, sizes: dict[str, int | 
     return TrainingRun(kind, mode, m, cfg, ws, run_dir, out, splits, started, argv)
 
 
-def train_unet(workdir: Path | str = DEFAULT_WORKDIR, mode: str = "quick", samples: int | None = None,
-               epochs: int | None = None, batch_size: int | None = None, out: Path | str | None = None,
-               seed: int | None = None, config: Any = None, argv: list[str] | None = None,
-               progress: bool = False, chunks: int | None = None) -> dict[str, Any]:
+def train_unet(workdir: Path | str = DEFAULT_WORKDIR, config: Any = None, out: Path | str | None = None,
+               argv: list[str] | None = None, progress: bool = False, *, mode: str = "quick",
+               samples: int | None = None, epochs: int | None = None, batch_size: int | None = None,
+               chunks: int | None = None, seed: int | None = None) -> dict[str, Any]:
     """Train the U-Net segmenter; returns the summary `--json` prints."""
-    from openastro.transients.evaluate import evaluate_segmenter
+    from openastro.transients.evaluate import segmenter_metrics
     from openastro.transients.segmenter import Segmenter
 
     sizes = {"samples": samples, "epochs": epochs, "batch_size": batch_size, "chunks": chunks}
@@ -112,18 +112,18 @@ def train_unet(workdir: Path | str = DEFAULT_WORKDIR, mode: str = "quick", sampl
                        checkpoint_dir=run.run_dir / "checkpoints", progress=progress)
 
     def evaluate() -> dict[str, Any]:
-        return evaluate_segmenter(seg, splits["test"], tcfg.unseen_site, tcfg.match_radius, run.out)
+        return segmenter_metrics(seg, splits["test"], tcfg.unseen_site, tcfg.match_radius, run.out)
 
     return _tracked_training(run, seg, fit, evaluate)
 
 
-def train_realbogus(workdir: Path | str = DEFAULT_WORKDIR, mode: str = "quick", samples: int | None = None,
-                    epochs: int | None = None, batch_size: int | None = None, out: Path | str | None = None,
-                    seed: int | None = None, config: Any = None, argv: list[str] | None = None,
-                    progress: bool = False, chunks: int | None = None) -> dict[str, Any]:
+def train_realbogus(workdir: Path | str = DEFAULT_WORKDIR, config: Any = None, out: Path | str | None = None,
+                    argv: list[str] | None = None, progress: bool = False, *, mode: str = "quick",
+                    samples: int | None = None, epochs: int | None = None, batch_size: int | None = None,
+                    chunks: int | None = None, seed: int | None = None) -> dict[str, Any]:
     """Train the real/bogus CNN on truth-labelled detection stamps; returns the summary `--json` prints."""
     from openastro.transients.data import stamps_of
-    from openastro.transients.evaluate import evaluate_realbogus
+    from openastro.transients.evaluate import realbogus_metrics
     from openastro.transients.realbogus import RealBogusClassifier
 
     sizes = {"samples": samples, "epochs": epochs, "batch_size": batch_size, "chunks": chunks}
@@ -146,7 +146,7 @@ def train_realbogus(workdir: Path | str = DEFAULT_WORKDIR, mode: str = "quick", 
                        checkpoint_dir=run.run_dir / "checkpoints", progress=progress)
 
     def evaluate() -> dict[str, Any]:
-        return evaluate_realbogus(clf, splits["test"], tcfg.unseen_site, run.out)
+        return realbogus_metrics(clf, splits["test"], tcfg.unseen_site, run.out)
 
     return _tracked_training(run, clf, fit, evaluate)
 

@@ -1,0 +1,168 @@
+"""The verbs as Python functions for notebooks: the same names and arguments as the `openastro` command.
+
+    import openastro as oa
+    ws = oa.Workspace("w")
+    oa.simulate(ws, nights=2)
+    oa.run(ws, set={"photometry.aperture_fwhm": 2.0})
+    ws.table("frame_quality")
+    oa.periods("lc.csv")[0]["best_period"]
+    oa.train("vetting", ws, n_train=200)
+
+Each function returns what the verb prints with `--json` (plain dicts and lists); `set` takes the `--set`
+overrides as a list of "section.key=value" strings or as a dict. The CLI calls these functions, so the two faces
+cannot drift apart.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+from openastro.core.workspace import DEFAULT_WORKDIR, Workspace
+
+Overrides = Sequence[str] | Mapping[str, Any] | None
+Where = Workspace | Path | str
+
+
+def settings(config: Path | str | None = None, set: Overrides = None) -> Any:
+    """The resolved configuration: the packaged defaults, then the `config` TOML file, then the overrides."""
+    from openastro.core.config import load_config
+
+    return load_config(config, _overrides(set))
+
+
+def simulate(workspace: Where = DEFAULT_WORKDIR, nights: int | None = None, seed: int | None = None,
+             config: Path | str | None = None, set: Overrides = None,
+             argv: list[str] | None = None) -> dict[str, Any]:
+    """Simulate the network (FITS frames, reference catalog, truth) into the workspace and ingest it."""
+    from openastro.pipeline import nightly
+
+    extra = [f"sim.nights={nights}"] * (nights is not None) + [f"sim.seed={seed}"] * (seed is not None)
+    return nightly.simulate_workspace(_root(workspace), settings(config, [*_overrides(set), *extra]), argv)
+
+
+def ingest(workspace: Where, *paths: Path | str, argv: list[str] | None = None) -> dict[str, Any]:
+    """Ingest FITS frames (files or folders) into the workspace's catalog; bad files are reported, not stored."""
+    from openastro.pipeline import nightly
+
+    return nightly.ingest_workspace(_root(workspace), [Path(p) for p in paths], argv)
+
+
+def run(workspace: Where = DEFAULT_WORKDIR, dask: str | None = None, config: Path | str | None = None,
+        set: Overrides = None, argv: list[str] | None = None) -> dict[str, Any]:
+    """The nightly run: simulate when the workspace is empty, every stage (redoing only what changed), report."""
+    import json
+
+    from openastro.pipeline import nightly
+
+    extra = [f"run.dask={json.dumps(dask)}"] if dask is not None else []
+    return nightly.run_workspace(_root(workspace), settings(config, [*_overrides(set), *extra]), argv)
+
+
+def report(workspace: Where = DEFAULT_WORKDIR, night: str | None = None, config: Path | str | None = None,
+           set: Overrides = None, argv: list[str] | None = None) -> dict[str, Any]:
+    """Write the HTML report of a night (default: every night) from the catalog."""
+    from openastro.pipeline import nightly
+
+    return nightly.report_workspace(_root(workspace), settings(config, set), night, argv)
+
+
+def info(workspace: Where = DEFAULT_WORKDIR) -> dict[str, Any]:
+    """What the workspace holds: rows per catalog table, frames and conditions per site and night."""
+    from openastro.pipeline import nightly
+
+    return nightly.workspace_info(_root(workspace))
+
+
+def periods(*files: Path | str, method: str | None = None, top: int | None = None, plot: Path | str | None = None,
+            config: Path | str | None = None, set: Overrides = None) -> list[dict[str, Any]]:
+    """Period search of light-curve files (Kepler/TESS FITS, CSV, ECSV): one dict per file, with `error` for a
+    file that could not be searched."""
+    from openastro.lightcurve.batch import search_files
+
+    return search_files(files, method=method, top=top, config=settings(config, set), plot_dir=plot)
+
+
+def vet(*files: Path | str, model: Path | str | None = None, workspace: Where | None = None,
+        config: Path | str | None = None, set: Overrides = None) -> list[dict[str, Any]]:
+    """P(planet-like transit) and the diagnostics of each light-curve file (model: --model, vetting.model, the
+    workspace's trained one, else the shipped one)."""
+    from openastro.vetting.predict import vet_files
+
+    return vet_files(list(files), model, None if workspace is None else _root(workspace), settings(config, set))
+
+
+def train(name: str, workspace: Where = DEFAULT_WORKDIR, out: Path | str | None = None,
+          config: Path | str | None = None, set: Overrides = None, argv: list[str] | None = None,
+          progress: bool = False, **options: Any) -> dict[str, Any]:
+    """Train model `name` (see `openastro.ml.registry.MODELS`); `options` are that model's train options."""
+    from openastro.ml.registry import model_spec
+
+    spec = model_spec(name)
+    _check_options(name, "train", options, spec.train_options)
+    return spec.train_function()(_root(workspace), settings(config, set), out=out, argv=argv, progress=progress,
+                                 **options)
+
+
+def evaluate(name: str, workspace: Where = DEFAULT_WORKDIR, model: Path | str | None = None,
+             config: Path | str | None = None, set: Overrides = None, argv: list[str] | None = None,
+             progress: bool = False, **options: Any) -> dict[str, Any]:
+    """Held-out metrics of model `name` (model: --model, <section>.model, the workspace's, else shipped)."""
+    from openastro.ml.registry import model_spec
+
+    spec = model_spec(name)
+    _check_options(name, "evaluate", options, spec.evaluate_options)
+    return spec.evaluate_function()(_root(workspace), settings(config, set), model=model, argv=argv,
+                                    progress=progress, **options)
+
+
+def export(name: str, workspace: Where = DEFAULT_WORKDIR, model: Path | str | None = None,
+           out: Path | str | None = None, int8: bool = False, config: Path | str | None = None,
+           set: Overrides = None) -> dict[str, Any]:
+    """Export model `name`'s torch network to ONNX, checked against torch; `out`: the folder for the ONNX files
+    (default: beside the weights, or a copy in the workspace when the weights' folder is read-only)."""
+    from openastro.ml.export import export_model
+
+    return export_model(name, _root(workspace), model, out, int8, settings(config, set))
+
+
+def load_model(name: str, workspace: Where | None = None, model: Path | str | None = None,
+               config: Path | str | None = None, set: Overrides = None, **runtime: Any) -> Any:
+    """The estimator `name` means (see `evaluate`), ready to `predict`; `runtime`: e.g. backend="onnx"."""
+    from openastro.ml.registry import load_model as load
+
+    return load(name, model, None if workspace is None else _root(workspace), settings(config, set), **runtime)
+
+
+def runs(workspace: Where = DEFAULT_WORKDIR, experiment: str | None = None, limit: int = 50) -> list[dict[str, Any]]:
+    """The workspace's MLflow runs, newest first, with their main metrics."""
+    from openastro.ml.runs import list_runs
+
+    return list_runs(_root(workspace), experiment, limit)
+
+
+def _root(workspace: Where) -> Path:
+    """The folder a workspace argument names."""
+    return workspace.root if isinstance(workspace, Workspace) else Path(workspace)
+
+
+def _overrides(values: Overrides) -> list[str]:
+    """--set overrides as "section.key=value" strings, from a list or a dict (values written as TOML)."""
+    import json
+
+    if values is None:
+        return []
+    if isinstance(values, Mapping):
+        return [f"{key}={json.dumps(value)}" for key, value in values.items()]
+    return [str(v) for v in values]
+
+
+def _check_options(name: str, verb: str, options: Mapping[str, Any], allowed: Sequence[str]) -> None:
+    """An InputError naming the options `openastro VERB NAME` does not take."""
+    from openastro.core.errors import InputError
+
+    unknown = sorted(set(options) - set(allowed))
+    if unknown:
+        takes = ", ".join(allowed) or "no options"
+        raise InputError(f"`openastro {verb} {name}` takes no option {', '.join(unknown)} (it takes: {takes})")
