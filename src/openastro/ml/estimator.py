@@ -15,6 +15,7 @@
 from __future__ import annotations
 
 import inspect
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, ClassVar, Self
 
@@ -138,19 +139,29 @@ class Estimator:
             raise InputError(f"{type(self).__name__} takes no runtime options ({', '.join(runtime)})")
 
 
+@dataclass(kw_only=True, repr=False, eq=False)
 class TorchEstimator(Estimator):
     """An estimator around one torch network: trained by `ml.Trainer` (CUDA and mixed precision when present,
     checkpoints, resume, early stopping, MLflow callbacks), exported to ONNX, run by torch or ONNX Runtime.
 
-    Subclasses define `network_spec()` and, in `fit`, call `_train(train_set, val_set, loss_fn, ...)`; in
-    `predict*`, `_forward(*arrays)` runs the network on float32 arrays (torch in memory, or the loaded backend).
-    Their hyperparameters include the training knobs `epochs`, `batch_size`, `learning_rate`, `weight_decay`,
-    `patience`, `seed`, `device` and `threads` (CPU threads while training: a seed gives the same weights only
-    with the same count; 0 leaves torch's choice).
+    Subclasses are keyword-only dataclasses too: their fields are their hyperparameters (the generated
+    `__init__` stores them and does nothing else), added to the training knobs below. They define
+    `network_spec()`; `fit` calls `_train(train_set, val_set, loss_fn, ...)`, `predict*` call `_forward(*arrays)`
+    (the network on float32 arrays: torch in memory, or the backend it was loaded with).
     """
 
-    weights_attributes = ("network_",)
-    _runner: Any = None
+    epochs: int = 10
+    batch_size: int = 64
+    learning_rate: float = 1e-3
+    weight_decay: float = 1e-4
+    patience: int = 5  # early stopping: epochs without a better validation monitor
+    warmup_steps: int = 0
+    seed: int = 0
+    device: str = "auto"  # "auto": CUDA when available, else the CPU
+    threads: int = 0  # CPU threads while training (a seed gives the same weights only with the same count); 0: leave
+
+    weights_attributes: ClassVar[tuple[str, ...]] = ("network_",)
+    _runner: ClassVar[Any] = None
 
     def network_spec(self) -> Any:
         """The `ml.bundle.NetworkSpec` of this estimator's network."""
@@ -163,9 +174,10 @@ class TorchEstimator(Estimator):
         """The Trainer settings from the hyperparameters (`overrides`: monitor, mode, warmup_steps, progress)."""
         from openastro.ml.trainer import TrainConfig
 
+        settings = {"warmup_steps": self.warmup_steps, **overrides}
         return TrainConfig(epochs=self.epochs, batch_size=self.batch_size, lr=self.learning_rate,
                            weight_decay=self.weight_decay, patience=self.patience, seed=self.seed,
-                           device=self.device, threads=self.threads, **overrides)
+                           device=self.device, threads=self.threads, **settings)
 
     def _train(self, train_set: Any, val_set: Any, loss_fn: Any, metrics_fn: Any = None, *,
                callbacks: list | None = None, checkpoint_dir: Path | str | None = None,

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import functools
 import os
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -69,6 +70,7 @@ def auc_metrics_fn(y_true: np.ndarray, logits: np.ndarray) -> dict[str, float]:
     return {"val_roc_auc": roc_auc(y, score), "val_accuracy": float(((score > 0) == y).mean())}
 
 
+@dataclass(kw_only=True, repr=False, eq=False)
 class RealBogusClassifier(TorchEstimator):
     """Real (astrophysical) versus bogus (artefact) (science, reference, difference) stamps.
 
@@ -79,23 +81,13 @@ class RealBogusClassifier(TorchEstimator):
 
     name = "realbogus"
 
-    def __init__(self, width: int = 16, dropout: float = 0.3, fnr: float = 0.02, pos_weight: float = 1.0,
-                 epochs: int = 25, batch_size: int = 64, learning_rate: float = 2e-3, weight_decay: float = 1e-4,
-                 patience: int = 5, warmup_steps: int = 20, seed: int = 0, device: str = "auto",
-                 threads: int = 0) -> None:
-        self.width = width
-        self.dropout = dropout
-        self.fnr = fnr
-        self.pos_weight = pos_weight
-        self.epochs = epochs
-        self.batch_size = batch_size
-        self.learning_rate = learning_rate
-        self.weight_decay = weight_decay
-        self.patience = patience
-        self.warmup_steps = warmup_steps
-        self.seed = seed
-        self.device = device
-        self.threads = threads
+    width: int = 16  # channels of the first block
+    dropout: float = 0.3
+    fnr: float = 0.02  # the threshold misses this fraction of the real validation stamps
+    pos_weight: float = 1.0  # weight of real stamps in the loss
+    epochs: int = 25
+    learning_rate: float = 2e-3
+    warmup_steps: int = 20
 
     def network_spec(self) -> NetworkSpec:
         return NetworkSpec("openastro.transients.nets:RealBogusNet",
@@ -120,7 +112,7 @@ class RealBogusClassifier(TorchEstimator):
         val_set = AugmentedStamps(model_inputs(X_val), y_val, self.seed, train=False)
         loss = functools.partial(bce_loss, pos_weight=self.pos_weight)
         self._train(train_set, val_set, loss, auc_metrics_fn, callbacks=callbacks, checkpoint_dir=checkpoint_dir,
-                    resume=resume, progress=progress, warmup_steps=self.warmup_steps)
+                    resume=resume, progress=progress)
         self.threshold_ = float(threshold_at_fnr(self.predict_proba(X_val)[y_val], self.fnr))
         return self
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -64,6 +65,7 @@ def sigmoid(x: np.ndarray) -> np.ndarray:
     return (0.5 * (1 + np.tanh(0.5 * np.asarray(x, np.float64)))).astype(np.float32)
 
 
+@dataclass(kw_only=True, repr=False, eq=False)
 class Segmenter(TorchEstimator):
     """U-Net segmenter of transients in (science, reference, difference) frames.
 
@@ -76,26 +78,17 @@ class Segmenter(TorchEstimator):
 
     name = "unet"
 
-    def __init__(self, width: int = 16, depth: int = 4, tile: int = 128, threshold: float = 0.5,
-                 upsample: str = "resize", samples: int = 512, train_tile: int = 64, epochs: int = 4,
-                 batch_size: int = 16, learning_rate: float = 2e-3, weight_decay: float = 1e-4, patience: int = 5,
-                 warmup_steps: int = 20, seed: int = 0, device: str = "auto", threads: int = 0) -> None:
-        self.width = width
-        self.depth = depth
-        self.tile = tile
-        self.threshold = threshold
-        self.upsample = upsample
-        self.samples = samples
-        self.train_tile = train_tile
-        self.epochs = epochs
-        self.batch_size = batch_size
-        self.learning_rate = learning_rate
-        self.weight_decay = weight_decay
-        self.patience = patience
-        self.warmup_steps = warmup_steps
-        self.seed = seed
-        self.device = device
-        self.threads = threads
+    width: int = 16  # channels at full resolution
+    depth: int = 4
+    tile: int = 128  # tile side of tiled inference
+    threshold: float = 0.5  # per-pixel probability of a transient pixel
+    upsample: str = "resize"  # "resize" (1x1 convolution, nearest 2x) or "transpose" (see nets.UNet)
+    samples: int = 512  # training tiles drawn per fit
+    train_tile: int = 64  # training tile side (the network is fully convolutional)
+    epochs: int = 4
+    batch_size: int = 16
+    learning_rate: float = 2e-3
+    warmup_steps: int = 20
 
     def network_spec(self) -> NetworkSpec:
         kwargs = {"in_channels": 3, "out_channels": 1, "width": self.width, "depth": self.depth,
@@ -116,7 +109,7 @@ class Segmenter(TorchEstimator):
         val = tiles(X_val, y_val, max(64, self.samples // 4), self.train_tile, self.seed + 1, augment=False)
         datasets = [torch.utils.data.TensorDataset(torch.from_numpy(x), torch.from_numpy(m)) for x, m in (train, val)]
         self._train(*datasets, dice_bce_loss, pixel_metrics_fn, callbacks=callbacks, checkpoint_dir=checkpoint_dir,
-                    resume=resume, progress=progress, warmup_steps=self.warmup_steps)
+                    resume=resume, progress=progress)
         return self
 
     def logits(self, inputs: np.ndarray) -> np.ndarray:
