@@ -183,8 +183,10 @@ class TorchEstimator(Estimator):
                callbacks: list | None = None, checkpoint_dir: Path | str | None = None,
                resume: Path | str | None = None, **config: Any) -> None:
         """Build a fresh network and fit it with the shared Trainer; keeps `network_`, `history_`, `best_epoch_`."""
+        from openastro.ml.device import seed_everything
         from openastro.ml.trainer import Trainer
 
+        seed_everything(self.seed)  # the initial weights come from the seed (torch starts from a random one)
         self.network_ = self.network_spec().build()
         self._runner = None
         trainer = Trainer(self.network_, loss_fn, self.train_config(**config), metrics_fn=metrics_fn,

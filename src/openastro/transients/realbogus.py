@@ -13,6 +13,7 @@ import numpy as np
 from openastro.core.errors import InputError
 from openastro.ml.bundle import NetworkSpec
 from openastro.ml.estimator import TorchEstimator
+from openastro.ml.losses import logit_metrics, weighted_bce
 from openastro.transients.cutouts import STAMP_SIZE, augment, normalise_triplet, orient
 from openastro.transients.segmenter import sigmoid
 
@@ -50,24 +51,6 @@ def model_inputs(stamps: np.ndarray) -> np.ndarray:
     parts = np.array_split(np.asarray(stamps), workers * 2)
     with ThreadPoolExecutor(workers) as pool:
         return np.concatenate(list(pool.map(lambda part: normalise_triplet(orient(part)), parts)))
-
-
-def bce_loss(logits: Any, target: Any, pos_weight: float = 1.0) -> Any:
-    """Binary cross-entropy on logits; `pos_weight` weighs real stamps (the threshold sits in their low tail)."""
-    import torch
-    import torch.nn.functional as F
-
-    weight = torch.tensor(pos_weight, device=logits.device)
-    return F.binary_cross_entropy_with_logits(logits, target, pos_weight=weight)
-
-
-def auc_metrics_fn(y_true: np.ndarray, logits: np.ndarray) -> dict[str, float]:
-    """Validation ROC AUC and accuracy at p = 0.5 for the Trainer's history."""
-    from openastro.ml.metrics import roc_auc
-
-    y = np.asarray(y_true).ravel() > 0.5
-    score = np.asarray(logits).ravel()
-    return {"val_roc_auc": roc_auc(y, score), "val_accuracy": float(((score > 0) == y).mean())}
 
 
 @dataclass(kw_only=True, repr=False, eq=False)
@@ -110,8 +93,8 @@ class RealBogusClassifier(TorchEstimator):
                              "stamps; add data")
         train_set = AugmentedStamps(model_inputs(X), y, self.seed, train=True)
         val_set = AugmentedStamps(model_inputs(X_val), y_val, self.seed, train=False)
-        loss = functools.partial(bce_loss, pos_weight=self.pos_weight)
-        self._train(train_set, val_set, loss, auc_metrics_fn, callbacks=callbacks, checkpoint_dir=checkpoint_dir,
+        loss = functools.partial(weighted_bce, pos_weight=self.pos_weight)
+        self._train(train_set, val_set, loss, logit_metrics, callbacks=callbacks, checkpoint_dir=checkpoint_dir,
                     resume=resume, progress=progress)
         self.threshold_ = float(threshold_at_fnr(self.predict_proba(X_val)[y_val], self.fnr))
         return self

@@ -61,8 +61,10 @@ def dice_bce_loss(logits: Any, target: Any, smooth: float = 1.0) -> Any:
 
 
 def sigmoid(x: np.ndarray) -> np.ndarray:
-    """Logistic function, overflow-safe."""
-    return (0.5 * (1 + np.tanh(0.5 * np.asarray(x, np.float64)))).astype(np.float32)
+    """Logistic function as float32 (scipy's expit: overflow-safe)."""
+    from scipy.special import expit
+
+    return expit(np.asarray(x, np.float64)).astype(np.float32)
 
 
 @dataclass(kw_only=True, repr=False, eq=False)

@@ -1,7 +1,11 @@
 """Planet-candidate vetting: folded views, K-means triage and a 1-D CNN giving P(planet-like transit).
 
-A capability (floor 4): imports openastro.core, openastro.lightcurve and, for training data, openastro.sim.
-torch loads only with the model (`VettingModel`), not on `import openastro.vetting`.
+A capability (floor 4): imports openastro.core, openastro.lightcurve, openastro.ml and, for training data,
+openastro.sim. torch loads only with the network (`openastro.vetting.nets`), never on `import
+openastro.vetting`.
+
+    clf = VettingClassifier(epochs=5).fit(train_views, train_labels, val_views, val_labels)
+    clf.predict_proba(views); clf.save("models/vetting"); VettingClassifier.load("models/vetting")
 """
 
 from __future__ import annotations
@@ -9,18 +13,22 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from openastro.vetting.evaluate import evaluate_vetting
-    from openastro.vetting.model import VettingModel
-    from openastro.vetting.predict import VetResult, default_model_path, vet_files, vet_lightcurve
-    from openastro.vetting.train import train_vetting
+    from openastro.vetting.data import ViewSet
+    from openastro.vetting.field import FieldVettingTask, TransitCandidate, vet_field
+    from openastro.vetting.model import VettingClassifier
+    from openastro.vetting.predict import VetResult, load_model, vet_files, vet_lightcurve
+    from openastro.vetting.train import evaluate_vetting, train_vetting
     from openastro.vetting.triage import Triage
-    from openastro.vetting.views import Views, make_views
+    from openastro.vetting.views import Ephemeris, Views, ViewSettings, make_views, views_at
 
-_WHERE = {"evaluate_vetting": "evaluate", "VettingModel": "model", "VetResult": "predict",
-          "default_model_path": "predict", "vet_files": "predict", "vet_lightcurve": "predict",
-          "train_vetting": "train", "Triage": "triage", "Views": "views", "make_views": "views"}
-__all__ = ["Triage", "VetResult", "VettingModel", "Views", "default_model_path", "evaluate_vetting", "make_views",
-           "train_vetting", "vet_files", "vet_lightcurve"]
+_WHERE = {"ViewSet": "data", "FieldVettingTask": "field", "TransitCandidate": "field", "vet_field": "field",
+          "VettingClassifier": "model", "VetResult": "predict", "load_model": "predict",
+          "vet_files": "predict", "vet_lightcurve": "predict", "evaluate_vetting": "train",
+          "train_vetting": "train", "Triage": "triage", "Ephemeris": "views", "Views": "views",
+          "ViewSettings": "views", "make_views": "views", "views_at": "views"}
+__all__ = ["Ephemeris", "FieldVettingTask", "TransitCandidate", "Triage", "VetResult", "VettingClassifier",
+           "ViewSet", "ViewSettings", "Views", "evaluate_vetting", "load_model", "make_views",
+           "train_vetting", "vet_field", "vet_files", "vet_lightcurve", "views_at"]
 
 
 def __getattr__(name: str) -> Any:

@@ -1,227 +1,174 @@
-"""The vetting CNN: two 1-D conv towers (global and local views) plus scalar features -> P(planet-like transit)."""
+"""The vetting classifier: P(planet-like transit) of a light curve from its folded views, and its triage."""
 
 from __future__ import annotations
 
-import copy
-import json
-from collections.abc import Callable
+import functools
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import numpy as np
-import torch
-from torch import nn
 
+from openastro.core.errors import InputError
+from openastro.ml.bundle import NetworkSpec
+from openastro.ml.estimator import TorchEstimator
+from openastro.ml.losses import logit_metrics, weighted_bce
 from openastro.vetting.data import ViewSet
-
-WEIGHTS_NAME = "vetting_cnn.pt"
-ARCH = {"global_channels": [8, 16, 32, 32], "local_channels": [8, 16], "kernel": 5, "hidden": 64}
+from openastro.vetting.views import SCALAR_NAMES, ViewSettings
 
 
-def _tower(channels: list[int], kernel: int) -> nn.Sequential:
-    """Blocks of two same-padded convolutions and a stride-2 max-pool, as in AstroNet."""
-    layers: list[nn.Module] = []
-    c_in = 1
-    for c in channels:
-        layers += [nn.Conv1d(c_in, c, kernel, padding=kernel // 2), nn.ReLU(),
-                   nn.Conv1d(c, c, kernel, padding=kernel // 2), nn.ReLU(), nn.MaxPool1d(3, 2)]
-        c_in = c
-    return nn.Sequential(*layers, nn.Flatten())
+class ViewsDataset:
+    """A torch-style dataset of ((global, local, scalars), label); with `flip`, each draw is time-reversed at
+    random (a transit looks the same backwards, an eclipse's asymmetry does not depend on the direction)."""
+
+    def __init__(self, data: ViewSet, labels: np.ndarray, seed: int, flip: bool) -> None:
+        self.global_views = np.asarray(data.global_views, np.float32)
+        self.local_views = np.asarray(data.local_views, np.float32)
+        self.scalars = np.asarray(data.scalars, np.float32)
+        self.labels, self.flip = np.asarray(labels, np.float32), flip
+        self.rng = np.random.default_rng(seed)
+
+    def __len__(self) -> int:
+        return len(self.labels)
+
+    def __getitem__(self, i: int) -> tuple[tuple[Any, Any, Any], Any]:
+        import torch
+
+        g, lv = self.global_views[i], self.local_views[i]
+        if self.flip and self.rng.random() < 0.5:
+            g, lv = g[::-1], lv[::-1]
+        views = (torch.from_numpy(np.ascontiguousarray(g)), torch.from_numpy(np.ascontiguousarray(lv)),
+                 torch.from_numpy(self.scalars[i]))
+        return views, torch.tensor(self.labels[i])
 
 
-class VettingNet(nn.Module):
-    """Global tower + local tower + standardised scalars -> fully connected head -> one logit."""
+def stratified_split(data: ViewSet, labels: np.ndarray, seed: int, fraction: float = 0.2
+                     ) -> tuple[ViewSet, np.ndarray, ViewSet, np.ndarray]:
+    """A seeded split into (X, y, X_val, y_val) holding out `fraction` of each class."""
+    from sklearn.model_selection import train_test_split
 
-    def __init__(self, global_bins: int, local_bins: int, n_scalars: int, dropout: float = 0.2,
-                 arch: dict[str, Any] | None = None) -> None:
-        super().__init__()
-        arch = {**ARCH, **(arch or {})}
-        self.global_tower = _tower(arch["global_channels"], arch["kernel"])
-        self.local_tower = _tower(arch["local_channels"], arch["kernel"])
-        with torch.no_grad():
-            n_flat = (self.global_tower(torch.zeros(1, 1, global_bins)).shape[1]
-                      + self.local_tower(torch.zeros(1, 1, local_bins)).shape[1] + n_scalars)
-        hidden = arch["hidden"]
-        self.head = nn.Sequential(nn.Linear(n_flat, hidden), nn.ReLU(), nn.Dropout(dropout),
-                                  nn.Linear(hidden, hidden), nn.ReLU(), nn.Dropout(dropout), nn.Linear(hidden, 1))
-        self.register_buffer("scalar_mean", torch.zeros(n_scalars))
-        self.register_buffer("scalar_scale", torch.ones(n_scalars))
-
-    def forward(self, gview: torch.Tensor, lview: torch.Tensor, scalars: torch.Tensor) -> torch.Tensor:
-        """Logits of shape (batch,)."""
-        s = (scalars - self.scalar_mean) / self.scalar_scale
-        x = torch.cat([self.global_tower(gview[:, None]), self.local_tower(lview[:, None]), s], dim=1)
-        return self.head(x)[:, 0]
+    keep, _ = train_test_split(np.arange(len(labels)), test_size=fraction, random_state=seed,
+                               stratify=labels)
+    mask = np.zeros(len(labels), bool)
+    mask[keep] = True
+    return data.subset(mask), labels[mask], data.subset(~mask), labels[~mask]
 
 
-def _tensors(data: ViewSet) -> tuple[torch.Tensor, ...]:
-    return tuple(torch.as_tensor(np.asarray(a, dtype=np.float32))
-                 for a in (data.global_views, data.local_views, data.scalars, data.labels))
+@dataclass(kw_only=True, repr=False, eq=False)
+class VettingClassifier(TorchEstimator):
+    """Planet-like transit (1) versus everything else (0) from the views of `openastro.vetting.views`.
 
+    `fit(X, y, X_val, y_val)` takes ViewSets (the views of light curves) and labels; it standardises the
+    scalar features (kept in the network's buffers and as `scalar_mean_`, `scalar_scale_`), trains the
+    two-tower CNN (`nets.VettingNet`) with the shared Trainer (time-reversal augmentation, class-balanced BCE,
+    early stopping on the validation ROC AUC), sets `threshold_` to the best validation F1 and fits the
+    K-means triage of the training curves (`triage_`). `predict_proba` gives P(planet-like), `predict` applies
+    the threshold, `score` is the ROC AUC. The view settings are hyperparameters: views scored by a model must
+    be built with its own (`view_settings()`).
+    """
 
-class VettingModel:
-    """Estimator around VettingNet: fit (AdamW, cosine schedule, early stopping on validation AUC), predict, save."""
+    name = "vetting"
 
-    def __init__(self, config: dict[str, Any] | None = None, seed: int = 0) -> None:
-        from openastro.core.config import VettingConfig, load_config
+    global_bins: int = 201  # bins of the global view (whole orbit)
+    local_bins: int = 61  # bins of the local view (around the event)
+    local_width: float = 2.0  # the local view spans +-this many durations
+    search_bls_grid: int = 15000  # the period search that finds the ephemeris of a curve without one
+    search_ls_grid: int = 200000
+    search_detrend: str = "median"
+    search_bls_below_ls_power: float = 0.25
+    dropout: float = 0.2
+    epochs: int = 30
+    learning_rate: float = 0.003
+    patience: int = 6  # epochs without a better validation ROC AUC
+    seed: int = 2026
+    threads: int = 1
 
-        config = dict(config or {})
-        missing = set(VettingConfig.model_fields) - set(config)  # a saved model carries all its keys
-        self.config: dict[str, Any] = {**(load_config().vetting.model_dump() if missing else {}), **config}
-        self.seed = seed
-        self.threshold = 0.5
-        self.net: VettingNet | None = None
-        self.triage: dict[str, Any] | None = None  # a Triage state (openastro.vetting.triage) saved alongside
-        self.history: list[dict[str, float]] = []
-        self.info: dict[str, Any] = {}
-        self.scalar_range: list[list[float]] = []  # per-scalar [min, max] seen in training
+    def view_settings(self) -> ViewSettings:
+        """The settings views scored by this model are built with."""
+        return ViewSettings.of(self)
 
-    def _build(self, data: ViewSet) -> VettingNet:
-        torch.manual_seed(self.seed)
-        return VettingNet(data.global_views.shape[1], data.local_views.shape[1], data.scalars.shape[1],
-                          self.config["dropout"], self.config.get("arch"))
+    def network_spec(self) -> NetworkSpec:
+        kwargs = {"global_bins": self.global_bins, "local_bins": self.local_bins,
+                  "n_scalars": len(SCALAR_NAMES), "dropout": self.dropout,
+                  "scalar_mean": _floats(getattr(self, "scalar_mean_", None)),
+                  "scalar_scale": _floats(getattr(self, "scalar_scale_", None))}
+        inputs = {"global": [self.global_bins], "local": [self.local_bins], "scalars": [len(SCALAR_NAMES)]}
+        return NetworkSpec("openastro.vetting.nets:VettingNet", kwargs, inputs, ["logit"])
 
-    def fit(self, train: ViewSet, val: ViewSet, epochs: int | None = None,
-            on_epoch: Callable[[dict[str, float]], None] | None = None) -> VettingModel:
-        """Train on `train`; keep the weights of the epoch with the best validation ROC AUC."""
-        threads = torch.get_num_threads()  # other OpenMP users (batman) change it: pin it for reproducibility
-        torch.set_num_threads(self.config["torch_threads"])
-        try:
-            return self._fit(train, val, epochs, on_epoch)
-        finally:
-            torch.set_num_threads(threads)
+    def fit(self, X: ViewSet, y: np.ndarray | None = None, X_val: ViewSet | None = None,
+            y_val: np.ndarray | None = None, *, callbacks: list | None = None,
+            checkpoint_dir: Path | str | None = None, resume: Path | str | None = None,
+            progress: bool = False) -> VettingClassifier:
+        """Train on the views of labelled light curves (`y` default: `X.labels`); without validation views, a
+        seeded fifth of each class is held out for early stopping and the threshold."""
+        from openastro.ml.metrics import threshold_best_f1
+        from openastro.vetting.triage import Triage
 
-    def _fit(self, train: ViewSet, val: ViewSet, epochs: int | None,
-             on_epoch: Callable[[dict[str, float]], None] | None) -> VettingModel:
-        from openastro.vetting.evaluate import choose_threshold, roc_auc
-
-        cfg = self.config
-        epochs = epochs or cfg["epochs"]
-        net = self.net = self._build(train)
-        scalars = np.asarray(train.scalars, dtype=np.float32)
-        net.scalar_mean.copy_(torch.as_tensor(scalars.mean(axis=0)))
-        net.scalar_scale.copy_(torch.as_tensor(np.where(scalars.std(axis=0) > 0, scalars.std(axis=0), 1.0)))
-        self.scalar_range = [scalars.min(axis=0).tolist(), scalars.max(axis=0).tolist()]
-        g, lv, s, y = _tensors(train)
-        gen = torch.Generator().manual_seed(self.seed)
-        batch = cfg["batch_size"]
-        steps = epochs * int(np.ceil(len(y) / batch))
-        opt = torch.optim.AdamW(net.parameters(), lr=cfg["learning_rate"], weight_decay=cfg["weight_decay"])
-        sched = torch.optim.lr_scheduler.CosineAnnealingLR(opt, T_max=max(steps, 1))
-        pos = float(y.sum())
-        loss_fn = nn.BCEWithLogitsLoss(pos_weight=torch.tensor((len(y) - pos) / max(pos, 1.0)))
-        best, best_state, stale = -np.inf, None, 0
-        self.history = []
-        for epoch in range(1, epochs + 1):
-            net.train()
-            order, total = torch.randperm(len(y), generator=gen), 0.0
-            for start in range(0, len(y), batch):
-                idx = order[start:start + batch]
-                flip = torch.rand(len(idx), generator=gen) < 0.5  # time reversal: a transit looks the same
-                gb = torch.where(flip[:, None], g[idx].flip(1), g[idx])
-                lb = torch.where(flip[:, None], lv[idx].flip(1), lv[idx])
-                loss = loss_fn(net(gb, lb, s[idx]), y[idx])
-                opt.zero_grad()
-                loss.backward()
-                opt.step()
-                sched.step()
-                total += loss.item() * len(idx)
-            p_val = self.predict_proba(val)
-            row = {"epoch": epoch, "train_loss": total / len(y), "val_loss": self._loss(val, loss_fn),
-                   "val_auc": roc_auc(val.labels, p_val), "lr": float(sched.get_last_lr()[0])}
-            self.history.append(row)
-            if on_epoch is not None:
-                on_epoch(row)
-            if row["val_auc"] > best:
-                best, best_state, stale = row["val_auc"], copy.deepcopy(net.state_dict()), 0
-            else:
-                stale += 1
-                if stale >= cfg["patience"]:
-                    break
-        if best_state is not None:
-            net.load_state_dict(best_state)
-        self.threshold = choose_threshold(val.labels, self.predict_proba(val))
+        y = np.asarray(X.labels if y is None else y).astype(int)
+        if X_val is None:
+            X, y, X_val, y_val = stratified_split(X, y, self.seed)
+        y_val = np.asarray(X_val.labels if y_val is None else y_val).astype(int)
+        for data, labels, what in ((X, y, "training"), (X_val, y_val, "validation")):
+            self._check_views(data, labels, what)
+        scalars = np.asarray(X.scalars, np.float64)
+        std = scalars.std(axis=0)
+        self.scalar_mean_ = scalars.mean(axis=0).astype(np.float32)
+        self.scalar_scale_ = np.where(std > 0, std, 1.0).astype(np.float32)
+        self.scalar_range_ = np.stack([scalars.min(axis=0), scalars.max(axis=0)])
+        loss = functools.partial(weighted_bce, pos_weight=float((y == 0).sum() / (y == 1).sum()))
+        train_set = ViewsDataset(X, y, self.seed, flip=True)
+        val_set = ViewsDataset(X_val, y_val, self.seed, flip=False)
+        self._train(train_set, val_set, loss, logit_metrics, callbacks=callbacks, checkpoint_dir=checkpoint_dir,
+                    resume=resume, progress=progress, monitor="val_roc_auc", mode="max")
+        self.threshold_ = threshold_best_f1(y_val, self.predict_proba(X_val))
+        self.triage_ = Triage(seed=self.seed).fit(X.features).to_dict() if X.features else {}
         return self
 
-    def _loss(self, data: ViewSet, loss_fn: nn.Module) -> float:
-        """Mean loss over `data` in eval mode."""
-        g, lv, s, y = _tensors(data)
-        self.net.eval()
-        with torch.no_grad():
-            return float(loss_fn(self.net(g, lv, s), y))
+    def _check_views(self, data: ViewSet, labels: np.ndarray, what: str) -> None:
+        """InputError unless `data` has this model's view shapes and `labels` both classes, one per curve."""
+        shapes = (data.global_views.shape[1:], data.local_views.shape[1:], data.scalars.shape[1:])
+        if shapes != ((self.global_bins,), (self.local_bins,), (len(SCALAR_NAMES),)):
+            raise InputError(f"{what} views have shapes {shapes}, this model takes "
+                             f"global_bins={self.global_bins}, local_bins={self.local_bins} and "
+                             f"{len(SCALAR_NAMES)} scalars; build them with its view_settings()")
+        if len(labels) != len(data) or set(np.unique(labels)) != {0, 1}:
+            raise InputError(f"{what} needs one 0/1 label per light curve and both classes; add curves")
 
-    def predict_proba(self, data: ViewSet) -> np.ndarray:
-        """P(planet-like transit) for each light curve of `data`."""
-        if self.net is None:
-            raise RuntimeError("VettingModel is not fitted; call fit() or load()")
-        g, lv, s, _ = _tensors(data)
-        self.net.eval()
-        with torch.no_grad():
-            return torch.sigmoid(self.net(g, lv, s)).numpy().astype(float)
+    def predict_proba(self, X: ViewSet) -> np.ndarray:
+        """P(planet-like transit) of each light curve of X."""
+        from scipy.special import expit
+
+        if not len(X):
+            return np.zeros(0)
+        logits = self._forward(X.global_views, X.local_views, X.scalars)
+        return expit(np.asarray(logits, np.float64).reshape(-1))
+
+    def predict(self, X: ViewSet) -> np.ndarray:
+        """1 where a light curve is planet-like at the validation-chosen threshold, else 0."""
+        return (self.predict_proba(X) >= self.threshold_).astype(int)
+
+    def score(self, X: ViewSet, y: np.ndarray | None = None) -> float:
+        """ROC AUC on labelled views (`y` default: `X.labels`)."""
+        from openastro.ml.metrics import roc_auc
+
+        return roc_auc(np.asarray(X.labels if y is None else y).astype(int), self.predict_proba(X))
+
+    def triage(self, features: list[dict[str, Any]]) -> list[str]:
+        """The triage cluster name of each light curve's features ('' for all when no triage was fitted)."""
+        from openastro.vetting.triage import Triage
+
+        self.check_fitted()
+        if not getattr(self, "triage_", None):
+            return [""] * len(features)
+        return Triage.from_dict(self.triage_).predict(features)
 
     def out_of_range(self, scalars: np.ndarray) -> list[str]:
         """Names of the scalar features of one light curve outside the range seen in training."""
-        from openastro.vetting.views import SCALAR_NAMES
+        lo, hi = np.asarray(self.scalar_range_)
+        values = np.asarray(scalars)
+        return [n for n, v, a, b in zip(SCALAR_NAMES, values, lo, hi, strict=True) if not a <= v <= b]
 
-        if not self.scalar_range:
-            return []
-        lo, hi = (np.asarray(r) for r in self.scalar_range)
-        return [n for n, v, a, b in zip(SCALAR_NAMES, scalars, lo, hi, strict=True) if not a <= v <= b]
 
-    def predict(self, data: ViewSet) -> np.ndarray:
-        """1 for planet-like, 0 otherwise, at the threshold chosen on the validation set."""
-        return (self.predict_proba(data) >= self.threshold).astype(int)
-
-    def score(self, data: ViewSet) -> float:
-        """ROC AUC on labelled data."""
-        from openastro.vetting.evaluate import roc_auc
-
-        return roc_auc(data.labels, self.predict_proba(data))
-
-    def save(self, out: Path | str) -> Path:
-        """Write `vetting_cnn.pt` (state_dict) and `vetting_cnn.json` (config, threshold, triage) into a folder."""
-        if self.net is None:
-            raise RuntimeError("nothing to save: the model is not fitted")
-        out = Path(out)
-        out.mkdir(parents=True, exist_ok=True)
-        path = out / WEIGHTS_NAME
-        torch.save(self.net.state_dict(), path)
-        meta = {"config": self.config, "seed": self.seed, "threshold": self.threshold, "triage": self.triage,
-                "shapes": self._shapes(), "history": self.history, "scalar_range": self.scalar_range, **self.info}
-        path.with_suffix(".json").write_text(json.dumps(meta, indent=1, default=str))
-        return path
-
-    def _shapes(self) -> dict[str, int]:
-        net = self.net
-        return {"global_bins": self.config["global_bins"], "local_bins": self.config["local_bins"],
-                "n_scalars": int(net.scalar_mean.shape[0])}
-
-    @classmethod
-    def load(cls, path: Path | str) -> VettingModel:
-        """Read a model written by `save()` (the .pt file or its folder)."""
-        from openastro.core.errors import InputError
-
-        path = Path(path)
-        if not path.exists():
-            raise InputError(f"{path}: no such file or folder; pass vetting weights (.pt) or their folder to --model")
-        path = path / WEIGHTS_NAME if path.is_dir() else path
-        meta_path = path.with_suffix(".json")
-        if not path.is_file() or not meta_path.is_file():
-            raise InputError(f"{path}: no vetting model here (need {path.name} and {meta_path.name}); "
-                             "train one with `openastro train vetting --out DIR`")
-        meta = json.loads(meta_path.read_text())
-        model = cls(meta["config"], meta["seed"])
-        model.threshold, model.triage, model.history = meta["threshold"], meta.get("triage"), meta.get("history", [])
-        model.scalar_range = meta.get("scalar_range", [])
-        own = ("config", "seed", "threshold", "triage", "history", "scalar_range", "shapes")
-        model.info = {k: v for k, v in meta.items() if k not in own}
-        shapes = meta["shapes"]
-        model.net = VettingNet(shapes["global_bins"], shapes["local_bins"], shapes["n_scalars"],
-                               model.config["dropout"], model.config.get("arch"))
-        try:
-            model.net.load_state_dict(torch.load(path, map_location="cpu", weights_only=True))
-        except (RuntimeError, OSError, EOFError) as exc:
-            raise InputError(f"{path}: not readable as vetting weights ({exc}); retrain or pass another --model") \
-                from None
-        model.net.eval()
-        return model
+def _floats(values: np.ndarray | None) -> list[float] | None:
+    """An array as a list of floats for the network's kwargs (None stays None)."""
+    return None if values is None else [float(v) for v in np.asarray(values).ravel()]

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass
-from importlib import resources
 from pathlib import Path
 from typing import Any
 
@@ -42,48 +41,41 @@ class VetResult:
         return {k: (None if isinstance(v, float) and not np.isfinite(v) else v) for k, v in asdict(self).items()}
 
 
-def default_model_path() -> Path:
-    """The weights shipped in the package."""
-    return Path(str(resources.files("openastro.vetting").joinpath("weights", "vetting_cnn.pt")))
+def load_model(explicit: Path | str | None = None, workspace: Path | str | None = None,
+               config: Any = None) -> Any:
+    """The VettingClassifier the registry resolves: `explicit`, vetting.model, the workspace's, else shipped."""
+    from openastro.ml.registry import load_model as load_registered
 
-
-def load_model(path: Path | str | None = None) -> Any:
-    """A VettingModel from `path` (file or folder), default the shipped weights."""
-    from openastro.vetting.model import VettingModel
-
-    return VettingModel.load(path or default_model_path())
+    return load_registered("vetting", explicit=explicit, workspace=workspace, config=config)
 
 
 def vet_lightcurve(lc: LightCurve, model: Any, views: Views | None = None) -> VetResult:
-    """Score one light curve with a loaded VettingModel (searching its period unless `views` are given)."""
-    from openastro.vetting.triage import Triage
-
+    """Score one light curve with a fitted VettingClassifier (its period searched unless `views` are given)."""
     if views is None:
-        views = make_views(lc, model.config)[1]
+        views = make_views(lc, model.view_settings())[1]
     score = float(model.predict_proba(ViewSet.from_views([views]))[0])
-    cluster = Triage.from_dict(model.triage).predict([views.features])[0] if model.triage else ""
-    feats = views.features
-    sec_depth = float(feats.get("secondary_depth", np.nan))
-    return VetResult(file=lc.source or lc.name, score=score, planet_like=score >= model.threshold, cluster=cluster,
-                     method=views.method, period=views.period, epoch=views.epoch, depth=views.depth,
-                     duration=views.duration, odd_even_sigma=views.odd_even_sigma,
+    sec_depth = float(views.features.get("secondary_depth", np.nan))
+    return VetResult(file=lc.source or lc.name, score=score, planet_like=score >= model.threshold_,
+                     cluster=model.triage([views.features])[0], method=views.method, period=views.period,
+                     epoch=views.epoch, depth=views.depth, duration=views.duration,
+                     odd_even_sigma=views.odd_even_sigma,
                      odd_even_flag=bool(views.odd_even_sigma >= ODD_EVEN_SIGMA),
                      secondary_sigma=views.secondary_sigma,
                      secondary_flag=bool(views.secondary_sigma >= SECONDARY_SIGMA and sec_depth > 0),
                      out_of_range=model.out_of_range(views.scalars))
 
 
-def vet_files(paths: list[Path | str], model_path: Path | str | None = None) -> list[dict[str, Any]]:
-    """Vet each file in order; a bad file gives {'file', 'error'} and the others still run."""
+def vet_files(paths: list[Path | str], model: Path | str | None = None, workspace: Path | str | None = None,
+              config: Any = None) -> list[dict[str, Any]]:
+    """Vet each file in order with the resolved model; a bad file gives {'file', 'error'}, the others run."""
     from openastro.lightcurve.readers import read
 
-    model = load_model(model_path)
+    classifier = load_model(model, workspace, config)
     out = []
     for path in paths:
         try:
-            result = vet_lightcurve(read(path), model)
+            result = vet_lightcurve(read(path), classifier)
             out.append({**result.to_dict(), "file": str(path)})
         except OpenAstroError as exc:
             out.append({"file": str(path), "error": str(exc)})
     return out
-

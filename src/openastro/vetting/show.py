@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-METRICS = ("roc_auc", "precision", "recall", "f1", "mcc", "threshold")
+METRICS = ("roc_auc", "pr_auc", "precision", "recall", "f1", "mcc", "threshold")
 
 
 def _num(value: Any, fmt: str) -> str:
@@ -63,7 +63,7 @@ def train_summary(summary: dict[str, Any]) -> None:
     """Where the weights went and how they score on the test seed."""
     metrics_table(summary["test"], f"test seed {summary['seeds']['test']}: {summary['epochs_run']} epochs, "
                                    f"best {summary['best_epoch']}, {summary['seconds']} s")
-    print(f"weights: {summary['weights']}\ncard: {summary['card']}\nmlflow run: {summary['mlflow_run_id']} "
+    print(f"model: {summary['model']}\ncard: {summary['card']}\nmlflow run: {summary['mlflow_run_id']} "
           f"({summary['tracking_uri']})")
 
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -14,7 +14,7 @@ from openastro.lightcurve.model import LightCurve
 from openastro.lightcurve.search import PeriodResult, search
 
 if TYPE_CHECKING:
-    from openastro.core.config import PeriodsConfig, VettingConfig
+    from openastro.core.config import PeriodsConfig
 
 # Ratios and shapes rather than significances (which grow with the number of points and would not transfer from
 # the simulated network to, say, a month of Kepler short cadence); the one SNR kept is capped at 100.
@@ -96,37 +96,65 @@ def scalar_vector(feats: dict[str, Any]) -> np.ndarray:
     return np.asarray(values, dtype=np.float32)
 
 
-def vetting_config(config: Any = None) -> VettingConfig:
-    """A VettingConfig from None (defaults), a Config, a VettingConfig or a dict holding at least its keys."""
-    from openastro.core.config import VettingConfig, load_config
+@dataclass(frozen=True)
+class ViewSettings:
+    """What shapes a light curve's views: their bins and local width, and the caps and fallback of the vetting
+    search. A trained model carries its own (its hyperparameters); training data take them from [vetting]."""
 
-    if config is None:
-        return load_config().vetting
-    if isinstance(config, VettingConfig):
-        return config
-    if hasattr(config, "vetting"):
-        return config.vetting
-    return VettingConfig.model_validate({k: config[k] for k in VettingConfig.model_fields})
+    global_bins: int
+    local_bins: int
+    local_width: float
+    search_bls_grid: int
+    search_ls_grid: int
+    search_detrend: str
+    search_bls_below_ls_power: float
+
+    @classmethod
+    def of(cls, source: Any = None) -> ViewSettings:
+        """From None (the [vetting] defaults), a Config, its [vetting] section, a dict holding at least these
+        keys, or any object with these attributes (a VettingClassifier)."""
+        if isinstance(source, ViewSettings):
+            return source
+        if source is None:
+            from openastro.core.config import load_config
+
+            source = load_config().vetting
+        source = getattr(source, "vetting", source)
+        names = [f.name for f in fields(cls)]
+        values = source if isinstance(source, dict) else {name: getattr(source, name) for name in names}
+        return cls(**{name: values[name] for name in names})
 
 
-def search_config(vetting: Any = None, periods: PeriodsConfig | None = None,
+@dataclass(frozen=True)
+class Ephemeris:
+    """A periodic event as a search found it: period (d), epoch (mid-event, in the light curve's time format),
+    duration (d) and depth (relative flux; None for Lomb-Scargle) and the method ('bls' or 'ls')."""
+
+    period: float
+    epoch: float
+    duration: float | None
+    depth: float | None
+    method: str
+
+
+def search_config(settings: Any = None, periods: PeriodsConfig | None = None,
                   threads: int | None = None) -> PeriodsConfig:
-    """The [periods] settings of vetting searches: the defaults with the grids capped by [vetting]."""
+    """The [periods] settings of vetting searches: the defaults with the grids capped by the view settings."""
     from openastro.lightcurve.settings import resolve_config
 
-    vetting = vetting_config(vetting)
+    settings = ViewSettings.of(settings)
     base = resolve_config(periods)
-    update: dict[str, Any] = {"bls_max_grid": min(base.bls_max_grid, vetting.search_bls_grid),
-                              "max_grid": min(base.max_grid, vetting.search_ls_grid), "detrend": vetting.search_detrend,
-                              "top": 1}  # only the best peak is folded
+    update: dict[str, Any] = {"bls_max_grid": min(base.bls_max_grid, settings.search_bls_grid),
+                              "max_grid": min(base.max_grid, settings.search_ls_grid),
+                              "detrend": settings.search_detrend, "top": 1}  # only the best peak is folded
     if threads is not None:
         update["bls_threads"] = threads
     return base.model_copy(update=update)
 
 
-def build_views(lc: LightCurve, result: PeriodResult, vetting: VettingConfig,
+def build_views(lc: LightCurve, result: PeriodResult, settings: ViewSettings,
                 periods: PeriodsConfig) -> Views:
-    """Fold at the searched period (detrended for BLS, as-is for Lomb-Scargle) and bin the two views."""
+    """Fold at the result's period (detrended for BLS, as-is for Lomb-Scargle) and bin the two views."""
     from openastro.lightcurve.periodogram import detrended
 
     lc = lc.sorted()
@@ -135,18 +163,18 @@ def build_views(lc: LightCurve, result: PeriodResult, vetting: VettingConfig,
     duration = _finite(feats.get("duration"), 0.0)
     duration = duration if duration > 0 else 0.1 * period
     folded = fold(detrended(lc, periods) if result.method == "bls" else lc, period, epoch)
-    gview = normalise(global_view(folded, vetting.global_bins).flux)
-    lview = normalise(local_view(folded, duration, vetting.local_bins, vetting.local_width).flux)
+    gview = normalise(global_view(folded, settings.global_bins).flux)
+    lview = normalise(local_view(folded, duration, settings.local_bins, settings.local_width).flux)
     feats.update(view_stats(gview))
     return Views(gview, lview, scalar_vector(feats), period, epoch, duration,
                  _finite(feats.get("depth"), float("nan")), result.method, feats)
 
 
-def vetting_search(lc: LightCurve, vetting: VettingConfig, periods: PeriodsConfig) -> PeriodResult:
+def vetting_search(lc: LightCurve, settings: ViewSettings, periods: PeriodsConfig) -> PeriodResult:
     """The auto search, then BLS too when auto chose a weak Lomb-Scargle peak (kept if significant)."""
     # Shallow transits in noisy multi-site data often lack the dip tail that makes auto pick BLS.
     result = search(lc, config=periods)
-    if result.method == "bls" or result.power >= vetting.search_bls_below_ls_power:
+    if result.method == "bls" or result.power >= settings.search_bls_below_ls_power:
         return result
     try:
         box = search(lc, method="bls", config=periods)
@@ -158,13 +186,52 @@ def vetting_search(lc: LightCurve, vetting: VettingConfig, periods: PeriodsConfi
     return result
 
 
-def make_views(lc: LightCurve, vetting: Any = None, periods: PeriodsConfig | None = None,
+def make_views(lc: LightCurve, settings: Any = None, periods: PeriodsConfig | None = None,
                threads: int | None = None) -> tuple[PeriodResult, Views]:
-    """Period search (vetting_search), then the views at the best period."""
-    vetting = vetting_config(vetting)
-    cfg = search_config(vetting, periods, threads)
+    """Period search (vetting_search), then the views at the best period (`settings`: see ViewSettings.of)."""
+    settings = ViewSettings.of(settings)
+    cfg = search_config(settings, periods, threads)
     try:
-        result = vetting_search(lc, vetting, cfg)
-        return result, build_views(lc, result, vetting, cfg)
+        result = vetting_search(lc, settings, cfg)
+        return result, build_views(lc, result, settings, cfg)
     except SEARCH_FAILURES as exc:
         raise InputError(f"{lc.source or lc.name}: period search failed ({type(exc).__name__}: {exc})") from None
+
+
+def ephemeris_result(lc: LightCurve, ephemeris: Ephemeris, periods: PeriodsConfig) -> PeriodResult:
+    """A search result at a known ephemeris, as `build_views` reads one; for BLS the box depth and its error
+    are measured there on the detrended curve (the error sets the depth SNR, as after a search)."""
+    from astropy.timeseries import BoxLeastSquares
+
+    from openastro.lightcurve.periodogram import detrended, usable_errors
+
+    lc = lc.sorted()
+    depth, depth_err = ephemeris.depth, None
+    if ephemeris.method == "bls":
+        if not (ephemeris.duration or 0) > 0:
+            raise InputError(f"{lc.source or lc.name}: a BLS ephemeris needs a positive duration")
+        flat = detrended(lc, periods)
+        flux, err = flat.relative_flux()
+        stats = BoxLeastSquares(flat.time, flux, usable_errors(err)).compute_stats(
+            ephemeris.period, ephemeris.duration, ephemeris.epoch)
+        depth, depth_err = (float(v) for v in stats["depth"])
+    return PeriodResult(source=lc.source or lc.name, method=ephemeris.method, reason="stored ephemeris",
+                        best_period=float(ephemeris.period), power=float("nan"),
+                        power_kind="sde" if ephemeris.method == "bls" else "ls", fap=None, significant=True,
+                        peaks=[], epoch=float(ephemeris.epoch), duration=ephemeris.duration, depth=depth,
+                        depth_err=depth_err, n_points=len(lc), baseline=lc.baseline)
+
+
+def views_at(lc: LightCurve, ephemeris: Ephemeris, settings: Any = None,
+             periods: PeriodsConfig | None = None) -> Views:
+    """The views at a known ephemeris (no period search), folded and detrended as after a vetting search."""
+    settings = ViewSettings.of(settings)
+    cfg = search_config(settings, periods)
+    if not ephemeris.period > 0:
+        raise InputError(f"{lc.source or lc.name}: the ephemeris period must be positive "
+                         f"(got {ephemeris.period})")
+    try:
+        return build_views(lc, ephemeris_result(lc, ephemeris, cfg), settings, cfg)
+    except SEARCH_FAILURES as exc:
+        raise InputError(f"{lc.source or lc.name}: views at the stored ephemeris failed "
+                         f"({type(exc).__name__}: {exc})") from None
