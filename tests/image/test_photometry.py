@@ -253,3 +253,73 @@ def test_masters_flat_field_a_vignetted_frame_and_saturation_survives_as_a_map(t
     # after the flat no level marks saturation; the map of raw pixels flags the same stars as the level did
     assert saturated(phot) == saturated(raw_phot)
     assert {8.5, 8.6} <= set(phot.loc[phot["star_id"].isin(saturated(phot)), "mag_true"])
+
+
+# --- the fast paths keep photutils' answers ------------------------------------------------------------------
+
+def test_batched_gaussian_fits_give_photutils_fit_fwhm():
+    import warnings
+
+    from photutils.psf import CircularGaussianPRF, fit_fwhm
+
+    from openastro.image.frame_stats import fit_gaussian_fwhm
+
+    rng = np.random.default_rng(3)
+    xy = rng.uniform(8, 120, (30, 2))
+    fwhm = rng.uniform(2.0, 4.0, 30)
+    yy, xx = np.mgrid[:128, :128]
+    image = rng.normal(0.0, 2.0, (128, 128))
+    for (x, y), f in zip(xy, fwhm, strict=True):
+        image += CircularGaussianPRF(flux=3000.0, x_0=x, y_0=y, fwhm=f)(xx, yy)
+    mask = np.zeros(image.shape, dtype=bool)
+    mask[60:62, :] = True  # a masked band some stars cross
+    start = xy + rng.normal(0, 0.3, xy.shape)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        expected = np.asarray(fit_fwhm(image, xypos=start, fit_shape=7, fwhm=3.0, mask=mask), float)
+    ours = fit_gaussian_fwhm(image, start, 7, 3.0, mask)
+    np.testing.assert_allclose(ours, expected, rtol=1e-3)
+    assert np.median(np.abs(ours / fwhm - 1)) < 0.05
+    edge = fit_gaussian_fwhm(image, np.array([[-10.0, 50.0], [0.0, 0.0]]), 7, 3.0)
+    assert np.isnan(edge[0]) and np.isfinite(edge[1])  # no pixel on the frame: no fit; a corner: a fit
+
+
+def test_vectorised_annulus_sky_gives_photutils_aperture_stats():
+    from astropy.stats import SigmaClip
+    from photutils.aperture import ApertureStats, CircularAnnulus
+
+    from openastro.image.photometry import Apertures, _ring_stats
+
+    rng = np.random.default_rng(4)
+    data = rng.normal(100.0, 5.0, (96, 96))
+    data[rng.random(data.shape) < 0.01] += 500.0  # hot pixels for the clipping
+    data[10:14, 40:60] = np.nan
+    mask = np.zeros(data.shape, dtype=bool)
+    mask[50:56, :] = True
+    x, y = rng.uniform(-5, 100, 40), rng.uniform(-5, 100, 40)
+    apertures = Apertures(radius=4.0, inner=7.0, outer=12.0, fwhm=2.5)
+    median, std, n = _ring_stats(data, x, y, apertures, mask)
+    stats = ApertureStats(data, CircularAnnulus(np.column_stack([x, y]), 7.0, 12.0), mask=mask,
+                          sigma_clip=SigmaClip(sigma=3.0, maxiters=5))
+    np.testing.assert_allclose(median, np.nan_to_num(stats.median), atol=1e-9)
+    np.testing.assert_allclose(std, stats.std, atol=1e-9)
+    np.testing.assert_allclose(n, stats.sum_aper_area.value, rtol=0.05, atol=2)  # centre-in vs exact area
+
+
+def test_preview_is_a_zscaled_png_of_at_most_256_px():
+    import io
+
+    from PIL import Image
+
+    from openastro.image.preview import make_preview
+
+    rng = np.random.default_rng(5)
+    frame = rng.normal(1000.0, 10.0, (600, 500)).astype(np.float32)
+    frame[500:510, 100:110] = 60000.0  # a bright star near the top of the array
+    frame[0, 0] = np.nan
+    preview = make_preview(frame)
+    assert (preview.width, preview.height, preview.binning) == (166, 200, 3)
+    image = np.asarray(Image.open(io.BytesIO(preview.png)))
+    assert image.shape == (200, 166) and image.dtype == np.uint8
+    assert 60 < np.median(image) < 200  # the sky sits mid-grey under a zscale stretch
+    assert image[200 - 1 - 168, 35] == 255 and image[200 - 1 - 10, 35] < 255  # row 0 of the array at the bottom

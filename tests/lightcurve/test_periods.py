@@ -21,11 +21,12 @@ from openastro.lightcurve import (
 from openastro.lightcurve.aliases import SIDEREAL_DAY, relation
 from openastro.lightcurve.features import odd_even
 from openastro.lightcurve.grid import ls_grid
-from openastro.lightcurve.periodogram import lomb_scargle, standardize
+from openastro.lightcurve.periodogram import bls_raw, box_least_squares, lomb_scargle, standardize
 from openastro.lightcurve.settings import resolve_config
 from openastro.lightcurve.transit import trapezoid
 
 FAST = {"bls_max_grid": 20000}  # a coarser BLS grid keeps the synthetic searches quick
+SIM_SITES = ["Siding Spring", "Roque de los Muchachos", "Mount Lemmon"]  # as benchmarks/bench_period_recovery
 
 
 @pytest.fixture(scope="module")
@@ -201,3 +202,63 @@ def test_batch_equals_single_and_dask_bag(rng_t, lcdir, tmp_path):
     out = db.from_sequence(paths).map(search_path, top=2).compute(scheduler="synchronous")
     assert out[0]["best_period"] == pytest.approx(1 / 14.88558646, rel=5e-3) and len(out[0]["peaks"]) == 2
     assert out[1] == {"file": str(bad), "error": f"{bad}: no time column (looked for t, time, mjd, jd, bjd, hjd)"}
+
+
+def test_bls_sde_stays_finite_where_no_box_fits():
+    # One visit a night at the same sidereal time: at periods near a day every point falls into one phase
+    # bin, no box has points both in and out of transit, and astropy's power there is -inf.
+    rng = np.random.default_rng(1)
+    t = np.concatenate([n / SIDEREAL_DAY + 0.3 + np.arange(2) / 1440 for n in range(40)])
+    lc = LightCurve(t, 12 + rng.normal(0, 0.01, t.size), np.full(t.size, 0.01), kind="mag", source="visits")
+    pg = box_least_squares(lc, resolve_config(FAST))
+    raw = bls_raw(pg.t, pg.y, pg.dy, 1.0 / pg.frequency, pg.durations)["power"]
+    finite = np.isfinite(raw)
+    assert not finite.all() and np.isfinite(pg.power).all()
+    np.testing.assert_allclose(pg.power[finite], (raw[finite] - raw[finite].mean()) / raw[finite].std())
+    assert pg.power[~finite].max() <= pg.power[finite].min()
+    result = search(lc, method="bls", config=FAST, periodogram=pg)
+    assert np.isfinite(result.power) and all(np.isfinite(p.power) for p in result.peaks)
+
+
+def simulated(n: int, seed: int, kind: str) -> tuple[list, object]:
+    """Simulated light curves of one class, sampled as in the period-recovery benchmark (3 sites, 30 d)."""
+    from openastro.sim.lightcurves import simulate_lightcurves
+
+    return simulate_lightcurves(n, seed, classes={kind: 1.0}, sites=SIM_SITES, nights=30, snr_min=10)
+
+
+@pytest.fixture(scope="module")
+def cepheids():
+    """Simulated Cepheids with at least three cycles in the 30 nights, and their true periods."""
+    lcs, truth = simulated(16, 2, "cepheid")
+    keep = [i for i, lc in enumerate(lcs) if 3 * truth["period"].iat[i] <= lc.baseline]
+    return [lcs[i] for i in keep], truth["period"].to_numpy()[keep]
+
+
+def test_cepheids_are_searched_with_lomb_scargle(cepheids):
+    # The box used to be judged on quoted errors and the sine on the detrended curve, where a 0.75-d window
+    # removes most of a long-period pulsation: one of these was searched with BLS.
+    lcs, _ = cepheids
+    assert [choose_method(lc, FAST)[0] for lc in lcs] == ["ls"] * len(lcs)
+
+
+def test_cepheids_at_their_true_period_are_not_flagged_half(cepheids):
+    lcs, periods = cepheids
+    results = [search(lc, method="ls") for lc in lcs]
+    assert all(abs(r.best_period / p - 1) < 0.01 for r, p in zip(results, periods, strict=True))
+    assert not any("half" in r.flags for r in results)  # the halves of a 2P fold flagged three of them
+
+
+def test_contact_binaries_found_at_half_their_period_are_flagged():
+    # Lomb-Scargle finds a contact binary at half its period; only minima of measurably different depths tell.
+    lcs, truth = simulated(24, 11, "eclipsing")
+    contact = np.flatnonzero(truth["subtype"].to_numpy() == "EW")
+    assert len(contact) >= 8
+    for i in contact:
+        result = search(lcs[i], method="ls")
+        assert result.best_period * 2 == pytest.approx(truth["period"].iat[i], rel=1e-3)
+        difference = truth["amplitude"].iat[i] - truth["secondary_depth"].iat[i]  # mag
+        if difference > 0.02:  # one of these was missed by comparing the halves of a fold at twice the period
+            assert "half" in result.flags, (truth.iloc[i].to_dict(), result.notes)
+        if difference < 0.002:  # equal minima: nothing to tell the true period by
+            assert "half" not in result.flags

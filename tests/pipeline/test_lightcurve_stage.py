@@ -1,52 +1,107 @@
-"""The light-curve stage's search step: significant stars become candidates, transit-like ones are vetted."""
+"""The light-curve stage turns catalog rows into a field task and the capability's result into rows."""
 
 import json
+import shutil
+from pathlib import Path
 
-import numpy as np
-import pandas as pd
+import pytest
 
+from openastro.core.catalog import Catalog
 from openastro.core.config import load_config
-from openastro.pipeline.lightcurve_stage import MIN_POINTS, search_fields
+from openastro.lightcurve.field import FieldTask
+from openastro.pipeline.lightcurve_stage import LightcurveStage
+from tests.lightcurve.test_field import CENTRE, SITES
+from tests.lightcurve.test_fusion import make_sky
+
+OTHER_STAR = 99  # a star of another field, whose rows the stage must leave alone
 
 
-def _curve(star_id: int, t: np.ndarray, mag: np.ndarray) -> pd.DataFrame:
-    return pd.DataFrame({"star_id": star_id, "mjd": t, "mag": mag, "mag_err": 0.003})
+def _run(ws: Path, overrides: list[str] | None = None, trace: list[str] | None = None):
+    from openastro.pipeline.executors import InProcessExecutor
+    from openastro.pipeline.runner import run_stage
+
+    with Catalog(ws / "catalog.duckdb") as catalog:
+        catalog.trace = trace
+        return run_stage(catalog, LightcurveStage(load_config(None, overrides or [])), InProcessExecutor())
 
 
-def test_transit_star_is_a_vetted_candidate_and_a_flat_star_is_not():
-    rng = np.random.default_rng(3)
-    t = np.sort(rng.uniform(61000, 61020, 1500))
-    phase = ((t - 61000.3) / 2.5) % 1.0
-    transit = 12 + rng.normal(0, 0.003, t.size) + np.where((phase < 0.02) | (phase > 0.98), 0.012, 0.0)
-    flat = 13 + rng.normal(0, 0.003, t.size)
-    short = _curve(3, t[: MIN_POINTS - 1], flat[: MIN_POINTS - 1])
-    curves = pd.concat([_curve(1, t, transit), _curve(2, t, flat), short], ignore_index=True)
-    periods, candidates, _ = search_fields(curves, "F01", load_config().periods)
-    assert set(periods["star_id"]) == {1, 2}  # star 3 has too few points to search
-    assert list(candidates["star_id"]) == [1] and candidates["kind"].iloc[0] == "transit"
-    details = json.loads(candidates["details"].iloc[0])
-    assert abs(details["period"] - 2.5) / 2.5 < 0.01
-    assert details["vetting_score"] > 0.5 and details["triage_cluster"] == "transit/eclipse-like"
+@pytest.fixture(scope="module")
+def base(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A workspace with one field's sites, centre, frames and photometry, and rows of another field's star."""
+    sky = make_sky(n_stars=30, var_frac=0.2)
+    ws = tmp_path_factory.mktemp("lightcurve-stage") / "ws"
+    ws.mkdir()
+    with Catalog(ws / "catalog.duckdb") as cat, cat.transaction():
+        cat.insert("sites", [{"site_id": s, "lat": lat, "lon": lon, "elevation_m": h}
+                             for s, (lat, lon, h) in SITES.items()])
+        cat.insert("fields", [{"field_id": "F1", "ra": CENTRE[0], "dec": CENTRE[1]}])
+        cat.insert("frames", sky.frames.assign(field_id="F1"))
+        cat.insert("photometry", sky.photometry.drop(columns=["true_mag", "frame_offset"]))
+        for table, row in (("lightcurves", {"mjd": 1.0}), ("periods", {"method": "ls", "rank": 1}),
+                           ("periodograms", {"method": "ls"}),
+                           ("candidates", {"candidate_id": "periodic-99", "kind": "periodic"})):
+            cat.insert(table, [{"star_id": OTHER_STAR, **row}])
+        cat.insert("candidates", [{"candidate_id": "transient-1", "kind": "transient", "star_id": 1000}])
+    return ws
 
 
-def test_times_become_barycentric_at_the_field_centre():
-    from astropy import units as u
-    from astropy.coordinates import EarthLocation, SkyCoord
-    from astropy.time import Time
+@pytest.fixture(scope="module")
+def stored(base: Path, tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, list[str], object]:
+    """The workspace after one run of the stage, the SQL it ran and its summary."""
+    ws = Path(shutil.copytree(base, tmp_path_factory.mktemp("run") / "ws"))
+    trace: list[str] = []
+    return ws, trace, _run(ws, trace=trace)
 
-    from openastro.pipeline.lightcurve_stage import FieldTask, barycentric
 
+def test_stage_reads_and_writes_what_it_declares(stored):
+    from openastro.core.catalog import tables_touched
+
+    _, trace, summary = stored
+    assert (summary.processed, summary.failed, summary.partial) == (1, 0, 0)
+    touched = [tables_touched(sql) for sql in trace]
+    reads, writes = set().union(*(r for r, _ in touched)), set().union(*(w for _, w in touched))
+    assert reads - {"stage_runs"} == set(LightcurveStage.reads)
+    assert writes - {"stage_runs"} == set(LightcurveStage.writes)
+
+
+def test_stage_writes_every_table_of_the_field(stored):
+    ws = stored[0]
+    with Catalog(ws / "catalog.duckdb", read_only=True) as cat:
+        curves = cat.query("SELECT * FROM lightcurves WHERE star_id <> ?", [OTHER_STAR])
+        cands = cat.query("SELECT * FROM candidates WHERE kind = 'periodic' AND star_id <> ?", [OTHER_STAR])
+        grams = cat.query("SELECT * FROM periodograms WHERE star_id <> ?", [OTHER_STAR])
+    assert curves["star_id"].nunique() == 30 and curves["bjd_tdb"].notna().all()
+    assert len(cands) and sorted(grams["star_id"]) == sorted(cands["star_id"])
+    assert (grams["time_scale"] == "tdb").all()
+    assert all(len(f) == len(p) for f, p in zip(grams["frequency"], grams["power"], strict=True))
+    assert all("vetting_score" not in json.loads(d) for d in cands["details"])  # vetting is its own stage
+
+
+def test_a_field_is_redone_only_when_its_inputs_or_settings_change(stored, tmp_path):
+    ws = Path(shutil.copytree(stored[0], tmp_path / "ws"))
+    again = _run(ws)
+    assert (again.processed, again.skipped) == (0, 1)
+    assert _run(ws, ["periods.top=3"]).processed == 1
+    with Catalog(ws / "catalog.duckdb") as cat:
+        cat.execute("UPDATE fields SET ra = ra + 1")
+    assert _run(ws, ["periods.top=3"]).processed == 1
+
+
+def test_clear_deletes_the_fields_rows_only(stored, tmp_path):
+    ws = Path(shutil.copytree(stored[0], tmp_path / "ws"))
+    with Catalog(ws / "catalog.duckdb") as cat:
+        LightcurveStage(load_config()).clear(cat, ["F1"])
+        for table in ("lightcurves", "periods", "periodograms"):
+            assert cat.query(f"SELECT DISTINCT star_id FROM {table}")["star_id"].tolist() == [OTHER_STAR]
+        left = cat.query("SELECT candidate_id FROM candidates ORDER BY candidate_id")["candidate_id"]
+    assert left.tolist() == ["periodic-99", "transient-1"]
+
+
+def test_a_field_without_coordinates_is_partial():
     cfg = load_config()
-    frames = pd.DataFrame({"frame_id": ["a", "b"], "site_id": ["ssp", "ssp"], "night": "2026-03-20",
-                           "mjd": [61120.5, 61120.6]})
-    phot = pd.DataFrame({"frame_id": ["a", "b", "b"], "star_id": [1, 1, 2], "mjd": [61120.5, 61120.6, 61120.6]})
-    site = (-31.27, 149.06, 1165.0)
-    task = FieldTask("F01", phot, frames, cfg.fusion, cfg.periods, (150.0, -20.0), {"ssp": site})
-    out, notes = barycentric(task)
-    loc = EarthLocation.from_geodetic(site[1] * u.deg, site[0] * u.deg, site[2] * u.m)
-    t = Time(61120.6, format="mjd", scale="utc", location=loc)
-    expected = (t.tdb + t.light_travel_time(SkyCoord(150.0, -20.0, unit="deg"), ephemeris="builtin")).mjd
-    assert not notes and abs(out["mjd"].iloc[2] - expected) * 86400 < 0.01
-    no_centre = FieldTask("F01", phot, frames, cfg.fusion, cfg.periods, None, {"ssp": site})
-    kept, notes = barycentric(no_centre)
-    assert kept["mjd"].equals(phot["mjd"]) and "unknown" in notes[0]
+    sky = make_sky(n_stars=30, var_frac=0.0, nights=1)
+    task = FieldTask("F2", sky.photometry, sky.frames, cfg.fusion, cfg.periods, None, {})
+    result = LightcurveStage(cfg).process(task)
+    assert result.status == "partial" and result.reason.startswith("field coordinates unknown: no BJD_TDB")
+    assert set(result.tables) == set(LightcurveStage.writes) and result.unit == task.unit == "F2"
+    assert result.tables["lightcurves"]["bjd_tdb"].isna().all() and len(result.tables["lightcurves"])

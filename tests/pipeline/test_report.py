@@ -1,4 +1,4 @@
-"""The nightly HTML report, on a small synthetic workspace with real FITS files."""
+"""The nightly HTML report, on a small synthetic workspace (stored previews, no FITS files)."""
 
 from __future__ import annotations
 
@@ -13,7 +13,7 @@ from openastro.core.catalog import Catalog
 from openastro.core.config import ReportConfig
 from openastro.core.errors import InputError
 from openastro.core.workspace import Workspace
-from openastro.pipeline.report.lightcurve_data import parse_candidates, peak_envelope, top_per_kind
+from openastro.pipeline.report.lightcurve_data import parse_candidates, top_per_kind
 from openastro.pipeline.report.night import nights, rank_variables, site_summary, write_report
 
 NIGHT = "2026-03-20"
@@ -26,29 +26,33 @@ BEST_BETA_FRAME = "beta-00"
 CONFIG = ReportConfig(n_variable_stars=3, n_example_frames=3)
 FIELD, LATER_FIELD = "F01", "F02"
 PULSATOR, TRANSITER, ELSEWHERE = 2001, 2002, 3001   # fused light curves in FIELD; a candidate in LATER_FIELD
+UNSTORED = 2003   # a periodic candidate in FIELD with a fused light curve but no stored periodogram
 PULSE_PERIOD, TRANSIT_PERIOD = 0.7, 2.3
 
 
-def _write_fits(path: Path, fwhm_px: float, rng: np.random.Generator) -> None:
-    """A 64x64 frame: sky noise plus one Gaussian star."""
-    from astropy.io import fits
+def _preview(frame_id: str, fwhm_px: float, rng: np.random.Generator) -> dict:
+    """The `frame_previews` row of a 64x64 frame (sky noise plus one Gaussian star), as the photometry stage
+    stores it."""
+    from openastro.image.preview import make_preview
 
     yy, xx = np.mgrid[0:64, 0:64]
     sigma = fwhm_px / 2.355
     star = 5000.0 * np.exp(-((xx - 32) ** 2 + (yy - 30) ** 2) / (2 * sigma**2))
-    data = (100.0 + rng.normal(0, 5, (64, 64)) + star).astype(np.float32)
-    fits.PrimaryHDU(data).writeto(path)
+    preview = make_preview((100.0 + rng.normal(0, 5, (64, 64)) + star).astype(np.float32))
+    return {"frame_id": frame_id, "png": preview.png, "width": preview.width, "height": preview.height,
+            "binning": preview.binning}
 
 
-def _frame_rows(ws: Workspace, rng: np.random.Generator) -> tuple[list[dict], list[dict]]:
-    """10 frames per site on NIGHT (beta without WCS), plus 2 alpha frames on LATER_NIGHT."""
-    frames, measurements = [], []
+def _frame_rows(ws: Workspace, rng: np.random.Generator) -> tuple[list[dict], list[dict], list[dict]]:
+    """10 frames per site on NIGHT (beta without WCS; files that do not exist: the report reads none), their
+    previews, plus 2 alpha frames on LATER_NIGHT."""
+    frames, measurements, previews = [], [], []
     for s, site_id in enumerate(SITES):
         for i in range(10):
             frame_id = f"{site_id}-{i:02d}"
             fwhm = 2.0 + 0.2 * i + s
             path = ws.frames / f"{frame_id}.fits"
-            _write_fits(path, fwhm, rng)
+            previews.append(_preview(frame_id, fwhm, rng))
             frames.append({"frame_id": frame_id, "path": str(path), "site_id": site_id, "night": NIGHT,
                            "field_id": FIELD,
                            "mjd": 61120.0 + s * 0.1 + i * 0.01, "has_wcs": site_id == "alpha"})
@@ -59,7 +63,7 @@ def _frame_rows(ws: Workspace, rng: np.random.Generator) -> tuple[list[dict], li
     for i in range(2):
         frames.append({"frame_id": f"later-{i}", "path": str(ws.frames / "nowhere.fits"), "site_id": "alpha",
                        "night": LATER_NIGHT, "field_id": LATER_FIELD, "mjd": 61121.0 + i * 0.01, "has_wcs": True})
-    return frames, measurements
+    return frames, measurements, previews
 
 
 def _photometry_rows(frames: list[dict], rng: np.random.Generator) -> list[dict]:
@@ -81,7 +85,8 @@ def _fused_rows(rng: np.random.Generator) -> pd.DataFrame:
     sites = np.tile(np.repeat(["alpha", "beta", "gamma"], 32), 10)
     n_sites = np.where(np.arange(len(t)) % 10 == 0, 2, 1)
     in_transit = np.abs((t - 61111.2 + TRANSIT_PERIOD / 2) % TRANSIT_PERIOD - TRANSIT_PERIOD / 2) < 0.05
-    mags = {PULSATOR: 15.0 + 0.1 * np.sin(2 * np.pi * (t - 61111.0) / PULSE_PERIOD), TRANSITER: 14.0 + 0.0108 * in_transit}
+    pulse = 0.1 * np.sin(2 * np.pi * (t - 61111.0) / PULSE_PERIOD)
+    mags = {PULSATOR: 15.0 + pulse, TRANSITER: 14.0 + 0.0108 * in_transit, UNSTORED: 16.0 + pulse}
     return pd.concat([pd.DataFrame({"star_id": star, "mjd": t, "mag": mag + rng.normal(0, 0.002, len(t)),
                                     "mag_err": 0.002, "n_sites": n_sites, "sites": [[s] for s in sites]})
                       for star, mag in mags.items()])
@@ -95,26 +100,42 @@ def _candidate(star: int, kind: str, field: str, score: float, **details: object
             "details": json.dumps({"field_id": field, "flags": [], **details})}
 
 
+def _periodogram(star: int, method: str, period: float) -> dict:
+    """A `periodograms` row as the light-curve stage stores it: one peak at `period`."""
+    frequency = np.linspace(0.05, 10.0, 2000)
+    power = np.exp(-0.5 * ((frequency - 1.0 / period) / 0.01) ** 2)
+    return {"star_id": star, "method": method, "frequency": frequency.tolist(), "power": power.tolist(),
+            "time_scale": "utc"}
+
+
 def _populate_lightcurves(cat: Catalog, rng: np.random.Generator) -> None:
-    """Fill field_stars, lightcurves, periods and candidates."""
-    cat.insert("field_stars", [{"star_id": s, "field_id": f} for s, f in
-                               ((PULSATOR, FIELD), (TRANSITER, FIELD), (ELSEWHERE, LATER_FIELD))])
+    """Fill field_stars, lightcurves, periods, periodograms, candidates and one vetting verdict."""
+    stars = ((PULSATOR, FIELD), (TRANSITER, FIELD), (UNSTORED, FIELD), (ELSEWHERE, LATER_FIELD))
+    cat.insert("field_stars", [{"star_id": s, "field_id": f} for s, f in stars])
     cat.insert("lightcurves", _fused_rows(rng))
     cat.insert("periods", [{"star_id": PULSATOR, "method": "ls", "rank": k + 1, "period": p, "power": w,
                             "fap": 1e-30, "flags": []} for k, (p, w) in enumerate([(0.7, 0.95), (2.33, 0.3)])])
+    cat.insert("periodograms", [_periodogram(PULSATOR, "ls", PULSE_PERIOD),
+                                _periodogram(TRANSITER, "bls", TRANSIT_PERIOD)])
     cat.insert("candidates", [
         _candidate(PULSATOR, "periodic", FIELD, 0.95, period=PULSE_PERIOD, epoch=61111.0 + PULSE_PERIOD / 4,
                    power=0.95, power_kind="ls", fap=1.5e-30, method="ls"),
+        _candidate(UNSTORED, "periodic", FIELD, 0.9, period=PULSE_PERIOD, epoch=61111.0, power=0.9,
+                   power_kind="ls", fap=1e-20, method="ls"),
         _candidate(TRANSITER, "transit", FIELD, 25.0, period=TRANSIT_PERIOD, epoch=61111.2, duration=0.1,
-                   depth=0.01, power=25.0, power_kind="sde", method="bls", vetting_score=0.875),
+                   depth=0.01, power=25.0, power_kind="sde", method="bls"),
         _candidate(ELSEWHERE, "periodic", LATER_FIELD, 0.5, period=1.1, epoch=61111.0, power=0.5, method="ls")])
+    cat.insert("vetting", [{"star_id": TRANSITER, "field_id": FIELD, "score": 0.875, "planet_like": True,
+                            "cluster": "transit/eclipse-like", "period": TRANSIT_PERIOD,
+                            "odd_even_flag": False, "secondary_flag": False}])
 
 
 def _populate(ws: Workspace) -> None:
     """Fill sites, frames, frame_measurements, photometry and the light-curve tables of a fresh workspace."""
     rng = np.random.default_rng(1)
-    frames, measurements = _frame_rows(ws, rng)
+    frames, measurements, previews = _frame_rows(ws, rng)
     with Catalog(ws.catalog_path) as cat, cat.transaction():
+        cat.insert("frame_previews", pd.DataFrame(previews))
         cat.insert("sites", [{"site_id": k, "name": v, "lat": 10.0 * i, "lon": 20.0 * i}
                              for i, (k, v) in enumerate(SITES.items())])
         cat.insert("frames", pd.DataFrame(frames))
@@ -125,10 +146,11 @@ def _populate(ws: Workspace) -> None:
 
 @pytest.fixture(scope="module")
 def report(tmp_path_factory: pytest.TempPathFactory) -> tuple[Workspace, Path, str]:
-    """A populated workspace whose best beta frame is missing on disk, and the report of NIGHT."""
+    """A populated workspace whose best beta frame has no stored preview, and the report of NIGHT."""
     ws = Workspace.open(tmp_path_factory.mktemp("ws"))
     _populate(ws)
-    (ws.frames / f"{BEST_BETA_FRAME}.fits").unlink()
+    with Catalog(ws.catalog_path) as cat:
+        cat.execute("DELETE FROM frame_previews WHERE frame_id = ?", [BEST_BETA_FRAME])
     with Catalog(ws.catalog_path) as cat:
         path = write_report(cat, ws, NIGHT, CONFIG)
     return ws, path, path.read_text(encoding="utf-8")
@@ -182,10 +204,18 @@ def test_most_variable_star_first(report: tuple[Workspace, Path, str]) -> None:
     assert ranked[0] == VARIABLE_STAR and ranked[1] == MILD_STAR
 
 
-def test_example_frames_embedded_and_missing_file_skipped(report: tuple[Workspace, Path, str]) -> None:
-    html = report[2]
-    assert html.count('<img src="data:image/png;base64,') == 2 * CONFIG.n_example_frames - 1
-    assert f"frame {BEST_BETA_FRAME} skipped: FITS file not found" in html
+def test_example_frames_are_the_stored_previews_and_a_missing_one_is_skipped(
+        report: tuple[Workspace, Path, str]) -> None:
+    import base64
+
+    ws, _, html = report
+    uris = re.findall(r'<img src="data:image/png;base64,([A-Za-z0-9+/=]+)"', html)
+    assert len(uris) == 2 * CONFIG.n_example_frames - 1
+    with Catalog(ws.catalog_path, read_only=True) as cat:
+        stored = {bytes(png) for png in cat.query("SELECT png FROM frame_previews")["png"]}
+    assert {base64.b64decode(u) for u in uris} <= stored  # the very bytes the photometry stage stored
+    assert not list(ws.frames.glob("*.fits"))  # no FITS file to read
+    assert f"frame {BEST_BETA_FRAME} skipped: no preview stored" in html
     assert "best seeing" in html and "worst seeing" in html
 
 
@@ -199,7 +229,7 @@ def test_nights_and_latest_night(report: tuple[Workspace, Path, str]) -> None:
     html = path.read_text(encoding="utf-8")
     assert path.name == f"{LATER_NIGHT}.html"
     assert "No photometry yet" in html
-    assert "FITS file not found" in html and "<img src=" not in html
+    assert "no preview stored" in html and "<img src=" not in html
 
 
 def test_empty_catalog_gives_a_report(tmp_path: Path) -> None:
@@ -237,17 +267,19 @@ def _plots(html: str, kind: str) -> list[int]:
 def test_candidates_table(report: tuple[Workspace, Path, str]) -> None:
     html = report[2]
     rows = dict(re.findall(r'<tr class="candidate" data-candidate-id="([^"]+)">(.*?)</tr>', html))
-    assert set(rows) == {f"periodic-{PULSATOR}", f"transit-{TRANSITER}"}   # ELSEWHERE is another field's
+    assert set(rows) == {f"periodic-{PULSATOR}", f"periodic-{UNSTORED}", f"transit-{TRANSITER}"}
     assert "<td>0.70000</td><td>0.950 LS</td><td>1.5e-30</td>" in rows[f"periodic-{PULSATOR}"]
     transit = rows[f"transit-{TRANSITER}"]
     assert "<td>2.30000</td><td>25.0 SDE</td>" in transit and "<td>1.00</td><td>2.40</td>" in transit
-    assert "<th>vetting score</th>" in html and transit.endswith("<td>960</td><td>0.875</td>")
-    assert "<dt>candidates in these fields</dt><dd>2</dd>" in html
+    assert "<th>vetting score</th><th>verdict</th>" in html
+    assert transit.endswith("<td>960</td><td>0.875</td><td>planet-like</td>")   # from the vetting table
+    assert rows[f"periodic-{PULSATOR}"].endswith("<td>960</td><td>—</td><td></td>")  # no vetting row
+    assert "<dt>candidates in these fields</dt><dd>3</dd>" in html
 
 
 def test_fused_light_curves(report: tuple[Workspace, Path, str]) -> None:
     html = report[2]
-    assert _plots(html, "lightcurve")[:2] == [PULSATOR, TRANSITER]   # candidates first (periodic, transit)
+    assert _plots(html, "lightcurve")[:3] == [PULSATOR, UNSTORED, TRANSITER]   # candidates first, by kind
     assert re.search(rf'<tr class="fused-var" data-star-id="{PULSATOR}"><td>1</td>', html)
     assert "2 sites" in html and "this night" in html
 
@@ -260,11 +292,18 @@ def test_periodograms_and_folded_curves(report: tuple[Workspace, Path, str]) -> 
     assert f"star {PULSATOR} folded at P = 0.70000 d (960 points)" in html
 
 
+def test_periodograms_are_read_not_recomputed(report: tuple[Workspace, Path, str]) -> None:
+    html = report[2]  # UNSTORED has a fused curve a search would find its period in, no stored periodogram
+    assert f"periodic candidate star {UNSTORED}: no stored LS periodogram" in html
+    assert UNSTORED not in _plots(html, "periodogram") + _plots(html, "folded")
+
+
 def test_other_night_scopes_light_curves_to_its_field(report: tuple[Workspace, Path, str]) -> None:
     ws = report[0]
     with Catalog(ws.catalog_path) as cat:
         html = write_report(cat, ws, LATER_NIGHT, CONFIG).read_text(encoding="utf-8")
-    assert "None of the 1920 fused light-curve points belong to stars of the fields observed this night" in html
+    assert "None of the 2880 fused light-curve points belong to stars of the fields observed this night" \
+        in html
     assert f'data-candidate-id="periodic-{ELSEWHERE}"' in html
     assert f"star {ELSEWHERE}: no fused light-curve points" in html and 'data-plot="' not in html
 
@@ -279,16 +318,8 @@ def test_no_light_curves_gives_notes(tmp_path: Path) -> None:
 def test_candidates_sorted_and_cut_per_kind() -> None:
     rows = pd.DataFrame({"candidate_id": list("abcde"), "kind": ["t", "p", "t", "p", "t"], "star_id": 1,
                          "score": [1.0, 2.0, 3.0, None, 2.0], "details": ['{"period": 1}', "not json", None, "[]",
-                                                                          '{"vetting_score": 0.5}']})
+                                                                          '{"depth": 0.5}']})
     cands = parse_candidates(rows)
     assert cands["candidate_id"].tolist() == ["b", "d", "c", "e", "a"]
-    assert cands["period"].isna().tolist() == [True] * 4 + [False] and cands["vetting_score"].iloc[3] == 0.5
+    assert cands["period"].isna().tolist() == [True] * 4 + [False] and cands["depth"].iloc[3] == 0.5
     assert top_per_kind(cands, 2)["candidate_id"].tolist() == ["b", "d", "c", "e"]
-
-
-def test_peak_envelope_keeps_peaks() -> None:
-    x = np.arange(10_000.0)
-    y = np.zeros_like(x)
-    y[1234] = 5.0
-    px, py = peak_envelope(x, y, 100)
-    assert len(px) == 100 and 1234.0 in px and py.max() == 5.0

@@ -1,4 +1,5 @@
-"""The autoencoder anomaly score: training, threshold, persistence, determinism, and defects it never saw."""
+"""The autoencoder anomaly score: training through the shared Trainer, threshold, the bundle, ONNX export,
+determinism, and defects it never saw."""
 
 from __future__ import annotations
 
@@ -12,8 +13,10 @@ import pandas as pd
 import pytest
 
 from openastro.core.config import load_config
+from openastro.core.errors import InputError
 from openastro.image.extract import estimate_background
 from openastro.image.fitsio import read_frame
+from openastro.ml.estimator import NotFittedError
 from openastro.quality.anomaly import AnomalyDetector, destripe, extended_score
 from openastro.quality.thumbnail import make_thumbnail
 from openastro.sim import simulate
@@ -48,7 +51,8 @@ def frames(tmp_path_factory) -> dict[str, np.ndarray]:
 
 @pytest.fixture(scope="module")
 def model(frames) -> AnomalyDetector:
-    return AnomalyDetector(epochs=EPOCHS, batch_size=16, seed=3).fit(frames["train"], frames["val"])
+    return AnomalyDetector(epochs=EPOCHS, batch_size=16, patience=EPOCHS, seed=3).fit(frames["train"], None,
+                                                                                      frames["val"])
 
 
 def test_validation_loss_falls_and_history_has_every_epoch(model):
@@ -58,7 +62,7 @@ def test_validation_loss_falls_and_history_has_every_epoch(model):
 
 
 def test_threshold_is_the_percentile_of_validation_scores(model, frames):
-    scores = model.score(frames["val"])
+    scores = model.anomaly_score(frames["val"])
     assert scores.shape == (len(frames["val"]),)
     assert model.threshold_ == np.percentile(scores, 95.0)
     assert model.val_scores_["n"] == len(frames["val"]) and model.val_scores_["threshold"] == model.threshold_
@@ -71,41 +75,53 @@ def test_unseen_defects_score_above_the_threshold(model, frames):
         flagged = model.predict(frames[defect])
         assert flagged.dtype == bool
         assert flagged.mean() >= least and flagged.mean() > good + 0.5, defect
-    assert np.median(model.score(frames["trail"])) > 2 * model.threshold_
+    assert np.median(model.anomaly_score(frames["trail"])) > 2 * model.threshold_
+    both = np.concatenate([frames["val"], frames["trail"]])
+    labels = np.r_[np.zeros(len(frames["val"])), np.ones(len(frames["trail"]))]
+    assert model.score(both, labels) > 0.9  # ROC AUC of the scores
 
 
-def test_save_and_load_give_identical_scores(model, frames, tmp_path):
-    path = tmp_path / "anomaly.pt"
-    model.save(path)
-    meta = json.loads(path.with_suffix(".json").read_text())
-    assert path.stat().st_size < 1_000_000
-    assert meta["threshold"] == model.threshold_ and meta["params"]["epochs"] == EPOCHS and meta["torch"]
-    assert len(meta["history"]) == EPOCHS
-    loaded = AnomalyDetector.load(path)
+def test_the_bundle_gives_identical_scores_and_its_onnx_export_matches_torch(model, frames, tmp_path):
+    from openastro.ml.export import export_onnx
+
+    folder = model.save(tmp_path / "anomaly")
+    meta = json.loads((folder / "model.json").read_text())
+    assert (folder / "model.pt").stat().st_size < 1_000_000
+    assert meta["network"]["cls"] == "openastro.quality.nets:ThumbnailAutoencoder"
+    assert meta["state"]["threshold_"] == model.threshold_ and meta["params"]["epochs"] == EPOCHS
+    assert len(meta["state"]["history_"]) == EPOCHS
+    loaded = AnomalyDetector.load(folder)
     assert loaded.threshold_ == model.threshold_
-    np.testing.assert_array_equal(loaded.score(frames["trail"]), model.score(frames["trail"]))
+    np.testing.assert_array_equal(loaded.anomaly_score(frames["trail"]), model.anomaly_score(frames["trail"]))
+    record = export_onnx(folder)  # raises when ONNX Runtime and torch differ by more than 1e-4
+    assert record["max_abs_diff"] < 1e-4 and (folder / record["onnx"]).is_file()
+    onnx = AnomalyDetector.load(folder, backend="onnx")
+    residual = onnx.residuals(frames["trail"])
+    assert np.abs(residual - model.residuals(frames["trail"])).max() < 1e-4
+    np.testing.assert_allclose(onnx.anomaly_score(frames["trail"]), model.anomaly_score(frames["trail"]), rtol=1e-3)
 
 
 def test_a_seed_gives_the_same_model(frames):
     def fit(seed: int) -> np.ndarray:
-        return AnomalyDetector(epochs=2, seed=seed).fit(frames["train"], frames["val"]).score(frames["trail"])
+        detector = AnomalyDetector(epochs=2, seed=seed).fit(frames["train"], None, frames["val"])
+        return detector.anomaly_score(frames["trail"])
 
     first = fit(5)
     np.testing.assert_array_equal(first, fit(5))
     assert not np.array_equal(first, fit(6))
 
 
-def test_progress_gets_one_row_per_epoch(frames):
+def test_callbacks_get_one_row_per_epoch(frames):
     rows = []
-    AnomalyDetector(epochs=2).fit(frames["train"][:16], frames["val"][:8], progress=rows.append)
+    AnomalyDetector(epochs=2).fit(frames["train"][:16], None, frames["val"][:8], callbacks=[rows.append])
     assert [r["epoch"] for r in rows] == [1, 2] and {"train_loss", "val_loss", "lr"} <= set(rows[0])
 
 
 def test_wrong_shape_and_unfitted_are_errors(model):
-    with pytest.raises(ValueError, match="64, 64"):
-        model.score(np.zeros((2, 32, 32), np.float32))
-    with pytest.raises(RuntimeError, match="not fitted"):
-        AnomalyDetector().score(np.zeros((1, 64, 64), np.float32))
+    with pytest.raises(InputError, match="64, 64"):
+        model.anomaly_score(np.zeros((2, 32, 32), np.float32))
+    with pytest.raises(NotFittedError, match="not fitted"):
+        AnomalyDetector().anomaly_score(np.zeros((1, 64, 64), np.float32))
 
 
 def test_destripe_removes_bad_columns_but_keeps_trails():

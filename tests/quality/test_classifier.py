@@ -66,7 +66,7 @@ def fitted(data) -> tuple[SiteNormalizer, QualityClassifier, pd.DataFrame]:
     features, labels, sites = data
     norm = SiteNormalizer()
     X = norm.fit_transform(features, sites)
-    model = QualityClassifier(n_estimators=150, seed=3).fit(X, labels.any(axis=1).to_numpy(), labels)
+    model = QualityClassifier(n_estimators=150, seed=3).fit(X, labels.any(axis=1).to_numpy(), defects=labels)
     return norm, model, X
 
 
@@ -82,7 +82,10 @@ def test_save_load_round_trip(fitted, tmp_path) -> None:
     assert np.array_equal(again.predict_proba(X), model.predict_proba(X))
     pd.testing.assert_frame_equal(again.predict_defects(X), model.predict_defects(X))
     assert again.threshold_ == model.threshold_ and again.defects_ == list(DEFECTS)
-    assert json.loads((tmp_path / "quality_classifier.json").read_text())["lightgbm_version"]
+    meta = json.loads((tmp_path / "model.json").read_text())
+    assert meta["lightgbm_version"] and meta["params"]["n_estimators"] == 150 and meta["state"]["threshold_"]
+    assert sorted(p.name for p in tmp_path.glob("*.txt.gz")) == ["quality_bad.txt.gz"] + [
+        f"quality_defect_{i}.txt.gz" for i in range(len(DEFECTS))]
 
 
 def test_fits_bad_and_defects(data, fitted) -> None:
@@ -96,18 +99,25 @@ def test_fits_bad_and_defects(data, fitted) -> None:
                                                     "ellipticity", "z_ellipticity", "z_n_sources"}
     few = labels.assign(rare=0)
     few.loc[:2, "rare"] = 1
-    sparse = QualityClassifier(n_estimators=10).fit(X, labels.any(axis=1).to_numpy(), few[["rare"]])
+    sparse = QualityClassifier(n_estimators=10).fit(X, labels.any(axis=1).to_numpy(), defects=few[["rare"]])
     assert sparse.defects_ == [] and "rare" in sparse.notes_[0]
 
 
 def test_threshold_for_fpr(fitted, data) -> None:
+    from openastro.ml.metrics import threshold_at_fpr
+
     _, model, X = fitted
     bad = data[1].any(axis=1).to_numpy()
     model = QualityClassifier.load(_saved(model))
     t = model.set_threshold_for_fpr(X, bad, fpr=0.1)
     flagged = model.predict(X)
     assert np.mean(flagged[~bad]) <= 0.1 and model.threshold_ == t
+    assert t == threshold_at_fpr(model.predict_proba(X)[~bad], 0.1)  # the one tie rule of ml.metrics
     assert np.array_equal(model.predict(X, threshold=0.0), np.ones(len(X), dtype=bool))
+    # with validation frames, fit sets the threshold at its `fpr` of them
+    held = QualityClassifier(n_estimators=40, fpr=0.1).fit(X, bad, X, bad)
+    assert held.threshold_ == threshold_at_fpr(held.predict_proba(X)[~bad], 0.1)
+    assert QualityClassifier(n_estimators=40).fit(X, bad).threshold_ == 0.5
 
 
 def _saved(model: QualityClassifier) -> str:

@@ -1,5 +1,6 @@
-"""Per-frame image-quality features: every feature (or a reason) on real frames, and each simulated defect
-moving its own feature the right way against the same frames without it."""
+"""Per-frame image-quality features from the pipeline's one pass (the photometry's reduced pixels and extraction):
+every feature (or a reason) on real frames, and each simulated defect moving its own feature the right way
+against the same frames without it."""
 
 from __future__ import annotations
 
@@ -12,8 +13,11 @@ import pytest
 
 from openastro.core.config import load_config
 from openastro.image.fitsio import FrameMeta, read_frame
+from openastro.image.masters import masters_in
+from openastro.image.process import FrameTask, process_frame
 from openastro.quality.features import FrameFeatures, image_features
 from openastro.quality.featureset import IMAGE_FEATURES
+from openastro.quality.frame_pass import measure_frame
 from openastro.sim import simulate
 
 DEFECTS = ("clouds", "tracking", "defocus", "dew", "bright_background", "trail", "electronics")
@@ -22,6 +26,12 @@ TINY = ["sim.frame_size=256", "sim.stars_per_field=200", "sim.max_frames_per_sit
         *[f"sim.defects.{d}=0" for d in DEFECTS]]
 REAL = ("M13_blue_0001.fits.gz", "M13_blue_0004.fits.gz", "ccdproc_apogee_sa110_sipwcs.fit",
         "ccdproc_saao1m_a8280271.fits", "sep_eso_ntt_emmi_image.fits")
+PHOTOMETRY = load_config().photometry
+
+
+def features_of(data: np.ndarray, meta: FrameMeta, reference: pd.DataFrame | None = None) -> FrameFeatures:
+    """The features of pixels in memory, measured as the pipeline's pass measures a file without masters."""
+    return image_features(process_frame(data, meta, reference, PHOTOMETRY))
 
 
 def check_complete(features: FrameFeatures) -> None:
@@ -35,17 +45,20 @@ def check_complete(features: FrameFeatures) -> None:
 
 
 def run_sim(out: Path, *overrides: str) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """Simulate, then measure each frame against its field catalog: (truth frames, features), row for row."""
+    """Simulate, then measure each frame as the pipeline does (reduced with its site's master frames, against
+    its field catalog): (truth frames, features), row for row."""
     summary = simulate(load_config(overrides=[*TINY, *overrides]).sim, out)
     frames = pd.read_parquet(summary.out_dir / "truth/frames.parquet")
     catalog = pd.read_parquet(summary.out_dir / "reference/field_stars.parquet")
     rows = []
     for row in frames.itertuples():
-        data, meta = read_frame(summary.out_dir / row.file)
-        assert meta.object == row.field_id
-        features = image_features(data, meta, catalog[catalog["field_id"] == row.field_id])
-        check_complete(features)
-        rows.append(features.values)
+        masters = {k: str(v) for k, v in masters_in(summary.out_dir / "calibration" / row.site_id).items()}
+        assert set(masters) == {"bias", "dark", "flat"}
+        stars = catalog[catalog["field_id"] == row.field_id].drop(columns="field_id").reset_index(drop=True)
+        measured = measure_frame(FrameTask(str(summary.out_dir / row.file), stars, PHOTOMETRY, masters))
+        assert measured.photometry.meta.object == row.field_id
+        check_complete(measured.features)
+        rows.append(measured.features.values)
     return frames, pd.DataFrame(rows)
 
 
@@ -66,8 +79,8 @@ def sims(tmp_path_factory):
 
 @pytest.mark.parametrize("name", REAL)
 def test_real_frames_give_every_feature_or_a_reason(realdata, name):
-    data, meta = read_frame(realdata / "ccd" / name)
-    features = image_features(data, meta)
+    measured = measure_frame(FrameTask(str(realdata / "ccd" / name), None, PHOTOMETRY))
+    features, meta = measured.features, measured.photometry.meta
     check_complete(features)
     values, reasons = features.values, features.reasons
     assert values["sky"] > 0 and values["sky_rms"] > 0 and values["n_sources"] >= 0
@@ -84,7 +97,7 @@ def test_real_frames_give_every_feature_or_a_reason(realdata, name):
 def test_ntt_frame_agrees_with_sextractor(realdata):
     ccd = realdata / "ccd"
     data, meta = read_frame(ccd / "sep_eso_ntt_emmi_image.fits")
-    values = image_features(data, meta).values
+    values = features_of(data, meta).values
     back, rms = (read_frame(ccd / f"sep_eso_ntt_emmi_image.sextractor_{k}.fits")[0] for k in ("back", "rms"))
     assert values["sky"] == pytest.approx(np.median(back), rel=1e-3)
     assert values["sky_rms"] == pytest.approx(np.median(rms), rel=0.02)
@@ -97,7 +110,7 @@ def test_ntt_frame_agrees_with_sextractor(realdata):
 
 def test_saao_overscan_is_removed_before_measuring(realdata):
     data, meta = read_frame(realdata / "ccd" / "ccdproc_saao1m_a8280271.fits")
-    values = image_features(data, meta).values
+    values = features_of(data, meta).values
     assert values["sky"] == pytest.approx(np.median(data[:, 16:528]) - 214, abs=6)  # overscan ~214 ADU
     assert 5 < values["fwhm_px"] < 12
 
@@ -107,7 +120,7 @@ def test_degenerate_frames_give_reasons_not_errors():
     noise = np.random.default_rng(1).normal(100, 5, (50, 100)).astype(np.float32)
     flat, empty = np.zeros((64, 64), np.float32), np.full((40, 40), np.nan, np.float32)
     for data in (flat, empty, noise[:16, :24], noise):
-        features = image_features(data, meta)
+        features = features_of(data, meta)
         check_complete(features)
     assert features.values["row_pattern"] == pytest.approx(1.0, abs=0.3)  # pure noise: no banding
     assert features.values["n_sources"] == 0 and features.reasons["fwhm_px"] == "no sources detected"
@@ -120,19 +133,19 @@ def test_missing_header_values_give_nan_and_why(tmp_path):
     row = pd.read_parquet(summary.out_dir / "truth/frames.parquet").iloc[0]
     catalog = pd.read_parquet(summary.out_dir / "reference/field_stars.parquet")
     data, meta = read_frame(summary.out_dir / row.file)
-    full = image_features(data, meta, catalog)
+    full = features_of(data, meta, catalog)
     check_complete(full)
     assert not full.reasons  # a simulated frame has everything
     expected = {"exptime": "no exposure time", "gain": "no GAIN", "has_wcs": "no WCS"}
     for field, reason in expected.items():
         blank = dataclasses.replace(meta, **{field: False if field == "has_wcs" else None})
-        changed = image_features(data, blank, catalog)
+        changed = features_of(data, blank, catalog)
         check_complete(changed)
         assert all(changed.reasons[name].startswith(reason) for name in ("zero_point", "lim_mag"))
         assert changed.values["fwhm_px"] == pytest.approx(full.values["fwhm_px"], rel=0.05)  # from the pixels
-    no_scale = image_features(data, dataclasses.replace(meta, pixel_scale=None), catalog)
+    no_scale = features_of(data, dataclasses.replace(meta, pixel_scale=None), catalog)
     assert no_scale.reasons == {"sky_mag_arcsec2": "no pixel scale"}
-    assert image_features(data, meta, None).reasons["detected_fraction"] == "no reference catalog"
+    assert features_of(data, meta, None).reasons["detected_fraction"] == "no reference catalog"
 
 
 # --- simulated defects -------------------------------------------------------------------------------------

@@ -7,7 +7,7 @@ from typing import Annotated, Any
 
 import typer
 
-from openastro.cli.common import ConfigFile, Json, Overrides, _config, _emit
+from openastro.cli.common import DEFAULT_WORKDIR, ConfigFile, Json, Overrides, Workdir, _config, _emit
 
 commands = typer.Typer()
 LightCurves = Annotated[
@@ -50,13 +50,16 @@ def periods(
 @commands.command()
 def vet(
     files: LightCurves,
-    model: Annotated[Path | None, typer.Option(help="Weights (.pt) or their folder; default: the shipped model.")] = None,
+    model: Annotated[Path | None, typer.Option(help="Model folder; default: vetting.model, WORKDIR/models/vetting if trained, else the shipped one.")] = None,
+    workdir: Workdir = DEFAULT_WORKDIR,
+    config: ConfigFile = None,
+    set_: Overrides = None,
     as_json: Json = False,
 ) -> None:
     """P(planet-like transit), triage cluster, period, depth and odd/even and secondary flags of each light curve."""
     from openastro.vetting import show
     from openastro.vetting.predict import vet_files
 
-    results = vet_files(files, model)
+    results = vet_files(files, model, Path(workdir).expanduser().resolve(), _config(config, set_))
     _emit([r for r in results if "error" not in r], as_json, show.vet_table)
     _report_errors(results)

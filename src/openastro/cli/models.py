@@ -26,7 +26,7 @@ commands = typer.Typer()
 train = typer.Typer()
 evaluate = typer.Typer()
 BUNDLE_FILES = ("model.pt", "model.json", "MODEL_CARD.md")
-ModelName = Annotated[str, typer.Argument(help="A model folder, or unet / realbogus (the workspace's, else shipped).")]
+ModelName = Annotated[str, typer.Argument(help="A model folder, or a model's name, e.g. vetting (the workspace's, else shipped).")]
 
 
 @train.command("vetting")
@@ -44,27 +44,28 @@ def train_vetting(
     from openastro.vetting import show
     from openastro.vetting.train import train_vetting as fit
 
-    result = fit(workdir, out=out, seed=seed, n_train=n_train, epochs=epochs, config=_config(config, set_),
-                 argv=sys.argv, progress=not as_json)
+    result = fit(workdir, config=_config(config, set_), out=out, argv=sys.argv, progress=not as_json, seed=seed,
+                 n_train=n_train, epochs=epochs)
     _emit(result, as_json, show.train_summary)
 
 
 @evaluate.command("vetting")
 def evaluate_vetting(
-    model: Annotated[Path | None, typer.Option(help="Weights (.pt) or their folder; default: the shipped model.")] = None,
+    model: Annotated[Path | None, typer.Option(help="Model folder; default: vetting.model, WORKDIR/models/vetting if trained, else the shipped one.")] = None,
     seed: Annotated[int | None, typer.Option(help="Held-out simulator seed (default: the model's evaluation seed).")] = None,
     n: Annotated[int | None, typer.Option(help="Held-out curves (default: the model's n_test).")] = None,
     workdir: Workdir = DEFAULT_WORKDIR,
+    config: ConfigFile = None,
+    set_: Overrides = None,
     as_json: Json = False,
 ) -> None:
     """ROC AUC, precision, recall, F1, MCC and confusion matrix on curves from a held-out simulator seed."""
-    from openastro.core.errors import InputError
     from openastro.vetting import show
-    from openastro.vetting.evaluate import evaluate_vetting as score
+    from openastro.vetting.train import evaluate_vetting as score
 
-    if n is not None and n < 10:
-        raise InputError(f"--n must be at least 10 (got {n})")
-    _emit(score(model, workdir, seed=seed, n=n, progress=not as_json), as_json, show.evaluate_summary)
+    result = score(workdir, config=_config(config, set_), model=model, argv=sys.argv, progress=not as_json,
+                   seed=seed, n=n)
+    _emit(result, as_json, show.evaluate_summary)
 
 
 @commands.command()
@@ -98,23 +99,27 @@ def train_quality(
     from openastro.quality import show
     from openastro.quality.train import train_quality as fit
 
-    result = fit(workdir, out=out, seed=seed, nights=nights, config=_config(config, set_), argv=sys.argv,
-                 progress=not as_json)
+    result = fit(workdir, config=_config(config, set_), out=out, argv=sys.argv, progress=not as_json, seed=seed,
+                 nights=nights)
     _emit(result, as_json, show.train_summary)
 
 
 @evaluate.command("quality")
 def evaluate_quality(
-    model: Annotated[Path | None, typer.Option(help="Model folder; default: WORKDIR/models/quality if trained, else the shipped one.")] = None,
+    model: Annotated[Path | None, typer.Option(help="Model folder; default: quality.model, WORKDIR/models/quality if trained, else the shipped one.")] = None,
     seed: Annotated[int | None, typer.Option(help="Held-out simulator seed (default: the model's test seed).")] = None,
     workdir: Workdir = DEFAULT_WORKDIR,
+    config: ConfigFile = None,
+    set_: Overrides = None,
     as_json: Json = False,
 ) -> None:
     """ROC AUC on held-out frames of the training sites and of the unseen site, per-defect recall, anomaly score."""
     from openastro.quality import show
     from openastro.quality.train import evaluate_quality as score
 
-    _emit(score(workdir, model, seed=seed, argv=sys.argv, progress=not as_json), as_json, show.train_summary)
+    result = score(workdir, config=_config(config, set_), model=model, argv=sys.argv, progress=not as_json,
+                   seed=seed)
+    _emit(result, as_json, show.train_summary)
 
 
 @commands.command()
@@ -165,11 +170,11 @@ def export(
 
 
 def _model_folder(model: str, workdir: Path) -> Path:
-    """The folder MODEL names: a path, or a transient model's name (the workspace's, else the shipped one)."""
-    from openastro.transients.models import KINDS, resolve_model_dir
+    """The folder MODEL names: a path, or a registered model's name (the workspace's, else the shipped one)."""
+    from openastro.ml.registry import MODELS, resolve_model
 
-    if model in KINDS and not Path(model).is_dir():
-        return resolve_model_dir(model, "", workspace_models(workdir))
+    if model in MODELS and not Path(model).is_dir():
+        return resolve_model(model, workspace=workspace_models(workdir).parent) / MODELS[model].network
     return Path(model)
 
 

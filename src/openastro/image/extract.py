@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
+from functools import lru_cache
 
 import numpy as np
 import pandas as pd
@@ -139,8 +140,31 @@ class Extraction:
 
 def empty_sources() -> pd.DataFrame:
     """A source table with no rows."""
+    return _empty_sources().copy()
+
+
+@lru_cache(maxsize=1)
+def _empty_sources() -> pd.DataFrame:
+    """The empty source table, built once (a DataFrame of typed columns costs ~10 ms)."""
     return pd.DataFrame({name: pd.Series(dtype="int64" if name in ("source_id", "npix", "flag") else "float64")
                          for name in SOURCE_COLUMNS}).astype({"saturated": bool})
+
+
+def detected_at(extraction: Extraction, sigma: float, min_area: int) -> np.ndarray:
+    """Per source: whether an extraction at `sigma` x the background RMS would have found it, i.e. at least
+    `min_area` of its pixels lie above that threshold in the image sep detects on (filtered with sep's default
+    3x3 kernel). One extraction at a low threshold then serves measurements defined at a higher one."""
+    from scipy.ndimage import correlate1d
+
+    n = len(extraction.sources)
+    if n == 0 or extraction.segmap is None:
+        return np.zeros(n, dtype=bool)
+    taps = np.array([0.25, 0.5, 0.25], np.float32)  # sep's default kernel [[1,2,1],[2,4,2],[1,2,1]] / 16
+    filtered = correlate1d(correlate1d(extraction.subtracted, taps, axis=0, mode="constant"), taps, axis=1,
+                           mode="constant")
+    above = filtered > sigma * extraction.background.noise
+    counts = np.bincount(extraction.segmap[above], minlength=n + 1)[1:n + 1]
+    return counts >= min_area
 
 
 def saturated_pixels(data: np.ndarray | None, saturation: float | np.ndarray | None,

@@ -7,6 +7,7 @@ import re
 import warnings
 import zlib
 from dataclasses import asdict, dataclass, field
+from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
@@ -58,14 +59,7 @@ class FrameMeta:
 
     def wcs(self) -> Any:
         """The celestial astropy WCS (SIP included), or None when the frame has none."""
-        if not self.wcs_header:
-            return None
-        from astropy.io import fits
-        from astropy.wcs import WCS
-
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")
-            return WCS(fits.Header.fromstring(self.wcs_header), relax=True)
+        return _wcs_from_text(self.wcs_header) if self.wcs_header else None
 
     def saturation_level(self) -> float | None:
         """SATURATE from the header, else the largest value the file's integer type can hold."""
@@ -74,6 +68,18 @@ class FrameMeta:
     def to_dict(self) -> dict[str, Any]:
         """Plain dict of every field."""
         return asdict(self)
+
+
+@lru_cache(maxsize=4)
+def _wcs_from_text(text: str) -> Any:
+    """The WCS of a header text, built once: a frame's is asked for while reading, matching and measuring it
+    (each build parses the header, ~5 ms). Callers must not modify it."""
+    from astropy.io import fits
+    from astropy.wcs import WCS
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        return WCS(fits.Header.fromstring(text), relax=True)
 
 
 def _celestial_wcs(header: Any, naxis1: int, naxis2: int) -> tuple[str | None, float | None]:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import warnings
 from dataclasses import asdict, dataclass
 
 import numpy as np
@@ -13,6 +12,7 @@ _SHAPE_SNR = 20.0
 _MAX_FIT_STARS = 40
 # Sources sharper than this (px) are cosmic rays or hot pixels, not stars.
 _MIN_FWHM = 1.2
+_FWHM_TO_SIGMA = 1.0 / (2.0 * np.sqrt(2.0 * np.log(2.0)))
 
 
 @dataclass
@@ -76,8 +76,6 @@ def measure_shape(subtracted: np.ndarray, sources: pd.DataFrame, mask: np.ndarra
     than _MIN_FWHM are dropped as cosmic rays or hot pixels. The fitting box is about one FWHM wide so that
     Moffat-like wings do not inflate the core width.
     """
-    from photutils.psf import fit_fwhm
-
     good = sources[shape_stars(sources)].nlargest(_MAX_FIT_STARS, "flux")
     if len(good) < 2:
         return Shape()
@@ -86,16 +84,112 @@ def measure_shape(subtracted: np.ndarray, sources: pd.DataFrame, mask: np.ndarra
     keep = np.ones(len(good), dtype=bool)
     for _ in range(2):  # the second pass uses a box sized by the first pass's result
         box = max(5, 2 * int(round(guess / 2)) + 1)  # odd, about one FWHM
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")  # fit warnings for stars near edges or neighbours
-            fitted = np.asarray(fit_fwhm(subtracted, xypos=good[["x", "y"]].to_numpy(), fit_shape=box, fwhm=guess,
-                                         mask=mask), float)
+        fitted = fit_gaussian_fwhm(subtracted, good[["x", "y"]].to_numpy(float), box, guess, mask)
         keep = np.isfinite(fitted) & (fitted >= _MIN_FWHM) & (fitted < 3 * guess)
         if keep.sum() < 2:
             return Shape()
         guess = weighted_median(fitted[keep], snr[keep])
     ellipticity = weighted_median(good["ellipticity"].to_numpy(float)[keep], snr[keep])
     return Shape(fwhm=guess, ellipticity=ellipticity, n_stars=int(keep.sum()))
+
+
+def fit_gaussian_fwhm(image: np.ndarray, xy: np.ndarray, box: int, fwhm: float, mask: np.ndarray | None = None,
+                      max_iter: int = 100) -> np.ndarray:
+    """FWHM (px) of a pixel-integrated circular Gaussian (flux, centre and width free) fitted to the box x box
+    pixels around each star; NaN where a fit fails.
+
+    The model and fit of photutils' `fit_fwhm` (CircularGaussianPRF, least squares, no weights), but all stars
+    at once: a Levenberg-Marquardt step per star from batched 4x4 normal equations. photutils fits star after
+    star through astropy.modeling with numerical derivatives, ~4 ms a star (70 % of a 256-px frame's
+    photometry); no library offers a batched solver for many small independent fits.
+    """
+    stamps = _Stamps(np.asarray(image, float), np.asarray(xy, float), box, mask)
+    params = np.column_stack([stamps.data.sum(axis=(1, 2)), xy[:, 0], xy[:, 1], np.full(len(xy), float(fwhm))])
+    fitted = stamps.weight.sum(axis=(1, 2)) > 4  # more pixels than parameters
+    rows = np.flatnonzero(fitted)
+    damping = np.full(len(xy), 1e-3)
+    residual, jacobian = stamps.residual(params[rows], rows)
+    cost = np.full(len(xy), np.inf)
+    cost[rows] = (residual ** 2).sum(axis=(1, 2))
+    for _ in range(max_iter):
+        if not len(rows):
+            break
+        J = jacobian.reshape(len(rows), -1, 4)
+        normal = np.einsum("npi,npj->nij", J, J)
+        gradient = np.einsum("npi,np->ni", J, residual.reshape(len(rows), -1))
+        step = -_solve(normal + damping[rows, None, None] * normal * np.eye(4), gradient)
+        trial = params[rows] + step
+        new_residual, new_jacobian = stamps.residual(trial, rows)
+        new_cost = (new_residual ** 2).sum(axis=(1, 2))
+        better = np.isfinite(new_cost) & (new_cost <= cost[rows]) & (trial[:, 3] > 0)
+        small = np.all(np.abs(step) <= 1e-9 * (np.abs(params[rows]) + 1e-9), axis=1)
+        done = small | (better & (cost[rows] - new_cost <= 1e-10 * cost[rows]))
+        params[rows[better]], cost[rows[better]] = trial[better], new_cost[better]
+        residual[better], jacobian[better] = new_residual[better], new_jacobian[better]
+        damping[rows] = np.where(better, damping[rows] / 10, damping[rows] * 10)
+        keep = ~done & (damping[rows] < 1e10)
+        rows, residual, jacobian = rows[keep], residual[keep], jacobian[keep]
+    return np.where(fitted & np.isfinite(params[:, 3]), np.abs(params[:, 3]), np.nan)
+
+
+def _solve(matrices: np.ndarray, vectors: np.ndarray) -> np.ndarray:
+    """x with matrices @ x = vectors for a stack of small systems (least squares where one is singular)."""
+    with np.errstate(all="ignore"):
+        try:
+            return np.linalg.solve(matrices, vectors[:, :, None])[:, :, 0]
+        except np.linalg.LinAlgError:
+            return (np.linalg.pinv(matrices) @ vectors[:, :, None])[:, :, 0]
+
+
+class _Stamps:
+    """The box x box pixels around each star (off-frame and masked pixels weigh 0), and the residuals of the
+    pixel-integrated circular Gaussian with their derivatives in (flux, x0, y0, fwhm)."""
+
+    def __init__(self, image: np.ndarray, xy: np.ndarray, box: int, mask: np.ndarray | None) -> None:
+        offsets = np.arange(box) - box // 2
+        self.x = np.floor(xy[:, 0:1] + 0.5) + offsets  # (n, box) pixel centres
+        self.y = np.floor(xy[:, 1:2] + 0.5) + offsets
+        ny, nx = image.shape
+        ix = np.clip(self.x, 0, nx - 1).astype(int)[:, None, :]
+        iy = np.clip(self.y, 0, ny - 1).astype(int)[:, :, None]
+        values = image[iy, ix]
+        valid = ((self.x >= 0) & (self.x < nx))[:, None, :] & ((self.y >= 0) & (self.y < ny))[:, :, None]
+        valid &= np.isfinite(values)
+        if mask is not None:
+            valid &= ~mask[iy, ix]
+        self.weight = valid.astype(float)
+        self.data = np.where(valid, values, 0.0)
+
+    def residual(self, params: np.ndarray, rows: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """(model - data) per pixel (n, box, box) of the stars `rows` with their `params` (flux, x0, y0, fwhm),
+        and its Jacobian (n, box, box, 4), both weighted."""
+        flux, x0, y0, fwhm = (params[:, i:i + 1] for i in range(4))
+        with np.errstate(all="ignore"):
+            scale = 1.0 / (np.sqrt(2.0) * fwhm * _FWHM_TO_SIGMA)  # 1 / (sqrt(2) sigma)
+            ex, dex_dx0, dex_dscale = _integrated(self.x[rows] - x0, scale)
+            ey, dey_dy0, dey_dscale = _integrated(self.y[rows] - y0, scale)
+            flux = flux[:, :, None]
+            model = flux * ey[:, :, None] * ex[:, None, :]
+            dscale = (-scale / fwhm)[:, :, None]
+            jacobian = np.stack([ey[:, :, None] * ex[:, None, :], flux * ey[:, :, None] * dex_dx0[:, None, :],
+                                 flux * dey_dy0[:, :, None] * ex[:, None, :],
+                                 flux * (dey_dscale[:, :, None] * ex[:, None, :]
+                                         + ey[:, :, None] * dex_dscale[:, None, :]) * dscale], axis=-1)
+        weight = self.weight[rows]
+        return (model - self.data[rows]) * weight, jacobian * weight[..., None]
+
+
+def _integrated(offset: np.ndarray, scale: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """A unit 1-D Gaussian integrated over pixels centred at `offset` from its centre (scale = 1/(sqrt2 sigma)),
+    and its derivatives in the centre and the scale."""
+    from scipy.special import erf
+
+    upper, lower = scale * (offset + 0.5), scale * (offset - 0.5)
+    g_upper, g_lower = np.exp(-upper ** 2), np.exp(-lower ** 2)
+    value = 0.5 * (erf(upper) - erf(lower))
+    d_centre = -(scale / np.sqrt(np.pi)) * (g_upper - g_lower)
+    d_scale = ((offset + 0.5) * g_upper - (offset - 0.5) * g_lower) / np.sqrt(np.pi)
+    return value, d_centre, d_scale
 
 
 def limiting_magnitude(zero_point: float, sky_rms: float, radius: float, gain: float, exptime: float,

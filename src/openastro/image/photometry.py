@@ -7,7 +7,6 @@ mag = inst_mag + zero_point, so zero points from different cameras and exposure 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -53,23 +52,21 @@ def measure_apertures(data: np.ndarray, x: np.ndarray, y: np.ndarray, apertures:
     Variance = sum of the per-pixel noise (the background RMS, which holds sky and read noise; floored at the
     read noise) + Poisson noise of the source (flux / gain) + the uncertainty of the local sky median.
     """
-    from photutils.aperture import ApertureStats, CircularAnnulus, CircularAperture, aperture_photometry
+    from photutils.aperture import CircularAperture, aperture_photometry
 
     x, y = np.asarray(x, float), np.asarray(y, float)
     if len(x) == 0:
         return pd.DataFrame({c: pd.Series(dtype=float) for c in ("x", "y", "flux", "flux_err", "sky", "snr", "peak")}
                             ).assign(flags=pd.Series(dtype="int64"))
-    positions = np.column_stack([x, y])
-    aperture = CircularAperture(positions, apertures.radius)
-    annulus = CircularAnnulus(positions, apertures.inner, apertures.outer)
-    local, sky_noise, n_sky = _annulus_sky(data, annulus, mask, sky_mask)
+    aperture = CircularAperture(np.column_stack([x, y]), apertures.radius)
+    local, sky_noise, n_sky = _annulus_sky(data, x, y, apertures, mask, sky_mask)
     pixel_noise = np.broadcast_to(np.asarray(noise, dtype=float), data.shape)
     if rdnoise:
         pixel_noise = np.maximum(pixel_noise, rdnoise / gain)
     sky_noise = np.where(np.isfinite(sky_noise) & (sky_noise > 0), sky_noise, np.median(pixel_noise))
     table = aperture_photometry(data, aperture, error=pixel_noise, mask=mask)
-    area = np.atleast_1d(aperture.area_overlap(data, mask=mask)).astype(float)
     area_on_frame = np.atleast_1d(aperture.area_overlap(data)).astype(float)
+    area = area_on_frame if mask is None else np.atleast_1d(aperture.area_overlap(data, mask=mask)).astype(float)
     flux = np.asarray(table["aperture_sum"], float) - local * area
     variance = (np.asarray(table["aperture_sum_err"], float) ** 2 + np.clip(flux, 0, None) / gain
                 + area**2 * sky_noise**2 * _MEDIAN_VARIANCE / np.maximum(n_sky, 1.0))
@@ -77,13 +74,11 @@ def measure_apertures(data: np.ndarray, x: np.ndarray, y: np.ndarray, apertures:
     flags = np.zeros(len(x), dtype=np.int64)
     flags[area_on_frame < 0.999 * aperture.area] |= FLAG_EDGE
     flags[(area < area_on_frame - 1e-6) | (n_sky < _MIN_SKY_PIXELS) | ~np.isfinite(flux)] |= FLAG_BAD
-    peak = np.full(len(x), np.nan)
-    if raw is not None:
-        peak = np.atleast_1d(ApertureStats(raw, aperture, mask=mask).max).astype(float)
+    disc = _Ring(data.shape, x, y, 0.0, apertures.radius, mask)
+    peak = np.full(len(x), np.nan) if raw is None else _nanmax(disc.values(raw))
     saturated = saturated_pixels(raw, saturation)  # a level of `raw` or a map (see extract_sources)
     if saturated is not None:
-        hit = np.atleast_1d(ApertureStats(saturated.astype(np.float32), aperture, mask=mask).max)
-        flags[np.nan_to_num(hit) > 0] |= FLAG_SATURATED
+        flags[np.nan_to_num(_nanmax(disc.values(saturated))) > 0] |= FLAG_SATURATED
     with np.errstate(divide="ignore", invalid="ignore"):
         snr = flux / flux_err
     return pd.DataFrame({"x": x, "y": y, "flux": flux, "flux_err": flux_err, "sky": local, "snr": snr,
@@ -110,23 +105,66 @@ def aperture_correction(data: np.ndarray, phot: pd.DataFrame, radius: float, min
     return (float(np.median(ratio)), len(ratio)) if len(ratio) >= 3 else (1.0, 0)
 
 
-def _annulus_sky(data: np.ndarray, annulus: Any, mask: np.ndarray | None, sky_mask: np.ndarray | None
-                 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Sigma-clipped median, std and usable pixel count of each annulus, other sources masked where possible."""
-    from astropy.stats import SigmaClip
-    from photutils.aperture import ApertureStats
+class _Ring:
+    """The pixels whose centres lie in a ring (inner <= r < outer; a disc for inner 0) around each position, as
+    photutils' "center" aperture masks select them, gathered into one (positions, pixels) array so that
+    statistics run on all positions at once; pixels off the frame or under `mask` are left out (NaN)."""
 
-    def stats(pixel_mask: np.ndarray | None, which: Any) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        sky = ApertureStats(data, which, mask=pixel_mask, sigma_clip=SigmaClip(sigma=3.0, maxiters=5))
-        return (np.nan_to_num(np.atleast_1d(sky.median).astype(float)), np.atleast_1d(sky.std).astype(float),
-                np.atleast_1d(sky.sum_aper_area.value).astype(float))
+    def __init__(self, shape: tuple[int, int], x: np.ndarray, y: np.ndarray, inner: float, outer: float,
+                 mask: np.ndarray | None = None) -> None:
+        reach = int(np.ceil(outer)) + 1
+        dy, dx = (a.ravel() for a in np.mgrid[-reach:reach + 1, -reach:reach + 1])
+        near = (np.hypot(dx, dy) >= inner - 1.5) & (np.hypot(dx, dy) < outer + 1.5)  # every ring fits in this
+        cols = np.floor(x + 0.5).astype(int)[:, None] + dx[near]
+        rows = np.floor(y + 0.5).astype(int)[:, None] + dy[near]
+        r = np.hypot(cols - x[:, None], rows - y[:, None])
+        ny, nx = shape
+        self.inside = (r >= inner) & (r < outer) & (cols >= 0) & (cols < nx) & (rows >= 0) & (rows < ny)
+        self.rows, self.cols = np.clip(rows, 0, ny - 1), np.clip(cols, 0, nx - 1)
+        if mask is not None:
+            self.inside &= ~mask[self.rows, self.cols]
 
+    def values(self, image: np.ndarray) -> np.ndarray:
+        """(positions, pixels) float values of `image` in the rings, NaN elsewhere."""
+        return np.where(self.inside, image[self.rows, self.cols], np.nan).astype(float)
+
+
+def _nanmax(values: np.ndarray) -> np.ndarray:
+    """The largest finite value of each row, NaN for a row without one."""
+    finite = np.isfinite(values)
+    top = np.max(np.where(finite, values, -np.inf), axis=1)
+    return np.where(finite.any(axis=1), top, np.nan)
+
+
+def _annulus_sky(data: np.ndarray, x: np.ndarray, y: np.ndarray, apertures: Apertures, mask: np.ndarray | None,
+                 sky_mask: np.ndarray | None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Sigma-clipped median, std and usable pixel count of each annulus, other sources masked where possible.
+
+    The statistics of photutils' ApertureStats (centre-in pixels, SigmaClip(3 sigma, 5 iterations)), computed
+    for every star in one astropy sigma_clip over the rows of a (stars, pixels) array: ApertureStats loops over
+    the stars in Python, which took two thirds of a 2048-px frame's photometry.
+    """
     combined = sky_mask if mask is None or sky_mask is None else (sky_mask | mask)
-    local, noise, n_sky = stats(combined, annulus)
+    local, noise, n_sky = _ring_stats(data, x, y, apertures, combined)
     few = np.flatnonzero(n_sky < _MIN_SKY_PIXELS)
     if sky_mask is not None and len(few):  # crowded: fall back to clipping alone
-        local[few], noise[few], n_sky[few] = stats(mask, annulus[few])
+        local[few], noise[few], n_sky[few] = _ring_stats(data, x[few], y[few], apertures, mask)
     return local, noise, n_sky
+
+
+def _ring_stats(data: np.ndarray, x: np.ndarray, y: np.ndarray, apertures: Apertures,
+                mask: np.ndarray | None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Sigma-clipped median (0 where none), std and pixel count of the sky annulus around each position."""
+    import warnings
+
+    from astropy.stats import sigma_clip
+
+    values = _Ring(data.shape, x, y, apertures.inner, apertures.outer, mask).values(data)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # NaN marks pixels outside the ring; empty rings give NaN
+        clipped = sigma_clip(values, sigma=3.0, maxiters=5, axis=1, masked=False, copy=False)
+        median, std = np.nanmedian(clipped, axis=1), np.nanstd(clipped, axis=1)
+    return np.nan_to_num(median), std, np.isfinite(clipped).sum(axis=1).astype(float)
 
 
 def blend_flags(x: np.ndarray, y: np.ndarray, mag: np.ndarray, radius: float) -> np.ndarray:

@@ -1,4 +1,5 @@
-"""One call per frame for the pipeline: prepare, extract, match, photometry, zero point and measurements."""
+"""One call per frame for the pipeline: read, reduce, prepare, extract, match, photometry, zero point,
+measurements and a preview, each pixel read once."""
 
 from __future__ import annotations
 
@@ -9,7 +10,7 @@ import numpy as np
 import pandas as pd
 
 from openastro.core.config import PhotometryConfig
-from openastro.image.extract import extract_sources, prepare_frame, saturated_pixels
+from openastro.image.extract import Extraction, Prepared, extract_sources, prepare_frame, saturated_pixels
 from openastro.image.fitsio import FrameMeta
 from openastro.image.frame_stats import (
     FrameMeasurements,
@@ -32,20 +33,55 @@ from openastro.image.photometry import (
     instrumental_mag,
     measure_apertures,
 )
+from openastro.image.preview import Preview
 
 PHOTOMETRY_COLUMNS = ("star_id", "x", "y", "flux", "flux_err", "snr", "sky", "peak", "inst_mag", "inst_mag_err",
                       "mag", "mag_err", "zero_point", "catalog_mag", "flags", "source_id")
 
 
 @dataclass
+class FrameTask:
+    """One frame file to measure: its field's reference stars (star_id, ra, dec, mag[, color]) or None, the
+    photometry settings and its site's master frames by kind ('bias', 'dark', 'flat': path)."""
+
+    path: str
+    reference: pd.DataFrame | None
+    config: PhotometryConfig
+    masters: dict[str, str] = field(default_factory=dict)
+
+
+@dataclass
 class FrameResult:
-    """Everything measured on one frame; x, y are 0-based pixels of the file's full (untrimmed) array."""
+    """Everything measured on one frame; x, y are 0-based pixels of the file's full (untrimmed) array.
+
+    `prepared` (the reduced, trimmed pixels) and `extraction` (background, sources, segmentation) are what the
+    measurements came from, kept so that later measurements of the same frame need not read or extract again;
+    `stars` are the reference stars that fall on it (file pixels), None without WCS or reference.
+    """
 
     sources: pd.DataFrame
     photometry: pd.DataFrame
     measurements: FrameMeasurements
     skipped: list[str] = field(default_factory=list)
     background: dict[str, float | None] = field(default_factory=dict)
+    meta: FrameMeta | None = None
+    prepared: Prepared | None = None
+    extraction: Extraction | None = None
+    stars: pd.DataFrame | None = None
+    preview: Preview | None = None
+
+
+def measure_file(task: FrameTask) -> FrameResult:
+    """Read a frame, reduce it with its masters, measure it (`process_frame`) and render its preview."""
+    from openastro.image.fitsio import read_frame
+    from openastro.image.masters import load_masters
+    from openastro.image.preview import make_preview
+
+    data, meta = read_frame(task.path)
+    result = process_frame(data, meta, task.reference, task.config, load_masters(task.masters))
+    assert result.prepared is not None
+    result.preview = make_preview(result.prepared.data)
+    return result
 
 
 def _empty_photometry() -> pd.DataFrame:
@@ -99,13 +135,14 @@ def process_frame(data: np.ndarray, meta: FrameMeta, reference: pd.DataFrame | N
         sources["star_id"] = sources["source_id"].map(by_source["star_id"]).astype("Int64")
         sources["match_sep_arcsec"] = sources["source_id"].map(by_source["sep_arcsec"])
 
-    photometry, zp, apcorr = _empty_photometry(), ZeroPoint(None, None, 0, None), None
+    photometry, zp, apcorr, stars = None, ZeroPoint(None, None, 0, None), None, None
     if wcs is None or reference is None or len(reference) == 0:
         skipped.append("no WCS: catalog photometry skipped" if wcs is None
                        else "no reference catalog: catalog photometry skipped")
     else:
-        photometry = _catalog_photometry(extraction, prepared.data, sources, match.matches, reference, wcs,
-                                         apertures, gain, meta.rdnoise, saturation, offset)
+        stars = stars_on_frame(reference, wcs, prepared.data.shape, offset)
+        photometry = _catalog_photometry(extraction, prepared.data, sources, match.matches, stars, apertures,
+                                         gain, meta.rdnoise, saturation, offset)
         if len(photometry) and config.aperture_correction_fwhm > 0:
             local = photometry.assign(x=photometry["x"] - offset[0], y=photometry["y"] - offset[1])
             ratio, _ = aperture_correction(extraction.subtracted, local, config.aperture_correction_fwhm * apertures.fwhm,
@@ -124,23 +161,27 @@ def process_frame(data: np.ndarray, meta: FrameMeta, reference: pd.DataFrame | N
             if zp.reason:
                 skipped.append(zp.reason)
             photometry = calibrate(photometry, zp)
-    photometry = photometry.reindex(columns=list(PHOTOMETRY_COLUMNS))
+    photometry = _empty_photometry() if photometry is None else photometry.reindex(columns=list(PHOTOMETRY_COLUMNS))
 
     measurements = _measurements(background, sources, len(match), shape, apertures, zp, meta, gain,
                                  prepared.overscan)
     measurements.aperture_correction = apcorr
     return FrameResult(sources=sources.reset_index(drop=True), photometry=photometry.reset_index(drop=True),
-                       measurements=measurements, skipped=skipped, background=background.stats())
+                       measurements=measurements, skipped=skipped, background=background.stats(), meta=meta,
+                       prepared=prepared, extraction=extraction, stars=stars)
+
+
+def stars_on_frame(reference: pd.DataFrame, wcs: Any, shape: tuple[int, int], offset: np.ndarray) -> pd.DataFrame:
+    """The reference stars inside the (trimmed) frame, with their file pixels x, y."""
+    x0, y0 = int(offset[0]), int(offset[1])
+    on_frame = project_catalog(reference, wcs, (shape[0] + y0, shape[1] + x0))
+    return on_frame[(on_frame["x"] >= x0) & (on_frame["y"] >= y0)].reset_index(drop=True)
 
 
 def _catalog_photometry(extraction: Any, data: np.ndarray, sources: pd.DataFrame, matches: pd.DataFrame,
-                        reference: pd.DataFrame, wcs: Any, apertures: Apertures, gain: float,
-                        rdnoise: float | None, saturation: float | np.ndarray | None,
-                        offset: np.ndarray) -> pd.DataFrame:
+                        on_frame: pd.DataFrame, apertures: Apertures, gain: float, rdnoise: float | None,
+                        saturation: float | np.ndarray | None, offset: np.ndarray) -> pd.DataFrame:
     """Forced aperture photometry of every catalog star on the frame, at the matched centroid when there is one."""
-    x0, y0 = int(offset[0]), int(offset[1])
-    on_frame = project_catalog(reference, wcs, (data.shape[0] + y0, data.shape[1] + x0))
-    on_frame = on_frame[(on_frame["x"] >= x0) & (on_frame["y"] >= y0)].reset_index(drop=True)
     if len(on_frame) == 0:
         return _empty_photometry()
     xy = on_frame[["x", "y"]].to_numpy(float)

@@ -6,7 +6,7 @@ from typing import Any
 
 import numpy as np
 
-from openastro.lightcurve.features import robust_sigma, sine_snr
+from openastro.lightcurve.features import box_snr, robust_sigma, sine_snr
 from openastro.lightcurve.model import LightCurve
 from openastro.lightcurve.periodogram import bls_refine, box_least_squares, detrended, lomb_scargle
 from openastro.lightcurve.settings import resolve_config
@@ -29,17 +29,19 @@ def dip_statistics(lc: LightCurve, config: Any = None) -> dict[str, float]:
 
 
 def box_vs_sine(lc: LightCurve, config: Any = None) -> tuple[float, float]:
-    """Signal-to-noise of the best box (BLS depth) and of the best sine (LS), each on a quick coarse grid."""
+    """Signal-to-noise of the best box (BLS) and of the best sine (LS), each on a quick coarse grid."""
+    # Each model is judged on the curve its search sees (the box on the detrended flux, the sine on the curve
+    # as it is: detrending over 0.75 d would remove most of a long-period pulsation), and both SNRs take their
+    # noise from the residual scatter about the model, so neither gains from quoted errors the other ignores.
     cfg = resolve_config(config)
     quick = cfg.model_copy(update={"bls_max_grid": min(cfg.bls_max_grid, QUICK_GRID),
                                    "max_grid": min(cfg.max_grid, 10 * QUICK_GRID)})
     bls = box_least_squares(lc, quick)
     box = bls_refine(bls, float(bls.frequency[int(np.argmax(bls.power))]))
     ls = lomb_scargle(lc, quick)
-    flat = detrended(lc, cfg).sorted()
-    flux, err = flat.relative_flux()
-    sine = sine_snr(flat.time, flux, err, float(ls.frequency[int(np.argmax(ls.power))]))
-    return box["depth"] / box["depth_err"] if box["depth_err"] > 0 else 0.0, sine
+    flux, err = lc.sorted().relative_flux()
+    sine = sine_snr(ls.t, flux, err, float(ls.frequency[int(np.argmax(ls.power))]))
+    return box_snr(bls.t, bls.y, 1.0 / box["frequency"], box["epoch"], box["duration"]), sine
 
 
 def choose_method(lc: LightCurve, config: Any = None) -> tuple[str, str]:

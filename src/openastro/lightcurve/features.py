@@ -6,13 +6,14 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from openastro.lightcurve.fold import Folded, binned_view, fold, global_view
+from openastro.lightcurve.fold import Folded, binned_view, fold, global_view, phase_of
 from openastro.lightcurve.model import LightCurve
 
 if TYPE_CHECKING:
     from openastro.lightcurve.search import PeriodResult
 
 MAD_TO_SIGMA = 1.4826
+MIN_CYCLE_POINTS = 8  # points a cycle needs before its amplitude counts in the odd/even comparison
 
 
 def robust_sigma(x: np.ndarray) -> float:
@@ -79,23 +80,48 @@ def secondary(folded: Folded, duration: float) -> tuple[float, float]:
     return depth, depth / (robust_sigma(folded.flux[away]) / np.sqrt(inside.sum()))
 
 
-def halves_sigma(folded_twice: Folded, bins: int = 20) -> float:
-    """Folded at twice a period: how many sigma the two halves' binned profiles differ (chi2 -> sigma)."""
+def cycle_amplitudes(folded: Folded, bins: int = 50) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Per cycle with MIN_CYCLE_POINTS points: (cycle, amplitude k, its variance), fitting offset + k * (mean
+    folded profile); the offset absorbs the night's zero point, the variance grows with the misfit."""
+    view = binned_view(folded.phase, folded.flux, -0.5, 0.5, bins)
+    x = np.interp(folded.phase, view.phase, view.flux, period=1.0)
+    cycles, index = np.unique(folded.cycle, return_inverse=True)
+    y, w = folded.flux, 1.0 / folded.err**2
+    terms = (np.ones_like(x), x, y, x * x, x * y, y * y)
+    sw, sx, sy, sxx, sxy, syy = (np.bincount(index, w * a) for a in terms)
+    n = np.bincount(index)
+    var_x, cov = sxx - sx**2 / sw, sxy - sx * sy / sw
+    fitted = (n >= MIN_CYCLE_POINTS) & (var_x > 1e-12 * sw)
+    k = cov[fitted] / var_x[fitted]
+    chi2 = (syy - sy**2 / sw)[fitted] - k * cov[fitted]
+    return cycles[fitted], k, np.maximum(chi2 / (n[fitted] - 2), 1.0) / var_x[fitted]
+
+
+def alternation(folded: Folded, bins: int = 50) -> tuple[float, float]:
+    """Odd minus even cycles' amplitude (in units of the mean folded profile) and its significance (sigma)."""
+    # Alternating amplitudes mean alternating minima: a binary at half its period. Cycles are compared in
+    # pairs (2j, 2j+1), close in time, and the error of the mean difference comes from the pairs' scatter
+    # with Student's t: correlated noise, beating pulsation modes and uneven sampling count, not only photons.
     from scipy import stats
 
-    first = folded_twice.phase < 0
-    phase_in = np.where(first, folded_twice.phase + 0.5, folded_twice.phase) * 2  # 0..1 within one period
-    edges = np.linspace(0, 1, bins + 1)
-    chi2, dof = 0.0, 0
-    for a, b in zip(edges[:-1], edges[1:], strict=True):
-        sel = (phase_in >= a) & (phase_in < b)
-        one, two = folded_twice.flux[sel & first], folded_twice.flux[sel & ~first]
-        if len(one) >= 3 and len(two) >= 3:
-            var = np.var(one, ddof=1) / len(one) + np.var(two, ddof=1) / len(two)
-            if var > 0:
-                chi2 += (one.mean() - two.mean()) ** 2 / var
-                dof += 1
-    return float(stats.norm.isf(max(stats.chi2.sf(chi2, dof), 1e-300))) if dof else float("nan")
+    cycle, k, var = cycle_amplitudes(folded, bins)
+    odd = cycle % 2 == 1
+    _, i_odd, i_even = np.intersect1d(cycle[odd] // 2, cycle[~odd] // 2, return_indices=True)
+    diff, var_diff = k[odd][i_odd] - k[~odd][i_even], var[odd][i_odd] + var[~odd][i_even]
+    mean, var_mean = _weighted_mean(diff, 1.0 / var_diff)
+    if np.isnan(var_mean):
+        return float("nan"), float("nan")
+    t = abs(mean) / np.sqrt(var_mean)
+    return mean, float(stats.norm.isf(max(stats.t.sf(t, len(diff) - 1), 1e-300)))
+
+
+def _weighted_mean(values: np.ndarray, weight: np.ndarray) -> tuple[float, float]:
+    """Weighted mean and its variance, scaled up by the values' reduced chi2 (NaN for fewer than two)."""
+    if len(values) < 2:
+        return float("nan"), float("nan")
+    mean = float(np.sum(weight * values) / np.sum(weight))
+    chi2 = float(np.sum(weight * (values - mean) ** 2)) / (len(values) - 1)
+    return mean, max(chi2, 1.0) / float(np.sum(weight))
 
 
 def _ls_event(folded: Folded) -> tuple[float, float]:
@@ -150,3 +176,14 @@ def sine_snr(t: np.ndarray, flux: np.ndarray, err: np.ndarray, frequency: float)
     offset, amplitude, t_min = sinusoid(t, flux, err, frequency)
     resid = flux - (offset - amplitude * np.cos(2 * np.pi * frequency * (t - t_min)))
     return float(amplitude / (np.std(resid) * np.sqrt(2.0 / len(t)) or 1.0))
+
+
+def box_snr(t: np.ndarray, flux: np.ndarray, period: float, epoch: float, duration: float) -> float:
+    """Depth of a box (mean out of the event minus mean in it) over its error from the residual scatter."""
+    inside = np.abs(phase_of(t, period, epoch)[0] * period) < duration / 2
+    n_in, n_out = int(inside.sum()), int((~inside).sum())
+    if n_in < 2 or n_out < 2:
+        return 0.0
+    level_in, level_out = float(np.mean(flux[inside])), float(np.mean(flux[~inside]))
+    resid = flux - np.where(inside, level_in, level_out)
+    return float((level_out - level_in) / (np.std(resid) * np.sqrt(1.0 / n_in + 1.0 / n_out) or 1.0))

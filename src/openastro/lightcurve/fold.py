@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 
 import numpy as np
 
@@ -48,6 +48,40 @@ def fold(lc: LightCurve, period: float, epoch: float) -> Folded:
     flux, err = lc.relative_flux()
     phase, cycle = phase_of(lc.time, period, epoch)
     return Folded(period, epoch, phase, cycle, flux, err)
+
+
+class FoldedLightCurve(LightCurve):
+    """A LightCurve folded at meta['period']: `time` is days from the nearest meta['epoch'] ([-P/2, P/2))."""
+
+    @property
+    def period(self) -> float:
+        """The folding period in days."""
+        return float(self.meta["period"])
+
+    @property
+    def epoch(self) -> float:
+        """The time at phase 0, in the unfolded curve's format (meta['epoch_format']) and scale."""
+        return float(self.meta["epoch"])
+
+    @property
+    def phase(self) -> np.ndarray:
+        """Phase in [-0.5, 0.5), 0 at the epoch."""
+        return self.time / self.period
+
+
+def fold_lightcurve(lc: LightCurve, period: float, epoch: float | None = None) -> FoldedLightCurve:
+    """`lc` folded at `period` with `epoch` (default: its first time) at 0, sorted by phase."""
+    if not period > 0:
+        raise ValueError(f"the period must be positive (got {period})")
+    lc = lc.sorted()
+    if epoch is None:
+        epoch = float(lc.time[0]) if len(lc) else 0.0
+    phase = phase_of(lc.time, period, epoch)[0]
+    order = np.argsort(phase, kind="stable")
+    folded = {f.name: getattr(lc.subset(order), f.name) for f in fields(lc)}
+    meta = dict(lc.meta, period=float(period), epoch=float(epoch), epoch_format=lc.time_format)
+    folded.update(time=phase[order] * period, time_format="folded", meta=meta)
+    return FoldedLightCurve(**folded)
 
 
 def binned_view(phase: np.ndarray, flux: np.ndarray, lo: float, hi: float, bins: int) -> View:

@@ -13,9 +13,10 @@ import pandas as pd
 from scipy.optimize import brentq
 
 from openastro.core.config import FusionConfig
+from openastro.lightcurve.binning import MINUTES_PER_DAY, inverse_variance_means
 from openastro.lightcurve.ensemble import FLAG_BLEND, Calibration, attach_night, calibrate
 
-LIGHTCURVE_COLUMNS = ("star_id", "mjd", "flux", "flux_err", "mag", "mag_err", "n_sites", "sites")
+LIGHTCURVE_COLUMNS = ("star_id", "mjd", "bjd_tdb", "flux", "flux_err", "mag", "mag_err", "n_sites", "sites")
 CLIP_WINDOW = 15  # points per Hampel window; fewer make the window MAD too noisy to catch 10-sigma outliers
 MAD_TO_SIGMA = 1.4826
 
@@ -102,20 +103,20 @@ def apply_floors(points: pd.DataFrame, floors: pd.DataFrame) -> pd.DataFrame:
 
 def fuse(points: pd.DataFrame, bin_minutes: float) -> pd.DataFrame:
     """Inverse-variance weighted mean per star and time bin, over all sites, as lightcurves-table rows."""
+    # Bins are a fixed grid in UTC MJD, so the same bins hold for every star and every run; BJD_TDB (absent or
+    # NaN where unknown: then NaN for the whole bin) is averaged with the same weights.
     if points.empty:
         return pd.DataFrame({c: pd.Series(dtype=object if c == "sites" else float) for c in LIGHTCURVE_COLUMNS})
-    w = 1.0 / points["mag_err"].to_numpy(float) ** 2
-    # A fixed grid in MJD, so the same bins hold for every star and every run.
-    frame = pd.DataFrame({"star_id": points["star_id"].to_numpy(), "site_id": points["site_id"].to_numpy(),
-                          "bin": np.floor(points["mjd"].to_numpy(float) * 1440.0 / bin_minutes).astype(np.int64),
-                          "w": w, "wm": w * points["mag"].to_numpy(float),
-                          "wt": w * points["mjd"].to_numpy(float)})
-    keys = ["star_id", "bin"]
-    sums = frame.groupby(keys, sort=True)[["w", "wm", "wt"]].sum()
-    sites = frame[[*keys, "site_id"]].drop_duplicates().sort_values([*keys, "site_id"])
-    site_lists = sites.groupby(keys, sort=True)["site_id"].agg(list)
-    out = pd.DataFrame({"mjd": sums["wt"] / sums["w"], "mag": sums["wm"] / sums["w"],
-                        "mag_err": 1.0 / np.sqrt(sums["w"]), "sites": site_lists}).reset_index()
+    mjd = points["mjd"].to_numpy(float)
+    bins = np.floor(mjd * MINUTES_PER_DAY / bin_minutes).astype(np.int64)
+    codes, keys = pd.factorize(pd.MultiIndex.from_arrays([points["star_id"].to_numpy(), bins]), sort=True)
+    bjd = points["bjd_tdb"].to_numpy(float) if "bjd_tdb" in points else np.full(len(points), np.nan)
+    mag, err = points["mag"].to_numpy(float), points["mag_err"].to_numpy(float)
+    (mean_mjd, mean_bjd, mean_mag), mag_err = inverse_variance_means(codes, err, mjd, bjd, mag)
+    sites = pd.DataFrame({"code": codes, "site_id": points["site_id"].to_numpy()}).drop_duplicates()
+    site_lists = sites.sort_values(["code", "site_id"]).groupby("code")["site_id"].agg(list).to_list()
+    out = pd.DataFrame({"star_id": keys.get_level_values(0), "mjd": mean_mjd, "bjd_tdb": mean_bjd,
+                        "mag": mean_mag, "mag_err": mag_err, "sites": site_lists})
     out["n_sites"] = out["sites"].str.len().astype(np.int64)
     out["flux"] = 10.0 ** (-0.4 * (out["mag"] - out.groupby("star_id")["mag"].transform("median")))
     out["flux_err"] = out["flux"] * 0.4 * np.log(10.0) * out["mag_err"]

@@ -1,9 +1,14 @@
-"""The LightCurve dataclass: times in days with an explicit scale and format, flux or magnitudes, errors."""
+"""The LightCurve dataclass: times in days with an explicit scale and format, flux or magnitudes, errors.
+
+Its verbs chain like lightkurve's, each returning a new light curve:
+`LightCurve.read(path).remove_nans().flatten(0.75).fold(period).bin(minutes=10).plot()`.
+"""
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field, replace
-from typing import Any
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -11,6 +16,9 @@ import numpy as np
 TIME_ZERO = {"jd": 0.0, "mjd": 2400000.5, "bjd": 0.0, "hjd": 0.0, "bmjd": 2400000.5,
              "bkjd": 2454833.0, "btjd": 2457000.0}
 LN10_04 = 0.4 * np.log(10.0)
+
+if TYPE_CHECKING:
+    from openastro.lightcurve.fold import FoldedLightCurve
 
 
 @dataclass
@@ -71,11 +79,50 @@ class LightCurve:
         return replace(self, time=self.time[keep], values=self.values[keep], err=self.err[keep],
                        site=site, band=band, quality=quality, meta=dict(self.meta))
 
+    def finite(self) -> np.ndarray:
+        """True for points whose time, value and error are all finite."""
+        return np.isfinite(self.time) & np.isfinite(self.values) & np.isfinite(self.err)
+
     def sorted(self) -> LightCurve:
         """A copy sorted by time (stable), with non-finite points dropped."""
-        good = np.isfinite(self.time) & np.isfinite(self.values) & np.isfinite(self.err)
+        good = self.finite()
         order = np.flatnonzero(good)[np.argsort(self.time[good], kind="stable")]
         return self.subset(order)
+
+    def remove_nans(self) -> LightCurve:
+        """A copy without the points whose time, value or error is not finite (order kept)."""
+        return self.subset(self.finite())
+
+    @classmethod
+    def read(cls, path: Path | str, **options: Any) -> LightCurve:
+        """Read a Kepler/TESS FITS file or a CSV, ECSV or whitespace table (options: see `readers.read`)."""
+        from openastro.lightcurve.readers import read
+
+        return read(path, **options)
+
+    def flatten(self, window_days: float = 0.75, method: str = "biweight") -> LightCurve:
+        """Relative flux (median 1) divided by its robust trend over `window_days` (biweight or median)."""
+        from openastro.lightcurve.detrend import detrend
+
+        return detrend(self, window_days, method)
+
+    def fold(self, period: float, epoch: float | None = None) -> FoldedLightCurve:
+        """Folded at `period` (days): time becomes days from the nearest `epoch` (default: the first time)."""
+        from openastro.lightcurve.fold import fold_lightcurve
+
+        return fold_lightcurve(self, period, epoch)
+
+    def bin(self, minutes: float | None = None, days: float | None = None) -> LightCurve:
+        """Inverse-variance means in bins of `minutes` or `days`, errors propagated, empty bins dropped."""
+        from openastro.lightcurve.binning import bin_lightcurve
+
+        return bin_lightcurve(self, minutes=minutes, days=days)
+
+    def plot(self, ax: Any = None) -> Any:
+        """Error bars against time on `ax` (a new Agg figure when None), axes labelled; returns the Axes."""
+        from openastro.lightcurve.plot import plot_lightcurve
+
+        return plot_lightcurve(self, ax)
 
     def relative_flux(self) -> tuple[np.ndarray, np.ndarray]:
         """Flux relative to the median, minus one (dips negative), and its error; exact for tiny variations."""

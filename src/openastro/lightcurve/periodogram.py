@@ -14,6 +14,7 @@ from openastro.lightcurve.model import LightCurve
 REFINE_POINTS = 41  # frequencies in the fine grid around each reported peak, spanning +-2 coarse steps
 BLS_KEYS = ("power", "depth", "depth_err", "duration", "transit_time")
 BLS_MIN_CHUNK = 2000  # periods per thread below which splitting the BLS grid does not pay
+MAX_PLOT_POINTS = 2000  # periodograms kept for plotting are reduced to this many points (see peak_envelope)
 
 
 @dataclass
@@ -179,17 +180,44 @@ def box_least_squares(lc: LightCurve, cfg: Any, grid: Grid | None = None) -> Per
     grid = grid or auto_grid
     frequency = grid.frequency()
     power = bls_raw(flat.time, y, dy, 1.0 / frequency, durations, cfg.bls_threads)["power"]
-    mean, std = float(np.mean(power)), float(np.std(power)) or 1.0
-    return Periodogram("bls", frequency, (power - mean) / std, flat.time, y, dy, grid, durations,
-                       extra={"mean": mean, "std": std})
+    mean, std = sde_scale(power)
+    power = sde(power, mean, std)
+    return Periodogram("bls", frequency, power, flat.time, y, dy, grid, durations,
+                       extra={"mean": mean, "std": std, "floor": float(np.min(power))})
+
+
+def sde_scale(power: np.ndarray) -> tuple[float, float]:
+    """Mean and standard deviation of the finite BLS powers (-inf where no box fits a period)."""
+    finite = power[np.isfinite(power)]
+    if not len(finite):
+        return 0.0, 1.0
+    return float(np.mean(finite)), float(np.std(finite)) or 1.0
+
+
+def sde(power: np.ndarray, mean: float, std: float, floor: float | None = None) -> np.ndarray:
+    """Signal detection efficiency of BLS powers; non-finite powers get `floor` (default: the lowest SDE)."""
+    out = (np.asarray(power, dtype=float) - mean) / std
+    finite = np.isfinite(out)
+    if floor is None:
+        floor = float(np.min(out[finite])) if finite.any() else 0.0
+    return np.where(finite, out, floor)
 
 
 def bls_refine(pg: Periodogram, f0: float) -> dict[str, float]:
     """BLS maximum near `f0` on a fine grid: frequency, SDE, depth, depth_err, duration, epoch."""
     grid = fine_grid(pg, f0)
     res = bls_raw(pg.t, pg.y, pg.dy, 1.0 / grid.frequency(), pg.durations)
-    i = int(np.argmax(res["power"]))
-    return {"frequency": float(grid.frequency()[i]),
-            "power": (float(res["power"][i]) - pg.extra["mean"]) / pg.extra["std"],
+    power = sde(res["power"], pg.extra["mean"], pg.extra["std"], pg.extra["floor"])
+    i = int(np.argmax(power))
+    return {"frequency": float(grid.frequency()[i]), "power": float(power[i]),
             "depth": float(res["depth"][i]), "depth_err": float(res["depth_err"][i]),
             "duration": float(res["duration"][i]), "epoch": float(res["transit_time"][i])}
+
+
+def peak_envelope(x: np.ndarray, y: np.ndarray, n: int = MAX_PLOT_POINTS) -> tuple[np.ndarray, np.ndarray]:
+    """At most about `n` points of a curve: the highest point of each of `n` equal blocks (peaks survive)."""
+    if len(x) <= n:
+        return x, y
+    blocks = np.array_split(np.arange(len(x)), n)
+    keep = np.array([b[np.argmax(y[b])] for b in blocks])
+    return x[keep], y[keep]

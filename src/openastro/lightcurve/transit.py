@@ -23,22 +23,24 @@ def fit_trapezoid(t: np.ndarray, flux: np.ndarray, period: float, epoch: float, 
 
     span = max(float(np.ptp(t)), period)
 
+    # p[1] is the shift of the epoch, not the epoch itself: finite-difference steps scale with a parameter's
+    # size, and on a full Julian Date (~2.46e6) they would be hours long.
     def resid(p: np.ndarray) -> np.ndarray:
         per = p[5] if free_period else period
-        dt = phase_of(t, per, p[1])[0] * per
+        dt = phase_of(t, per, epoch + p[1])[0] * per
         return p[0] + trapezoid(dt, p[2], p[3], p[4]) - flux
 
-    lo = [-np.inf, epoch - duration / 2, 0.0, 0.2 * duration, 0.0]
-    hi = [np.inf, epoch + duration / 2, 3 * depth + 1e-12, 3.9 * duration, 1.0]
+    lo = [-np.inf, -duration / 2, 0.0, 0.2 * duration, 0.0]
+    hi = [np.inf, duration / 2, 3 * depth + 1e-12, 3.9 * duration, 1.0]
     if free_period:  # the period may move by a quarter duration over the whole baseline
         slack = 0.25 * duration * period / span
         lo, hi = lo + [period - slack], hi + [period + slack]
     scale = robust_sigma(flux) or 1e-6
-    fits = [least_squares(resid, [0.0, epoch, depth, duration, r0] + ([period] if free_period else []),
+    fits = [least_squares(resid, [0.0, 0.0, depth, duration, r0] + ([period] if free_period else []),
                           bounds=(lo, hi), loss="soft_l1", f_scale=scale) for r0 in (0.15, 0.5, 0.85)]
     best = min(fits, key=lambda f: f.cost)
     x = best.x
-    return {"level": float(x[0]), "epoch": float(x[1]), "depth": float(x[2]), "t14": float(x[3]),
+    return {"level": float(x[0]), "epoch": epoch + float(x[1]), "depth": float(x[2]), "t14": float(x[3]),
             "ratio": float(x[4]), "period": float(x[5]) if free_period else period, "ok": bool(best.success)}
 
 

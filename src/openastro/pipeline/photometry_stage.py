@@ -1,23 +1,28 @@
-"""The photometry stage: background and sources (sep), catalog match through the WCS, aperture photometry
-with errors, zero point and per-frame measurements, for each frame."""
+"""The photometry stage: one pass over each frame (read, reduce with its site's masters, extract once) gives
+its sources, calibrated photometry, measurements, quality features with thumbnail, and the report's preview."""
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
 from typing import Any
 
 import pandas as pd
 
 from openastro.core.catalog import Catalog
-from openastro.core.config import PhotometryConfig
 from openastro.core.workspace import resolve_path
+from openastro.image.process import FrameTask
 from openastro.pipeline.stages import Stage, UnitResult
 
 SOURCE_COLUMNS = ["source_id", "x", "y", "ra", "dec", "flux", "flux_err", "a", "b", "theta", "fwhm",
                   "ellipticity", "peak", "npix", "flag", "saturated", "star_id", "match_sep_arcsec"]
+# Bump when what one pass writes changes, so that workspaces measured before are measured again (2: one pass
+# writes the features and previews too).
+PASS_VERSION = 2
 # A frame's inputs: its content (the id is its hash), its site's master frames, its field's reference stars.
-FRAME_INPUTS = """SELECT f.frame_id AS unit,
-                         concat_ws('|', f.frame_id, coalesce(c.masters, ''), coalesce(s.n_stars, 0)) AS inputs
+FRAME_INPUTS = f"""SELECT f.frame_id AS unit,
+                          concat_ws('|', {PASS_VERSION}, f.frame_id, coalesce(c.masters, ''), coalesce(s.n_stars, 0))
+                          AS inputs
                   FROM frames f
                   LEFT JOIN (SELECT site_id, string_agg(kind || '=' || path, ',' ORDER BY kind) AS masters
                              FROM calibration GROUP BY site_id) c ON c.site_id = f.site_id
@@ -26,18 +31,21 @@ FRAME_INPUTS = """SELECT f.frame_id AS unit,
                   ORDER BY f.mjd, f.frame_id"""
 # Columns of the `frames` row copied onto every photometry point, so a light curve needs no join.
 FRAME_CONTEXT = ["field_id", "site_id", "mjd", "filter", "airmass"]
+# What the context features (Moon, Sun, airmass, detector temperature) are computed from.
+CONTEXT_INPUTS = """SELECT f.frame_id, f.mjd, f.exptime, f.ra, f.dec, f.airmass, f.ccd_temp, s.lat, s.lon,
+                          s.elevation_m
+                   FROM frames f LEFT JOIN sites s USING (site_id) WHERE f.frame_id IN (SELECT unnest(?))"""
 
 
 @dataclass
-class FrameTask:
-    """What a worker needs for one frame: its file, its catalog row and its field's reference stars."""
+class FrameUnit:
+    """One frame: what the one pass measures, and the catalog values that go onto its rows."""
 
     unit: str
-    path: str
-    frame: dict[str, Any]
-    reference: pd.DataFrame | None
-    config: PhotometryConfig
-    masters: dict[str, str]  # the site's master frames by kind ('bias', 'dark', 'flat'): path
+    task: FrameTask
+    frame: dict[str, Any]  # FRAME_CONTEXT, copied onto every photometry point
+    context: dict[str, float]  # the context features, computed for all frames at once
+    context_missing: dict[str, str]
 
 
 def frames_with_references(catalog: Catalog,
@@ -54,11 +62,12 @@ def frames_with_references(catalog: Catalog,
 
 
 class PhotometryStage(Stage):
-    """Per-frame source extraction and calibrated aperture photometry."""
+    """Per frame, in one pass: extraction, calibrated aperture photometry, measurements, quality features and a
+    preview."""
 
     name = "photometry"
-    reads = ("frames", "field_stars", "calibration")
-    writes = ("sources", "frame_measurements", "photometry")
+    reads = ("frames", "field_stars", "calibration", "sites")
+    writes = ("sources", "photometry", "frame_measurements", "frame_features", "frame_previews")
 
     settings = ("photometry",)
 
@@ -70,27 +79,41 @@ class PhotometryStage(Stage):
         for table in self.writes:
             catalog.execute(f"DELETE FROM {table} WHERE frame_id IN (SELECT unnest(?))", [units])
 
-    def tasks(self, catalog: Catalog, units: list[str]) -> list[FrameTask]:
+    def tasks(self, catalog: Catalog, units: list[str]) -> list[FrameUnit]:
         from openastro.pipeline.ingest import site_masters
+        from openastro.quality.context import context_features, context_reasons
 
         by_site = site_masters(catalog)
-        return [FrameTask(unit=row["frame_id"], path=path, frame=row[FRAME_CONTEXT].to_dict(),
-                          reference=reference, config=self.config.photometry,
-                          masters=by_site.get(row["site_id"], {}))
-                for row, path, reference in frames_with_references(catalog, units)]
+        inputs = catalog.query(CONTEXT_INPUTS, [units]).set_index("frame_id").loc[units].reset_index()
+        context, reasons = context_features(inputs), context_reasons(inputs)
+        return [FrameUnit(unit=row["frame_id"],
+                          task=FrameTask(path, reference, self.config.photometry, by_site.get(row["site_id"], {})),
+                          frame=row[FRAME_CONTEXT].to_dict(),
+                          context={k: float(v) for k, v in context.iloc[i].items()}, context_missing=reasons[i])
+                for i, (row, path, reference) in enumerate(frames_with_references(catalog, units))]
 
-    def process(self, task: FrameTask) -> UnitResult:
-        from openastro.image.fitsio import read_frame
-        from openastro.image.masters import load_masters
-        from openastro.image.process import process_frame
+    def process(self, task: FrameUnit) -> UnitResult:
+        from openastro.quality.frame_pass import measure_frame
 
-        data, meta = read_frame(task.path)
-        result = process_frame(data, meta, task.reference, task.config, load_masters(task.masters))
-        sources = result.sources.reindex(columns=SOURCE_COLUMNS).assign(frame_id=task.unit)
-        photometry = result.photometry.assign(frame_id=task.unit, **task.frame)
-        measurements = pd.DataFrame([{**result.measurements.to_dict(), "frame_id": task.unit,
-                                      "notes": "; ".join(result.skipped)}])
-        return UnitResult(unit=task.unit, status="partial" if result.skipped else "ok",
-                          reason="; ".join(result.skipped),
-                          tables={"sources": sources, "photometry": photometry,
-                                  "frame_measurements": measurements})
+        measured = measure_frame(task.task)
+        missing = {**task.context_missing, **measured.features.reasons}
+        notes = measured.photometry.skipped + [f"{k}: {v}" for k, v in missing.items()]
+        return UnitResult(unit=task.unit, tables=frame_tables(task, measured.photometry, measured.features, missing),
+                          status="partial" if notes else "ok", reason="; ".join(notes))
+
+
+def frame_tables(unit: FrameUnit, result: Any, features: Any, missing: dict[str, str]) -> dict[str, pd.DataFrame]:
+    """The catalog rows of one frame's pass: its sources, photometry, measurements, features and preview."""
+    from openastro.quality.thumbnail import thumbnail_bytes
+
+    frame_id = unit.unit
+    measurements = {**result.measurements.to_dict(), "frame_id": frame_id, "notes": "; ".join(result.skipped)}
+    feature_row = {"frame_id": frame_id, **unit.context, **features.values, "missing": json.dumps(missing),
+                   "thumbnail": thumbnail_bytes(features.thumbnail)}
+    preview = result.preview
+    return {"sources": result.sources.reindex(columns=SOURCE_COLUMNS).assign(frame_id=frame_id),
+            "photometry": result.photometry.assign(frame_id=frame_id, **unit.frame),
+            "frame_measurements": pd.DataFrame([measurements]),
+            "frame_features": pd.DataFrame([feature_row]),
+            "frame_previews": pd.DataFrame([{"frame_id": frame_id, "png": preview.png, "width": preview.width,
+                                             "height": preview.height, "binning": preview.binning}])}

@@ -13,10 +13,11 @@ def stage_classes() -> list[type[Stage]]:
     """Every stage, in run order."""
     from openastro.pipeline.lightcurve_stage import LightcurveStage
     from openastro.pipeline.photometry_stage import PhotometryStage
-    from openastro.pipeline.quality_stage import FeaturesStage, QualityStage
+    from openastro.pipeline.quality_stage import QualityStage
     from openastro.pipeline.transients_stage import CandidatesStage
+    from openastro.pipeline.vetting_stage import VettingStage
 
-    return [PhotometryStage, FeaturesStage, QualityStage, CandidatesStage, LightcurveStage]
+    return [PhotometryStage, QualityStage, CandidatesStage, LightcurveStage, VettingStage]
 
 
 def select_stages(config: Config) -> list[Stage]:

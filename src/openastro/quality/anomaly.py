@@ -5,51 +5,56 @@ readout banding, halos): the residual is median-filtered along short segments at
 stars, hot pixels and cosmic rays (points the autoencoder cannot predict on a new field either) drop out.
 Thin vertical stripes are taken out first: bad columns belong to the camera, and every new camera has its own.
 
-torch loads inside the methods, so `import openastro.quality.anomaly` stays light.
+The network (`nets.ThumbnailAutoencoder`) trains through the shared `ml.Trainer` and saves, exports and runs
+like every torch model (`ml.estimator.TorchEstimator`); torch loads inside the methods, so
+`import openastro.quality.anomaly` stays light.
 """
 
 from __future__ import annotations
 
-import json
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-WEIGHT_DECAY = 1e-4
+from openastro.core.errors import InputError
+from openastro.ml.bundle import NetworkSpec
+from openastro.ml.estimator import TorchEstimator
+
 SCORE_BATCH = 64  # thumbnails per batch when scoring: the oriented medians hold segment x angles copies
 
 
-def _net(size: int, width: int, latent: int) -> Any:
-    """Encoder (four stride-2 convolutions, a linear bottleneck) and a mirrored transposed-convolution decoder."""
-    from torch import nn
+class Thumbnails:
+    """A torch-style dataset of (thumbnail, thumbnail) pairs; in training, each draw is flipped and transposed
+    at random, input and target alike: good frames have no preferred orientation once bad columns are gone, and
+    eight views of each training field keep the autoencoder from memorising where its stars are."""
 
-    if size % 16:
-        raise ValueError(f"thumbnail size {size} is not a multiple of 16")
-    chans, cells = [1, width, 2 * width, 2 * width, 2 * width], size // 16
-    enc: list[Any] = []
-    for c_in, c_out in zip(chans[:-1], chans[1:], strict=True):
-        enc += [nn.Conv2d(c_in, c_out, 3, stride=2, padding=1), nn.GELU()]
-    flat = chans[-1] * cells * cells
-    dec: list[Any] = [nn.Linear(latent, flat), nn.GELU(), nn.Unflatten(1, (chans[-1], cells, cells))]
-    for c_in, c_out in zip(chans[:0:-1], chans[-2::-1], strict=True):
-        dec += [nn.ConvTranspose2d(c_in, c_out, 4, stride=2, padding=1), nn.GELU()]
-    return nn.Sequential(*enc, nn.Flatten(), nn.Linear(flat, latent), *dec[:-1])  # linear output: no last GELU
+    def __init__(self, thumbs: np.ndarray, seed: int, train: bool) -> None:
+        self.thumbs, self.train = thumbs, train
+        self.rng = np.random.default_rng(seed)
+
+    def __len__(self) -> int:
+        return len(self.thumbs)
+
+    def __getitem__(self, i: int) -> tuple[Any, Any]:
+        import torch
+
+        x = self.thumbs[i]  # (1, size, size)
+        if self.train:
+            flip_x, flip_y, transpose = self.rng.random(3) < 0.5
+            x = x[:, :, ::-1] if flip_x else x
+            x = x[:, ::-1, :] if flip_y else x
+            x = x.transpose(0, 2, 1) if transpose else x
+        x = torch.from_numpy(np.ascontiguousarray(x))
+        return x, x
 
 
-@contextmanager
-def _threads(n: int) -> Iterator[None]:
-    """Pin torch's CPU threads (a seed gives the same weights only with the same thread count), then restore."""
-    import torch
+def mse_loss(output: Any, target: Any) -> Any:
+    """Mean squared reconstruction error per pixel."""
+    import torch.nn.functional as F
 
-    before = torch.get_num_threads()
-    torch.set_num_threads(n)
-    try:
-        yield
-    finally:
-        torch.set_num_threads(before)
+    return F.mse_loss(output, target)
 
 
 def destripe(thumbs: np.ndarray, length: int = 15) -> np.ndarray:
@@ -91,161 +96,86 @@ def extended_score(residual: Any, length: int, angles: int, top_fraction: float)
     return sq.topk(k, dim=2).values.mean(2).amax(1)
 
 
-class AnomalyDetector:
-    """Autoencoder on thumbnails of good frames; `score` = extended structure it cannot rebuild; `threshold_` =
-    a percentile of good validation frames' scores."""
+@dataclass(kw_only=True, repr=False, eq=False)
+class AnomalyDetector(TorchEstimator):
+    """Autoencoder on thumbnails of good frames; `anomaly_score` = extended structure it cannot rebuild;
+    `threshold_` = the `percentile` of good validation frames' scores; `predict` = above it; `score` = ROC AUC
+    of the anomaly scores against labels (true: bad)."""
 
-    def __init__(self, size: int = 64, width: int = 16, latent: int = 64, epochs: int = 40, batch_size: int = 32,
-                 learning_rate: float = 3e-3, percentile: float = 95.0, seed: int = 0, threads: int = 1,
-                 destripe_length: int = 15, segment: int = 21, angles: int = 12, top_fraction: float = 0.02) -> None:
-        self.size, self.width, self.latent = size, width, latent
-        self.epochs, self.batch_size, self.learning_rate = epochs, batch_size, learning_rate
-        self.percentile, self.seed, self.threads = percentile, seed, threads
-        self.destripe_length, self.segment, self.angles = destripe_length, segment, angles
-        self.top_fraction = top_fraction
-        self.net: Any = None
-        self.threshold_: float = float("nan")
-        self.val_scores_: dict[str, float] = {}
-        self.history_: list[dict[str, float]] = []
+    name = "quality-anomaly"
 
-    def params(self) -> dict[str, Any]:
-        """The constructor's arguments (saved in the sidecar)."""
-        keys = ("size", "width", "latent", "epochs", "batch_size", "learning_rate", "percentile", "seed",
-                "threads", "destripe_length", "segment", "angles", "top_fraction")
-        return {k: getattr(self, k) for k in keys}
+    size: int = 64  # thumbnail side (a multiple of 16)
+    width: int = 16  # channels of the first convolution
+    latent: int = 64  # numbers in the bottleneck
+    percentile: float = 95.0  # of good validation frames' scores: the threshold
+    destripe_length: int = 15  # px: vertical stripes longer than about half this are bad columns (0: keep)
+    segment: int = 21  # px: length of the segments the residual is median-filtered along
+    angles: int = 12  # orientations of those segments
+    top_fraction: float = 0.02  # of the pixels: the brightest filtered residuals that make the score
+    epochs: int = 40
+    batch_size: int = 32
+    learning_rate: float = 3e-3
+    patience: int = 10
+    threads: int = 1  # a seed gives the same weights only with the same thread count
 
-    def _tensor(self, thumbs: np.ndarray) -> Any:
-        """(n, 1, size, size) float32 tensor of destriped thumbnails."""
-        import torch
+    def network_spec(self) -> NetworkSpec:
+        return NetworkSpec("openastro.quality.nets:ThumbnailAutoencoder",
+                           {"size": self.size, "width": self.width, "latent": self.latent},
+                           {"x": [1, self.size, self.size]}, ["reconstruction"])
 
+    def inputs(self, thumbs: np.ndarray) -> np.ndarray:
+        """(n, 1, size, size) float32 destriped thumbnails: what the network sees."""
         x = np.asarray(thumbs, dtype=np.float32)
         if x.ndim != 3 or x.shape[1:] != (self.size, self.size):
-            raise ValueError(f"expected thumbnails of shape (n, {self.size}, {self.size}), got {x.shape}")
+            raise InputError(f"expected thumbnails of shape (n, {self.size}, {self.size}), got {x.shape}")
         x = destripe(x, self.destripe_length) if self.destripe_length else x
-        return torch.from_numpy(np.ascontiguousarray(x))[:, None]
+        return np.ascontiguousarray(x[:, None])
 
-    def fit(self, thumbs: np.ndarray, val_thumbs: np.ndarray,
-            progress: Callable[[dict[str, float]], None] | None = None) -> AnomalyDetector:
-        """Train on thumbnails of good frames; the threshold is the percentile of good validation frames' scores."""
-        x, x_val = self._tensor(thumbs), self._tensor(val_thumbs)
-        with _threads(self.threads):
-            self._train(x, x_val, progress)
-            scores = self._scores(x_val)
+    def fit(self, X: np.ndarray, y: Any = None, X_val: np.ndarray | None = None, y_val: Any = None, *,
+            callbacks: list | None = None, checkpoint_dir: Path | str | None = None,
+            resume: Path | str | None = None, progress: bool = False) -> AnomalyDetector:
+        """Train on thumbnails of good frames (MSE reconstruction, flips and transposes); the threshold is the
+        percentile of the good validation frames' scores. Labels are not used: every frame given is good."""
+        from openastro.ml.device import seed_everything
+
+        if X_val is None or not len(X_val) or not len(X):
+            raise InputError("the anomaly autoencoder needs good training and validation thumbnails; add frames")
+        train_set = Thumbnails(self.inputs(X), self.seed, train=True)
+        val_set = Thumbnails(self.inputs(X_val), self.seed, train=False)
+        seed_everything(self.seed)  # the network's initial weights
+        self._train(train_set, val_set, mse_loss, callbacks=callbacks, checkpoint_dir=checkpoint_dir,
+                    resume=resume, progress=progress)
+        scores = self.anomaly_score(X_val)
         self.threshold_ = float(np.percentile(scores, self.percentile))
         self.val_scores_ = {"n": len(scores), "median": float(np.median(scores)), "mean": float(scores.mean()),
                             "std": float(scores.std()), "max": float(scores.max()), "threshold": self.threshold_}
         return self
 
-    def _train(self, x: Any, x_val: Any, progress: Callable[[dict[str, float]], None] | None) -> None:
-        """AdamW with a cosine schedule on the mean squared error, flips and transposes as augmentation."""
-        import torch
-
-        torch.manual_seed(self.seed)
-        net = self.net = _net(self.size, self.width, self.latent)
-        gen = torch.Generator().manual_seed(self.seed)
-        steps = self.epochs * int(np.ceil(len(x) / self.batch_size))
-        opt = torch.optim.AdamW(net.parameters(), lr=self.learning_rate, weight_decay=WEIGHT_DECAY)
-        sched = torch.optim.lr_scheduler.CosineAnnealingLR(opt, T_max=max(steps, 1))
-        self.history_ = []
-        for epoch in range(1, self.epochs + 1):
-            net.train()
-            order, total = torch.randperm(len(x), generator=gen), 0.0
-            for start in range(0, len(x), self.batch_size):
-                batch = _dihedral(x[order[start:start + self.batch_size]], gen)
-                loss = torch.mean((net(batch) - batch) ** 2)
-                opt.zero_grad()
-                loss.backward()
-                opt.step()
-                sched.step()
-                total += loss.item() * len(batch)
-            row = {"epoch": epoch, "train_loss": total / len(x), "val_loss": self._mse(x_val),
-                   "lr": float(sched.get_last_lr()[0])}
-            self.history_.append(row)
-            if progress is not None:
-                progress(row)
-        net.eval()
-
-    def _residuals(self, x: Any) -> Iterator[Any]:
-        """(n, size, size) residuals (input - reconstruction) in batches, without gradients."""
-        import torch
-
-        self.net.eval()
-        with torch.no_grad():
-            for start in range(0, len(x), SCORE_BATCH):
-                batch = x[start:start + SCORE_BATCH]
-                yield (batch - self.net(batch))[:, 0]
-
-    def _mse(self, x: Any) -> float:
-        """Mean squared reconstruction error over all pixels."""
-        return float(sum((r ** 2).sum().item() for r in self._residuals(x)) / x.numel())
-
-    def _scores(self, x: Any) -> np.ndarray:
-        """`extended_score` of every residual."""
-        import torch
-
-        if not len(x):
-            return np.zeros(0)
-        return torch.cat([extended_score(r, self.segment, self.angles, self.top_fraction)
-                          for r in self._residuals(x)]).numpy().astype(float)
-
-    def _check_fitted(self) -> None:
-        """Raise unless fit() or load() has built the network."""
-        if self.net is None:
-            raise RuntimeError("AnomalyDetector is not fitted; call fit() or load()")
-
     def residuals(self, thumbs: np.ndarray) -> np.ndarray:
-        """Destriped thumbnails minus their reconstructions (for plots and diagnosis)."""
-        import torch
+        """(n, size, size) destriped thumbnails minus their reconstructions (for the score, plots and diagnosis)."""
+        x = self.inputs(thumbs)
+        if not len(x):
+            return np.zeros((0, self.size, self.size), np.float32)
+        return (x - self._forward(x))[:, 0]
 
-        self._check_fitted()
-        x = self._tensor(thumbs)
-        with _threads(self.threads):
-            return torch.cat(list(self._residuals(x))).numpy() if len(x) else np.zeros((0, self.size, self.size))
-
-    def score(self, thumbs: np.ndarray) -> np.ndarray:
+    def anomaly_score(self, thumbs: np.ndarray) -> np.ndarray:
         """One anomaly score per thumbnail: larger is stranger (see `extended_score`)."""
-        self._check_fitted()
-        x = self._tensor(thumbs)
-        with _threads(self.threads):
-            return self._scores(x)
-
-    def predict(self, thumbs: np.ndarray) -> np.ndarray:
-        """True where the score is above the threshold."""
-        return self.score(thumbs) > self.threshold_
-
-    def save(self, path: Path | str) -> None:
-        """Write the weights (state_dict, `path`) and a JSON sidecar beside it (hyper-parameters, threshold)."""
         import torch
 
-        self._check_fitted()
-        path = Path(path)
-        path.parent.mkdir(parents=True, exist_ok=True)
-        torch.save(self.net.state_dict(), path)
-        meta = {"params": self.params(), "threshold": self.threshold_, "val_scores": self.val_scores_,
-                "history": self.history_, "torch": torch.__version__}
-        path.with_suffix(".json").write_text(json.dumps(meta, indent=1))
+        residual = self.residuals(thumbs)
+        if not len(residual):
+            return np.zeros(0)
+        with torch.no_grad():
+            return torch.cat([extended_score(torch.from_numpy(residual[i:i + SCORE_BATCH]), self.segment,
+                                             self.angles, self.top_fraction)
+                              for i in range(0, len(residual), SCORE_BATCH)]).numpy().astype(float)
 
-    @classmethod
-    def load(cls, path: Path | str) -> AnomalyDetector:
-        """Read a detector written by `save()`."""
-        import torch
+    def predict(self, X: np.ndarray) -> np.ndarray:
+        """True where the anomaly score is at or above the threshold."""
+        return self.anomaly_score(X) >= self.threshold_
 
-        path = Path(path)
-        meta = json.loads(path.with_suffix(".json").read_text())
-        model = cls(**meta["params"])
-        model.threshold_, model.val_scores_, model.history_ = meta["threshold"], meta["val_scores"], meta["history"]
-        model.net = _net(model.size, model.width, model.latent)
-        model.net.load_state_dict(torch.load(path, map_location="cpu", weights_only=True))
-        model.net.eval()
-        return model
+    def score(self, X: np.ndarray, y: np.ndarray) -> float:
+        """ROC AUC of the anomaly scores against labels (true: bad frame)."""
+        from openastro.ml.metrics import roc_auc
 
-
-def _dihedral(batch: Any, gen: Any) -> Any:
-    """Random flips and transposes: good frames have no preferred orientation once bad columns are gone, and
-    eight views of each training field keep the autoencoder from memorising where its stars are."""
-    import torch
-
-    lr, ud, tr = (torch.rand(len(batch), generator=gen)[:, None, None, None] < 0.5 for _ in range(3))
-    batch = torch.where(lr, batch.flip(3), batch)
-    batch = torch.where(ud, batch.flip(2), batch)
-    return torch.where(tr, batch.transpose(2, 3), batch)
+        return roc_auc(np.asarray(y).astype(int), self.anomaly_score(X))

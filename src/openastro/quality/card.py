@@ -17,7 +17,7 @@ def card_text(model: Any) -> str:
     import lightgbm
     import torch
 
-    info = model.info
+    info = model.info_
     m = info.get("test_metrics", {})
     seeds, counts, cfg = info.get("seeds", {}), info.get("counts", {}), info.get("config", {})
     seen, unseen = m.get("in_distribution", {}), m.get("unseen", {})
@@ -32,10 +32,17 @@ def card_text(model: Any) -> str:
         "## Rebuild", f"```\n{info.get('command', '')}\n```",
         "Deterministic given the seed and the `[quality]` config below, up to floating-point differences between "
         "machines. The measured frames of each seed are cached in `<workdir>/cache/quality/`.",
+        "## Bundle",
+        "`model.json` (hyperparameters, the site normaliser's statistics, the anomaly threshold), and one "
+        "sub-bundle per part: `classifier/` (the verdict and per-defect LightGBM models, gzipped text), "
+        "`holdout/` and `raw/` (the comparison classifiers of the metrics below) and `anomaly/` (the "
+        "autoencoder: `model.json` with its network, `model.pt`; `openastro export quality` writes its ONNX).",
         "## Data",
         f"Simulated nights of every built-in site ({cfg.get('nights')} nights, {cfg.get('n_fields')} fields, "
         f"{cfg.get('frame_size')}x{cfg.get('frame_size')} frames, each defect drawn with probability "
-        f"{cfg.get('defect_rate')} on top of each site's weather). Splits BY SIMULATOR SEED: train "
+        f"{cfg.get('defect_rate')} on top of each site's weather), measured by the pipeline's own one pass "
+        "(`quality.frame_pass`: each frame reduced with its site's master bias, dark and flat, one extraction "
+        "for the photometry and the features). Splits BY SIMULATOR SEED: train "
         f"{seeds.get('train')}, validation {seeds.get('val')} (thresholds, autoencoder early stopping), test "
         f"{seeds.get('test')} (the metrics below; never used for any choice). Site `{info.get('unseen_site')}` "
         "is left out of training and validation entirely: it is the unseen site.",
@@ -74,7 +81,7 @@ def card_text(model: Any) -> str:
         "## Anomaly score",
         f"A convolutional autoencoder on 64x64 arcsinh thumbnails, trained on good frames only. A frame's score is "
         f"its reconstruction error over its site's median (a camera's own look is not an anomaly); threshold: "
-        f"the {cfg.get('ae_percentile')}th percentile of good validation frames ({fmt(model.anomaly_threshold)}). "
+        f"the {cfg.get('ae_percentile')}th percentile of good validation frames ({fmt(model.anomaly_threshold_)}). "
         f"False-positive rate on good test frames: {fmt(anomaly.get('fpr'))}.",
         f"Unseen defect: a second classifier trained without `{holdout.get('holdout_defect')}` frames flags "
         f"{fmt(holdout.get('classifier_recall'))} of them at the verdict's false-positive rate; the anomaly score "
@@ -86,7 +93,8 @@ def card_text(model: Any) -> str:
         "amplifier glow, ghosts). Expect the anomaly score, not the classifier, to catch those.",
         "- Site normalisation needs history: a site with fewer than `quality.min_site_frames` frames is compared "
         "with the training sites' pooled statistics, which is weaker.",
-        "- Sky level includes any bias pedestal left in raw frames (the simulator writes no overscan).",
+        "- Frames are judged after the CCD reduction: a site without registered master frames is measured as read, "
+        "its sky level then including the bias pedestal (site normalisation absorbs a constant one).",
         "- Features that need a WCS, a catalog, an exposure time or a gain are missing (NaN) without them; "
         "LightGBM routes missing values, but the verdict then rests on fewer features.",
     ]

@@ -2,24 +2,25 @@
 
 Inputs are the model inputs of `normalize` (`SiteNormalizer.transform`: `z_<name>` and raw columns, or
 `raw_inputs`). Training goes through `lightgbm.LGBMClassifier`; afterwards, and after `load`, only the
-boosters are used: `Booster.predict` on one float32 array, no per-row Python, so inference is fast.
+boosters are used: `Booster.predict` on one float32 array, no per-row Python, so inference is fast. The
+classifier is an `ml.estimator.Estimator`: hyperparameters in the dataclass fields, fitted state in `*_`.
 """
 
 from __future__ import annotations
 
-import json
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pandas as pd
 
+from openastro.core.errors import ConfigError, InputError
+from openastro.ml.estimator import Estimator
 from openastro.quality.featureset import BY_NAME
 
-META_NAME = "quality_classifier.json"
 BAD = "__bad__"  # key of the good/bad model among the boosters (no defect is called that)
-DEFAULTS: dict[str, Any] = {"n_estimators": 300, "num_leaves": 15, "learning_rate": 0.05, "min_child_samples": 10,
-                            "subsample": 1.0, "colsample_bytree": 1.0, "reg_lambda": 0.0}
+CLASS_BALANCES = ("is_unbalance", "scale_pos_weight", "none")
 
 
 def feature_of(column: str) -> str:
@@ -60,32 +61,30 @@ def phrase(name: str, value: float, reference: float) -> str:
     return f"{label} {_with_unit(value, unit)}"
 
 
-class QualityClassifier:
-    """P(bad frame) from a LightGBM binary model, and P(defect) from one binary model per defect."""
+@dataclass(kw_only=True, repr=False, eq=False)
+class QualityClassifier(Estimator):
+    """P(bad frame) from a LightGBM binary model, and P(defect) from one binary model per defect.
 
-    def __init__(self, n_estimators: int = 300, num_leaves: int = 15, learning_rate: float = 0.05,
-                 min_child_samples: int = 10, class_balance: str = "is_unbalance", n_jobs: int = 1,
-                 seed: int = 0, min_defect_positives: int = 5, **params: Any) -> None:
-        if class_balance not in ("is_unbalance", "scale_pos_weight", "none"):
-            raise ValueError(f"class_balance must be is_unbalance, scale_pos_weight or none, not {class_balance!r}")
-        self.params: dict[str, Any] = {**DEFAULTS, "n_estimators": n_estimators, "num_leaves": num_leaves,
-                                       "learning_rate": learning_rate, "min_child_samples": min_child_samples,
-                                       **params}
-        self.class_balance = class_balance
-        self.n_jobs = n_jobs
-        self.seed = seed
-        self.min_defect_positives = min_defect_positives
-        self.threshold_ = 0.5
-        self.threshold_info_: dict[str, float] = {}
-        self.feature_names_: list[str] = []
-        self.defects_: list[str] = []
-        self.notes_: list[str] = []
-        self.boosters_: dict[str, Any] = {}  # BAD and each defect -> lightgbm.Booster
+    `fit(X, bad, X_val, bad_val, defects=...)` fits the boosters and, with validation frames, sets `threshold_`
+    so that a fraction `fpr` of the good validation frames score at or above it (0.5 without them). Saved as a
+    bundle: model.json and one gzipped LightGBM text model per booster.
+    """
 
-    def get_params(self, deep: bool = True) -> dict[str, Any]:
-        """Constructor arguments (scikit-learn convention)."""
-        return {**self.params, "class_balance": self.class_balance, "n_jobs": self.n_jobs, "seed": self.seed,
-                "min_defect_positives": self.min_defect_positives}
+    name = "quality-classifier"
+    weights_attributes = ("boosters_",)
+
+    n_estimators: int = 300
+    num_leaves: int = 15
+    learning_rate: float = 0.05
+    min_child_samples: int = 10
+    subsample: float = 1.0
+    colsample_bytree: float = 1.0
+    reg_lambda: float = 0.0
+    class_balance: str = "is_unbalance"  # is_unbalance | scale_pos_weight | none
+    fpr: float = 0.05  # the threshold passes this fraction of the good validation frames
+    n_jobs: int = 1
+    seed: int = 0
+    min_defect_positives: int = 5  # a defect gets its model only with this many positives and negatives
 
     # ---- training
 
@@ -98,11 +97,14 @@ class QualityClassifier:
             extra["is_unbalance"] = True
         elif self.class_balance == "scale_pos_weight":
             extra["scale_pos_weight"] = float((y == 0).sum()) / max(float((y == 1).sum()), 1.0)
-        if self.params.get("subsample", 1.0) < 1 and "subsample_freq" not in self.params:
+        if self.subsample < 1:
             extra["subsample_freq"] = 1  # LightGBM ignores subsample unless bagging is switched on
         # deterministic needs one histogram layout (force_row_wise) to give the same trees on every run
         return lgb.LGBMClassifier(objective="binary", random_state=self.seed, n_jobs=self.n_jobs, deterministic=True,
-                                  force_row_wise=True, verbose=-1, **extra, **self.params)
+                                  force_row_wise=True, verbose=-1, n_estimators=self.n_estimators,
+                                  num_leaves=self.num_leaves, learning_rate=self.learning_rate,
+                                  min_child_samples=self.min_child_samples, subsample=self.subsample,
+                                  colsample_bytree=self.colsample_bytree, reg_lambda=self.reg_lambda, **extra)
 
     def _booster(self, x: np.ndarray, y: np.ndarray, sample_weight: np.ndarray | None) -> Any:
         """A fitted booster for labels y (0/1)."""
@@ -110,21 +112,24 @@ class QualityClassifier:
         est.fit(x, y, sample_weight=sample_weight, feature_name=self.feature_names_)
         return est.booster_
 
-    def fit(self, X: pd.DataFrame, bad: np.ndarray, defects: pd.DataFrame | None = None,
-            sample_weight: np.ndarray | None = None) -> QualityClassifier:
-        """Fit the good/bad model and one model per defect column with at least `min_defect_positives` positives.
+    def fit(self, X: pd.DataFrame, y: np.ndarray, X_val: pd.DataFrame | None = None, y_val: np.ndarray | None = None,
+            *, defects: pd.DataFrame | None = None, sample_weight: np.ndarray | None = None) -> QualityClassifier:
+        """Fit the good/bad model on (X, y: true for bad) and one model per defect column with at least
+        `min_defect_positives` positives and negatives; set the threshold on (X_val, y_val) when given.
 
         Rows of `defects` are aligned with X by position. Defect columns hold 0/1 (or bool); NaN marks an
         unknown label, and those rows are left out of that defect's model. Skipped defects are named in `notes_`.
         """
+        if self.class_balance not in CLASS_BALANCES:
+            raise ConfigError(f"class_balance={self.class_balance!r}: use one of {', '.join(CLASS_BALANCES)}")
         self.feature_names_ = ([str(c) for c in X.columns] if isinstance(X, pd.DataFrame)
                                else [f"f{i}" for i in range(np.shape(X)[1])])
         x = self._matrix(X)
-        y = np.asarray(bad).astype(int)
+        bad = np.asarray(y).astype(int)
         weight = None if sample_weight is None else np.asarray(sample_weight, dtype=float)
-        if len(np.unique(y)) < 2:
-            raise ValueError("fit needs both good and bad frames")
-        self.boosters_, self.defects_, self.notes_ = {BAD: self._booster(x, y, weight)}, [], []
+        if len(np.unique(bad)) < 2:
+            raise InputError("the quality classifier needs both good and bad frames to learn from; add data")
+        self.boosters_, self.defects_, self.notes_ = {BAD: self._booster(x, bad, weight)}, [], []
         for name in ([] if defects is None else defects.columns):
             labels = pd.to_numeric(defects[name], errors="coerce").to_numpy(dtype=float, na_value=np.nan)
             known = np.isfinite(labels)
@@ -136,24 +141,23 @@ class QualityClassifier:
                 continue
             self.boosters_[str(name)] = self._booster(x[known], yd, None if weight is None else weight[known])
             self.defects_.append(str(name))
+        self.threshold_, self.threshold_info_ = 0.5, {}
+        if X_val is not None and y_val is not None:
+            self.set_threshold_for_fpr(X_val, y_val, self.fpr)
         return self
 
     # ---- inference
-
-    def _check_fitted(self) -> None:
-        if BAD not in self.boosters_:
-            raise RuntimeError("QualityClassifier is not fitted; call fit() or load()")
 
     def _matrix(self, X: pd.DataFrame | np.ndarray) -> np.ndarray:
         """X as a float32 array with the training columns in training order."""
         if isinstance(X, pd.DataFrame):
             missing = [c for c in self.feature_names_ if c not in X.columns]
             if missing:
-                raise KeyError(f"model inputs lack columns {missing}")
+                raise InputError(f"model inputs lack columns {missing}; measure them or retrain the model")
             X = X[self.feature_names_].to_numpy(dtype=np.float32, na_value=np.nan)
         x = np.asarray(X, dtype=np.float32)
         if x.ndim != 2 or x.shape[1] != len(self.feature_names_):
-            raise ValueError(f"expected {len(self.feature_names_)} columns, got shape {x.shape}")
+            raise InputError(f"expected {len(self.feature_names_)} input columns, got shape {x.shape}")
         return x
 
     def _predict(self, key: str, x: np.ndarray, **kwargs: Any) -> np.ndarray:
@@ -162,7 +166,7 @@ class QualityClassifier:
 
     def predict_proba(self, X: pd.DataFrame | np.ndarray) -> np.ndarray:
         """P(bad) per frame (1-D)."""
-        self._check_fitted()
+        self.check_fitted()
         return np.asarray(self._predict(BAD, self._matrix(X)), dtype=float)
 
     def predict(self, X: pd.DataFrame | np.ndarray, threshold: float | None = None) -> np.ndarray:
@@ -171,38 +175,39 @@ class QualityClassifier:
 
     def predict_defects(self, X: pd.DataFrame | np.ndarray) -> pd.DataFrame:
         """P(defect) per frame and fitted defect (one column each)."""
-        self._check_fitted()
+        self.check_fitted()
         x = self._matrix(X)
         index = X.index if isinstance(X, pd.DataFrame) else None
         return pd.DataFrame({d: self._predict(d, x) for d in self.defects_}, index=index, columns=self.defects_)
 
     def set_threshold_for_fpr(self, X_val: pd.DataFrame | np.ndarray, bad_val: np.ndarray,
-                              fpr: float = 0.05) -> float:
-        """Set `threshold_` to the lowest one flagging at most a fraction `fpr` of the good validation frames."""
+                              fpr: float | None = None) -> float:
+        """Set `threshold_` to the lowest one passing at most a fraction `fpr` (default the hyperparameter) of the
+        good validation frames (`ml.metrics.threshold_at_fpr`); returns it."""
+        from openastro.ml.metrics import threshold_at_fpr
+
+        fpr = self.fpr if fpr is None else fpr
         p = self.predict_proba(X_val)
         y = np.asarray(bad_val).astype(bool)
-        good = np.sort(p[~y])[::-1]
-        if not len(good):
-            raise ValueError("set_threshold_for_fpr needs good frames in the validation set")
-        k = int(np.floor(fpr * len(good)))  # this many good frames may score >= the threshold
-        threshold = float(np.nextafter(good[k], np.inf)) if k < len(good) else 0.0
-        self.threshold_ = threshold
-        self.threshold_info_ = {"fpr_target": fpr, "fpr": float(np.mean(p[~y] >= threshold)),
-                                "tpr": float(np.mean(p[y] >= threshold)) if y.any() else float("nan"),
+        if y.all():
+            raise InputError("the threshold needs good frames among the validation frames; add some")
+        self.threshold_ = threshold_at_fpr(p[~y], fpr)
+        self.threshold_info_ = {"fpr_target": fpr, "fpr": float(np.mean(p[~y] >= self.threshold_)),
+                                "tpr": float(np.mean(p[y] >= self.threshold_)) if y.any() else float("nan"),
                                 "n_good": int((~y).sum()), "n_bad": int(y.sum())}
-        return threshold
+        return self.threshold_
 
-    def score(self, X: pd.DataFrame | np.ndarray, bad: np.ndarray) -> float:
-        """ROC AUC of P(bad) on labelled frames."""
-        from sklearn.metrics import roc_auc_score
+    def score(self, X: pd.DataFrame | np.ndarray, y: np.ndarray) -> float:
+        """ROC AUC of P(bad) on labelled frames (y: true for bad)."""
+        from openastro.ml.metrics import roc_auc
 
-        return float(roc_auc_score(np.asarray(bad).astype(int), self.predict_proba(X)))
+        return roc_auc(np.asarray(y).astype(int), self.predict_proba(X))
 
     # ---- explanations
 
     def contributions(self, X: pd.DataFrame | np.ndarray) -> pd.DataFrame:
         """Per-frame SHAP-like contributions (log-odds of bad) of each input column, from LightGBM pred_contrib."""
-        self._check_fitted()
+        self.check_fitted()
         contrib = self._predict(BAD, self._matrix(X), pred_contrib=True)
         index = X.index if isinstance(X, pd.DataFrame) else None
         return pd.DataFrame(contrib[:, :-1], index=index, columns=self.feature_names_)
@@ -235,49 +240,37 @@ class QualityClassifier:
 
     def feature_importances(self) -> pd.Series:
         """Total gain of each input column in the good/bad model, largest first."""
-        self._check_fitted()
+        self.check_fitted()
         gain = self.boosters_[BAD].feature_importance(importance_type="gain")
         return pd.Series(gain, index=self.feature_names_, name="gain").sort_values(ascending=False)
 
-    # ---- persistence
+    # ---- the bundle
 
-    def save(self, out: Path | str) -> Path:
-        """Write one gzipped LightGBM text model per booster and `quality_classifier.json`; returns the JSON path."""
+    def _save_weights(self, folder: Path) -> dict[str, Any]:
+        """One gzipped LightGBM text model per booster (mtime 0: the same model gives the same bytes)."""
         import gzip
 
         import lightgbm as lgb
 
-        self._check_fitted()
-        out = Path(out)
-        out.mkdir(parents=True, exist_ok=True)
-        # defects by position, not name: a defect's name need not be a valid file name
-        files = {BAD: "quality_bad.txt.gz",
-                 **{d: f"quality_defect_{i}.txt.gz" for i, d in enumerate(self.defects_)}}
-        for key, name in files.items():
-            # mtime=0: the same model gives the same bytes; gzip makes the text models ~5x smaller
-            (out / name).write_bytes(gzip.compress(self.boosters_[key].model_to_string().encode(), mtime=0))
-        meta = {"feature_names": self.feature_names_, "defects": self.defects_, "model_files": files,
-                "threshold": self.threshold_, "threshold_info": self.threshold_info_, "params": self.get_params(),
-                "notes": self.notes_, "lightgbm_version": lgb.__version__}
-        path = out / META_NAME
-        path.write_text(json.dumps(meta, indent=1))
-        return path
+        for key, name in booster_files(self.defects_).items():
+            (folder / name).write_bytes(gzip.compress(self.boosters_[key].model_to_string().encode(), mtime=0))
+        return {"lightgbm_version": lgb.__version__}
 
-    @classmethod
-    def load(cls, folder: Path | str) -> QualityClassifier:
-        """The classifier `save` wrote into `folder` (boosters only: ready to predict and explain)."""
+    def _load_weights(self, folder: Path, meta: dict[str, Any], **runtime: Any) -> None:
+        """The boosters `_save_weights` wrote."""
         import lightgbm as lgb
 
-        folder = Path(folder)
-        meta = json.loads((folder / META_NAME).read_text())
-        model = cls(**meta["params"])
-        model.feature_names_ = list(meta["feature_names"])
-        model.defects_ = list(meta["defects"])
-        model.threshold_ = float(meta["threshold"])
-        model.threshold_info_ = dict(meta["threshold_info"])
-        model.notes_ = list(meta["notes"])
-        model.boosters_ = {key: _booster(lgb, folder / name) for key, name in meta["model_files"].items()}
-        return model
+        super()._load_weights(folder, meta, **runtime)
+        files = booster_files(self.defects_)
+        missing = [name for name in files.values() if not (folder / name).is_file()]
+        if missing:
+            raise InputError(f"{folder} lacks {', '.join(missing)}; retrain the quality model or restore them")
+        self.boosters_ = {key: _booster(lgb, folder / name) for key, name in files.items()}
+
+
+def booster_files(defects: list[str]) -> dict[str, str]:
+    """The file of each booster: the good/bad model and the defects by position (a name need not be a file name)."""
+    return {BAD: "quality_bad.txt.gz", **{d: f"quality_defect_{i}.txt.gz" for i, d in enumerate(defects)}}
 
 
 def _booster(lgb: Any, path: Path) -> Any:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -14,7 +14,7 @@ import pandas as pd
 from openastro.quality.featureset import CONTEXT_FEATURES, IMAGE_FEATURES
 from openastro.quality.labels import DEFECTS, defect_labels
 
-CACHE_VERSION = 1  # bump when features or labels change meaning
+CACHE_VERSION = 2  # bump when features or labels change meaning (2: the pipeline's one pass, reduced frames)
 
 
 def split_seeds(seed: int) -> dict[str, int]:
@@ -23,24 +23,39 @@ def split_seeds(seed: int) -> dict[str, int]:
 
 
 @dataclass
-class QualitySet:
-    """Measured frames: `frames` (file, site_id, field_id, every feature), thumbnails, truth labels."""
+class QualityFrames:
+    """Frames to judge: `frames` (one row each: every name of `featureset.NAMES` and `site_id`) and their
+    thumbnails (n, 64, 64), or None where none were kept."""
 
     frames: pd.DataFrame
-    thumbs: np.ndarray
-    labels: pd.DataFrame
+    thumbs: np.ndarray | None
 
     def __len__(self) -> int:
         return len(self.frames)
 
+    @property
+    def sites(self) -> pd.Series:
+        """The site of each frame (object dtype, index 0..n-1)."""
+        return pd.Series(np.asarray(self.frames["site_id"], dtype=object), name="site_id")
+
+
+@dataclass
+class QualitySet(QualityFrames):
+    """Measured frames with their truth labels: `frames` also holds file and field_id, `labels` the columns of
+    `labels.defect_labels`."""
+
+    labels: pd.DataFrame = field(default_factory=pd.DataFrame)
+
     def subset(self, keep: np.ndarray) -> QualitySet:
         """The frames where `keep` is true."""
         keep = np.asarray(keep, dtype=bool)
+        assert self.thumbs is not None
         return QualitySet(self.frames[keep].reset_index(drop=True), self.thumbs[keep],
                           self.labels[keep].reset_index(drop=True))
 
     def save(self, folder: Path) -> None:
         """Parquet tables and a .npy of thumbnails."""
+        assert self.thumbs is not None
         folder.mkdir(parents=True, exist_ok=True)
         self.frames.to_parquet(folder / "frames.parquet", index=False)
         self.labels.to_parquet(folder / "labels.parquet", index=False)
@@ -66,25 +81,35 @@ def sim_config(qcfg: Any, seed: int) -> Any:
     return load_config(overrides=overrides).sim
 
 
-def _measure_job(job: tuple[str, pd.DataFrame | None]) -> tuple[dict[str, Any], np.ndarray]:
-    """One frame's feature row (with header context inputs and missing reasons) and thumbnail."""
-    from openastro.quality.measure import measure_file
+def _measure_job(task: Any) -> tuple[dict[str, Any], np.ndarray]:
+    """One frame's feature row (with header context inputs and missing reasons) and thumbnail, measured by the
+    pipeline's one pass."""
+    from openastro.quality.frame_pass import measure_frame
 
-    path, reference = job
-    m = measure_file(path, reference)
-    return {**m.header, **m.values, "missing": json.dumps(m.missing)}, m.thumbnail
+    measured = measure_frame(task)
+    features = measured.features
+    return {**measured.header, **features.values, "missing": json.dumps(features.reasons)}, features.thumbnail
 
 
-def measure_simulation(sim_dir: Path, workers: int = 0, progress: bool = False) -> QualitySet:
-    """Measure every frame of a simulation and label it from its truth (training and evaluation only)."""
+def measure_simulation(sim_dir: Path, photometry: Any = None, workers: int = 0, progress: bool = False) -> QualitySet:
+    """Measure every frame of a simulation exactly as the pipeline does (reduced with the simulator's master
+    frames, `calibration/<site>/`; `photometry`: the [photometry] settings, default the defaults) and label it
+    from its truth (training and evaluation only)."""
+    from openastro.core.config import load_config
     from openastro.core.parallel import parallel_map
+    from openastro.image.masters import masters_in
+    from openastro.image.process import FrameTask
     from openastro.quality.context import context_features
 
+    photometry = photometry if photometry is not None else load_config().photometry
     truth = pd.read_parquet(sim_dir / "truth" / "frames.parquet")
     stars = pd.read_parquet(sim_dir / "reference" / "field_stars.parquet")
     by_field = {f: g.drop(columns="field_id").reset_index(drop=True) for f, g in stars.groupby("field_id")}
-    jobs = [(str(sim_dir / f), by_field.get(fid)) for f, fid in zip(truth["file"], truth["field_id"], strict=True)]
-    results = parallel_map(_measure_job, jobs, workers, "measuring frames", progress)
+    masters = {site: {k: str(v) for k, v in masters_in(sim_dir / "calibration" / site).items()}
+               for site in truth["site_id"].unique()}
+    tasks = [FrameTask(str(sim_dir / f), by_field.get(field_id), photometry, masters[site])
+             for f, field_id, site in zip(truth["file"], truth["field_id"], truth["site_id"], strict=True)]
+    results = parallel_map(_measure_job, tasks, workers, "measuring frames", progress)
     rows = pd.DataFrame([r[0] for r in results])
     context = context_features(rows)
     frames = pd.concat([truth[["file", "site_id", "field_id"]].reset_index(drop=True),
@@ -94,30 +119,33 @@ def measure_simulation(sim_dir: Path, workers: int = 0, progress: bool = False) 
     return QualitySet(frames, thumbs, defect_labels(truth).reset_index(drop=True))
 
 
-def cache_key(qcfg: Any, seed: int) -> str:
-    """A digest of everything that shapes a split."""
+def cache_key(config: Any, seed: int) -> str:
+    """A digest of everything that shapes a split: the simulation and the measurement settings."""
+    qcfg = config.quality
     keys = ("nights", "n_fields", "frame_size", "max_frames_per_site", "defect_rate")
-    text = json.dumps([CACHE_VERSION, seed, [getattr(qcfg, k) for k in keys]])
+    text = json.dumps([CACHE_VERSION, seed, [getattr(qcfg, k) for k in keys], config.photometry.model_dump()],
+                      sort_keys=True, default=str)
     return hashlib.sha256(text.encode()).hexdigest()[:12]
 
 
-def load_split(qcfg: Any, seed: int, root: Path, progress: bool = False) -> QualitySet:
-    """The measured frames of one seed, simulated and measured once, then cached in `<root>/cache/quality/`."""
+def load_split(config: Any, seed: int, root: Path, progress: bool = False) -> QualitySet:
+    """The measured frames of one seed, simulated and measured once, then cached in `<root>/cache/quality/`
+    (`config`: the whole configuration; [quality] shapes the simulation, [photometry] the measurement)."""
     import shutil
     import tempfile
 
     from openastro.core.progress import progress_bar
     from openastro.sim import simulate
 
-    folder = root / "cache" / "quality" / f"seed{seed}-{cache_key(qcfg, seed)}"
+    folder = root / "cache" / "quality" / f"seed{seed}-{cache_key(config, seed)}"
     if (folder / "labels.parquet").is_file():
         return QualitySet.load(folder)
     folder.parent.mkdir(parents=True, exist_ok=True)
     sim_dir = Path(tempfile.mkdtemp(prefix=f"sim{seed}-", dir=folder.parent))
     try:
         with progress_bar(f"simulating seed {seed}", total=None if progress else 0) as bar:
-            simulate(sim_config(qcfg, seed), sim_dir, progress=bar.update)
-        data = measure_simulation(sim_dir, qcfg.workers, progress)
+            simulate(sim_config(config.quality, seed), sim_dir, progress=bar.update)
+        data = measure_simulation(sim_dir, config.photometry, config.quality.workers, progress)
     finally:
         shutil.rmtree(sim_dir, ignore_errors=True)
     data.save(folder)

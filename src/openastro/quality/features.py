@@ -1,20 +1,21 @@
-"""Per-frame image-quality features (`IMAGE_FEATURES`) from the pixels and, if given, the field's catalog.
+"""Per-frame image-quality features (`IMAGE_FEATURES`) of a frame the photometry has just measured.
 
-Pure and fast (a 2048x2048 frame in about 0.4 s on one core): one sep extraction at 5 sigma, vectorised numpy
-on its source table, aperture sums with sep, and a Hough transform on a binned image for trails (`streaks`).
+They come from the same reduced pixels, background and extraction as the photometry (`image.process`), read
+and extracted once. The extraction runs at the photometry's threshold (3 sigma); the features that count or
+characterise sources use those a 5-sigma extraction would have found (`extract.detected_at`), so that their
+meaning does not depend on how deep the photometry goes. Vectorised numpy on the source table, aperture sums
+with sep, and a Hough transform on a binned image for trails (`streaks`).
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from functools import lru_cache
 from typing import Any
 
 import numpy as np
 import pandas as pd
 
-from openastro.core.config import PhotometryConfig
-from openastro.image.extract import Extraction, extract_sources, prepare_frame
+from openastro.image.extract import Extraction, detected_at
 from openastro.image.fitsio import FrameMeta
 from openastro.image.frame_stats import (
     limiting_magnitude,
@@ -22,13 +23,14 @@ from openastro.image.frame_stats import (
     sky_surface_brightness,
     weighted_median,
 )
-from openastro.image.match import match_sources, project_catalog
 from openastro.image.photometry import blend_flags, fit_zero_point, instrumental_mag
+from openastro.image.process import FrameResult
 from openastro.quality.featureset import IMAGE_FEATURES
 from openastro.quality.streaks import find_streak, grow, search_mask
 from openastro.quality.thumbnail import make_thumbnail
 
-DETECT_SIGMA = 5.0  # sources for the features: bright enough that the faint end does not cost time
+DETECT_SIGMA = 5.0  # sources for the features: those a 5-sigma extraction finds
+MIN_AREA = 5  # ... with at least this many pixels above it
 MIN_STARS = 3  # good stars needed for a PSF statistic
 ZONE_STARS = 3  # stars needed in a 3x3 zone for fwhm_spread, and zones needed: 4
 HALO_RADII = (3.0, 8.0)  # halo annulus and total aperture, in units of the frame FWHM
@@ -38,6 +40,7 @@ APERTURE = 1.0  # photometry aperture radius in FWHM (sep's half-light diameter,
 ZP_RADIUS = 3.0  # the aperture-corrected radius in FWHM: ~99.5 % of a Moffat's light
 SKY_WIDTH = 5.0  # px, at least: width of the local-sky annulus outside the corrected aperture
 N_APERTURE_STARS = 30  # at most this many of the best stars set the aperture correction
+MIN_SNR_ZERO_POINT = 10.0  # stars that set the zero point
 COMPARISON_SNR = 50.0  # stars this good set zp_scatter
 SHARP_FACTOR = 2.0  # cosmic rays: peak/flux this many times the stars' median
 MIN_FWHM = 1.2  # px: nothing sharper comes through a telescope
@@ -63,33 +66,25 @@ class FrameFeatures:
             self.reasons[name] = reason or "not measurable on this frame"
 
 
-@lru_cache(maxsize=1)
-def feature_config() -> PhotometryConfig:
-    """Extraction settings for the features (the pipeline's defaults, at a higher threshold)."""
-    return PhotometryConfig(detect_threshold=DETECT_SIGMA, min_area=5, back_size=64, back_filter=3,
-                            aperture_fwhm=1.5, annulus_fwhm=(3.0, 5.0), aperture_correction_fwhm=3.0,
-                            match_radius_arcsec=3.0, min_snr_zero_point=10.0, deblend_cont=0.005,
-                            default_fwhm_px=3.0)
-
-
-def image_features(data: np.ndarray, meta: FrameMeta, reference: pd.DataFrame | None = None) -> FrameFeatures:
-    """Every image feature of one frame; `reference`: the field's catalog (star_id, ra, dec, mag) or None."""
+def image_features(frame: FrameResult) -> FrameFeatures:
+    """Every image feature of a frame `image.process.process_frame` measured (its reduced pixels, extraction,
+    header and, when the frame has a WCS and a reference catalog, the reference stars on it)."""
+    assert frame.extraction is not None and frame.prepared is not None and frame.meta is not None
     out = FrameFeatures(values={name: float("nan") for name in IMAGE_FEATURES})
-    prepared = prepare_frame(data, meta.trimsec, meta.biassec)
-    saturation = meta.saturation_level()
-    if saturation is not None and prepared.overscan is not None:
-        saturation -= prepared.overscan
-    ex = extract_sources(prepared.data, feature_config(), meta.gain, saturation)
+    ex, meta = frame.extraction, frame.meta
+    bright = ex.sources[detected_at(ex, DETECT_SIGMA, MIN_AREA)]
     no_sources = ex.notes[0] if ex.notes else "no sources detected"
     _sky_features(out, ex, no_sources)
-    out.put("n_sources", None if ex.segmap is None else len(ex.sources), no_sources)
-    saturated = float(ex.sources["saturated"].mean()) if len(ex.sources) and saturation else None
+    out.put("n_sources", None if ex.segmap is None else len(bright), no_sources)
+    saturation = meta.saturation_level()
+    saturated = float(bright["saturated"].mean()) if len(bright) and saturation else None
     out.put("saturated_frac", saturated,
             "no saturation level (SATURATE or integer data type)" if not saturation else no_sources)
-    fwhm = _psf_features(out, ex, no_sources)
-    _photometry_features(out, ex, meta, reference, fwhm, (prepared.x0, prepared.y0))
-    _artefact_features(out, ex, no_sources)
-    out.thumbnail = make_thumbnail(prepared.data, ex.background.level, ex.background.noise)
+    good = _good_stars(bright)
+    fwhm = _psf_features(out, ex, bright, good, no_sources)
+    _photometry_features(out, frame, bright, fwhm)
+    _artefact_features(out, ex, bright, good, no_sources)
+    out.thumbnail = make_thumbnail(frame.prepared.data, ex.background.level, ex.background.noise)
     return out
 
 
@@ -114,11 +109,12 @@ def _good_stars(sources: pd.DataFrame) -> pd.DataFrame:
     return good.assign(snr=good["flux"] / good["flux_err"])
 
 
-def _psf_features(out: FrameFeatures, ex: Extraction, no_sources: str) -> float | None:
-    """fwhm_px, fwhm_spread, ellipticity, pa_coherence, halo_fraction; returns the FWHM (or None)."""
-    good = _good_stars(ex.sources)
+def _psf_features(out: FrameFeatures, ex: Extraction, bright: pd.DataFrame, good: pd.DataFrame,
+                  no_sources: str) -> float | None:
+    """fwhm_px, fwhm_spread, ellipticity, pa_coherence, halo_fraction from the good stars among the bright
+    sources; returns the FWHM (or None)."""
     if len(good) < MIN_STARS:
-        reason = (no_sources if len(ex.sources) == 0
+        reason = (no_sources if len(bright) == 0
                   else f"fewer than {MIN_STARS} good stars (SNR >= 20, unsaturated)")
         for name in ("fwhm_px", "fwhm_spread", "ellipticity", "pa_coherence", "halo_fraction"):
             out.put(name, None, reason)
@@ -187,29 +183,31 @@ def _halo_fraction(ex: Extraction, good: pd.DataFrame, fwhm: float) -> float | N
     return float(np.median(fractions)) if fractions else None
 
 
-def _photometry_features(out: FrameFeatures, ex: Extraction, meta: FrameMeta, reference: pd.DataFrame | None,
-                         fwhm: float | None, origin: tuple[int, int]) -> None:
-    """zero_point, zp_scatter, lim_mag, detected_fraction, sky_mag_arcsec2 against the catalog."""
+def _photometry_features(out: FrameFeatures, frame: FrameResult, bright: pd.DataFrame, fwhm: float | None) -> None:
+    """zero_point, zp_scatter, lim_mag, detected_fraction, sky_mag_arcsec2 against the catalog.
+
+    The catalog match is the photometry's (every source, nearest first); only the sources a 5-sigma extraction
+    finds take part, so detected_fraction says what a 5-sigma detection sees.
+    """
     names = ("zero_point", "zp_scatter", "lim_mag", "detected_fraction", "sky_mag_arcsec2")
-    reason = _photometry_blocker(ex, meta, reference, fwhm)
+    ex, meta = frame.extraction, frame.meta
+    assert ex is not None and meta is not None and frame.prepared is not None
+    reason = _photometry_blocker(ex, meta, frame.stars, bright, fwhm)
     if reason:
         for name in names:
             out.put(name, None, reason)
         return
-    assert reference is not None and fwhm is not None and meta.gain and meta.exptime
-    wcs = meta.wcs()
-    x0, y0 = origin
+    assert frame.stars is not None and fwhm is not None and meta.gain and meta.exptime
+    x0, y0 = frame.prepared.x0, frame.prepared.y0
     ny, nx = ex.subtracted.shape
-    stars = project_catalog(reference, wcs, (ny + y0, nx + x0))
-    stars = stars.assign(x=stars["x"] - x0, y=stars["y"] - y0)
-    stars = stars[(stars["x"] >= 0) & (stars["y"] >= 0)].reset_index(drop=True)
-    located = ex.sources.assign(x=ex.sources["x"] + x0, y=ex.sources["y"] + y0)
-    match = match_sources(located, stars, wcs, feature_config().match_radius_arcsec)
-    if len(match) == 0:
+    stars = frame.stars.assign(x=frame.stars["x"] - x0, y=frame.stars["y"] - y0)
+    matched = frame.sources.loc[frame.sources["source_id"].isin(bright["source_id"]), ["source_id", "star_id"]]
+    matches = matched[matched["star_id"].isin(stars["star_id"])].astype({"star_id": np.int64})
+    if len(matches) == 0:
         for name in names:
-            out.put(name, None, match.reason or "no catalog star on the frame")
+            out.put(name, None, "no source within the match radius of a catalog star on the frame")
         return
-    zp, scatter = _zero_point(ex, stars, match.matches, fwhm, meta.gain, meta.exptime)
+    zp, scatter = _zero_point(ex, stars, matches, fwhm, meta.gain, meta.exptime)
     out.put("zero_point", zp.value, zp.reason or "")
     out.put("zp_scatter", scatter, f"fewer than 5 matched stars with SNR >= {COMPARISON_SNR:g}")
     if zp.value is None:
@@ -223,7 +221,7 @@ def _photometry_features(out: FrameFeatures, ex: Extraction, meta: FrameMeta, re
         inside = stars["x"].between(margin, nx - 1 - margin) & stars["y"].between(margin, ny - 1 - margin)
         onframe = stars[inside]
         expected = onframe[onframe["mag"] < lim - 1.0]
-        found = expected["star_id"].isin(match.matches["star_id"])
+        found = expected["star_id"].isin(matches["star_id"])
         out.put("detected_fraction", found.mean() if len(expected) else None,
                 f"no catalog star brighter than lim_mag - 1 = {lim - 1:.1f} on the frame")
     else:
@@ -233,21 +231,23 @@ def _photometry_features(out: FrameFeatures, ex: Extraction, meta: FrameMeta, re
             "no pixel scale" if not meta.pixel_scale else "sky level not positive")
 
 
-def _photometry_blocker(ex: Extraction, meta: FrameMeta, reference: pd.DataFrame | None,
+def _photometry_blocker(ex: Extraction, meta: FrameMeta, stars: pd.DataFrame | None, bright: pd.DataFrame,
                         fwhm: float | None) -> str | None:
     """Why catalog photometry cannot be done on this frame, or None when it can."""
     if not meta.has_wcs:
         return "no WCS: catalog stars cannot be matched"
-    if reference is None or len(reference) == 0:
+    if stars is None:
         return "no reference catalog"
     if not meta.exptime:
         return "no exposure time: zero point in e-/s undefined"
     if not meta.gain:
         return "no GAIN in header: electrons, hence the zero point, unknown"
-    if len(ex.sources) == 0:
+    if len(bright) == 0:
         return ex.notes[0] if ex.notes else "no sources detected"
     if fwhm is None:
         return "no FWHM to size the apertures"
+    if len(stars) == 0:
+        return "no catalog star on the frame"
     return None
 
 
@@ -283,7 +283,7 @@ def _zero_point(ex: Extraction, stars: pd.DataFrame, matches: pd.DataFrame, fwhm
         flux = flux * (float(np.median(ratio)) if len(ratio) else 1.0)
     mag, mag_err = instrumental_mag(flux, err, gain, exptime)
     catalog_mag = stars.set_index("star_id").loc[matches["star_id"].to_numpy(), "mag"].to_numpy(float)
-    zp = fit_zero_point(catalog_mag, mag, mag_err, snr, flags, feature_config().min_snr_zero_point)
+    zp = fit_zero_point(catalog_mag, mag, mag_err, snr, flags, MIN_SNR_ZERO_POINT)
     if zp.value is None:
         return zp, None
     bright = (flags == 0) & (snr >= COMPARISON_SNR) & np.isfinite(mag)
@@ -291,41 +291,39 @@ def _zero_point(ex: Extraction, stars: pd.DataFrame, matches: pd.DataFrame, fwhm
     return zp, (float(mad_std(residual)) if len(residual) >= 5 else None)
 
 
-def _artefact_features(out: FrameFeatures, ex: Extraction, no_sources: str) -> None:
-    """n_cosmic_rays, streak, streak_length, row_pattern, col_pattern."""
-    sources = ex.sources
+def _artefact_features(out: FrameFeatures, ex: Extraction, bright: pd.DataFrame, good: pd.DataFrame,
+                       no_sources: str) -> None:
+    """n_cosmic_rays, streak, streak_length, row_pattern, col_pattern (the line search masks every source)."""
     noise = ex.background.noise
     if ex.segmap is None or not (np.isfinite(noise) and noise > 0):
         for name in ("n_cosmic_rays", "streak", "streak_length", "row_pattern", "col_pattern"):
             out.put(name, None, no_sources)
         return
-    out.put("n_cosmic_rays", _cosmic_rays(sources), "")
+    out.put("n_cosmic_rays", _cosmic_rays(bright, good), "")
     usable = ~grow(ex.segmap > 0, 2)
     if ex.mask is not None:
         usable &= ~ex.mask
     rows, cols = _pattern(ex.subtracted, usable, noise)
     out.put("row_pattern", rows, "fewer than 8 rows with usable sky")
     out.put("col_pattern", cols, "fewer than 8 columns with usable sky")
-    streak = find_streak(ex.subtracted, noise, search_mask(ex), _elongation_axis(out, ex.sources))
+    streak = find_streak(ex.subtracted, noise, search_mask(ex), _elongation_axis(out, good))
     out.put("streak", streak.strength, "too little usable sky for the line search")
     out.put("streak_length", streak.length, "too little usable sky for the line search")
 
 
-def _elongation_axis(out: FrameFeatures, sources: pd.DataFrame) -> float | None:
+def _elongation_axis(out: FrameFeatures, good: pd.DataFrame) -> float | None:
     """The stars' common major-axis angle (radians, as sep's theta) when they are drawn out, else None."""
     if not (out.values["ellipticity"] > ELONGATED and out.values["pa_coherence"] > ALIGNED):
         return None  # NaN compares False
-    good = _good_stars(sources)
     return float(np.angle(np.sum(good["ellipticity"] * np.exp(2j * good["theta"]))) / 2)
 
 
-def _cosmic_rays(sources: pd.DataFrame) -> int:
+def _cosmic_rays(sources: pd.DataFrame, good: pd.DataFrame) -> int:
     """Unsaturated detections sharper than any star: FWHM < 1.2 px or peak/flux far above the stars'."""
     if len(sources) == 0:
         return 0
     with np.errstate(invalid="ignore", divide="ignore"):
         sharp = (sources["peak"] / sources["flux"]).to_numpy(float)
-    good = _good_stars(sources)
     reference = 0.5 / SHARP_FACTOR  # without stars: peak/flux above 0.5 is a hit of one or two pixels
     if len(good) >= MIN_STARS:
         reference = float(np.median(good["peak"] / good["flux"]))

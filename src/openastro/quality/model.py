@@ -1,10 +1,15 @@
-"""The quality model as shipped and used: site normaliser, LightGBM verdicts, the autoencoder, and their verdicts."""
+"""The quality model: site normaliser, LightGBM verdicts with reasons, and the autoencoder's anomaly score, on
+the one model contract (`ml.estimator`).
+
+    model = QualityModel(n_estimators=300, fpr=0.05).fit(train, train.labels, val, val.labels)
+    model.predict(frames)            # verdicts: good / bad / anomalous, P(bad), defects, reasons, anomaly
+    model.save("models/quality")     # model.json + classifier/ holdout/ raw/ anomaly/ sub-bundles
+"""
 
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass, field
-from importlib import resources
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -12,109 +17,174 @@ import numpy as np
 import pandas as pd
 
 from openastro.core.errors import InputError
+from openastro.ml.estimator import Estimator
+from openastro.quality.data import QualityFrames
+from openastro.quality.featureset import NAMES
+from openastro.quality.labels import DEFECTS
 
-INFO_NAME = "quality.json"
-
-
-def default_model_dir() -> Path:
-    """The weights shipped in the package."""
-    return Path(str(resources.files("openastro.quality").joinpath("weights")))
-
-
-@dataclass
-class Verdicts:
-    """Per frame: verdict, P(bad), anomaly score and flag, likely defects, reasons."""
-
-    table: pd.DataFrame  # verdict, score, anomaly, anomalous, labels, reasons, defects (dict of probabilities)
+PARTS = {"classifier_": "classifier", "holdout_": "holdout", "raw_": "raw", "anomaly_": "anomaly"}
 
 
-@dataclass
-class QualityModel:
-    """Normaliser + classifier (+ the held-out-defect classifier of the experiment) + anomaly detector."""
+@dataclass(kw_only=True, repr=False, eq=False)
+class QualityModel(Estimator):
+    """Per-site normaliser + LightGBM classifier (+ two comparison classifiers: without `holdout_defect`, and on
+    raw features) + anomaly autoencoder.
 
-    normalizer: Any
-    classifier: Any
-    anomaly: Any
-    holdout: Any = None  # the same classifier trained without quality.holdout_defect (the anomaly experiment)
-    raw: Any = None  # the same classifier on raw features (how much site normalisation buys)
-    info: dict[str, Any] = field(default_factory=dict)
+    `fit(X, y, X_val, y_val)`: X a `data.QualityFrames` (features of `featureset.NAMES` with `site_id`, and
+    thumbnails), y the truth labels (`labels.defect_labels`: `bad`, `marginal` and one column per defect); the
+    validation frames set the verdict threshold (`fpr` of good frames flagged) and the anomaly threshold.
+    `predict(X)` gives one verdict row per frame, `predict_proba(X)` P(bad), `score(X, y)` the ROC AUC.
+    """
 
-    @property
-    def anomaly_threshold(self) -> float:
-        """Threshold on site-relative anomaly scores (set from good validation frames when training)."""
-        return float(self.info.get("anomaly_threshold", np.nan))
+    name = "quality"
+    weights_attributes = tuple(PARTS)
 
-    def predict(self, features: pd.DataFrame, sites: pd.Series, thumbs: np.ndarray | None,
-                min_site_frames: int | None = None) -> Verdicts:
-        """Verdicts for frames whose features (every name in featureset.NAMES) and sites are given."""
-        from openastro.quality.inputs import explained_features, site_inputs, site_relative
+    n_estimators: int = 300  # LightGBM trees
+    num_leaves: int = 15
+    learning_rate: float = 0.05
+    min_child_samples: int = 10
+    fpr: float = 0.05  # verdict threshold: this false-positive rate on good validation frames
+    ae_epochs: int = 40  # autoencoder (trained on good frames only)
+    ae_width: int = 16
+    ae_percentile: float = 98.0  # anomaly threshold: this percentile of good validation frames' scores
+    holdout_defect: str = "bright_background"  # left out of the comparison classifier `holdout_`
+    min_site_frames: int = 10  # sites with fewer frames are normalised with the training sites' pooled statistics
+    seed: int = 2026
+    threads: int = 1  # CPU threads of LightGBM and torch while fitting
 
-        features = features.reset_index(drop=True)
-        sites = pd.Series(np.asarray(sites), name="site_id")
-        norm, X = site_inputs(self.normalizer, features, sites, min_site_frames)
-        p_bad = self.classifier.predict_proba(X)
-        bad = p_bad >= self.classifier.threshold_
-        defects = self.classifier.predict_defects(X)
-        anomaly = (site_relative(self.anomaly.score(thumbs), sites, ~bad) if thumbs is not None and len(thumbs)
-                   else np.full(len(X), np.nan))
-        anomalous = np.isfinite(anomaly) & (anomaly > self.anomaly_threshold)
-        reasons = [[] for _ in range(len(X))]
+    # ---- learning
+
+    def fit(self, X: QualityFrames, y: pd.DataFrame, X_val: QualityFrames | None = None,
+            y_val: pd.DataFrame | None = None, *, callbacks: list | None = None,
+            progress: bool = False) -> QualityModel:
+        """Normaliser, classifiers and autoencoder from labelled frames; thresholds from the validation frames."""
+        from openastro.quality.anomaly import AnomalyDetector
+        from openastro.quality.normalize import SiteNormalizer
+
+        if X_val is None or y_val is None:
+            raise InputError("the quality model sets its thresholds on validation frames: pass X_val and y_val")
+        if self.holdout_defect not in DEFECTS:
+            raise InputError(f"holdout_defect {self.holdout_defect!r} is not a defect ({', '.join(DEFECTS)})")
+        self.normalizer_ = SiteNormalizer(min_frames=self.min_site_frames).fit(X.frames[list(NAMES)], X.sites)
+        inputs, inputs_val = self.model_inputs(X), self.model_inputs(X_val)
+        bad, bad_val = _bad(y), _bad(y_val)
+        self.classifier_ = self._classifier().fit(inputs, bad, inputs_val, bad_val, defects=y[list(DEFECTS)])
+        keep = ~y[self.holdout_defect].to_numpy(bool)
+        self.holdout_ = self._classifier().fit(inputs[keep], bad[keep])
+        self.raw_ = self._classifier().fit(raw_model_inputs(X.frames), bad)
+        clean = ~bad & ~y["marginal"].to_numpy(bool)  # the autoencoder learns what good frames look like
+        clean_val = ~bad_val & ~y_val["marginal"].to_numpy(bool)
+        self.anomaly_ = AnomalyDetector(width=self.ae_width, epochs=self.ae_epochs, percentile=self.ae_percentile,
+                                        seed=self.seed, threads=self.threads)
+        self.anomaly_.fit(X.thumbs[clean], None, X_val.thumbs[clean_val], callbacks=callbacks, progress=progress)
+        relative = self.anomaly_scores(X_val, inputs_val)
+        self.anomaly_threshold_ = float(np.percentile(relative[clean_val], self.ae_percentile))
+        return self
+
+    def _classifier(self) -> Any:
+        """An unfitted LightGBM classifier with this model's settings."""
+        from openastro.quality.classifier import QualityClassifier
+
+        return QualityClassifier(n_estimators=self.n_estimators, num_leaves=self.num_leaves,
+                                 learning_rate=self.learning_rate, min_child_samples=self.min_child_samples,
+                                 fpr=self.fpr, n_jobs=self.threads, seed=self.seed)
+
+    # ---- inference
+
+    def model_inputs(self, X: QualityFrames, min_site_frames: int | None = None) -> pd.DataFrame:
+        """Classifier inputs: each site's frames compared with that site's frames in X (its history)."""
+        from openastro.quality.inputs import site_inputs
+
+        self.check_fitted()
+        return site_inputs(self.normalizer_, X.frames, X.sites, min_site_frames)[1]
+
+    def predict_proba(self, X: QualityFrames, min_site_frames: int | None = None) -> np.ndarray:
+        """P(bad) per frame."""
+        return self.classifier_.predict_proba(self.model_inputs(X, min_site_frames))
+
+    def anomaly_scores(self, X: QualityFrames, inputs: pd.DataFrame | None = None) -> np.ndarray:
+        """Anomaly scores over their site's median among the frames the classifier passes (NaN without
+        thumbnails): a camera's own look is not an anomaly."""
+        from openastro.quality.inputs import site_relative
+
+        if X.thumbs is None or not len(X.thumbs):
+            return np.full(len(X), np.nan)
+        inputs = self.model_inputs(X) if inputs is None else inputs
+        passed = self.classifier_.predict_proba(inputs) < self.classifier_.threshold_
+        return site_relative(self.anomaly_.anomaly_score(X.thumbs), X.sites, passed)
+
+    def predict(self, X: QualityFrames, min_site_frames: int | None = None) -> pd.DataFrame:
+        """One verdict row per frame: verdict (good / bad / anomalous), score (P(bad)), anomaly (site-relative
+        score), anomalous, labels (likely defects of bad frames), reasons, defects (JSON of P(defect))."""
+        from openastro.quality.inputs import explained_features, site_inputs
+
+        self.check_fitted()
+        norm, inputs = site_inputs(self.normalizer_, X.frames, X.sites, min_site_frames)
+        p_bad = self.classifier_.predict_proba(inputs)
+        bad = p_bad >= self.classifier_.threshold_
+        defects = self.classifier_.predict_defects(inputs)
+        anomaly = self.anomaly_scores(X, inputs)
+        anomalous = np.isfinite(anomaly) & (anomaly >= self.anomaly_threshold_)
+        reasons: list[list[str]] = [[] for _ in range(len(X))]
         flagged = np.flatnonzero(bad | anomalous)  # pred_contrib is slow: explain only what an operator reads
         if len(flagged):
-            raw = explained_features(features, sites)
-            explained = self.classifier.explain(X.iloc[flagged].reset_index(drop=True), norm,
-                                                raw.iloc[flagged].reset_index(drop=True),
-                                                sites.iloc[flagged].reset_index(drop=True))
+            raw = explained_features(X.frames, X.sites)
+            explained = self.classifier_.explain(inputs.iloc[flagged].reset_index(drop=True), norm,
+                                                 raw.iloc[flagged].reset_index(drop=True),
+                                                 X.sites.iloc[flagged].reset_index(drop=True))
             for i, r in zip(flagged, explained, strict=True):
                 reasons[i] = r
-        reasons = [r + [f"anomaly score {a:.1f}x site median (threshold {self.anomaly_threshold:.1f})"] if an else r
-                   for r, a, an in zip(reasons, anomaly, anomalous, strict=True)]
-        verdict = np.where(bad, "bad", np.where(anomalous, "anomalous", "good"))
+        for i in np.flatnonzero(anomalous):
+            reasons[i] = [*reasons[i], f"anomaly score {anomaly[i]:.1f}x site median "
+                                       f"(threshold {self.anomaly_threshold_:.1f})"]
         labels = [[d for d in defects.columns if row[d] >= 0.5] if b else []
                   for (_, row), b in zip(defects.iterrows(), bad, strict=True)]
-        table = pd.DataFrame({
-            "verdict": verdict, "score": p_bad, "anomaly": anomaly, "anomalous": anomalous, "labels": labels,
-            "reasons": ["; ".join(r) for r in reasons],
+        return pd.DataFrame({
+            "verdict": np.where(bad, "bad", np.where(anomalous, "anomalous", "good")), "score": p_bad,
+            "anomaly": anomaly, "anomalous": anomalous, "labels": labels, "reasons": ["; ".join(r) for r in reasons],
             "defects": [json.dumps({k: round(float(v), 4) for k, v in row.items()}) for _, row in defects.iterrows()],
         })
-        return Verdicts(table)
 
-    def save(self, folder: Path | str) -> Path:
-        """Write every part and `quality.json` into `folder`."""
-        folder = Path(folder)
-        folder.mkdir(parents=True, exist_ok=True)
-        self.classifier.save(folder / "classifier")
-        for name, part in (("holdout_classifier", self.holdout), ("raw_classifier", self.raw)):
-            if part is not None:
-                part.save(folder / name)
-        self.anomaly.save(folder / "anomaly.pt")
-        (folder / "normalizer.json").write_text(json.dumps(self.normalizer.to_dict(), indent=1))
-        (folder / INFO_NAME).write_text(json.dumps(self.info, indent=1, default=str))
-        return folder
+    def score(self, X: QualityFrames, y: pd.DataFrame | np.ndarray) -> float:
+        """ROC AUC of P(bad) against the labels (the `bad` column of a labels table, or booleans)."""
+        from openastro.ml.metrics import roc_auc
 
-    @classmethod
-    def load(cls, folder: Path | str | None = None) -> QualityModel:
-        """A saved model (default: the shipped one)."""
+        return roc_auc(_bad(y).astype(int), self.predict_proba(X))
+
+    # ---- the bundle
+
+    def fitted_state(self) -> dict[str, Any]:
+        """model.json's state: the thresholds and the site normaliser's statistics (as JSON)."""
+        return {**super().fitted_state(), "normalizer_": self.normalizer_.to_dict()}
+
+    def _save_weights(self, folder: Path) -> None:
+        """Each part as its own bundle in a subfolder: classifier/, holdout/, raw/ (LightGBM), anomaly/ (torch)."""
+        for attribute, sub in PARTS.items():
+            getattr(self, attribute).save(folder / sub)
+
+    def _load_weights(self, folder: Path, meta: dict[str, Any], backend: str = "torch", threads: int = 0) -> None:
+        """The parts `_save_weights` wrote; `backend` and `threads` go to the autoencoder (torch or onnx)."""
         from openastro.quality.anomaly import AnomalyDetector
         from openastro.quality.classifier import QualityClassifier
         from openastro.quality.normalize import SiteNormalizer
 
-        folder = Path(folder) if folder else default_model_dir()
-        if not (folder / INFO_NAME).is_file():
-            raise InputError(f"{folder} holds no quality model ({INFO_NAME} missing); train one with "
-                             "`openastro train quality` or leave quality.model empty for the shipped one")
-        optional = {name: QualityClassifier.load(folder / name) if (folder / name).is_dir() else None
-                    for name in ("holdout_classifier", "raw_classifier")}
-        return cls(normalizer=SiteNormalizer.from_dict(json.loads((folder / "normalizer.json").read_text())),
-                   classifier=QualityClassifier.load(folder / "classifier"),
-                   anomaly=AnomalyDetector.load(folder / "anomaly.pt"),
-                   holdout=optional["holdout_classifier"], raw=optional["raw_classifier"],
-                   info=json.loads((folder / INFO_NAME).read_text()))
+        self.normalizer_ = SiteNormalizer.from_dict(self.normalizer_)
+        for attribute, sub in PARTS.items():
+            if attribute == "anomaly_":
+                self.anomaly_ = AnomalyDetector.load(folder / sub, backend=backend, threads=threads)
+            else:
+                setattr(self, attribute, QualityClassifier.load(folder / sub))
 
 
-def resolve_model_dir(setting: str, workspace_models: Path) -> Path:
-    """quality.model if set, else the workspace's trained model if there is one, else the shipped weights."""
-    if setting:
-        return Path(setting)
-    trained = workspace_models / "quality"
-    return trained if (trained / INFO_NAME).is_file() else default_model_dir()
+def raw_model_inputs(features: pd.DataFrame) -> pd.DataFrame:
+    """Classifier columns of the raw (not site-normalised) features: the comparison classifier's inputs."""
+    from openastro.quality.inputs import classifier_columns
+    from openastro.quality.normalize import raw_inputs
+
+    raw = raw_inputs(features[list(NAMES)])
+    return raw[classifier_columns(raw.columns)]
+
+
+def _bad(y: pd.DataFrame | np.ndarray) -> np.ndarray:
+    """The bad-frame labels as booleans, from a labels table or an array."""
+    return (y["bad"] if isinstance(y, pd.DataFrame) else pd.Series(np.asarray(y))).to_numpy(bool)

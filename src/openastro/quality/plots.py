@@ -15,18 +15,16 @@ def roc_figure(model: Any, test: QualitySet, unseen_site: str) -> Any:
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
-    from sklearn.metrics import roc_curve
 
-    from openastro.quality.evaluate import normalised
+    from openastro.ml.metrics import curves
 
-    p_bad = model.classifier.predict_proba(normalised(model, test))
-    y = test.labels["bad"].to_numpy(bool)
+    y = test.labels["bad"].to_numpy(int)
     unseen = test.frames["site_id"].to_numpy() == unseen_site
     fig, ax = plt.subplots(figsize=(5, 5))
     for name, sel in (("training sites (held-out seed)", ~unseen), (f"unseen site {unseen_site}", unseen)):
-        if 0 < y[sel].sum() < sel.sum():
-            fpr, tpr, _ = roc_curve(y[sel], p_bad[sel])
-            ax.plot(fpr, tpr, label=name)
+        if 0 < y[sel].sum() < sel.sum():  # each site group judged against its own frames, as evaluated
+            roc = curves(y[sel], model.predict_proba(test.subset(sel)))["roc"]
+            ax.plot(roc["fpr"], roc["tpr"], label=name)
     ax.plot([0, 1], [0, 1], color="0.7", lw=0.8, ls="--")
     ax.set(xlabel="false-positive rate", ylabel="true-positive rate", title="Frame quality: bad vs good")
     ax.legend(loc="lower right")
@@ -54,7 +52,7 @@ def log_plots(model: Any, test: QualitySet, unseen_site: str) -> None:
     import matplotlib.pyplot as plt
     import mlflow
 
-    importances = model.classifier.feature_importances().to_dict()
+    importances = model.classifier_.feature_importances().to_dict()
     for fig, name in ((roc_figure(model, test, unseen_site), "roc_curve.png"),
                       (importance_figure(importances), "feature_importance.png")):
         mlflow.log_figure(fig, name)

@@ -26,3 +26,13 @@ def make_thumbnail(data: np.ndarray, sky: float, noise: float, size: int = THUMB
         binned = zoom(binned, (size / binned.shape[0], size / binned.shape[1]), order=1, grid_mode=True,
                       mode="nearest")[:size, :size]
     return np.arcsinh(binned).astype(np.float32)
+
+
+def thumbnail_bytes(thumb: np.ndarray) -> bytes:
+    """A thumbnail as float16 bytes, for the catalog's BLOB column."""
+    return np.asarray(thumb, dtype=np.float16).tobytes()
+
+
+def thumbnail_from_bytes(blob: bytes, size: int = THUMBNAIL_SIZE) -> np.ndarray:
+    """The float32 thumbnail stored by thumbnail_bytes."""
+    return np.frombuffer(blob, dtype=np.float16).astype(np.float32).reshape(size, size)

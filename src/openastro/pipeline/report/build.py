@@ -55,7 +55,7 @@ def render(data: NightData, root: Path, config: ReportConfig, periods: Any = Non
     if data.fused is not None:
         sections += lightcurve_sections(data.fused, night_span(data.frames), plotter, periods)
     title = f"OpenAstro ML nightly report: {data.night}"
-    footer = f"openastro {openastro_version()}; read from the catalog and the frames' FITS files only."
+    footer = f"openastro {openastro_version()}; read from the catalog only."
     return h.page(title, header(data, title), sections, footer)
 
 
@@ -161,23 +161,24 @@ def _labels(labels: object) -> str:
 
 
 def examples_section(frames: pd.DataFrame, root: Path, n: int) -> str:
-    """Example frames per site (best, median, worst seeing), zscale-stretched PNGs."""
-    from openastro.pipeline.report.images import pick_examples, render_frame
+    """Example frames per site (best, median, worst seeing): the previews the photometry stage stored."""
+    from openastro.pipeline.report.images import pick_examples, png_data_uri, stored_previews
 
     title = "Example frames"
     if frames.empty or n <= 0:
         return h.section(title, h.note("No frames to show for this night."), anchor="examples")
+    chosen = {site: pick_examples(rows, n) for site, rows in frames.groupby("site", sort=True)}
+    previews = stored_previews(root, [f for rows in chosen.values() for f in rows["frame_id"]])
     parts, skipped = [], []
-    for site, rows in frames.groupby("site", sort=True):
+    for site, rows in chosen.items():
         cards = []
-        for r in pick_examples(rows, n).itertuples():
-            uri, why = render_frame(r.path, root)
-            if uri is None:
-                skipped.append(f"{site}: frame {r.frame_id} skipped: {why}")
+        for r in rows.itertuples():
+            if r.frame_id not in previews:
+                skipped.append(f"{site}: frame {r.frame_id} skipped: no preview stored (run the photometry stage)")
                 continue
-            cards.append(h.image_card(uri, _frame_caption(r)))
-        parts.append(f"<h3>{h.esc(site)}</h3>" + (h.gallery(cards) or h.note("No readable example frames.")))
-    text = "Frames spread from best to worst seeing at each site, zscale stretch, block-averaged to ~256 px."
+            cards.append(h.image_card(png_data_uri(previews[r.frame_id]), _frame_caption(r)))
+        parts.append(f"<h3>{h.esc(site)}</h3>" + (h.gallery(cards) or h.note("No example frames with previews.")))
+    text = "Frames spread from best to worst seeing at each site, zscale stretch, block-averaged to at most 256 px."
     return h.section(title, *parts, h.caption(text), h.notes_list(skipped), anchor="examples")
 
 

@@ -1,18 +1,13 @@
-"""Example frames of the nightly report: pick best/median/worst frames and render them as small PNGs."""
+"""Example frames of the nightly report: pick best/median/worst frames and show the previews the photometry
+stage stored (zscale PNGs of the reduced frames, at most 256 px); no FITS file is read."""
 
 from __future__ import annotations
 
 import base64
-import io
-import math
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
-
-from openastro.core.workspace import resolve_path
-
-THUMB_PX = 256
 
 
 def pick_examples(frames: pd.DataFrame, n: int) -> pd.DataFrame:
@@ -41,49 +36,22 @@ def _rank_label(i: int, total: int, by_seeing: bool) -> str:
     return f"seeing rank {i + 1} of {total}"
 
 
-def block_reduce(data: np.ndarray, size: int = THUMB_PX) -> np.ndarray:
-    """Mean over square blocks so that the longer side is at most `size` pixels; non-finite pixels filled."""
-    finite = np.isfinite(data)
-    fill = float(np.median(data[finite])) if finite.any() else 0.0
-    data = np.where(finite, data, fill)
-    factor = max(1, math.ceil(max(data.shape) / size))
-    ny, nx = (data.shape[0] // factor) * factor, (data.shape[1] // factor) * factor
-    if factor == 1 or ny == 0 or nx == 0:
-        return data
-    return data[:ny, :nx].reshape(ny // factor, factor, nx // factor, factor).mean(axis=(1, 3))
+def stored_previews(root: Path, frame_ids: list[str]) -> dict[str, bytes]:
+    """The PNG previews the photometry stage stored for these frames (`frame_previews`), by frame id.
+
+    The report's own catalog connection is not passed down to the page's sections, so this opens another one to
+    the same file (DuckDB shares the open database within a process).
+    """
+    from openastro.core.catalog import Catalog
+
+    if not frame_ids:
+        return {}
+    with Catalog(root / "catalog.duckdb") as catalog:
+        rows = catalog.query("SELECT frame_id, png FROM frame_previews WHERE frame_id IN (SELECT unnest(?))",
+                             [list(frame_ids)])
+    return {str(f): bytes(png) for f, png in zip(rows["frame_id"], rows["png"], strict=True) if png is not None}
 
 
-def png_data_uri(data: np.ndarray, size: int = THUMB_PX) -> str:
-    """A zscale-stretched grey PNG of `data`, at most `size` px on a side, as a base64 data URI."""
-    from astropy.visualization import ZScaleInterval
-    from matplotlib.backends.backend_agg import FigureCanvasAgg
-    from matplotlib.figure import Figure
-
-    small = block_reduce(data, size)
-    vmin, vmax = ZScaleInterval().get_limits(small)
-    height, width = small.shape
-    scale = size / max(height, width)
-    fig = Figure(figsize=(width * scale / 100, height * scale / 100), dpi=100)
-    FigureCanvasAgg(fig)
-    ax = fig.add_axes((0, 0, 1, 1))
-    ax.imshow(small, cmap="gray", origin="lower", vmin=vmin, vmax=vmax, interpolation="nearest")
-    ax.set_axis_off()
-    buf = io.BytesIO()
-    fig.savefig(buf, format="png", dpi=100)
-    return "data:image/png;base64," + base64.b64encode(buf.getvalue()).decode("ascii")
-
-
-def render_frame(path: str | None, root: Path) -> tuple[str | None, str | None]:
-    """(data URI, None) for a readable frame, else (None, why it was skipped)."""
-    file = resolve_path(path, root)
-    if file is None:
-        return None, "no file path in the catalog"
-    if not file.is_file():
-        return None, f"FITS file not found at {file}"
-    from openastro.core.errors import InputError
-    from openastro.image.fitsio import read_frame
-
-    try:
-        return png_data_uri(read_frame(file)[0]), None
-    except InputError as exc:
-        return None, f"FITS file unreadable ({exc})"
+def png_data_uri(png: bytes) -> str:
+    """A PNG as a base64 data URI."""
+    return "data:image/png;base64," + base64.b64encode(png).decode("ascii")

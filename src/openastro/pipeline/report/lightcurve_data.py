@@ -1,7 +1,8 @@
 """Light-curve data of the nightly report: fused curves, their variability and the candidates of the night's fields.
 
 Light curves span every night; a report covers the stars of the fields observed on its night (stars listed in
-`field_stars` for those fields, or with photometry in them or in the night's frames).
+`field_stars` for those fields, or with photometry in them or in the night's frames). Periodograms are the
+ones the light-curve stage stored, verdicts the vetting stage's: the report searches nothing.
 """
 
 from __future__ import annotations
@@ -17,10 +18,9 @@ import pandas as pd
 from openastro.core.catalog import Catalog
 
 N_CANDIDATE_ROWS = 10   # candidates listed per kind
-N_DETAILED = 4          # candidates per kind shown with a recomputed periodogram and a folded curve
-MAX_PLOT_POINTS = 2000  # periodograms are reduced to this many points (the highest of each block) for plotting
+N_DETAILED = 4          # candidates per kind shown with their stored periodogram and a folded curve
 DETAIL_KEYS = ("period", "epoch", "duration", "depth", "power", "power_kind", "fap", "flags", "method",
-               "field_id", "vetting_score")
+               "field_id")
 
 SCOPE = """
     WITH night_frames AS (SELECT frame_id, field_id FROM frames WHERE night = $1),
@@ -39,10 +39,12 @@ STATS_SQL = SCOPE + """,
            max(mjd) - min(mjd) AS baseline
     FROM p JOIN m USING (star_id) GROUP BY star_id ORDER BY star_id"""
 CANDIDATES_SQL = SCOPE + """
-    SELECT candidate_id, kind, star_id, score, details FROM candidates
-    WHERE kind <> 'transient' AND (star_id IN (SELECT star_id FROM scope)
-       OR frame_id IN (SELECT frame_id FROM night_frames)
-       OR json_extract_string(details, '$.field_id') IN (SELECT field_id FROM night_frames))"""
+    SELECT c.candidate_id, c.kind, c.star_id, c.score, c.details, v.score AS vetting_score, v.planet_like,
+           v.odd_even_flag, v.secondary_flag
+    FROM candidates c LEFT JOIN vetting v USING (star_id)
+    WHERE c.kind <> 'transient' AND (c.star_id IN (SELECT star_id FROM scope)
+       OR c.frame_id IN (SELECT frame_id FROM night_frames)
+       OR json_extract_string(c.details, '$.field_id') IN (SELECT field_id FROM night_frames))"""
 
 
 @dataclass
@@ -53,9 +55,10 @@ class FusedData:
     n_candidate_rows: int     # rows of `candidates` in the whole catalog
     stats: pd.DataFrame       # per star in scope: n_points, n_sites, mean_mag, amplitude, chi2_red, baseline
     variables: pd.DataFrame   # the stats rows of the most variable stars
-    candidates: pd.DataFrame  # candidates in scope with their details as columns, by kind then score
-    curves: pd.DataFrame      # fused points (star_id, mjd, mag, mag_err, n_sites, sites) of the stars shown
+    candidates: pd.DataFrame  # candidates in scope, details and vetting verdicts as columns, by kind, score
+    curves: pd.DataFrame      # fused points (star_id, mjd, bjd_tdb, mag, mag_err, n_sites, sites) shown
     periods: pd.DataFrame     # `periods` rows of the stars shown
+    periodograms: pd.DataFrame  # `periodograms` rows of the stars shown (reduced for plotting)
 
 
 def load_fused(catalog: Catalog, night: str, n_variables: int) -> FusedData:
@@ -69,13 +72,14 @@ def load_fused(catalog: Catalog, night: str, n_variables: int) -> FusedData:
     candidates["n_points"] = candidates["star_id"].map(stats.set_index("star_id")["n_points"])
     stars = sorted(set(variables["star_id"]) | set(detailed(candidates)["star_id"].dropna()))
     ids = [int(s) for s in stars]
-    curves = catalog.query("""SELECT star_id, mjd, mag, mag_err, n_sites, sites FROM lightcurves
+    curves = catalog.query("""SELECT star_id, mjd, bjd_tdb, mag, mag_err, n_sites, sites FROM lightcurves
                               WHERE star_id IN (SELECT unnest($1)) ORDER BY star_id, mjd""", [ids])
     periods = catalog.query("SELECT * FROM periods WHERE star_id IN (SELECT unnest($1)) ORDER BY star_id, rank",
                             [ids])
+    periodograms = catalog.query("SELECT * FROM periodograms WHERE star_id IN (SELECT unnest($1))", [ids])
     n_candidates = int(catalog.scalar("SELECT count(*) FROM candidates WHERE kind <> 'transient'"))
     return FusedData(catalog.count("lightcurves"), n_candidates, stats, variables, candidates,
-                     curves, periods)
+                     curves, periods, periodograms)
 
 
 def parse_candidates(rows: pd.DataFrame) -> pd.DataFrame:
@@ -119,37 +123,18 @@ def star_curve(curves: pd.DataFrame, star_id: int) -> pd.DataFrame:
     return rows[good].sort_values("mjd")
 
 
-def to_lightcurve(points: pd.DataFrame, star_id: int) -> Any:
-    """A magnitude `LightCurve` (MJD, UTC) of one star's fused points."""
-    from openastro.lightcurve.model import LightCurve
-
-    return LightCurve(points["mjd"].to_numpy(float), points["mag"].to_numpy(float),
-                      points["mag_err"].to_numpy(float), kind="mag", time_scale="utc", time_format="mjd",
-                      meta={"star_id": int(star_id)}, source=f"star {star_id}")
-
-
-def recompute(lc: Any, method: Any, periods: Any = None) -> tuple[Any, str | None]:
-    """(PeriodResult, None) of a fresh period search with the candidate's method, or (None, why not)."""
-    from openastro.core.errors import InputError
-    from openastro.lightcurve.search import METHODS, search
-
-    try:
-        return search(lc, method=method if method in METHODS else None, config=periods), None
-    except InputError as exc:
-        return None, str(exc)
-
-
-def peak_envelope(x: np.ndarray, y: np.ndarray, n: int = MAX_PLOT_POINTS) -> tuple[np.ndarray, np.ndarray]:
-    """At most about `n` points of a curve: the highest point of each of `n` equal blocks (peaks survive)."""
-    if len(x) <= n:
-        return x, y
-    blocks = np.array_split(np.arange(len(x)), n)
-    keep = np.array([b[np.argmax(y[b])] for b in blocks])
-    return x[keep], y[keep]
+def stored_periodogram(periodograms: pd.DataFrame, star_id: int,
+                       method: Any) -> tuple[np.ndarray, np.ndarray] | None:
+    """(frequency, power) the light-curve stage stored for a star and method, or None."""
+    rows = periodograms[(periodograms["star_id"] == star_id) & (periodograms["method"] == method)]
+    if rows.empty:
+        return None
+    row = rows.iloc[0]
+    return np.asarray(row["frequency"], dtype=float), np.asarray(row["power"], dtype=float)
 
 
 def folded_views(lc: Any, period: float, epoch: float) -> tuple[Any, Any]:
-    """(Folded points, binned median view) of a light curve at `period` and `epoch`."""
+    """(Folded points, binned median view) of a light curve at `period` and `epoch` (in its time frame)."""
     from openastro.lightcurve.fold import fold, global_view
 
     folded = fold(lc, period, epoch)

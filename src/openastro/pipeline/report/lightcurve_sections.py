@@ -1,4 +1,5 @@
-"""Light-curve sections of the nightly report: fused light curves, the candidates, periodograms and folded curves."""
+"""Light-curve sections of the nightly report: fused light curves, the candidates with their vetting verdicts,
+the stored periodograms and folded curves."""
 
 from __future__ import annotations
 
@@ -15,10 +16,8 @@ from openastro.pipeline.report.lightcurve_data import (
     detailed,
     finite,
     folded_views,
-    peak_envelope,
-    recompute,
     star_curve,
-    to_lightcurve,
+    stored_periodogram,
     top_per_kind,
 )
 from openastro.pipeline.report.night import MIN_POINTS
@@ -37,8 +36,10 @@ POWER_LABEL = {"ls": "LS power", "sde": "SDE"}
 
 def lightcurve_sections(fused: FusedData, span: tuple[float, float] | None, plotter: Plotter,
                         periods: Any = None) -> list[str]:
-    """The three light-curve sections, in page order (their charts are made in that order too)."""
-    return [fused_section(fused, span, plotter), candidates_section(fused), details_section(fused, plotter, periods)]
+    """The three light-curve sections, in page order (their charts are made in that order too).
+
+    `periods` is ignored: the report no longer searches (build.render still passes its [periods] settings)."""
+    return [fused_section(fused, span, plotter), candidates_section(fused), details_section(fused, plotter)]
 
 
 def _empty_note(fused: FusedData, candidates: bool) -> str | None:
@@ -94,14 +95,16 @@ def candidates_section(fused: FusedData) -> str:
     shown = top_per_kind(cands, N_CANDIDATE_ROWS)
     vetted = bool(cands["vetting_score"].notna().any())
     headers = ["kind", "star", "period (d)", "power / SDE", "FAP", "depth (%)", "duration (h)", "flags", "points",
-               *(["vetting score"] if vetted else [])]
+               *(["vetting score", "verdict"] if vetted else [])]
     rows = [_candidate_cells(r, vetted) for r in shown.itertuples()]
     attrs = [f'class="candidate" data-candidate-id="{h.esc(c)}"' for c in shown["candidate_id"]]
     counts = ", ".join(f"{n} {kind}" for kind, n in cands["kind"].value_counts().sort_index().items())
     text = (f"Candidates among the stars of the fields observed this night ({counts}), the best {N_CANDIDATE_ROWS} "
             f"of each kind by score. Power is the Lomb-Scargle power (0-1) or the BLS signal detection efficiency; "
             f"FAP is the false-alarm probability (Lomb-Scargle only); depth is the fractional flux drop of a "
-            f"transit-like dip; points are the star's fused light-curve points.")
+            f"transit-like dip; points are the star's fused light-curve points."
+            + (" The vetting score (P(planet-like transit)) and verdict are the vetting stage's; odd/even "
+               "and secondary name the binary tests it failed." if vetted else ""))
     return h.section(title, h.table(rows, headers, text_cols=2, row_attrs=attrs), h.caption(text),
                      anchor="candidates")
 
@@ -116,7 +119,17 @@ def _candidate_cells(r: Any, vetted: bool) -> list[str]:
              power_text, h.sci(finite(r.fap)), h.fmt(None if depth is None else 100 * depth, 2),
              h.fmt(None if duration is None else 24 * duration, 2), h.esc(_flags(r.flags)),
              h.MISSING if pd.isna(r.n_points) else str(int(r.n_points))]
-    return cells + ([h.fmt(finite(r.vetting_score), 3)] if vetted else [])
+    return cells + ([h.fmt(finite(r.vetting_score), 3), h.esc(_verdict(r))] if vetted else [])
+
+
+def _verdict(r: Any) -> str:
+    """The vetting stage's verdict in words ('' when the star has none)."""
+    if pd.isna(r.planet_like):
+        return ""
+    failed = [name for name, flag in (("odd/even", r.odd_even_flag), ("secondary", r.secondary_flag))
+              if not pd.isna(flag) and bool(flag)]
+    verdict = "planet-like" if bool(r.planet_like) else "not planet-like"
+    return verdict + (f" ({', '.join(failed)})" if failed else "")
 
 
 def _flags(flags: Any) -> str:
@@ -126,8 +139,8 @@ def _flags(flags: Any) -> str:
     return "" if flags is None else str(flags)
 
 
-def details_section(fused: FusedData, plotter: Plotter, periods: Any = None) -> str:
-    """A recomputed periodogram and the folded light curve of each of the best candidates."""
+def details_section(fused: FusedData, plotter: Plotter) -> str:
+    """The stored periodogram and the folded light curve of each of the best candidates."""
     title = "Periodograms and folded light curves"
     if (why := _empty_note(fused, candidates=True)) is not None:
         return h.section(title, h.note(why), anchor="periodograms")
@@ -136,42 +149,48 @@ def details_section(fused: FusedData, plotter: Plotter, periods: Any = None) -> 
         return h.section(title, h.note("No candidate of these fields has a star and a period."), anchor="periodograms")
     parts, skipped = [], []
     for r in best.itertuples():
-        part, why = _candidate_plots(r, fused, plotter, periods)
+        part, why = _candidate_plots(r, fused, plotter)
         if why:
             skipped.append(f"{r.kind} candidate star {int(r.star_id)}: {why}")
         parts.append(part)
-    text = (f"For the best {N_DETAILED} candidates of each kind with a period: the periodogram recomputed from the "
-            f"fused light curve with the candidate's method (red line: the candidate's period; dotted: the other "
-            f"peaks stored in the catalog), and the light curve folded at the candidate's period and epoch "
-            f"(event at phase 0) with the binned median in red.")
+    text = (f"For the best {N_DETAILED} candidates of each kind with a period: the periodogram the "
+            f"light-curve stage stored (the highest point of each of at most 2000 blocks; red line: the "
+            f"candidate's period; dotted: the other peaks stored in the catalog), and the fused light curve "
+            f"folded at the candidate's period and epoch (event at phase 0; BJD_TDB where every point has "
+            f"one, else UTC MJD) with the binned median in red.")
     return h.section(title, h.caption(text), *parts, h.notes_list(skipped), anchor="periodograms")
 
 
-def _candidate_plots(r: Any, fused: FusedData, plotter: Plotter, periods: Any) -> tuple[str, str | None]:
-    """(heading and charts, why the periodogram is missing or None) of one candidate."""
+def _candidate_plots(r: Any, fused: FusedData, plotter: Plotter) -> tuple[str, str | None]:
+    """(heading and charts, why they are missing or None) of one candidate."""
+    from openastro.lightcurve.readers import from_fused
+
     star, period = int(r.star_id), float(r.period)
-    lc = to_lightcurve(star_curve(fused.curves, star), star)
+    points = star_curve(fused.curves, star)
     heading = f"<h3>{h.esc(r.kind)} candidate: star {star}, P = {period:.5f} d</h3>"
-    result, why = recompute(lc, r.method, periods) if len(lc) else (None, "no fused light-curve points")
-    if result is None:
-        return heading, why
+    if points.empty:
+        return heading, "no fused light-curve points"
+    stored = stored_periodogram(fused.periodograms, star, r.method)
+    if stored is None:
+        return heading, f"no stored {str(r.method).upper()} periodogram (run the light-curve stage again)"
+    lc = from_fused(points, star)
     epoch = finite(r.epoch)
-    epoch = result.epoch if epoch is None else epoch
-    folded, view = folded_views(lc, period, epoch)
+    folded, view = folded_views(lc, period, lc.time[0] if epoch is None else epoch)
     fold_fig = folded_figure(folded, view, f"star {star} folded at P = {period:.5f} d ({len(lc)} points)")
-    charts = [plotter.html(_periodogram(result, r, star, fused.periods)), plotter.html(fold_fig)]
+    charts = [plotter.html(_periodogram(stored, r, star, fused.periods)), plotter.html(fold_fig)]
     return heading + h.pair(h.plot_box(charts[0], plot="periodogram", star_id=star, kind=r.kind),
                             h.plot_box(charts[1], plot="folded", star_id=star, kind=r.kind)), None
 
 
-def _periodogram(result: Any, r: Any, star: int, periods: pd.DataFrame) -> Any:
-    """The periodogram figure of a recomputed search, the candidate's and the other stored peaks marked."""
-    pg = result.periodogram
-    positive = pg.frequency > 0
-    x, y = peak_envelope(1.0 / pg.frequency[positive][::-1], pg.power[positive][::-1])
-    stored = periods[(periods["star_id"] == star) & (periods["method"] == result.method) & (periods["rank"] > 1)]
+def _periodogram(stored: tuple[np.ndarray, np.ndarray], r: Any, star: int, periods: pd.DataFrame) -> Any:
+    """The periodogram figure of a stored periodogram, the candidate's and the other stored peaks marked."""
+    frequency, power = stored
+    positive = frequency > 0
+    x, y = 1.0 / frequency[positive][::-1], power[positive][::-1]
+    others = periods[(periods["star_id"] == star) & (periods["method"] == r.method) & (periods["rank"] > 1)]
     marks = {f"P = {float(r.period):.5f} d": float(r.period)}
-    marks.update({f"#{int(p.rank)}": float(p.period) for p in stored.head(3).itertuples() if finite(p.period)})
-    label = POWER_LABEL.get(result.power_kind, "power")
-    title = f"star {star}: {result.method.upper()} periodogram (best P = {result.best_period:.5f} d)"
+    marks.update({f"#{int(p.rank)}": float(p.period) for p in others.head(3).itertuples()
+                  if finite(p.period)})
+    label = POWER_LABEL.get(str(r.power_kind), "power")
+    title = f"star {star}: {str(r.method).upper()} periodogram (best P = {float(r.period):.5f} d)"
     return periodogram_figure(x, y, marks, title, label)
