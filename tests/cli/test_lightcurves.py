@@ -23,7 +23,7 @@ def test_periods_json_with_a_bad_file(cli, realdata: Path, tmp_path):
 
 def test_periods_table_and_plots(cli, realdata: Path, tmp_path):
     files = [realdata / "lightcurves" / "iAR_cran" / n for n in ("dscut.csv", "agn.csv")]
-    code, out, _ = cli("periods", *files, "--plot", tmp_path / "png")
+    code, out, _ = cli("periods", *files, "--plot", "--out", tmp_path / "png")
     assert code == 0
     assert "dscut.csv" in out and "0.067179" in out and "not_significant" in out and "red_noise" in out
     pngs = sorted(p.name for p in (tmp_path / "png").iterdir())

@@ -74,10 +74,29 @@ def test_export_onnx_and_int8_match_torch(cli, trained):
     assert result["max_abs_diff"] <= 1e-4 and result["bytes_int8"] < result["bytes"]
 
 
-def test_export_without_onnx_flag_is_exit_2(cli, trained):
+def test_export_by_name_and_evaluate_the_workspace_model(cli, trained, tmp_path):
     ws, summary = trained
-    code, _, err = cli("export", summary["model"], "-w", ws)
-    assert _one_line_exit_2(code, err, "--onnx")
+    code, out, err = cli("export", "realbogus", "-w", ws, "--json")  # the workspace's trained model
+    assert code == 0, err
+    assert json.loads(out)["model"] == summary["model"] and json.loads(out)["max_abs_diff"] <= 1e-4
+    code, out, err = cli("evaluate", "realbogus", "-w", ws, "--json")  # its own held-out test chunk
+    assert code == 0, err
+    held_out = json.loads(out)
+    assert held_out["test"]["all"]["roc_auc"] == pytest.approx(summary["test"]["all"]["roc_auc"], abs=1e-4)
+    code, _, err = cli("evaluate", "realbogus", "-w", ws, "--seed", str(2026 - 200))  # its training chunks
+    assert _one_line_exit_2(code, err, "trained or validated this model")
+
+
+def test_export_of_a_shipped_model_into_out_leaves_the_package_alone(cli, tmp_path):
+    from openastro.ml.registry import MODELS
+
+    shipped = MODELS["vetting"].shipped_dir() / "model.json"
+    before = shipped.read_bytes()
+    code, out, err = cli("export", "vetting", "--out", tmp_path / "v", "-w", tmp_path / "ws", "--json")
+    assert code == 0, err
+    result = json.loads(out)
+    assert result["copied_from"] and (tmp_path / "v" / "model.onnx").is_file() and result["max_abs_diff"] <= 1e-4
+    assert shipped.read_bytes() == before
 
 
 def test_infer_realbogus_torch_and_onnx_agree_on_50_alerts(cli, realdata, trained):
@@ -122,12 +141,12 @@ def test_train_summaries_show_the_main_metrics_of_either_model(trained, capsys):
     from openastro.transients.show import train_summary
 
     _, summary = trained
-    train_summary(summary, "mlflow ui --backend-store-uri sqlite:///x")
+    train_summary(summary)
     out = capsys.readouterr().out
     assert f"model: {summary['model']}" in out and "fpr_at_target_fnr" in out and "kWh" in out
-    assert f"{summary['test']['all']['roc_auc']:.4f}" in out and "mlflow ui --backend-store-uri" in out
+    assert f"{summary['test']['all']['roc_auc']:.4f}" in out
     unet_test = {"pixel": {"f1": 0.61, "roc_auc": 0.97}, "object": {"completeness": 0.83, "purity": 0.42},
                  "unseen_site": {"pixel": {"f1": 0.55, "roc_auc": 0.95}, "object": {"completeness": 0.8}}}
-    train_summary({**summary, "test": unet_test}, "ui")
+    train_summary({**summary, "test": unet_test})
     out = capsys.readouterr().out
     assert all(text in out for text in ("pixel F1", "0.6100", "0.9700", "0.8300", "0.4200", "unseen site", "0.5500"))

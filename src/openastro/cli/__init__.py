@@ -11,17 +11,12 @@ from openastro.core.errors import OpenAstroError
 
 app = typer.Typer(add_completion=False, no_args_is_help=True, pretty_exceptions_enable=False,
                   help="OpenAstro ML: the machine-learning pipeline of a network of small telescopes.")
-train_app = typer.Typer(no_args_is_help=True, help="Train a model; results are tracked in the workspace's MLflow.")
-evaluate_app = typer.Typer(no_args_is_help=True, help="Evaluate a trained model on held-out data.")
 
 for verbs in (pipeline.commands, lightcurves.commands, models.commands):
     app.add_typer(verbs)
 app.add_typer(pipeline.config_app, name="config")
-for verbs in (models.train, transients.train):
-    train_app.add_typer(verbs)
-evaluate_app.add_typer(models.evaluate)
-app.add_typer(train_app, name="train")
-app.add_typer(evaluate_app, name="evaluate")
+app.add_typer(models.train, name="train")
+app.add_typer(models.evaluate, name="evaluate")
 app.add_typer(transients.alerts_app, name="alerts")
 app.add_typer(transients.infer_app, name="infer")
 

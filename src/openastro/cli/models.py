@@ -1,125 +1,135 @@
-"""Model verbs: train/evaluate of the vetting and quality models, `quality`, `runs` and `export`."""
+"""Model verbs, one pattern for every registered model: `train NAME`, `evaluate NAME`, `export NAME`, `runs`.
+
+The commands are made from the registry (`openastro.ml.registry.MODELS`): each model's `train` and `evaluate`
+take the common options (--workdir, --config, --set, --json; --out for train, --model for evaluate) and the
+model's own options from `OPTIONS`. A model added to the registry gets its commands without code here.
+"""
 
 from __future__ import annotations
 
-import filecmp
-import os
-import shutil
+import inspect
 import sys
+from collections.abc import Callable
 from pathlib import Path
 from typing import Annotated, Any
 
 import typer
 
-from openastro.cli.common import (
-    DEFAULT_WORKDIR,
-    ConfigFile,
-    Json,
-    Overrides,
-    Workdir,
-    _config,
-    _emit,
-    workspace_models,
-)
+from openastro.cli.common import DEFAULT_WORKDIR, ConfigFile, Json, Overrides, Workdir, _emit
 
+train = typer.Typer(no_args_is_help=True, help="Train a model; results are tracked in the workspace's MLflow.")
+evaluate = typer.Typer(no_args_is_help=True, help="Evaluate a trained model on held-out data.")
 commands = typer.Typer()
-train = typer.Typer()
-evaluate = typer.Typer()
-BUNDLE_FILES = ("model.pt", "model.json", "MODEL_CARD.md")
-ModelName = Annotated[str, typer.Argument(help="A model folder, or a model's name, e.g. vetting (the workspace's, else shipped).")]
+
+ModelFolder = Annotated[Path | None, typer.Option("--model", "-m", help="A saved model folder; default: the "
+                                                  "section's `model` key, else WORKDIR/models/NAME, else shipped.")]
+OutFolder = Annotated[Path | None, typer.Option("--out", "-o", help="Folder the verb writes its files into.")]
+# The per-model options: name -> (type, default, help). A registry entry lists the ones its model takes.
+OPTIONS: dict[str, tuple[Any, Any, str]] = {
+    "mode": (str, "quick", "quick (minutes on a CPU), full (sized for a GPU) or custom."),
+    "samples": (int | None, None, "Training tiles (unet) or stamps (realbogus); custom mode only."),
+    "epochs": (int | None, None, "Most training epochs."),
+    "batch_size": (int | None, None, "Batch size; custom mode only."),
+    "chunks": (int | None, None, "Chunks of simulated nights (train: training chunks, custom mode only; "
+                                 "evaluate: test chunks)."),
+    "seed": (int | None, None, "Seed of the simulated data (train: the section's seed; evaluate: a held-out "
+                               "seed, default the model's own test seed)."),
+    "nights": (int | None, None, "Simulated nights per split, every site."),
+    "n_train": (int | None, None, "Simulated training light curves."),
+    "n": (int | None, None, "Held-out light curves."),
+}
+COMMON = {
+    "train": {"out": OutFolder, "workdir": Workdir, "config": ConfigFile, "set_": Overrides, "as_json": Json},
+    "evaluate": {"model": ModelFolder, "workdir": Workdir, "config": ConfigFile, "set_": Overrides, "as_json": Json},
+}
+DEFAULTS = {"workdir": DEFAULT_WORKDIR, "as_json": False}
 
 
-@train.command("vetting")
-def train_vetting(
-    seed: Annotated[int | None, typer.Option(help="Training seed; validation and test use seed+1, seed+2 (vetting.seed).")] = None,
-    n_train: Annotated[int | None, typer.Option("--n-train", help="Simulated training curves (vetting.n_train).")] = None,
-    epochs: Annotated[int | None, typer.Option(help="Most training epochs (vetting.epochs).")] = None,
-    out: Annotated[Path | None, typer.Option(help="Folder for the weights and model card (default: WORKDIR/models/vetting).")] = None,
-    workdir: Workdir = DEFAULT_WORKDIR,
-    config: ConfigFile = None,
-    set_: Overrides = None,
-    as_json: Json = False,
-) -> None:
-    """Train the vetting triage and CNN on simulated light curves; writes weights, a model card and an MLflow run."""
-    from openastro.vetting import show
-    from openastro.vetting.train import train_vetting as fit
-
-    result = fit(workdir, config=_config(config, set_), out=out, argv=sys.argv, progress=not as_json, seed=seed,
-                 n_train=n_train, epochs=epochs)
-    _emit(result, as_json, show.train_summary)
+def _parameter(name: str, annotation: Any, default: Any) -> inspect.Parameter:
+    return inspect.Parameter(name, inspect.Parameter.KEYWORD_ONLY, default=default, annotation=annotation)
 
 
-@evaluate.command("vetting")
-def evaluate_vetting(
-    model: Annotated[Path | None, typer.Option(help="Model folder; default: vetting.model, WORKDIR/models/vetting if trained, else the shipped one.")] = None,
-    seed: Annotated[int | None, typer.Option(help="Held-out simulator seed (default: the model's evaluation seed).")] = None,
-    n: Annotated[int | None, typer.Option(help="Held-out curves (default: the model's n_test).")] = None,
-    workdir: Workdir = DEFAULT_WORKDIR,
-    config: ConfigFile = None,
-    set_: Overrides = None,
-    as_json: Json = False,
-) -> None:
-    """ROC AUC, precision, recall, F1, MCC and confusion matrix on curves from a held-out simulator seed."""
-    from openastro.vetting import show
-    from openastro.vetting.train import evaluate_vetting as score
+def _signature(verb: str, options: tuple[str, ...]) -> inspect.Signature:
+    """The command's parameters: the model's own options, then the common ones of the verb."""
+    own = [_parameter(name, Annotated[OPTIONS[name][0], typer.Option(help=OPTIONS[name][2])], OPTIONS[name][1])
+           for name in options]
+    common = [_parameter(name, annotation, DEFAULTS.get(name)) for name, annotation in COMMON[verb].items()]
+    return inspect.Signature(own + common)
 
-    result = score(workdir, config=_config(config, set_), model=model, argv=sys.argv, progress=not as_json,
-                   seed=seed, n=n)
-    _emit(result, as_json, show.evaluate_summary)
+
+def _register(app: typer.Typer, verb: str, name: str, options: tuple[str, ...], doc: str,
+              run: Callable[..., Any]) -> None:
+    """Add `openastro VERB NAME` with the given options to `app`."""
+
+    def command(**kwargs: Any) -> None:
+        run(name, **kwargs)
+
+    command.__signature__ = _signature(verb, options)  # typer reads parameters from the signature
+    command.__annotations__ = {p.name: p.annotation for p in command.__signature__.parameters.values()}
+    command.__doc__ = doc
+    command.__name__ = f"{verb}_{name}"
+    app.command(name)(command)
+
+
+def _train(name: str, *, out: Path | None, workdir: Path, config: Path | None, set_: list[str] | None,
+           as_json: bool, **options: Any) -> None:
+    from openastro import api
+
+    given = {k: v for k, v in options.items() if v is not None}
+    result = api.train(name, workdir, out, config, set_, argv=sys.argv, progress=not as_json, **given)
+    _emit(result, as_json, lambda r: _summary(name, "train", r, workdir))
+
+
+def _evaluate(name: str, *, model: Path | None, workdir: Path, config: Path | None, set_: list[str] | None,
+              as_json: bool, **options: Any) -> None:
+    from openastro import api
+
+    given = {k: v for k, v in options.items() if v is not None}
+    result = api.evaluate(name, workdir, model, config, set_, argv=sys.argv, progress=not as_json, **given)
+    _emit(result, as_json, lambda r: _summary(name, "evaluate", r, workdir))
+
+
+def _summary(name: str, verb: str, result: dict[str, Any], workdir: Path) -> None:
+    """The model's own tables for the verb's result, then how to browse the workspace's runs."""
+    from openastro.ml.registry import model_spec
+    from openastro.ml.runs import ui_command
+
+    model_spec(name).summary_printer(verb)(result)
+    typer.echo(f"browse runs: {ui_command(workdir)}")
+
+
+def _register_all() -> None:
+    """`train NAME` and `evaluate NAME` for every model in the registry."""
+    from openastro.ml.registry import MODELS
+
+    for name, spec in MODELS.items():
+        _register(train, "train", name, spec.train_options, f"Train {spec.summary}.", _train)
+        _register(evaluate, "evaluate", name, spec.evaluate_options,
+                  f"Held-out metrics of {spec.summary}.", _evaluate)
+
+
+_register_all()
 
 
 @commands.command()
-def quality(
-    site: Annotated[str | None, typer.Option(help="Only this site id.")] = None,
-    all_: Annotated[bool, typer.Option("--all", help="Every frame, not only the flagged ones.")] = False,
-    workdir: Workdir = DEFAULT_WORKDIR,
-    as_json: Json = False,
-) -> None:
-    """Frames judged bad or anomalous by the quality stage, with P(bad), anomaly score, defects and reasons."""
-    from openastro.quality import show
-
-    frames = show.load_verdicts(workdir, site, all_)
-    if as_json:
-        typer.echo(frames.to_json(orient="records", indent=2))
-    else:
-        show.flagged_table(frames)
-
-
-@train.command("quality")
-def train_quality(
-    seed: Annotated[int | None, typer.Option(help="Training seed; validation and test use seed+1, seed+2 (quality.seed).")] = None,
-    nights: Annotated[int | None, typer.Option(help="Simulated nights per split, every site (quality.nights).")] = None,
-    out: Annotated[Path | None, typer.Option(help="Folder for the model and its card (default: WORKDIR/models/quality).")] = None,
+def export(
+    name: Annotated[str, typer.Argument(help="A model name (quality, vetting, unet, realbogus) or a saved model's "
+                                        "folder.")],
+    model: ModelFolder = None,
+    int8: Annotated[bool, typer.Option("--int8", help="Also write model.int8.onnx (int8 weights).")] = False,
+    onnx: Annotated[bool, typer.Option("--onnx", help="ONNX, the export format (the default).")] = True,
+    out: OutFolder = None,
     workdir: Workdir = DEFAULT_WORKDIR,
     config: ConfigFile = None,
     set_: Overrides = None,
     as_json: Json = False,
 ) -> None:
-    """Train the frame-quality classifier and anomaly autoencoder on simulated frames of every site."""
-    from openastro.quality import show
-    from openastro.quality.train import train_quality as fit
+    """Export a model's torch network to ONNX (and int8), checked against torch."""
+    from openastro import api
+    from openastro.transients.show import export_summary
 
-    result = fit(workdir, config=_config(config, set_), out=out, argv=sys.argv, progress=not as_json, seed=seed,
-                 nights=nights)
-    _emit(result, as_json, show.train_summary)
-
-
-@evaluate.command("quality")
-def evaluate_quality(
-    model: Annotated[Path | None, typer.Option(help="Model folder; default: quality.model, WORKDIR/models/quality if trained, else the shipped one.")] = None,
-    seed: Annotated[int | None, typer.Option(help="Held-out simulator seed (default: the model's test seed).")] = None,
-    workdir: Workdir = DEFAULT_WORKDIR,
-    config: ConfigFile = None,
-    set_: Overrides = None,
-    as_json: Json = False,
-) -> None:
-    """ROC AUC on held-out frames of the training sites and of the unseen site, per-defect recall, anomaly score."""
-    from openastro.quality import show
-    from openastro.quality.train import evaluate_quality as score
-
-    result = score(workdir, config=_config(config, set_), model=model, argv=sys.argv, progress=not as_json,
-                   seed=seed)
-    _emit(result, as_json, show.train_summary)
+    name, model = _name_and_folder(name, model)
+    _emit(api.export(name, workdir, model, out, int8, config, set_), as_json, export_summary)
 
 
 @commands.command()
@@ -130,70 +140,26 @@ def runs(
     as_json: Json = False,
 ) -> None:
     """The workspace's MLflow runs, newest first, with their main metrics; then the `mlflow ui` command."""
-    from openastro.ml.runs import list_runs, ui_command
+    from openastro import api
 
-    rows = list_runs(workdir, experiment, limit)
-    _emit(rows, as_json, lambda found: _print_runs(found, ui_command(workdir)))
+    _emit(api.runs(workdir, experiment, limit), as_json, lambda rows: _print_runs(rows, workdir))
 
 
-def _print_runs(rows: list[dict[str, Any]], ui: str) -> None:
+def _print_runs(rows: list[dict[str, Any]], workdir: Path) -> None:
     """The runs table, then how to browse the runs in the MLflow UI."""
     from rich.console import Console
 
-    from openastro.ml.runs import format_runs
+    from openastro.ml.runs import format_runs, ui_command
 
     Console().print(format_runs(rows))
-    typer.echo(f"browse them: {ui}")
+    typer.echo(f"browse them: {ui_command(workdir)}")
 
 
-@commands.command()
-def export(
-    model: ModelName,
-    onnx: Annotated[bool, typer.Option("--onnx", help="Export to ONNX (the only format).")] = False,
-    int8: Annotated[bool, typer.Option("--int8", help="Also write model.int8.onnx (int8 weights).")] = False,
-    workdir: Workdir = DEFAULT_WORKDIR,
-    as_json: Json = False,
-) -> None:
-    """Export a trained model to ONNX (and int8) beside its weights, checked against torch."""
-    from openastro.core.errors import InputError
-    from openastro.ml.export import export_onnx
-    from openastro.transients import show
+def _name_and_folder(name: str, model: Path | None) -> tuple[str, Path | None]:
+    """A model name stays a name; a saved model's folder gives its recorded name and becomes --model."""
+    from openastro.ml.bundle import read_meta
+    from openastro.ml.registry import MODELS
 
-    if not onnx:
-        raise InputError(f"ONNX is the only export format; run `openastro export {model} --onnx` (add --int8 "
-                         "for the quantised copy)")
-    source = _model_folder(model, workdir)
-    folder = _writable_folder(source, workdir)
-    record = export_onnx(folder, int8=int8)
-    result = {"model": str(folder), "copied_from": None if folder == source else str(source), **record}
-    _emit(result, as_json, show.export_summary)
-
-
-def _model_folder(model: str, workdir: Path) -> Path:
-    """The folder MODEL names: a path, or a registered model's name (the workspace's, else the shipped one)."""
-    from openastro.ml.registry import MODELS, resolve_model
-
-    if model in MODELS and not Path(model).is_dir():
-        return resolve_model(model, workspace=workspace_models(workdir).parent) / MODELS[model].network
-    return Path(model)
-
-
-def _writable_folder(folder: Path, workdir: Path) -> Path:
-    """`folder` when the export can write there, else a copy of its bundle in WORKDIR/models/<name>."""
-    from openastro.core.errors import InputError
-    from openastro.core.workspace import Workspace
-    from openastro.ml.bundle import META, WEIGHTS, is_bundle
-
-    if not folder.is_dir() or (os.access(folder, os.W_OK) and os.access(folder / META, os.W_OK)):
-        return folder  # a missing folder is reported by the export itself
-    dest = Workspace.open(workdir).models / folder.name
-    if is_bundle(dest) and filecmp.cmp(folder / WEIGHTS, dest / WEIGHTS, shallow=False):
-        return dest  # copied by an earlier export
-    if is_bundle(dest):
-        raise InputError(f"{folder} is read-only and {dest} already holds a model; export {dest}, or copy "
-                         f"{folder} to a writable folder and export that")
-    dest.mkdir(parents=True, exist_ok=True)
-    for name in BUNDLE_FILES:
-        if (folder / name).is_file():
-            shutil.copyfile(folder / name, dest / name)  # not copy2: a read-only mode must not follow
-    return dest
+    if name in MODELS or model is not None or not Path(name).is_dir():
+        return name, model
+    return str(read_meta(name).get("name", "")), Path(name)

@@ -97,3 +97,20 @@ def config_show(config: ConfigFile = None, set_: Overrides = None, as_json: Json
 
     cfg = api.settings(config, set_)
     typer.echo(json.dumps(cfg.to_dict(), indent=2) if as_json else to_toml(cfg))
+
+
+@commands.command()
+def quality(
+    site: Annotated[str | None, typer.Option(help="Only this site id.")] = None,
+    all_: Annotated[bool, typer.Option("--all", help="Every frame, not only the flagged ones.")] = False,
+    workdir: Workdir = DEFAULT_WORKDIR,
+    as_json: Json = False,
+) -> None:
+    """Frames judged bad or anomalous by the quality stage, with P(bad), anomaly score, defects and reasons."""
+    from openastro.quality import show
+
+    frames = show.load_verdicts(workdir, site, all_)
+    if as_json:
+        typer.echo(frames.to_json(orient="records", indent=2))
+    else:
+        show.flagged_table(frames)

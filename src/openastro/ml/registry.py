@@ -37,6 +37,7 @@ class ModelSpec:
     train_options: tuple[str, ...] = ()  # the options `openastro train NAME` takes besides the common ones
     evaluate_options: tuple[str, ...] = ()
     network: str = "."  # subfolder of the bundle holding the torch network `openastro export NAME` exports
+    show: str = ""  # module with train_summary(result) and evaluate_summary(result): the verbs' tables
 
     def load_class(self) -> type:
         """The estimator class."""
@@ -50,6 +51,10 @@ class ModelSpec:
         """The function behind `openastro evaluate NAME`."""
         return _imported(self.evaluate)
 
+    def summary_printer(self, verb: str) -> Any:
+        """The function printing the tables of `openastro VERB NAME` (VERB: train or evaluate)."""
+        return _imported(f"{self.show}:{verb}_summary")
+
     def shipped_dir(self) -> Path:
         """The folder of the weights shipped in the package."""
         package, _, folder = self.shipped.partition(":")
@@ -60,22 +65,24 @@ MODELS: dict[str, ModelSpec] = {spec.name: spec for spec in (
     ModelSpec("quality", "frame quality: LightGBM verdicts with reasons and an autoencoder anomaly score",
               "openastro.quality.model:QualityModel", "quality", "openastro.quality:weights/quality",
               "openastro.quality.train:train_quality", "openastro.quality.train:evaluate_quality",
-              train_options=("seed", "nights"), evaluate_options=("seed",), network="anomaly"),
+              train_options=("seed", "nights"), evaluate_options=("seed",), network="anomaly",
+              show="openastro.quality.show"),
     ModelSpec("vetting", "transit vetting: K-means triage and a 1-D CNN on folded views",
               "openastro.vetting.model:VettingClassifier", "vetting", "openastro.vetting:weights/vetting",
               "openastro.vetting.train:train_vetting", "openastro.vetting.train:evaluate_vetting",
-              train_options=("seed", "n_train", "epochs"), evaluate_options=("seed", "n")),
+              train_options=("seed", "n_train", "epochs"), evaluate_options=("seed", "n"),
+              show="openastro.vetting.show"),
     ModelSpec("unet", "transient segmentation: U-Net on (science, reference, difference) frames",
               "openastro.transients.segmenter:Segmenter", "unet", "openastro.transients:weights/unet",
               "openastro.transients.train:train_unet", "openastro.transients.evaluate:evaluate_unet",
               train_options=("mode", "samples", "epochs", "batch_size", "chunks", "seed"),
-              evaluate_options=("chunks", "seed")),
+              evaluate_options=("chunks", "seed"), show="openastro.transients.show"),
     ModelSpec("realbogus", "real/bogus: CNN on 63x63 (science, reference, difference) stamps",
               "openastro.transients.realbogus:RealBogusClassifier", "realbogus",
               "openastro.transients:weights/realbogus", "openastro.transients.train:train_realbogus",
               "openastro.transients.evaluate:evaluate_realbogus",
               train_options=("mode", "samples", "epochs", "batch_size", "chunks", "seed"),
-              evaluate_options=("chunks", "seed")),
+              evaluate_options=("chunks", "seed"), show="openastro.transients.show"),
 )}
 
 

@@ -48,6 +48,11 @@ def train_summary(result: dict[str, Any]) -> None:
             console.print(f"{key}: {result[key]}")
 
 
+def evaluate_summary(result: dict[str, Any]) -> None:
+    """The same tables as after training, on the held-out seed."""
+    train_summary(result)
+
+
 def flagged_table(frames: pd.DataFrame) -> None:
     """Frames judged bad or anomalous: site, time, verdict, score, defects and reasons."""
     from rich.console import Console

@@ -11,7 +11,8 @@ import pandas as pd
 from openastro.transients.data import MASK_KINDS, site_of, stamps_of
 from openastro.transients.simdata import FrameSet
 
-MAX_AUC_PIXELS = 3_000_000  # pixel ROC AUC on a seeded subsample beyond this many pixels
+MAX_AUC_PIXELS = 3_000_000
+DATA_KEYS = ("frames_per_site", "frame_size", "reference_frames", "detect_threshold")  # what shapes a chunk  # pixel ROC AUC on a seeded subsample beyond this many pixels
 
 
 def pixel_metrics(masks: np.ndarray, prob: np.ndarray, threshold: float, seed: int = 0) -> dict[str, Any]:
@@ -175,7 +176,8 @@ def _evaluate(name: str, workdir: Path | str, config: Any, model: Path | str | N
     seen = set(info.get("seeds", {}).get("train", [])) | set(info.get("seeds", {}).get("val", []))
     if seen & set(seeds):
         raise InputError(f"chunks {sorted(seen & set(seeds))} trained or validated this model; pick another --seed")
-    cfg = with_section(config, "transients", seed=data_seed,
+    trained = {k: v for k, v in info.get("config", {}).items() if k in DATA_KEYS}  # chunks made as for training
+    cfg = with_section(config, "transients", **trained, seed=data_seed,
                        unseen_site=info.get("unseen_site") or config.transients.unseen_site)
     run_dir = ws.new_run(f"evaluate-{name}", cfg, argv)
     data = load_split(cfg.transients, "test", n, ws.root, progress)

@@ -57,14 +57,20 @@ def energy_line(energy: dict[str, Any]) -> str:
     return f"energy: {kwh} kWh, {grams} g CO2 ({how})"
 
 
-def train_summary(summary: dict[str, Any], ui: str) -> None:
+def train_summary(summary: dict[str, Any]) -> None:
     """Held-out metrics, where the model and card went, epochs and losses, energy and the MLflow run."""
     losses = summary.get("val_loss") or []
     loss = f"val_loss {losses[0]} -> {losses[-1]}" if losses else "no validation loss"
     title = f"held-out test chunks ({summary['mode']} mode, {summary['seconds']} s)"
     _print(metrics_table(summary["test"], title))
     print(f"model: {summary['model']}\ncard: {summary['card']}\nepochs: {summary['epochs_run']}, {loss}\n"
-          f"{energy_line(summary['energy'])}\nmlflow run: {summary['mlflow_run_id']}\nbrowse runs: {ui}")
+          f"{energy_line(summary['energy'])}\nmlflow run: {summary['mlflow_run_id']}")
+
+
+def evaluate_summary(summary: dict[str, Any]) -> None:
+    """Held-out metrics of a saved model on test chunks it never saw."""
+    _print(metrics_table(summary["test"], f"{summary['model']} on test chunks {summary['test_chunks']}"))
+    print(f"mlflow run: {summary['mlflow_run_id']}")
 
 
 def alerts_table(rows: list[dict[str, Any]]) -> None:
