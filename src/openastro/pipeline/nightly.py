@@ -113,7 +113,7 @@ def _write_reports(catalog: Catalog, ws: Workspace, config: Config, night: str |
     from openastro.pipeline.report.night import nights, write_report
 
     chosen = [night] if night else nights(catalog)
-    return [str(write_report(catalog, ws, n, config.report, config.periods)) for n in chosen]
+    return [str(write_report(catalog, ws, n, config.report)) for n in chosen]
 
 
 def report_workspace(workdir: Path, config: Config, night: str | None,

@@ -60,9 +60,16 @@ def table_digest(table: pd.DataFrame | None) -> str:
     if table is None or table.empty:
         return "empty"
     table = table.reindex(columns=sorted(table.columns))
-    hashable = table.apply(lambda c: c.map(repr) if c.dtype == object else c)  # bytes, lists, None
+    hashable = table.apply(lambda c: c.map(_hashable) if c.dtype == object else c)  # bytes, lists, None
     values = pd.util.hash_pandas_object(hashable, index=False).to_numpy()
     return hashlib.sha256(values.tobytes() + ",".join(table.columns).encode()).hexdigest()[:16]
+
+
+def _hashable(value: Any) -> str:
+    """A short text standing for one object cell: blobs by their hash (their repr would be slow), others by repr."""
+    if isinstance(value, bytes | bytearray | memoryview):
+        return hashlib.sha1(bytes(value)).hexdigest()
+    return repr(value)
 
 
 def setting_values(config: Config, keys: tuple[str, ...]) -> dict[str, Any]:

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -33,7 +32,7 @@ GOOD_VERDICTS = {"good", "ok", "pass", "accept", "accepted"}
 MAX_QUALITY_ROWS = 40
 
 
-def render(data: NightData, root: Path, config: ReportConfig, periods: Any = None) -> str:
+def render(data: NightData, root: Path, config: ReportConfig) -> str:
     """The whole report page; sections are built in page order so plotly.js lands in the first chart."""
     from openastro.pipeline.report.lightcurve_sections import lightcurve_sections
     from openastro.pipeline.report.transients import transients_section
@@ -48,12 +47,12 @@ def render(data: NightData, root: Path, config: ReportConfig, periods: Any = Non
         conditions_section(data.frames, colors, plotter),
         frames_section(summary, colors, plotter),
         quality_section(data.quality),
-        transients_section(data, config.n_candidates, root / "models"),
-        examples_section(data.frames, root, config.n_example_frames),
+        transients_section(data, config.n_candidates, root),
+        examples_section(data.examples),
         variables_section(data.photometry, ranked, colors, plotter),
     ]
     if data.fused is not None:
-        sections += lightcurve_sections(data.fused, night_span(data.frames), plotter, periods)
+        sections += lightcurve_sections(data.fused, night_span(data.frames), plotter)
     title = f"OpenAstro ML nightly report: {data.night}"
     footer = f"openastro {openastro_version()}; read from the catalog only."
     return h.page(title, header(data, title), sections, footer)
@@ -160,23 +159,21 @@ def _labels(labels: object) -> str:
     return ", ".join(str(x) for x in labels)
 
 
-def examples_section(frames: pd.DataFrame, root: Path, n: int) -> str:
+def examples_section(examples: pd.DataFrame) -> str:
     """Example frames per site (best, median, worst seeing): the previews the photometry stage stored."""
-    from openastro.pipeline.report.images import pick_examples, png_data_uri, stored_previews
+    from openastro.pipeline.report.images import png_data_uri
 
     title = "Example frames"
-    if frames.empty or n <= 0:
+    if examples.empty:
         return h.section(title, h.note("No frames to show for this night."), anchor="examples")
-    chosen = {site: pick_examples(rows, n) for site, rows in frames.groupby("site", sort=True)}
-    previews = stored_previews(root, [f for rows in chosen.values() for f in rows["frame_id"]])
     parts, skipped = [], []
-    for site, rows in chosen.items():
+    for site, rows in examples.groupby("site", sort=True):
         cards = []
         for r in rows.itertuples():
-            if r.frame_id not in previews:
+            if r.png is None:
                 skipped.append(f"{site}: frame {r.frame_id} skipped: no preview stored (run the photometry stage)")
                 continue
-            cards.append(h.image_card(png_data_uri(previews[r.frame_id]), _frame_caption(r)))
+            cards.append(h.image_card(png_data_uri(r.png), _frame_caption(r)))
         parts.append(f"<h3>{h.esc(site)}</h3>" + (h.gallery(cards) or h.note("No example frames with previews.")))
     text = "Frames spread from best to worst seeing at each site, zscale stretch, block-averaged to at most 256 px."
     return h.section(title, *parts, h.caption(text), h.notes_list(skipped), anchor="examples")

@@ -4,10 +4,11 @@ stage stored (zscale PNGs of the reduced frames, at most 256 px); no FITS file i
 from __future__ import annotations
 
 import base64
-from pathlib import Path
 
 import numpy as np
 import pandas as pd
+
+from openastro.core.catalog import Catalog
 
 
 def pick_examples(frames: pd.DataFrame, n: int) -> pd.DataFrame:
@@ -36,20 +37,18 @@ def _rank_label(i: int, total: int, by_seeing: bool) -> str:
     return f"seeing rank {i + 1} of {total}"
 
 
-def stored_previews(root: Path, frame_ids: list[str]) -> dict[str, bytes]:
-    """The PNG previews the photometry stage stored for these frames (`frame_previews`), by frame id.
-
-    The report's own catalog connection is not passed down to the page's sections, so this opens another one to
-    the same file (DuckDB shares the open database within a process).
-    """
-    from openastro.core.catalog import Catalog
-
-    if not frame_ids:
-        return {}
-    with Catalog(root / "catalog.duckdb") as catalog:
-        rows = catalog.query("SELECT frame_id, png FROM frame_previews WHERE frame_id IN (SELECT unnest(?))",
-                             [list(frame_ids)])
-    return {str(f): bytes(png) for f, png in zip(rows["frame_id"], rows["png"], strict=True) if png is not None}
+def load_examples(catalog: Catalog, frames: pd.DataFrame, n: int) -> pd.DataFrame:
+    """Up to `n` example frames per site (`pick_examples`) with the PNG preview the photometry stage stored
+    (`png`, None where there is none)."""
+    columns = [*frames.columns, "label", "png"]
+    if frames.empty or n <= 0:
+        return pd.DataFrame(columns=columns)
+    chosen = pd.concat([pick_examples(rows, n) for _, rows in frames.groupby("site", sort=True)], ignore_index=True)
+    previews = catalog.query("SELECT frame_id, png FROM frame_previews WHERE frame_id IN (SELECT unnest(?))",
+                             [chosen["frame_id"].tolist()])
+    by_frame = {str(f): bytes(png) for f, png in zip(previews["frame_id"], previews["png"], strict=True)
+                if png is not None}
+    return chosen.assign(png=[by_frame.get(str(f)) for f in chosen["frame_id"]])[columns]
 
 
 def png_data_uri(png: bytes) -> str:

@@ -34,11 +34,8 @@ OUT_OF_SCOPE = "None of the {n} {what} belong to stars of the fields observed th
 POWER_LABEL = {"ls": "LS power", "sde": "SDE"}
 
 
-def lightcurve_sections(fused: FusedData, span: tuple[float, float] | None, plotter: Plotter,
-                        periods: Any = None) -> list[str]:
-    """The three light-curve sections, in page order (their charts are made in that order too).
-
-    `periods` is ignored: the report no longer searches (build.render still passes its [periods] settings)."""
+def lightcurve_sections(fused: FusedData, span: tuple[float, float] | None, plotter: Plotter) -> list[str]:
+    """The three light-curve sections, in page order (their charts are made in that order too)."""
     return [fused_section(fused, span, plotter), candidates_section(fused), details_section(fused, plotter)]
 
 

@@ -1,9 +1,9 @@
 """The nightly HTML report: conditions, example frames and light curves of one night, from catalog tables only.
 
-The report reads the catalog (sites, frames, frame_measurements, photometry, frame_quality, and lightcurves,
-periods and candidates for the stars of the night's fields) and the FITS files named in `frames.path`, never
-simulation truth. It is one self-contained, offline HTML file: plotly.js is inlined
-once and the example frames are embedded as base64 PNGs.
+The report reads only the catalog (sites, frames, frame_measurements, photometry, frame_quality, the stored
+frame previews, candidates with their cutouts, and the light curves, periods, periodograms and vetting verdicts
+of the night's fields): it re-reads no FITS, re-runs no search and never reads simulation truth. It is one
+self-contained, offline HTML file: plotly.js is inlined once and the images are embedded as base64 PNGs.
 """
 
 from __future__ import annotations
@@ -14,7 +14,7 @@ import tempfile
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 import numpy as np
 import pandas as pd
@@ -46,6 +46,7 @@ class NightData:
     fused: FusedData | None = None  # light curves, periods and candidates of the stars of the night's fields
     candidates: pd.DataFrame = field(default_factory=pd.DataFrame)  # transient candidates in the night's frames
     references: pd.DataFrame = field(default_factory=pd.DataFrame)  # reference_images of the night's site+fields
+    examples: pd.DataFrame = field(default_factory=pd.DataFrame)  # example frames per site with their previews
 
 
 def nights(catalog: Catalog) -> list[str]:
@@ -54,18 +55,16 @@ def nights(catalog: Catalog) -> list[str]:
     return df["night"].astype(str).tolist()
 
 
-def write_report(catalog: Catalog, workspace: Workspace, night: str | None, config: ReportConfig,
-                 periods: Any = None) -> Path:
-    """Write `workspace.reports/<night>.html` (night None = the latest night) and return its path.
-
-    `periods` ([periods] settings, default the packaged ones) drives the periodograms recomputed for candidates.
-    """
+def write_report(catalog: Catalog, workspace: Workspace, night: str | None, config: ReportConfig) -> Path:
+    """Write `workspace.reports/<night>.html` (night None = the latest night) and return its path."""
     from openastro.pipeline.report.build import render
+    from openastro.pipeline.report.images import load_examples
     from openastro.pipeline.report.lightcurve_data import load_fused
 
     data = load_night(catalog, resolve_night(catalog, night))
     data.fused = load_fused(catalog, data.night, config.n_variable_stars)
-    text = render(data, workspace.root, config, periods)
+    data.examples = load_examples(catalog, data.frames, config.n_example_frames)
+    text = render(data, workspace.root, config)
     return write_atomic(workspace.reports / f"{data.night}.html", text)
 
 

@@ -26,24 +26,24 @@ NAN_GREY = (128, 128, 128)  # pixels without data (off the frame's edge)
 USABLE_SOURCES = ("templates", "frames")
 
 
-def transients_section(data: NightData, n_cards: int, models_root: Path | None = None) -> str:
-    """The "Transient candidates" section of one night (and, with `models_root`, the models' held-out curves)."""
+def transients_section(data: NightData, n_cards: int, workspace: Path | None = None) -> str:
+    """The "Transient candidates" section of one night (and, with `workspace`, the models' held-out curves)."""
     # the models' curves only when the stage has run on this night's frames
-    models = models_part(models_root) if models_root is not None and not data.candidates.empty else ""
+    models = models_part(workspace) if workspace is not None and not data.candidates.empty else ""
     return h.section(TITLE, *_candidates_parts(data, n_cards), models, anchor=ANCHOR)
 
 
-def models_part(models_root: Path) -> str:
+def models_part(workspace: Path) -> str:
     """The models in use: their held-out figures and the ROC/PR and loss curves saved beside them."""
     import json
 
     from openastro.core.errors import InputError
-    from openastro.transients.models import KINDS, resolve_model_dir
+    from openastro.ml.registry import resolve_model
 
     cards, lines = [], []
-    for kind in KINDS:
+    for kind in ("unet", "realbogus"):
         try:
-            folder = resolve_model_dir(kind, "", models_root)
+            folder = resolve_model(kind, workspace=workspace)
         except InputError:
             continue
         info = json.loads((folder / "model.json").read_text()).get("info", {})
