@@ -210,3 +210,32 @@ def test_bright_stars_keep_their_stamps_and_their_cores_stay_below_threshold():
     assert np.mean(np.array(peaks) > 5.0) < 0.05
     assert _at_new_source(floored.significance) > 5.0  # the new source has no reference light: no floor
     assert _at_new_source(floored.significance) == pytest.approx(_at_new_source(bare.significance), rel=0.05)
+
+
+@pytest.mark.parametrize("convolve_reference", [True, False])
+def test_a_fit_is_judged_on_its_stamps_as_on_the_whole_frame(convolve_reference):
+    """Each direction's fit is judged (chi^2, scale) from cutouts around its stamps, so that the direction not
+    kept never convolves the whole frame: the figures must be those of the whole frame's difference."""
+    from openastro.image import difference as dif
+
+    pair = _pair(fwhm_science=4.0, fwhm_reference=2.5, scale=0.8, ramp=0.3)  # with a scale field
+    invalid = np.zeros(pair.science.shape, dtype=bool)
+    invalid[:, :30] = True
+    sci = dif._frame(pair.science, None, invalid, 1.0, None, "science")
+    ref = dif._frame(pair.reference, None, invalid, 1.0, None, "reference")
+    fit = dif._fit_direction("alard-lupton", sci, ref, invalid, convolve_reference, None, 1)
+    assert fit.field is not None and len(fit.used) >= 10
+    sharp, broad = (ref, sci) if convolve_reference else (sci, ref)
+    stamp_half = 6
+    cutouts = dif._stamp_chi2(fit.kernel, fit.background, fit.field, sharp, broad, invalid,
+                              convolve_reference, fit.used, stamp_half, 0)
+    diff, noise, scale, *_ = dif._apply(fit.kernel, fit.background, fit.field, sharp, broad, invalid,
+                                        convolve_reference)
+    boxes = [(diff / noise)[r - stamp_half:r + stamp_half + 1, c - stamp_half:c + stamp_half + 1]
+             for r, c in fit.used]
+    whole = np.concatenate([box.ravel() for box in boxes]).astype(np.float64)
+    assert np.isfinite(whole).all()
+    assert cutouts == pytest.approx(np.mean(whole**2), rel=1e-6)
+    assert fit.scale == pytest.approx(scale, rel=1e-9)
+    out = dif._difference(fit, sci, ref, invalid, systematic=None)
+    assert out.chi2 == fit.chi2 and out.scale == scale

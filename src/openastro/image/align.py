@@ -1,4 +1,5 @@
-"""Put one frame on another's pixel grid: WCS resampling (reproject) or a correlation-measured shift."""
+"""Put one frame on another's pixel grid: WCS resampling (an interpolated WCS pixel map, bilinear values) or a
+correlation-measured shift."""
 
 from __future__ import annotations
 
@@ -23,19 +24,87 @@ class Aligned:
     shift: tuple[float, float] | None = None  # (dy, dx) applied, for "correlation"
 
 
-def align_wcs(data: np.ndarray, wcs_from: Any, wcs_to: Any, shape_to: tuple[int, int],
-              order: str = "bilinear") -> tuple[np.ndarray, np.ndarray]:
+# The exact WCS map between two frames costs a world-coordinate round trip per pixel; it is smooth between
+# frames of one field, so it is evaluated on nodes MAP_STEP px apart, interpolated by bicubic splines, and
+# checked between the nodes against the exact map (MAP_TOLERANCE px), halving the step until it agrees.
+MAP_STEP = 64
+MAP_TOLERANCE = 0.01
+_MIN_NODES = 4  # a bicubic spline needs four nodes per axis
+
+
+def align_wcs(data: np.ndarray, wcs_from: Any, wcs_to: Any,
+              shape_to: tuple[int, int]) -> tuple[np.ndarray, np.ndarray]:
     """Resample `data` (celestial WCS `wcs_from`, SIP included) onto the grid of `wcs_to`; NaN off the footprint.
 
-    Values are interpolated per pixel (surface brightness); when the two pixel scales differ the photometric
-    scale changes by their area ratio, which a difference-imaging kernel absorbs.
+    Values are interpolated bilinearly per pixel (surface brightness), as reproject_interp's "bilinear" does;
+    when the two pixel scales differ the photometric scale changes by their area ratio, which a
+    difference-imaging kernel absorbs.
     """
-    from reproject import reproject_interp
+    return resample(data, pixel_map(wcs_from, wcs_to, shape_to))
 
-    image = _as_image(data, "align_wcs")
-    out, coverage = reproject_interp((image, wcs_from), wcs_to, shape_out=tuple(shape_to), order=order)
-    footprint = (coverage > 0) & np.isfinite(out)
-    return np.where(footprint, out, np.nan).astype(np.float32), footprint
+
+def pixel_map(wcs_from: Any, wcs_to: Any, shape_to: tuple[int, int], step: int = MAP_STEP,
+              tolerance: float = MAP_TOLERANCE) -> np.ndarray:
+    """(row, col) in the pixels of `wcs_from` of every pixel of the `shape_to` grid of `wcs_to`: (2, H, W).
+
+    Within `tolerance` px of astropy's exact pixel_to_pixel, checked midway between the spline's nodes
+    (where an interpolation errs most); where the exact map is undefined at a node (off the sky), the exact
+    map itself.
+    """
+    shape_to = (int(shape_to[0]), int(shape_to[1]))
+    while step >= 2:
+        nodes = [np.linspace(0.0, n - 1.0, max(_MIN_NODES, int(np.ceil((n - 1) / step)) + 1))
+                 for n in shape_to]
+        at_nodes = _exact(wcs_from, wcs_to, *np.meshgrid(*nodes, indexing="ij"))
+        if not np.isfinite(at_nodes).all():
+            break
+        splines = _checked_splines(wcs_from, wcs_to, nodes, at_nodes, tolerance)
+        if splines is not None:
+            full = [np.arange(n, dtype=np.float64) for n in shape_to]
+            return np.stack([spline(*full) for spline in splines])
+        step //= 2
+    return _exact(wcs_from, wcs_to, *np.indices(shape_to, dtype=np.float64))
+
+
+def _checked_splines(wcs_from: Any, wcs_to: Any, nodes: list[np.ndarray], at_nodes: np.ndarray,
+                     tolerance: float) -> list[Any] | None:
+    """Bicubic splines of the row and column maps through their values at the nodes, or None when they miss
+    the exact map by more than `tolerance` px anywhere midway between nodes."""
+    from scipy.interpolate import RectBivariateSpline
+
+    splines = [RectBivariateSpline(*nodes, part, kx=3, ky=3, s=0) for part in at_nodes]
+    middles = [(axis[1:] + axis[:-1]) / 2.0 for axis in nodes]
+    exact = _exact(wcs_from, wcs_to, *np.meshgrid(*middles, indexing="ij"))
+    error = max(float(np.max(np.abs(spline(*middles) - part)))
+                for spline, part in zip(splines, exact, strict=True))
+    return splines if error <= tolerance else None
+
+
+def _exact(wcs_from: Any, wcs_to: Any, rows: np.ndarray, cols: np.ndarray) -> np.ndarray:
+    """astropy's exact (row, col) in `wcs_from` of pixels (rows, cols) of `wcs_to`: (2, *rows.shape)."""
+    from astropy.wcs.utils import pixel_to_pixel
+
+    x, y = pixel_to_pixel(wcs_to, wcs_from, cols, rows)
+    return np.stack([np.asarray(y, dtype=np.float64), np.asarray(x, dtype=np.float64)])
+
+
+def resample(data: np.ndarray, coords: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """`data` interpolated bilinearly at `coords` ((2, H, W) row, col from `pixel_map`): (values, footprint).
+
+    As reproject_interp does: pixel values sit at pixel centres, so points in the outer half of an edge pixel
+    take the edge's value, points beyond it, or next to a NaN pixel, come out NaN (footprint False).
+    """
+    from scipy.ndimage import map_coordinates
+
+    image = _as_image(data, "resample")
+    coords = np.array(coords, dtype=np.float64)  # a private copy, edges clipped in place below
+    for axis, size in enumerate(image.shape):
+        part = coords[axis]
+        part[(part < 0) & (part >= -0.5)] = 0.0
+        part[(part > size - 1) & (part < size - 0.5)] = size - 1.0
+    out = map_coordinates(image, coords, order=1, mode="constant", cval=np.nan, output=np.float64)
+    footprint = np.isfinite(out)
+    return out.astype(np.float32), footprint
 
 
 def measure_shift(image: np.ndarray, reference: np.ndarray, upsample: int = 20) -> tuple[float, float]:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import cached_property, lru_cache
 from typing import Any
 
 import numpy as np
@@ -49,6 +50,11 @@ class _Frame:
     rms: float
     fwhm: float
 
+    @cached_property
+    def finite_variance(self) -> np.ndarray:
+        """The variance with 0 where it is infinite (invalid pixels), C-contiguous: sep's `var` for sums."""
+        return np.ascontiguousarray(np.where(np.isfinite(self.variance), self.variance, 0.0))
+
 
 def psf_fwhm(image: np.ndarray, saturation: float | None = None) -> float:
     """Median FWHM (px, 2 x half-light radius) of bright isolated unsaturated stars found by sep; NaN if none."""
@@ -90,18 +96,18 @@ def subtract(science: np.ndarray, reference: np.ndarray, science_noise: np.ndarr
     sci = _frame(science, science_noise, invalid, gain, saturation, "science")
     ref = _frame(reference, reference_noise, invalid, gain, saturation, "reference")
     preferred = ref.fwhm <= sci.fwhm
-    out = _match(method, sci, ref, invalid, preferred, kernel_half, scale_order, systematic)
-    if method == "alard-lupton" and not _plausible(out):
+    fit = _fit_direction(method, sci, ref, invalid, preferred, kernel_half, scale_order)
+    if method == "alard-lupton" and not _plausible(fit):
         # An elongated PSF can be "sharper" by FWHM yet broader along one axis, and a noisy sharp frame can
         # leave the fit degenerate: then convolve the other frame and keep the better fit (HOTPANTS -c b).
-        other = _match(method, sci, ref, invalid, not preferred, kernel_half, scale_order, systematic)
-        out = max(out, other, key=_rank)
-        if not _plausible(out, REFUSE_CHI2, REFUSE_TOLERANCE):
-            raise InputError(f"subtract: the PSF-matching kernel does not fit (stars' reduced chi^2 {out.chi2:.3g}, "
-                             f"flux scale {out.scale:.3g} against {out.aperture_scale:.3g} from aperture "
-                             "photometry) in either direction; the frame is likely trailed, defocused or "
-                             "clouded: check its quality verdict, or use method='gaussian'")
-    return out
+        other = _fit_direction(method, sci, ref, invalid, not preferred, kernel_half, scale_order)
+        fit = max(fit, other, key=_rank)
+        if not _plausible(fit, REFUSE_CHI2, REFUSE_TOLERANCE):
+            raise InputError(f"subtract: the PSF-matching kernel does not fit (stars' reduced chi^2 "
+                             f"{fit.chi2:.3g}, flux scale {fit.scale:.3g} against {fit.aperture_scale:.3g} from "
+                             "aperture photometry) in either direction; the frame is likely trailed, defocused "
+                             "or clouded: check its quality verdict, or use method='gaussian'")
+    return _difference(fit, sci, ref, invalid, systematic)
 
 
 # A fit is retried convolving the other frame above RETRY_CHI2 (stamps' reduced chi^2) or when its flux scale
@@ -110,13 +116,13 @@ RETRY_CHI2, SCALE_TOLERANCE = 2.0, 1.3
 REFUSE_CHI2, REFUSE_TOLERANCE = 4.0, 1.5
 
 
-def _rank(out: Difference) -> tuple[bool, bool, float]:
+def _rank(out: _Fit) -> tuple[bool, bool, float]:
     """Order of preference between two fits: plausible, then at least acceptable, then the lower chi^2."""
     chi2 = out.chi2 if np.isfinite(out.chi2) else np.inf
     return _plausible(out), _plausible(out, REFUSE_CHI2, REFUSE_TOLERANCE), -chi2
 
 
-def _plausible(out: Difference, max_chi2: float = RETRY_CHI2, tolerance: float = SCALE_TOLERANCE) -> bool:
+def _plausible(out: _Fit, max_chi2: float = RETRY_CHI2, tolerance: float = SCALE_TOLERANCE) -> bool:
     """A fit whose stamps' chi^2 is modest and whose flux scale agrees with the stars' aperture photometry (a
     degenerate kernel can fit a few stamps well with a scale far from the frames' real flux ratio)."""
     ratio = out.scale / out.aperture_scale if out.aperture_scale > 0 else np.nan
@@ -124,9 +130,25 @@ def _plausible(out: Difference, max_chi2: float = RETRY_CHI2, tolerance: float =
                 and 1 / tolerance < ratio < tolerance)
 
 
-def _match(method: str, sci: _Frame, ref: _Frame, invalid: np.ndarray, convolve_reference: bool,
-           kernel_half: int | None, scale_order: int, systematic: float | None = None) -> Difference:
-    """Convolve one frame (the reference if `convolve_reference`) to the other's PSF and subtract."""
+@dataclass
+class _Fit:
+    """One direction's PSF-matching kernel, judged on its stamps before the whole frame is convolved."""
+
+    kernel: np.ndarray
+    background: float
+    field: np.ndarray | None  # the flux scale's variation across the frame (None: constant)
+    used: np.ndarray  # (row, col) of the stamps kept
+    convolve_reference: bool
+    core_radius: int  # px: the stamp stars' cores, for the systematic floor
+    chi2: float  # reduced chi^2 of the difference on the stamps kept
+    scale: float  # science flux / reference flux, the frame's mean
+    aperture_scale: float  # the same from the stamp stars' aperture photometry
+
+
+def _fit_direction(method: str, sci: _Frame, ref: _Frame, invalid: np.ndarray, convolve_reference: bool,
+                   kernel_half: int | None, scale_order: int) -> _Fit:
+    """Fit the kernel that takes one frame (the reference if `convolve_reference`) to the other's PSF, and
+    judge it on its stamps alone: a fit that loses to the other direction never convolves the whole frame."""
     sharp, broad = (ref, sci) if convolve_reference else (sci, ref)
     sigma = np.sqrt(max(broad.fwhm**2 - sharp.fwhm**2, 0.0)) * FWHM_TO_SIGMA
     half = kernel_half if kernel_half is not None else _default_half(sigma, broad.fwhm)
@@ -134,18 +156,31 @@ def _match(method: str, sci: _Frame, ref: _Frame, invalid: np.ndarray, convolve_
     centres = _stamp_centres(ref, invalid, stamp_half + half, isolation=2.0 * broad.fwhm)
     kernel, background, field, used, n_params = _fit(method, sharp, broad, centres, half, sigma, stamp_half,
                                                      scale_order, ref.sources, invalid)
-    diff, noise, scale, offset, model = _apply(kernel, background, field, sharp, broad, invalid,
-                                               convolve_reference)
+    total = float(kernel.sum()) * (1.0 if field is None else field)
+    scale = float(np.mean(total)) if convolve_reference else float(np.mean(1.0 / total))
+    return _Fit(kernel=kernel, background=background, field=field, used=used,
+                convolve_reference=convolve_reference, core_radius=int(np.ceil(broad.fwhm)),
+                chi2=_stamp_chi2(kernel, background, field, sharp, broad, invalid, convolve_reference, used,
+                                 stamp_half, n_params),
+                scale=scale, aperture_scale=_flux_ratio(sci, ref, centres, 3.0 * broad.fwhm))
+
+
+def _difference(fit: _Fit, sci: _Frame, ref: _Frame, invalid: np.ndarray,
+                systematic: float | None) -> Difference:
+    """The whole frame convolved with the chosen fit and subtracted, with its noise (the systematic floor
+    added) and significance."""
+    sharp, broad = (ref, sci) if fit.convolve_reference else (sci, ref)
+    diff, noise, scale, offset, model = _apply(fit.kernel, fit.background, fit.field, sharp, broad, invalid,
+                                               fit.convolve_reference)
     with np.errstate(divide="ignore", invalid="ignore"):
-        chi2 = _stamp_chi2((diff / noise).astype(np.float32), used, stamp_half, n_params)
-        floor = (_systematic_floor(diff, noise, model, used, int(np.ceil(broad.fwhm))) if systematic is None
+        floor = (_systematic_floor(diff, noise, model, fit.used, fit.core_radius) if systematic is None
                  else float(systematic))
         noise = np.sqrt(noise.astype(np.float64) ** 2 + (floor * model) ** 2).astype(np.float32)
         significance = (diff / noise).astype(np.float32)
-    return Difference(diff=diff, noise=noise, significance=significance, kernel=kernel,
-                      convolved="reference" if convolve_reference else "science", scale=scale, background=offset,
-                      fwhm_science=sci.fwhm, fwhm_reference=ref.fwhm, chi2=chi2, stamps=len(used),
-                      aperture_scale=_flux_ratio(sci, ref, centres, 3.0 * broad.fwhm), systematic=floor)
+    return Difference(diff=diff, noise=noise, significance=significance, kernel=fit.kernel,
+                      convolved="reference" if fit.convolve_reference else "science", scale=scale,
+                      background=offset, fwhm_science=sci.fwhm, fwhm_reference=ref.fwhm, chi2=fit.chi2,
+                      stamps=len(fit.used), aperture_scale=fit.aperture_scale, systematic=floor)
 
 
 def _fit(method: str, sharp: _Frame, broad: _Frame, centres: np.ndarray, half: int, sigma: float,
@@ -157,9 +192,10 @@ def _fit(method: str, sharp: _Frame, broad: _Frame, centres: np.ndarray, half: i
     if method == "gaussian":
         ratio = _flux_ratio(broad, sharp, centres, 3.0 * broad.fwhm)
         return kn.gaussian_kernel(half, sigma) * ratio, 0.0, None, centres, 1
+    factors = kn.al_factors(half, sigma)
     basis = kn.al_basis(half, sigma)
     weight = 1.0 / (sharp.variance + broad.variance)
-    stamps = kn.build_stamps(sharp.data, broad.data, sharp.variance, weight, centres, basis, stamp_half)
+    stamps = kn.build_stamps(sharp.data, broad.data, sharp.variance, weight, centres, factors, stamp_half)
     field = None
     if scale_order >= 1:
         # a small aperture: its flux loss is common to all stars and cancels in the relative field
@@ -182,14 +218,21 @@ def _checked(image: np.ndarray, where: str) -> np.ndarray:
 
 def _extract(image: np.ndarray, invalid: np.ndarray, saturation: float | None) -> Any:
     """sep background and sources at DETECT_SIGMA, invalid pixels masked (extract_sources)."""
-    from openastro.core.config import with_section
     from openastro.image.extract import extract_sources
 
-    config = with_section(None, "photometry", detect_threshold=DETECT_SIGMA, back_size=BACK_SIZE,
-                          back_filter=BACK_FILTER).photometry
     data = np.where(invalid, np.nan, image)
     level = saturation if saturation is not None else _flat_top(image[~invalid])
-    return extract_sources(data, config, saturation=level)
+    return extract_sources(data, _extraction_settings(), saturation=level)
+
+
+@lru_cache(maxsize=1)
+def _extraction_settings() -> Any:
+    """The photometry settings of `_extract`, made once: reading the configuration costs more than
+    extracting a 256 px frame."""
+    from openastro.core.config import with_section
+
+    return with_section(None, "photometry", detect_threshold=DETECT_SIGMA, back_size=BACK_SIZE,
+                        back_filter=BACK_FILTER).photometry
 
 
 def _flat_top(values: np.ndarray) -> float | None:
@@ -224,7 +267,7 @@ def _given_variance(noise: np.ndarray | float, shape: tuple[int, ...], name: str
     if values.shape not in ((), shape):
         raise InputError(f"subtract: {name}_noise has shape {values.shape} but the frame is {shape}; "
                          "pass one 1-sigma value or a map of the frame's shape")
-    return np.broadcast_to(values**2, shape).copy()
+    return np.square(values) if values.shape == shape else np.full(shape, values**2)
 
 
 def _masked_background(image: np.ndarray, invalid: np.ndarray, sources: np.ndarray | None) -> Any:
@@ -291,10 +334,11 @@ def _stamp_centres(ref: _Frame, invalid: np.ndarray, reach: int, isolation: floa
 
 
 def _near_invalid(invalid: np.ndarray, reach: int) -> np.ndarray:
-    """Pixels within `reach` px (a square) of an invalid pixel or of the frame edge."""
+    """Pixels within `reach` px (a square) of an invalid pixel or of the frame edge (per frame of a stack)."""
     from scipy.ndimage import maximum_filter
 
-    return maximum_filter(invalid.astype(np.uint8), size=2 * reach + 1, mode="constant", cval=1) > 0
+    size = (1,) * (invalid.ndim - 2) + (2 * reach + 1,) * 2
+    return maximum_filter(invalid.astype(np.uint8), size=size, mode="constant", cval=1) > 0
 
 
 def _star_ratios(broad: _Frame, sharp: _Frame, stars: Any, invalid: np.ndarray,
@@ -321,8 +365,7 @@ def _aperture_sums(frame: _Frame, x: np.ndarray, y: np.ndarray, radius: float) -
     """sep's circular-aperture sums of a frame at (x, y) and their 1-sigma errors from its variance."""
     import sep
 
-    var = np.ascontiguousarray(np.where(np.isfinite(frame.variance), frame.variance, 0.0))
-    flux, err, _ = sep.sum_circle(np.ascontiguousarray(frame.data), x, y, radius, var=var)
+    flux, err, _ = sep.sum_circle(np.ascontiguousarray(frame.data), x, y, radius, var=frame.finite_variance)
     return flux, err
 
 
@@ -340,17 +383,19 @@ def _apply(kernel: np.ndarray, background: float, field: np.ndarray | None, shar
     background, model) in science units, the scale being the frame's mean and the model the PSF-matched
     reference's light (what the science would hold with nothing new).
 
-    Pixels the kernel saw invalid data (or the frame edge) from come out NaN.
+    Pixels the kernel saw invalid data (or the frame edge) from come out NaN. The frames may be stacks of
+    cutouts (..., H, W), each convolved on its own.
     """
-    from scipy.signal import fftconvolve
-
     half = kernel.shape[0] // 2
-    field = np.ones(sharp.data.shape) if field is None else field
-    matched = fftconvolve(sharp.data, kernel, mode="same") * field + background
-    convolved_var = fftconvolve(np.where(invalid, 0.0, sharp.variance), kernel**2, mode="same")
-    var = broad.variance + np.clip(convolved_var, 0.0, None) * field**2
+    matched = _convolve(sharp.data, kernel)
+    convolved_var = np.clip(_convolve(np.where(invalid, 0.0, sharp.variance), kernel**2), 0.0, None)
+    if field is not None:  # a constant scale multiplies by 1: skipped, the numbers are the same
+        matched *= field
+        convolved_var *= field**2
+    matched += background
+    var = broad.variance + convolved_var
     blind = _near_invalid(invalid, half)
-    total = float(kernel.sum()) * field
+    total = float(kernel.sum()) * (np.ones(sharp.data.shape) if field is None else field)
     if science_is_broad:
         diff, scale, offset = broad.data - matched, float(np.mean(total)), background
         model = matched - background
@@ -362,6 +407,14 @@ def _apply(kernel: np.ndarray, background: float, field: np.ndarray | None, shar
     diff = np.where(blind, np.nan, diff).astype(np.float32)
     noise = np.where(blind | ~np.isfinite(var), np.nan, np.sqrt(var)).astype(np.float32)
     return diff, noise, scale, offset, np.clip(model, 0.0, None)
+
+
+def _convolve(image: np.ndarray, kernel: np.ndarray) -> np.ndarray:
+    """`image` (or each image of a stack) convolved with `kernel` by FFT, same size."""
+    from scipy.signal import fftconvolve
+
+    kernel = kernel.reshape((1,) * (image.ndim - 2) + kernel.shape)
+    return fftconvolve(image, kernel, mode="same", axes=(-2, -1))
 
 
 MAX_FLOOR = 0.2  # the systematic floor's bound: beyond, the fit is refused anyway
@@ -402,11 +455,24 @@ def _systematic_floor(diff: np.ndarray, noise: np.ndarray, model: np.ndarray, ce
 
 
 
-def _stamp_chi2(significance: np.ndarray, centres: np.ndarray, stamp_half: int, n_params: int) -> float:
-    """Reduced chi^2 of the difference over the stamps' pixels."""
-    total, count = 0.0, 0
-    for row, col in centres:
-        box = significance[row - stamp_half:row + stamp_half + 1, col - stamp_half:col + stamp_half + 1]
-        finite = box[np.isfinite(box)]
-        total, count = total + float((finite.astype(np.float64) ** 2).sum()), count + finite.size
-    return total / max(count - n_params, 1)
+def _stamp_chi2(kernel: np.ndarray, background: float, field: np.ndarray | None, sharp: _Frame, broad: _Frame,
+                invalid: np.ndarray, science_is_broad: bool, centres: np.ndarray, stamp_half: int,
+                n_params: int) -> float:
+    """Reduced chi^2 of the difference (before the systematic floor) over the stamps' pixels, the stamps
+    convolved as a stack of cutouts with the kernel's margin: the whole frame's numbers, without the frame."""
+    margin = stamp_half + kernel.shape[0] // 2
+    boxes = [(slice(row - margin, row + margin + 1), slice(col - margin, col + margin + 1))
+             for row, col in centres]
+
+    def cutouts(image: np.ndarray) -> np.ndarray:
+        return np.stack([image[box] for box in boxes])
+
+    cut = [_Frame(data=cutouts(f.data), variance=cutouts(f.variance), sources=None, rms=f.rms, fwhm=f.fwhm)
+           for f in (sharp, broad)]
+    field_cut = None if field is None else cutouts(field)
+    diff, noise, *_ = _apply(kernel, background, field_cut, *cut, cutouts(invalid), science_is_broad)
+    inner = slice(margin - stamp_half, margin + stamp_half + 1)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        significance = (diff / noise).astype(np.float32)[:, inner, inner]
+    finite = significance[np.isfinite(significance)].astype(np.float64)
+    return float((finite**2).sum()) / max(finite.size - n_params, 1)

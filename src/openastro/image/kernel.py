@@ -37,18 +37,24 @@ def gaussian_kernel(half: int, sigma: float) -> np.ndarray:
 
 def al_basis(half: int, sigma: float) -> np.ndarray:
     """Alard-Lupton basis (n, 2 * half + 1, 2 * half + 1): Gaussians times x^i y^j, each scaled to unit norm."""
+    x, y = al_factors(half, sigma)
+    return y[:, :, None] * x[:, None, :]
+
+
+def al_factors(half: int, sigma: float) -> tuple[np.ndarray, np.ndarray]:
+    """The Alard-Lupton basis as its separable factors: (n, 2 * half + 1) along x and along y, each of unit
+    norm, so that basis function k is outer(y[k], x[k]): a Gaussian times x^i y^j is a product of 1-D ones."""
     offsets = np.arange(-half, half + 1, dtype=np.float64)
-    u = offsets[None, :] / max(half, 1)  # scaled to [-1, 1] so high powers stay well conditioned
-    v = offsets[:, None] / max(half, 1)
-    r2 = offsets[None, :] ** 2 + offsets[:, None] ** 2
-    basis = []
+    scaled = offsets / max(half, 1)  # in [-1, 1] so high powers stay well conditioned
+    along_x, along_y = [], []
     for width, degree in zip(BASIS_WIDTHS, BASIS_DEGREES, strict=True):
-        gauss = np.exp(-r2 / (2.0 * (width * max(sigma, MIN_SIGMA)) ** 2))
+        gauss = np.exp(-(offsets**2) / (2.0 * (width * max(sigma, MIN_SIGMA)) ** 2))
         for i in range(degree + 1):
             for j in range(degree + 1 - i):
-                term = gauss * u**i * v**j
-                basis.append(term / np.sqrt((term**2).sum()))
-    return np.asarray(basis)
+                along_x.append(gauss * scaled**i)
+                along_y.append(gauss * scaled**j)
+    x, y = np.asarray(along_x), np.asarray(along_y)
+    return x / np.linalg.norm(x, axis=1)[:, None], y / np.linalg.norm(y, axis=1)[:, None]
 
 
 @dataclass
@@ -63,23 +69,54 @@ class Stamps:
 
 
 def build_stamps(sharp: np.ndarray, broad: np.ndarray, sharp_var: np.ndarray, weight: np.ndarray,
-                 centres: np.ndarray, basis: np.ndarray, stamp_half: int) -> Stamps:
-    """Stamps of half-size `stamp_half` around integer `centres`; each needs `stamp_half + kernel half` of room."""
-    from scipy.signal import fftconvolve
+                 centres: np.ndarray, factors: tuple[np.ndarray, np.ndarray], stamp_half: int) -> Stamps:
+    """Stamps of half-size `stamp_half` around integer `centres` for the basis of separable `factors`
+    (`al_factors`); each stamp needs `stamp_half + kernel half` of room."""
+    x, y = factors
+    reach = stamp_half + x.shape[1] // 2
+    outer = [(slice(row - reach, row + reach + 1), slice(col - reach, col + reach + 1))
+             for row, col in centres]
+    inner = [(slice(row - stamp_half, row + stamp_half + 1), slice(col - stamp_half, col + stamp_half + 1))
+             for row, col in centres]
+    columns = separable_convolutions(np.stack([sharp[box] for box in outer]), x, y)
+    columns = columns.reshape(len(centres), len(x), -1).transpose(0, 2, 1)
+    design = np.concatenate([columns, np.ones(columns.shape[:2] + (1,))], axis=2)
+    flat = (y[:, :, None] * x[:, None, :]).reshape(len(x), -1)
+    noise = [_noise_normal(sharp_var[o], weight[i], flat) for o, i in zip(outer, inner, strict=True)]
+    return Stamps(design=design, target=np.stack([broad[box].ravel() for box in inner]),
+                  weight=np.stack([weight[box].ravel() for box in inner]), noise_normal=np.asarray(noise),
+                  centres=np.asarray(centres))
 
-    reach = stamp_half + basis.shape[-1] // 2
-    flat = basis.reshape(len(basis), -1)
-    design, target, weights, noise = [], [], [], []
-    for row, col in centres:
-        outer = (slice(row - reach, row + reach + 1), slice(col - reach, col + reach + 1))
-        inner = (slice(row - stamp_half, row + stamp_half + 1), slice(col - stamp_half, col + stamp_half + 1))
-        columns = fftconvolve(sharp[outer][None], basis, mode="valid", axes=(1, 2)).reshape(len(basis), -1).T
-        design.append(np.column_stack([columns, np.ones(len(columns))]))
-        target.append(broad[inner].ravel())
-        weights.append(weight[inner].ravel())
-        noise.append(_noise_normal(sharp_var[outer], weight[inner], flat))
-    return Stamps(design=np.asarray(design), target=np.asarray(target), weight=np.asarray(weights),
-                  noise_normal=np.asarray(noise), centres=np.asarray(centres))
+
+def separable_convolutions(images: np.ndarray, x: np.ndarray, y: np.ndarray) -> np.ndarray:
+    """Each image (n, S, S) convolved ("valid") with every kernel outer(y[k], x[k]): (n, m, S - K + 1, ...).
+
+    Written out because it is the fit's hot spot: two 1-D passes per kernel as matrix products with Toeplitz
+    matrices (rows once per distinct x factor) cost a few times fewer operations than scipy's fftconvolve,
+    which transforms every kernel for every stamp; the two agree to rounding (tests/image/test_kernel.py).
+    """
+    n, size = images.shape[:2]
+    unique_x, which = np.unique(x, axis=0, return_inverse=True)
+    rows = images.reshape(n * size, size) @ _toeplitz(unique_x, size).reshape(-1, size).T
+    out = size - x.shape[1] + 1
+    rows = rows.reshape(n, size, len(unique_x), out).transpose(2, 1, 0, 3)
+    rows = rows.reshape(len(unique_x), size, n * out)
+    result = np.empty((n, len(x), out, out))
+    for u in range(len(unique_x)):
+        terms = np.flatnonzero(which.ravel() == u)
+        columns = _toeplitz(y[terms], size).reshape(-1, size) @ rows[u]
+        result[:, terms] = columns.reshape(len(terms), out, n, out).transpose(2, 0, 1, 3)
+    return result
+
+
+def _toeplitz(factors: np.ndarray, size: int) -> np.ndarray:
+    """(m, size - K + 1, size) matrices that convolve ("valid") a length-`size` line with each 1-D factor."""
+    m, width = factors.shape
+    out = size - width + 1
+    matrices = np.zeros((m, out, size))
+    for p in range(out):
+        matrices[:, p, p:p + width] = factors[:, ::-1]  # a convolution flips its kernel
+    return matrices
 
 
 def _noise_normal(var_cut: np.ndarray, weight: np.ndarray, flat_basis: np.ndarray) -> np.ndarray:

@@ -35,12 +35,12 @@ def median_stack(images: Sequence[np.ndarray], sigma: float = 3.0, weights: Sequ
 
     cube = _cube(images)
     w = _weights(weights, len(cube))
-    clipped = sigma_clip(np.ma.masked_invalid(cube), sigma=sigma, axis=0, cenfunc="median", stdfunc=_local_scale,
-                         maxiters=3, masked=True)
+    clipped = sigma_clip(np.ma.masked_invalid(cube), sigma=sigma, axis=0, cenfunc=_median,
+                         stdfunc=_local_scale, maxiters=3, masked=True)
     keep = ~np.ma.getmaskarray(clipped)
     values = np.where(keep, cube, np.nan)
     n = keep.sum(axis=0)
-    data = _weighted_median(values, w)
+    data = _median(values) if np.all(w == w[0]) else _weighted_median(values, w)  # equal weights: the median
     n_eff = _effective_count(keep, w)
     with np.errstate(invalid="ignore"):  # pixels with fewer than two kept values have no scatter: NaN noise
         noise = np.where(n > 0, MEDIAN_EFFICIENCY * np.sqrt(_pooled_variance(values) / n_eff), np.nan)
@@ -58,6 +58,17 @@ def _cube(images: Sequence[np.ndarray]) -> np.ndarray:
         raise InputError(f"median_stack: frames must be 2-D and share one shape, got {sorted(shapes)}; "
                          "align them onto one grid first")
     return np.stack(frames)
+
+
+def _median(data: np.ndarray, axis: int | tuple[int, ...] = 0) -> np.ndarray:
+    """Median per pixel of the finite values along axis 0 (NaN where none; sigma_clip's cenfunc): the numbers
+    of np.nanmedian, from one sort of each pixel's few values; nanmedian over a short axis goes through
+    masked arrays and took three quarters of a 2048 px stack's time."""
+    ordered = np.sort(np.asarray(data), axis=0)  # NaN sorts last
+    count = np.count_nonzero(~np.isnan(ordered), axis=0)
+    low, high = (np.take_along_axis(ordered, index[None], 0)[0] for index in ((count - 1) // 2, count // 2))
+    middle = (low + high) / 2.0  # index -1 where there is no value: NaN, replaced below
+    return np.where(count > 0, middle, np.nan)
 
 
 def _local_scale(data: np.ndarray, axis: int | tuple[int, ...] = 0) -> np.ndarray:

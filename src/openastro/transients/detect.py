@@ -44,18 +44,21 @@ def components(probability: np.ndarray, diff: np.ndarray, threshold: float = 0.5
     """Connected regions of a per-pixel probability map above `threshold`: centroid, size, best score, flux."""
     from scipy import ndimage
 
-    prob = np.nan_to_num(np.asarray(probability, dtype=np.float64), nan=0.0)
-    labels, n = ndimage.label(prob >= threshold)
+    prob = np.asarray(probability)
+    labels, n = ndimage.label(prob >= threshold)  # NaN is below any threshold
     if n == 0:
         return _empty()
+    # Measured on the labelled pixels only: ndimage's per-label statistics sort the whole frame's labels.
+    rows, cols = np.nonzero(labels)
+    label, weight = labels[rows, cols], prob[rows, cols].astype(np.float64)
     index = np.arange(1, n + 1)
-    npix = ndimage.sum_labels(np.ones_like(prob), labels, index)
+    npix = ndimage.sum_labels(np.ones_like(weight), label, index)
     keep = npix >= min_pixels
-    centres = np.array(ndimage.center_of_mass(prob, labels, index)).reshape(-1, 2)
-    peak = ndimage.maximum(prob, labels, index)
-    flux = ndimage.sum_labels(np.nan_to_num(diff), labels, index)
-    table = pd.DataFrame({"x": centres[:, 1], "y": centres[:, 0], "npix": npix, "peak": peak, "flux": flux,
-                          "sign": np.sign(flux)})
+    total = ndimage.sum_labels(weight, label, index)
+    x, y = (ndimage.sum_labels(weight * axis, label, index) / total for axis in (cols, rows))
+    peak = ndimage.maximum(weight, label, index)
+    flux = ndimage.sum_labels(np.nan_to_num(np.asarray(diff, dtype=np.float64)[rows, cols]), label, index)
+    table = pd.DataFrame({"x": x, "y": y, "npix": npix, "peak": peak, "flux": flux, "sign": np.sign(flux)})
     return table[keep].reset_index(drop=True)
 
 
@@ -70,3 +73,35 @@ def match(candidates: pd.DataFrame, truth: pd.DataFrame, radius: float) -> np.nd
     ok = dist <= radius
     out[ok] = idx[ok]
     return out
+
+
+def significant_groups(significance: np.ndarray, sigma: float, min_pixels: int = 3,
+                       grow: int = 0) -> np.ndarray:
+    """Pixels within `grow` px (a box) of a connected group (8-neighbours) of at least `min_pixels` pixels at
+    |significance| >= `sigma`: where a difference image shows something (NaN shows nothing)."""
+    from scipy import ndimage
+
+    with np.errstate(invalid="ignore"):
+        strong = np.abs(np.asarray(significance)) >= sigma
+    labels, n = ndimage.label(strong, structure=np.ones((3, 3), dtype=bool))
+    out = np.zeros(strong.shape, dtype=bool)
+    if n == 0:
+        return out
+    sizes = np.bincount(labels.ravel(), minlength=n + 1)
+    for label, box in enumerate(ndimage.find_objects(labels), start=1):
+        if sizes[label] >= min_pixels:
+            out[tuple(slice(max(s.start - grow, 0), s.stop + grow) for s in box)] = True
+    return out
+
+
+def matched_filter(significance: np.ndarray, fwhm: float) -> np.ndarray:
+    """The significance image smoothed by a Gaussian of the PSF's FWHM and rescaled to unit robust scatter: a
+    point source's signal summed over its PSF (a matched filter), so a faint source whose single pixels stay
+    below 3 sigma stands out. NaN pixels count as 0."""
+    from astropy.stats import mad_std
+    from scipy.ndimage import gaussian_filter
+
+    image = np.nan_to_num(np.asarray(significance, dtype=np.float32))
+    smooth = gaussian_filter(image, max(fwhm, 1.0) / 2.3548)
+    scatter = float(mad_std(smooth[::4, ::4]))  # every 16th pixel: plenty for a robust scatter
+    return smooth / scatter if scatter > 0 else smooth

@@ -50,12 +50,13 @@ def science_noise(science: np.ndarray, rms: np.ndarray, gain: float) -> np.ndarr
 
 def align_reference(reference: Reference, science: np.ndarray, science_wcs: Any) -> tuple[np.ndarray, np.ndarray]:
     """The reference and its noise resampled onto the science frame's grid (WCS, else cross-correlation)."""
-    from openastro.image.align import align_shift, align_wcs
+    from openastro.image.align import align_shift, pixel_map, resample
 
     ref_wcs = reference.wcs()
     if ref_wcs is not None and science_wcs is not None:
-        data, _ = align_wcs(reference.data, ref_wcs, science_wcs, science.shape)
-        noise, _ = align_wcs(reference.noise, ref_wcs, science_wcs, science.shape)
+        coords = pixel_map(ref_wcs, science_wcs, science.shape)  # once for both
+        data, _ = resample(reference.data, coords)
+        noise, _ = resample(reference.noise, coords)
     else:
         from scipy.ndimage import shift as nd_shift
 
@@ -116,7 +117,7 @@ def frame_candidates(frame: Any, seg: Any, clf: Any, settings: Any) -> pd.DataFr
     peaks = detect_significance(diff.significance, diff.diff, settings.detect_threshold)
     peaks = peaks.reindex(peaks["peak"].abs().sort_values(ascending=False).index)
     peaks = peaks.head(settings.max_candidates_per_frame).reset_index(drop=True)
-    prob = seg.predict_proba(frame.channels())[0]
+    prob = unet_probability(frame, seg, peaks)
     comps = components(prob, diff.diff, settings.unet_threshold)
     if len(comps):
         missed = match(comps, peaks, settings.match_radius) < 0
@@ -135,6 +136,38 @@ def frame_candidates(frame: Any, seg: Any, clf: Any, settings: Any) -> pd.DataFr
     return peaks.assign(rb_score=rb, unet_score=unet, real=rb >= clf.threshold_,
                         cutout=[cutouts_to_bytes(s) if ok else None for s, ok in zip(stamps, rb >= clf.threshold_,
                                                                                   strict=True)])
+
+
+UNET_MATCHED_SIGMA = 5.0  # the U-Net runs on tiles where the matched-filtered significance reaches this...
+UNET_MARGIN = 8  # ... within this many px
+UNET_OVERLAP = 0  # px shared by neighbouring tiles
+
+
+def unet_probability(frame: DifferenceFrame, seg: Any, peaks: pd.DataFrame | None = None) -> np.ndarray:
+    """The U-Net's per-pixel probability, computed only on the tiles where the difference holds a point source
+    of UNET_MATCHED_SIGMA or more once summed over the PSF (`detect.matched_filter`) or one of `peaks` (x,
+    y: the significance peaks, whose U-Net score is reported), and 0 elsewhere; the tiles do not overlap (a
+    256 px frame takes 4 tiles, not 9).
+
+    Most tiles of a large frame are empty sky. Measured against the whole-frame map (`predict_proba`, 16 px
+    overlaps) with the shipped U-Net: on the 4 held-out chunks of its card (256 px), object completeness 0.860
+    and purity 0.911 (0.860 and 0.913), the candidates then found 0.841 of the truth objects (0.842); on a
+    held-out night of 2048 px frames (12 frames, 3000 stars and 40 supernovae per field) 0.732 of them
+    (0.732) at under 60 % of the U-Net's time, its own completeness 0.791 (0.803): bright novae on
+    saturated pixels, whose significance is NaN and which never become candidates.
+    """
+    from openastro.transients.detect import matched_filter, significant_groups
+    from openastro.transients.segmenter import frame_inputs, sigmoid
+    from openastro.transients.tiling import predict_tiled
+
+    diff = frame.difference
+    strong = matched_filter(diff.significance, max(diff.fwhm_science, diff.fwhm_reference))
+    where = significant_groups(strong, UNET_MATCHED_SIGMA, min_pixels=1, grow=UNET_MARGIN)
+    for x, y in ([] if peaks is None else np.rint(peaks[["x", "y"]].to_numpy()).astype(int)):
+        where[max(y - UNET_MARGIN, 0):y + UNET_MARGIN + 1, max(x - UNET_MARGIN, 0):x + UNET_MARGIN + 1] = True
+    logits = predict_tiled(lambda tiles: np.stack([seg.logits(tile) for tile in tiles]),
+                           frame_inputs(frame.channels()), seg.tile, overlap=UNET_OVERLAP, where=where)
+    return sigmoid(logits)
 
 
 def _max_near(prob: np.ndarray, x: float, y: float, radius: float) -> float:
