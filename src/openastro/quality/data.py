@@ -14,7 +14,8 @@ import pandas as pd
 from openastro.quality.featureset import CONTEXT_FEATURES, IMAGE_FEATURES
 from openastro.quality.labels import DEFECTS, defect_labels
 
-CACHE_VERSION = 2  # bump when features or labels change meaning (2: the pipeline's one pass, reduced frames)
+CACHE_VERSION = 3  # bump when features or labels change meaning (2: the pipeline's one pass, reduced frames;
+# 3: the sky's own transients, since an asteroid or a supernova in a frame is no defect)
 
 
 def split_seeds(seed: int) -> dict[str, int]:
@@ -68,16 +69,15 @@ class QualitySet(QualityFrames):
 
 
 def sim_config(qcfg: Any, seed: int) -> Any:
-    """The simulator settings of one split: every built-in site, each defect at the training rate."""
+    """The simulator settings of one split: every built-in site, each defect at the training rate, the sky's own
+    transients (supernovae, novae, asteroids: frames holding them are good frames)."""
     from openastro.core.config import load_config
 
     rate = qcfg.defect_rate
     overrides = [f"sim.seed={seed}", f"sim.nights={qcfg.nights}", f"sim.n_fields={qcfg.n_fields}",
                  f"sim.frame_size={qcfg.frame_size}",
                  f"sim.max_frames_per_site={qcfg.max_frames_per_site}", "sim.sites=[]", "sim.weather=true",
-                 "sim.template_frames=0",
-                 "sim.variability.supernovae_per_field=0", "sim.variability.novae_per_field=0",
-                 "sim.variability.asteroids_per_field=0", *(f"sim.defects.{d}={rate}" for d in DEFECTS)]
+                 "sim.template_frames=0", *(f"sim.defects.{d}={rate}" for d in DEFECTS)]
     return load_config(overrides=overrides).sim
 
 
