@@ -99,6 +99,13 @@ class Workspace:
     def mlflow_uri(self) -> str:
         return f"sqlite:///{self.root / 'mlflow.db'}"
 
+    def model_folder(self, name: str, out: Path | str | None = None) -> Path:
+        """Where `openastro train NAME` writes its model: `out` (--out) if given, else `models/<name>`."""
+        folder = Path(out) if out else self.models / name
+        if folder.exists() and not folder.is_dir():
+            raise WorkspaceError(f"--out {folder} is a file; pass a folder for the model and its card")
+        return folder
+
     def new_run(self, verb: str, config: Config, argv: list[str] | None = None) -> Path:
         """Make `runs/<timestamp>-<verb>/` holding the resolved config (and the command line)."""
         from openastro.core.config import to_toml

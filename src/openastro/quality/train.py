@@ -58,9 +58,7 @@ def train_quality(workdir: Path | str = DEFAULT_WORKDIR, config: Any = None, out
     qcfg = cfg.quality
     ws = Workspace.open(workdir)
     run_dir = ws.new_run("train-quality", cfg, argv)
-    out = Path(out) if out else ws.models / "quality"
-    if out.exists() and not out.is_dir():
-        raise InputError(f"--out {out} is a file; pass a folder for the model and its card")
+    out = ws.model_folder("quality", out)
     splits = load_splits(cfg, ws.root, progress)
     if qcfg.unseen_site not in set(splits["test"].frames["site_id"]):
         raise ConfigError(f"quality.unseen_site '{qcfg.unseen_site}' observed nothing in the test simulation; "

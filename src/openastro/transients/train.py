@@ -82,9 +82,7 @@ def _start(kind: str, modes: dict[str, Mode], mode: str, sizes: dict[str, int | 
     cfg = with_section(config, "transients", seed=seed)
     ws = Workspace.open(workdir)
     run_dir = ws.new_run(f"train-{kind}", cfg, argv)
-    out = Path(out) if out else ws.models / kind
-    if out.exists() and not out.is_dir():
-        raise InputError(f"--out {out} is a file; pass a folder for the model and its card")
+    out = ws.model_folder(kind, out)
     splits = {name: load_split(cfg.transients, name, n, ws.root, progress)
               for name, n in (("train", m.train_chunks), ("val", m.val_chunks), ("test", m.test_chunks))}
     return TrainingRun(kind, mode, m, cfg, ws, run_dir, out, splits, started, argv)

@@ -62,9 +62,7 @@ def train_vetting(workdir: Path | str = DEFAULT_WORKDIR, config: Any = None, out
     vcfg = cfg.vetting
     ws = Workspace.open(workdir)
     run_dir = ws.new_run("train-vetting", cfg, argv)
-    out = Path(out) if out else ws.models / "vetting"
-    if out.exists() and not out.is_dir():
-        raise InputError(f"--out {out} is a file; pass a folder for the model and its card")
+    out = ws.model_folder("vetting", out)
     seeds = split_seeds(vcfg.seed)
     splits = {name: load_split(seeds[name], getattr(vcfg, f"n_{name}"), vcfg.model_dump(), ws.root, progress)
               for name in SPLITS}
