@@ -4,10 +4,8 @@ significance peaks and U-Net components scored by the real/bogus CNN and stored 
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
 from datetime import UTC, datetime
 from functools import lru_cache
-from types import SimpleNamespace
 from typing import Any
 
 import pandas as pd
@@ -15,24 +13,9 @@ import pandas as pd
 from openastro.core.catalog import Catalog
 from openastro.core.workspace import resolve_path
 from openastro.pipeline.stages import Stage, UnitResult
+from openastro.transients.search import FieldTask, SearchSettings
 
 SEP = "|"  # unit = site_id|field_id
-
-
-@dataclass
-class FieldTask:
-    """One field at one site: its frames (path, quality, FWHM), templates, models and settings."""
-
-    unit: str
-    site_id: str
-    field_id: str
-    frames: pd.DataFrame  # frame_id, path, mjd, good, fwhm
-    templates: list[str]
-    reference_path: str
-    unet_dir: str
-    realbogus_dir: str
-    settings: Any
-    masters: dict[str, str]  # the site's master frames by kind ('bias', 'dark', 'flat'): path
 
 
 @lru_cache(maxsize=4)
@@ -87,7 +70,7 @@ class CandidatesStage(Stage):
 
         unet, realbogus = (str(self.model_dirs(catalog)[name]) for name in self.models)
         masters = site_masters(catalog)
-        settings = SimpleNamespace(**self.config.transients.model_dump(), unet_threshold=self.config.unet.threshold)
+        settings = SearchSettings.from_config(self.config)
         tasks = []
         for unit in units:
             site, field = unit.split(SEP, 1)

@@ -15,6 +15,44 @@ from openastro.core.errors import InputError
 from openastro.transients.reference import Reference, subtract_background
 
 
+@dataclass(frozen=True)
+class SearchSettings:
+    """What a field search depends on (the [transients] keys and the U-Net's pixel threshold)."""
+
+    reference_frames: int = 5
+    method: str = "alard-lupton"
+    scale_order: int = 1
+    detect_threshold: float = 5.0
+    unet_threshold: float = 0.5
+    unet_min_sigma: float = 3.0
+    match_radius: float = 3.0
+    max_candidates_per_frame: int = 50
+    backend: str = "onnx"
+    threads: int = 0
+
+    @classmethod
+    def from_config(cls, config: Any) -> SearchSettings:
+        """The settings of a resolved configuration."""
+        keys = set(cls.__dataclass_fields__) - {"unet_threshold"}
+        return cls(**{k: getattr(config.transients, k) for k in keys}, unet_threshold=config.unet.threshold)
+
+
+@dataclass
+class FieldTask:
+    """One field at one site: its frames (path, quality, FWHM), templates, models, masters and settings."""
+
+    unit: str
+    site_id: str
+    field_id: str
+    frames: pd.DataFrame  # frame_id, path, mjd, good, fwhm
+    templates: list[str]
+    reference_path: str
+    unet_dir: str
+    realbogus_dir: str
+    settings: SearchSettings
+    masters: dict[str, str]  # the site's master frames by kind ('bias', 'dark', 'flat'): path
+
+
 @dataclass
 class SearchResult:
     """Candidates of a field and how its reference was made."""
