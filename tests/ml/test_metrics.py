@@ -129,5 +129,10 @@ def test_completeness_purity_and_counts():
     c = counts_metrics([1, 0, 1, 1], [1, 1, 0, 1])
     assert c["precision"] == pytest.approx(2 / 3) and c["recall"] == pytest.approx(2 / 3)
     assert math.isnan(counts_metrics([0, 0], [0, 0])["f1"])
-    # only 0.7 and above catches both positives without the 0.1 negative; F1 there is 0.8 (the 0.75 negative is in)
-    assert threshold_best_f1([0, 1, 1, 0], [0.1, 0.8, 0.7, 0.75]) == pytest.approx(0.7)
+    # 0.7 and above catches both positives and the 0.75 negative, not the 0.1 one (F1 0.8, the best): the
+    # threshold sits midway in logit between 0.1 and 0.7, where it makes the same calls with the widest margin
+    t = threshold_best_f1([0, 1, 1, 0], [0.1, 0.8, 0.7, 0.75])
+    assert t == pytest.approx(1 / (1 + math.sqrt(9 * 3 / 7)))
+    assert 0.1 < t < 0.7
+    # scores that are not probabilities: the plain midpoint
+    assert threshold_best_f1([0, 1, 1, 0], [-3.0, 5.0, 1.0, -1.0]) == pytest.approx(0.0)

@@ -63,7 +63,11 @@ def threshold_at_fpr(neg_scores, fpr: float) -> float:
 
 
 def threshold_best_f1(y, score) -> float:
-    """The threshold with the highest F1 (for a validation set, never the test set); 0.5 with one class only."""
+    """The threshold with the highest F1 (for a validation set, never the test set); 0.5 with one class only.
+
+    Every threshold between the best one and the next lower score makes the same calls on `y`; the midpoint of
+    that gap (in logit space for probabilities) is returned, so that the threshold does not sit on the edge of
+    the positives' scores (the largest margin on both sides)."""
     from sklearn.metrics import precision_recall_curve
 
     y, score = _checked(y, score)
@@ -71,7 +75,15 @@ def threshold_best_f1(y, score) -> float:
         return 0.5
     precision, recall, thresholds = precision_recall_curve(y, score)
     f1 = 2 * precision[:-1] * recall[:-1] / np.maximum(precision[:-1] + recall[:-1], 1e-12)
-    return float(thresholds[int(np.argmax(f1))])
+    best = int(np.argmax(f1))
+    if best == 0:
+        return float(thresholds[0])
+    low, high = float(thresholds[best - 1]), float(thresholds[best])
+    if 0.0 < low and high < 1.0:
+        from scipy.special import expit, logit
+
+        return float(expit((logit(low) + logit(high)) / 2))
+    return (low + high) / 2
 
 
 def counts_metrics(truth, predicted) -> dict[str, float]:

@@ -49,11 +49,11 @@ def data_section(info: dict[str, Any]) -> list[str]:
         f"stopping and the threshold), test {seeds.get('test')} (metrics below, never used for any choice); "
         f"`openastro evaluate vetting` defaults to seed {seeds.get('eval')}.",
         markdown_table(rows, ["class", "train", "validation", "test"]),
-        f"Training used {info.get('n_fit')} curves: {info.get('n_train_missed_transits')} training and "
-        f"{info.get('n_val_missed_transits')} validation transits whose period search missed the true period "
-        "(or its half or double) were left out, since their views show no transit. That is the only use of "
-        "truth besides the labels; the test split keeps every curve, so its metrics are end to end (search "
-        "misses included).",
+        f"Training used {info.get('n_fit')} curves: the {info.get('n_train_missed_transits')} training "
+        "transits whose period search missed the true period (or its half or double) were left out, since "
+        "their views show no transit. That is the only use of truth besides the labels. Validation (with "
+        f"{info.get('n_val_missed_transits')} such transits) and test keep every curve, as the pipeline meets "
+        "them, so their metrics are end to end (search misses included).",
     ]
 
 
@@ -103,7 +103,7 @@ def metrics_section(info: dict[str, Any]) -> list[str]:
         markdown_table([[k, _fmt(test.get(k)), _fmt(val.get(k))] for k in METRIC_KEYS],
                        ["metric", "test", "validation"]),
         "`roc_auc_recovered`: only curves whose search found the true period. The threshold maximises F1 on "
-        "the validation seed; validation metrics are on the curated validation split.",
+        "the validation seed (the midpoint, in logit, of the score gap where F1 is best).",
         f"Confusion matrix (test, at the threshold): TN {tn}, FP {fp}, FN {fn}, TP {tp}.",
         markdown_table(per_class, ["class", "n (test)", "fraction called planet-like"]),
         markdown_table(clusters, ["triage cluster", "n (test)", "simulated classes"]),
