@@ -150,3 +150,22 @@ def test_import_does_not_load_torch():
     code = "import sys, openastro.quality.anomaly; print('torch' in sys.modules)"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout.strip()
     assert out == "False"
+
+
+def test_anomaly_yardstick_is_the_pointing_then_the_site():
+    from openastro.quality.inputs import site_relative
+
+    # site A: field F1 holds a bright star (scores 4), field F2 is plain (scores 1); one F2 frame is strange (9)
+    sites = ["A"] * 12 + ["B"] * 3
+    fields = ["F1"] * 6 + ["F2"] * 6 + ["F9"] * 3
+    scores = np.array([4.0] * 6 + [1.0] * 5 + [9.0] + [2.0] * 3)
+    relative = site_relative(scores, sites, fields=fields)
+    # the bright-star field is judged against itself, the strange frame against its own plain field
+    assert np.allclose(relative[:6], 1.0) and np.allclose(relative[6:11], 1.0) and relative[11] == 9.0
+    # without fields, the site's median (4, set by the bright-star field) hides the strange frame
+    assert site_relative(scores, sites)[11] == pytest.approx(9 / 4)
+    # a pointing with fewer than min_normal passed frames falls back to its site (B: all its frames)
+    assert np.allclose(relative[12:], 1.0)
+    passed = np.ones(15, bool)
+    passed[:4] = False  # F1 keeps 2 passed frames: below min_normal, so the site's passed median (1.0) rules
+    assert np.allclose(site_relative(scores, sites, passed, fields=fields)[:6], 4.0)

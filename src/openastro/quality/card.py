@@ -80,7 +80,8 @@ def card_text(model: Any) -> str:
                 f"recall at {cfg.get('fpr')} FPR on test (ROC reading)", "label ROC AUC", "anomaly-score recall"]),
         "## Anomaly score",
         f"A convolutional autoencoder on 64x64 arcsinh thumbnails, trained on good frames only. A frame's score is "
-        f"its reconstruction error over its site's median (a camera's own look is not an anomaly); threshold: "
+        f"its reconstruction error over the median of its pointing, the same site and field (its site's when "
+        f"the field has too few frames): a camera's and a field's own look are not anomalies; threshold: "
         f"the {cfg.get('ae_percentile')}th percentile of good validation frames ({fmt(model.anomaly_threshold_)}). "
         f"False-positive rate on good test frames: {fmt(anomaly.get('fpr'))}.",
         f"Unseen defect: a second classifier trained without `{holdout.get('holdout_defect')}` frames flags "

@@ -88,17 +88,28 @@ def explained_features(features: pd.DataFrame, sites: pd.Series) -> pd.DataFrame
 
 
 
-def site_relative(scores: np.ndarray, sites: Any, normal: np.ndarray | None = None,
-                  min_normal: int = 5) -> np.ndarray:
-    """Anomaly scores over their site's median score: a camera's own look (pattern, vignetting) is not news.
-    The median is over the site's `normal` frames (those the classifier passes) when it has `min_normal` of
-    them, so that a night full of defects does not move the yardstick."""
+def site_relative(scores: np.ndarray, sites: Any, normal: np.ndarray | None = None, min_normal: int = 5,
+                  fields: Any = None) -> np.ndarray:
+    """Anomaly scores over the median score of their pointing: a camera's own look (pattern, vignetting) and a
+    field's own bright stars are not news. The yardstick is the median of the same site and field when that
+    pointing has `min_normal` frames the classifier passes (`normal`), else of the site's passed frames when it
+    has that many, else of all the site's frames, so that a night full of defects does not move it."""
     scores = np.asarray(scores, float)
     sites = np.asarray(sites, dtype=object)
     normal = np.ones(len(scores), bool) if normal is None else np.asarray(normal, bool)
-    everything = pd.Series(scores).groupby(sites).median()
-    passed = pd.Series(scores[normal]).groupby(sites[normal]).agg(["median", "size"])
-    level = everything.copy()
-    enough = passed.index[passed["size"] >= min_normal]
-    level.loc[enough] = passed.loc[enough, "median"]
-    return scores / level.reindex(sites).to_numpy()
+    level = _median_of(scores, sites, np.ones(len(scores), bool), 0)
+    level = np.where(np.isnan(_median_of(scores, sites, normal, min_normal)), level,
+                     _median_of(scores, sites, normal, min_normal))
+    if fields is not None:
+        pointing = np.array([f"{s}\x00{f}" for s, f in zip(sites, pd.Series(fields).fillna(""), strict=True)],
+                            dtype=object)
+        by_pointing = _median_of(scores, pointing, normal, min_normal)
+        level = np.where(np.isnan(by_pointing), level, by_pointing)
+    return scores / level
+
+
+def _median_of(scores: np.ndarray, groups: np.ndarray, use: np.ndarray, min_count: int) -> np.ndarray:
+    """Per row, the median score of the `use` rows of its group; NaN where the group has fewer than `min_count`."""
+    stats = pd.Series(scores[use]).groupby(groups[use]).agg(["median", "size"])
+    median = stats["median"].where(stats["size"] >= max(min_count, 1))
+    return median.reindex(groups).to_numpy(float)

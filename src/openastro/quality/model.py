@@ -103,15 +103,16 @@ class QualityModel(Estimator):
         return self.classifier_.predict_proba(self.model_inputs(X, min_site_frames))
 
     def anomaly_scores(self, X: QualityFrames, inputs: pd.DataFrame | None = None) -> np.ndarray:
-        """Anomaly scores over their site's median among the frames the classifier passes (NaN without
-        thumbnails): a camera's own look is not an anomaly."""
+        """Anomaly scores over the median of their pointing (site and field, else site) among the frames the
+        classifier passes (NaN without thumbnails): a camera's and a field's own look is not an anomaly."""
         from openastro.quality.inputs import site_relative
 
         if X.thumbs is None or not len(X.thumbs):
             return np.full(len(X), np.nan)
         inputs = self.model_inputs(X) if inputs is None else inputs
         passed = self.classifier_.predict_proba(inputs) < self.classifier_.threshold_
-        return site_relative(self.anomaly_.anomaly_score(X.thumbs), X.sites, passed)
+        fields = X.frames["field_id"] if "field_id" in X.frames else None
+        return site_relative(self.anomaly_.anomaly_score(X.thumbs), X.sites, passed, fields=fields)
 
     def predict(self, X: QualityFrames, min_site_frames: int | None = None) -> pd.DataFrame:
         """One verdict row per frame: verdict (good / bad / anomalous), score (P(bad)), anomaly (site-relative
@@ -135,7 +136,7 @@ class QualityModel(Estimator):
             for i, r in zip(flagged, explained, strict=True):
                 reasons[i] = r
         for i in np.flatnonzero(anomalous):
-            reasons[i] = [*reasons[i], f"anomaly score {anomaly[i]:.1f}x site median "
+            reasons[i] = [*reasons[i], f"anomaly score {anomaly[i]:.1f}x its pointing's median "
                                        f"(threshold {self.anomaly_threshold_:.1f})"]
         labels = [[d for d in defects.columns if row[d] >= 0.5] if b else []
                   for (_, row), b in zip(defects.iterrows(), bad, strict=True)]
