@@ -116,3 +116,16 @@ def test_crash_in_the_middle_leaves_the_catalog_as_it_was(realdata, tmp_path):
                                           (61121.20, -110.79, "2026-03-21"), (61120.95, -17.88, "2026-03-21")])
 def test_night_is_the_local_evening_date(mjd, lon, night):
     assert night_of(mjd, lon) == night
+
+
+def test_night_of_a_site_without_coordinates_is_the_utc_date():
+    assert night_of(61120.75, float("nan")) == night_of(61120.75, None) == "2026-03-21"
+
+
+def test_second_frame_of_a_site_known_by_name_only(realdata, tmp_path):
+    ccd = realdata / "ccd"
+    with Catalog(tmp_path / "c.duckdb") as cat:
+        ingest([ccd / "sep_eso_ntt_emmi_image.fits"], cat)
+        result = ingest([ccd / "sep_eso_ntt_emmi_image.sextractor_back.fits"], cat)
+        assert len(result.added) == 1
+        assert cat.query("SELECT count(DISTINCT site_id) AS n FROM frames")["n"].iloc[0] == 1

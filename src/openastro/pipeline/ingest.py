@@ -71,7 +71,8 @@ def night_of(mjd: float | None, lon_deg: float | None) -> str | None:
     """The local evening date (YYYY-MM-DD) of the night containing `mjd` at east longitude `lon_deg`."""
     if mjd is None or not np.isfinite(mjd):
         return None
-    local = mjd + (lon_deg or 0.0) / 360.0 - 0.5  # shift so that local noon starts the night
+    lon = lon_deg if lon_deg is not None and np.isfinite(lon_deg) else 0.0  # a site without coordinates: UTC
+    local = mjd + lon / 360.0 - 0.5  # shift so that local noon starts the night
     return (datetime(1858, 11, 17, tzinfo=UTC) + pd.Timedelta(days=float(np.floor(local)))).strftime("%Y-%m-%d")
 
 
