@@ -98,7 +98,7 @@ def test_unusable_files_give_one_line_naming_file_and_column(tmp_path):
         read(nomag)
     junk = tmp_path / "z.fits"
     junk.write_bytes(b"not a fits file at all")
-    with pytest.raises(InputError, match="z.fits: not a readable FITS file") as err:
+    with pytest.raises(InputError, match="z.fits: not a readable FITS light curve") as err:
         read(junk)
     assert "\n" not in str(err.value)
     with pytest.raises(InputError, match="no such file"):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -29,6 +30,8 @@ FITS_SUFFIXES = (".fits", ".fit", ".fits.gz", ".fit.gz", ".fz")
 # Photometry flags that make a catalog point unusable (saturated 1, edge 2, bad 16: see openastro.image).
 CATALOG_BAD_FLAGS = 1 | 2 | 16
 MIN_POINTS = 3
+MAX_ABS_TIME = 1e8  # days: any JD, MJD or mission time is far below; beyond, the column does not hold days
+MAX_SPAN_DAYS = 1e5  # about 270 years: older than any photometric archive
 
 
 def read(path: Path | str, flux_column: str = "PDCSAP_FLUX", quality_bitmask: int | None = None) -> LightCurve:
@@ -96,11 +99,30 @@ def from_columns(path: Path | str, columns: Mapping[str, Any], time_hint: tuple[
 
 
 def _usable(lc: LightCurve) -> LightCurve:
-    """Sorted finite points; raises when too few remain."""
+    """Sorted finite points with positive errors and times in days; raises when too few remain or when the
+    times cannot be days."""
+    lc.err = _positive_errors(lc)
     out = lc.sorted()
     if len(out) < MIN_POINTS:
         raise InputError(f"{lc.source}: only {len(out)} usable points (finite time, value and error)")
+    if np.abs(out.time).max() > MAX_ABS_TIME or out.time[-1] - out.time[0] > MAX_SPAN_DAYS:
+        raise InputError(f"{lc.source}: times from {out.time[0]:.6g} to {out.time[-1]:.6g} are not days "
+                         f"(at most {MAX_ABS_TIME:.0e} in size, {MAX_SPAN_DAYS:.0e} apart); give JD, MJD or BJD")
     return out
+
+
+def _positive_errors(lc: LightCurve) -> np.ndarray:
+    """Errors where zero or negative ones (meaning "unknown") take the median positive error, or the point-to-point
+    scatter when none is positive (noted in meta['err_estimated'])."""
+    err = lc.err
+    unknown = np.isfinite(err) & (err <= 0)
+    if not unknown.any():
+        return err
+    positive = np.isfinite(err) & (err > 0)
+    if positive.any():
+        return np.where(unknown, np.median(err[positive]), err)
+    lc.meta["err_estimated"] = True
+    return np.where(unknown, _scatter(lc.values), err)
 
 
 def _one_line(exc: BaseException) -> str:
@@ -172,22 +194,34 @@ def _fits_time_format(unit: str, header: Mapping[str, Any]) -> tuple[str, str]:
 def read_fits(path: Path | str, flux_column: str = "PDCSAP_FLUX", quality_bitmask: int | None = None) -> LightCurve:
     """Read a Kepler/TESS light-curve FITS file: TIME, `flux_column` (PDCSAP_FLUX or SAP_FLUX), quality mask."""
     from astropy.io import fits
+    from astropy.utils.exceptions import AstropyWarning
 
     path = Path(path)
-    try:
-        hdul = fits.open(path, memmap=False)
-    except Exception as exc:
-        raise InputError(f"{path}: not a readable FITS file ({_one_line(exc)})") from None
-    with hdul:
-        tables = [h for h in hdul if isinstance(h, fits.BinTableHDU)]
-        if not tables:
-            raise InputError(f"{path}: no table in the FITS file (looked for a LIGHTCURVE extension)")
-        hdu = next((h for h in tables if "TIME" in (n.upper() for n in h.columns.names)), None)
-        primary = hdul[0].header
-        if hdu is None:  # a generic FITS table: recognise its columns by name like a text table
-            data = tables[0].data
-            return from_columns(path, {n: np.asarray(data[n]) for n in data.columns.names})
-        return _kepler_like(path, hdu, primary, flux_column, quality_bitmask)
+    # astropy warns about header cards it repairs; the one line below says what matters
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", AstropyWarning)
+        try:
+            with fits.open(path, memmap=False) as hdul:
+                return _fits_light_curve(path, hdul, flux_column, quality_bitmask)
+        except InputError:
+            raise
+        except Exception as exc:  # truncated data, bad TFORM or NAXIS: astropy raises many types
+            raise InputError(f"{path}: not a readable FITS light curve ({_one_line(exc)}); is the file "
+                             "complete?") from None
+
+
+def _fits_light_curve(path: Path, hdul: Any, flux_column: str, quality_bitmask: int | None) -> LightCurve:
+    """The light curve in an open FITS file: a Kepler/TESS table, else the first table read by column names."""
+    from astropy.io import fits
+
+    tables = [h for h in hdul if isinstance(h, fits.BinTableHDU)]
+    if not tables:
+        raise InputError(f"{path}: no table in the FITS file (looked for a LIGHTCURVE extension)")
+    hdu = next((h for h in tables if "TIME" in (n.upper() for n in h.columns.names)), None)
+    if hdu is None:  # a generic FITS table: recognise its columns by name like a text table
+        data = tables[0].data
+        return from_columns(path, {n: np.asarray(data[n]) for n in data.columns.names})
+    return _kepler_like(path, hdu, hdul[0].header, flux_column, quality_bitmask)
 
 
 def _kepler_like(path: Path, hdu: Any, primary: Mapping[str, Any], flux_column: str,

@@ -128,6 +128,8 @@ def search(lc: LightCurve, method: str | None = None, top: int | None = None, co
     where = lc.source or lc.name
     if len(lc) < MIN_SEARCH_POINTS:
         raise InputError(f"{where}: only {len(lc)} usable points; a period search needs at least {MIN_SEARCH_POINTS}")
+    if np.ptp(lc.values) == 0:
+        raise InputError(f"{where}: every point is {lc.values[0]:g}: a constant light curve has no period to search")
     method = method or cfg.method
     if method not in METHODS:
         raise InputError(f"method must be one of {', '.join(METHODS)} (got {method!r})")
@@ -144,6 +146,8 @@ def search(lc: LightCurve, method: str | None = None, top: int | None = None, co
             peak.flag("not_significant")
         if min(peak.frequency - pg.grid.fmin, pg.grid.fmax - peak.frequency) < 2 * pg.grid.df:
             peak.flag("edge")
+    if not peaks:
+        raise InputError(f"{where}: the {method.upper()} periodogram has no peak (no finite power on the grid)")
     flag_relations(peaks, cfg.alias_tolerance / pg.baseline, cfg.max_harmonic)
     best = peaks[0]
     epoch = extra.get("epoch")
