@@ -60,3 +60,38 @@ def test_config_show_cli(cli):
     assert code == 0 and '"seed"' in out
     code, _, err = cli("config", "show", "--set", "sim.nigths=9")
     assert code == 2 and "sim.nights" in err
+
+
+@pytest.mark.parametrize("override,message", [
+    ("sim.seed=-1", "'sim.seed': Input should be greater than or equal to 0 (got -1)"),
+    ("sim.nights=1e9", "'sim.nights': Input should be less than or equal to 3660"),
+    ("sim.cadence_min=inf", "'sim.cadence_min': Input should be a finite number"),
+    ("photometry.back_size=-5", "'photometry.back_size': Input should be greater than or equal to 8"),
+    ("report.n_variable_stars=-1", "'report.n_variable_stars': Input should be greater than or equal to 0"),
+    ("run.dask_workers=-4", "'run.dask_workers': Input should be greater than or equal to 1"),
+    ("run.dask_workers=0", "'run.dask_workers': Input should be greater than or equal to 1"),
+    ("periods.fap_threshold=nan", "'periods.fap_threshold': Input should be a finite number"),
+    ("vetting.seed=4294967296", "'vetting.seed': Input should be less than or equal to 4294967295"),
+    ("run.dask=notanaddress", "'run.dask': must be '' (in-process), 'local'"),
+    ("photometry.annulus_fwhm=[1.0, 2.0]", "'photometry': annulus_fwhm must be [inner, outer] with aperture_fwhm"),
+])
+def test_settings_out_of_range_name_the_key_and_the_range(override, message):
+    with pytest.raises(ConfigError) as exc:
+        load_config(overrides=[override])
+    assert message in str(exc.value) and "\n" not in str(exc.value)
+
+
+def test_scheduler_addresses_are_settings():
+    for address in ("", "local", "tcp://127.0.0.1:8786", "sched.example.org:8786", "tls://[::1]:8786"):
+        assert load_config(overrides=[f'run.dask="{address}"']).run.dask == address
+
+
+def test_bad_setting_on_a_training_verb_says_the_key(cli, tmp_path):
+    code, _, err = cli("train", "vetting", "--seed", "-1", "--workdir", tmp_path / "w")
+    assert code == 2 and "vetting.seed" in err and "greater than or equal to 0" in err
+
+
+def test_unreachable_scheduler_fails_before_any_simulation(cli, tmp_path):
+    code, _, err = cli("run", "--workdir", tmp_path / "w", "--dask", "tcp://127.0.0.1:9")
+    assert code == 2 and "cannot reach the Dask scheduler" in err
+    assert not list((tmp_path / "w").glob("frames/*"))

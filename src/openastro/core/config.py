@@ -14,11 +14,14 @@ from openastro.core.errors import ConfigError
 
 
 class _Section(BaseModel):
-    model_config = ConfigDict(extra="forbid", validate_assignment=True)
+    # inf and nan are never a setting: a cadence of inf minutes or a threshold of nan only fails later, far away
+    model_config = ConfigDict(extra="forbid", validate_assignment=True, allow_inf_nan=False)
 
 
 Probability = Annotated[float, Field(ge=0.0, le=1.0)]
 NonNegative = Annotated[float, Field(ge=0.0)]
+Seed = Annotated[int, Field(ge=0, le=2**32 - 1)]  # numpy and torch take any seed in this range
+Workers = Annotated[int, Field(ge=0, le=1024)]  # processes or threads; 0 = one per core or the library's choice
 
 
 class VariabilityConfig(_Section):
@@ -52,22 +55,22 @@ class DefectsConfig(_Section):
 
 
 class SimConfig(_Section):
-    seed: int
-    nights: Annotated[int, Field(ge=1)]
+    seed: Seed
+    nights: Annotated[int, Field(ge=1, le=3660)]
     start_date: str
     sites: list[str]
-    n_fields: Annotated[int, Field(ge=1)]
+    n_fields: Annotated[int, Field(ge=1, le=1000)]
     frame_size: Annotated[int, Field(ge=16, le=8192)]
-    stars_per_field: Annotated[int, Field(ge=0)]
+    stars_per_field: Annotated[int, Field(ge=0, le=1_000_000)]
     mag_range: tuple[float, float]
-    cadence_min: Annotated[float, Field(gt=0.0)]
-    exposure_s: Annotated[float, Field(gt=0.0)]
+    cadence_min: Annotated[float, Field(ge=0.1, le=1440.0)]
+    exposure_s: Annotated[float, Field(gt=0.0, le=86400.0)]
     filter: str
-    airmass_limit: Annotated[float, Field(gt=1.0)]
-    sun_altitude_max: Annotated[float, Field(le=0.0)]
+    airmass_limit: Annotated[float, Field(gt=1.0, le=40.0)]
+    sun_altitude_max: Annotated[float, Field(ge=-90.0, le=0.0)]
     max_frames_per_site: Annotated[int, Field(ge=0)]
     write_masks: bool
-    template_frames: Annotated[int, Field(ge=0)]
+    template_frames: Annotated[int, Field(ge=0, le=1000)]
     weather: bool
     variability: VariabilityConfig
     defects: DefectsConfig
@@ -94,29 +97,48 @@ class SimConfig(_Section):
 
 
 class PhotometryConfig(_Section):
-    detect_threshold: float
-    min_area: int
-    back_size: int
-    back_filter: int
-    aperture_fwhm: float
+    detect_threshold: float = Field(gt=0, le=1000)
+    min_area: int = Field(ge=1, le=10_000)
+    back_size: int = Field(ge=8, le=4096)
+    back_filter: int = Field(ge=1, le=15)
+    aperture_fwhm: float = Field(gt=0, le=20)
     annulus_fwhm: tuple[float, float]
-    aperture_correction_fwhm: float
-    match_radius_arcsec: float
-    min_snr_zero_point: float
-    deblend_cont: float
-    default_fwhm_px: float
+    aperture_correction_fwhm: float = Field(ge=0, le=20)
+    match_radius_arcsec: float = Field(gt=0, le=60)
+    min_snr_zero_point: float = Field(ge=0)
+    deblend_cont: float = Field(ge=0, le=1)
+    default_fwhm_px: float = Field(gt=0, le=100)
+
+    @model_validator(mode="after")
+    def _annulus_outside_aperture(self) -> PhotometryConfig:
+        inner, outer = self.annulus_fwhm
+        if not self.aperture_fwhm <= inner < outer <= 50:
+            raise ValueError(f"annulus_fwhm must be [inner, outer] with aperture_fwhm ({self.aperture_fwhm}) "
+                             f"<= inner < outer <= 50 (got [{inner}, {outer}])")
+        return self
 
 
 class RunConfig(_Section):
     dask: str
-    dask_workers: int
+    dask_workers: int = Field(ge=1, le=1024)
     stages: list[str]
+
+    @field_validator("dask")
+    @classmethod
+    def _executor(cls, value: str) -> str:
+        """'' (in-process), 'local' (a LocalCluster) or a scheduler address such as tcp://host:8786."""
+        import re
+
+        if value in ("", "local") or re.fullmatch(r"((tcp|tls|ucx|ws|wss)://)?[\w.\-\[\]:]+:\d{1,5}", value):
+            return value
+        raise ValueError("must be '' (in-process), 'local' (a Dask LocalCluster) or a scheduler address such as "
+                         "tcp://HOST:8786")
 
 
 class ReportConfig(_Section):
-    n_variable_stars: int
-    n_example_frames: int
-    n_candidates: Annotated[int, Field(ge=0)] = 12
+    n_variable_stars: int = Field(ge=0, le=1000)
+    n_example_frames: int = Field(ge=0, le=100)
+    n_candidates: int = Field(default=12, ge=0, le=1000)
 
 
 class PeriodsConfig(_Section):
@@ -140,8 +162,8 @@ class PeriodsConfig(_Section):
     alias_tolerance: float = Field(gt=0)
     max_harmonic: int = Field(ge=2)
     eb_depth: float = Field(gt=0)
-    ls_threads: int = Field(ge=0)
-    bls_threads: int = Field(ge=0)
+    ls_threads: Workers
+    bls_threads: Workers
 
 
 class FusionConfig(_Section):
@@ -156,13 +178,13 @@ class FusionConfig(_Section):
 
 class VettingConfig(_Section):
     model: str
-    seed: int
-    n_train: int = Field(ge=10)
-    n_val: int = Field(ge=10)
-    n_test: int = Field(ge=10)
-    nights: int = Field(ge=1)
-    cadence_min: float = Field(gt=0)
-    n_sites: int = Field(ge=1)
+    seed: Seed
+    n_train: int = Field(ge=10, le=1_000_000)
+    n_val: int = Field(ge=10, le=1_000_000)
+    n_test: int = Field(ge=10, le=1_000_000)
+    nights: int = Field(ge=1, le=3660)
+    cadence_min: float = Field(ge=0.1, le=1440)
+    n_sites: int = Field(ge=1, le=100)
     snr_min: float = Field(ge=0)
     global_bins: int = Field(ge=11)
     local_bins: int = Field(ge=11)
@@ -171,14 +193,14 @@ class VettingConfig(_Section):
     search_ls_grid: int = Field(ge=100)
     search_detrend: str = Field(pattern="^(biweight|median|none)$")
     search_bls_below_ls_power: float = Field(ge=0, le=1)
-    epochs: int = Field(ge=1)
-    batch_size: int = Field(ge=1)
-    learning_rate: float = Field(gt=0)
+    epochs: int = Field(ge=1, le=10_000)
+    batch_size: int = Field(ge=1, le=65_536)
+    learning_rate: float = Field(gt=0, le=10)
     weight_decay: float = Field(ge=0)
     dropout: float = Field(ge=0, lt=1)
     patience: int = Field(ge=1)
-    workers: int = Field(ge=0)
-    torch_threads: int = Field(ge=1)
+    workers: Workers
+    torch_threads: int = Field(ge=1, le=1024)
 
 
 class QualityConfig(_Section):
@@ -186,9 +208,9 @@ class QualityConfig(_Section):
     exclude_bad: bool
     exclude_anomalous: bool
     min_site_frames: int = Field(ge=1)
-    seed: int
-    nights: int = Field(ge=1)
-    n_fields: int = Field(ge=1)
+    seed: Seed
+    nights: int = Field(ge=1, le=3660)
+    n_fields: int = Field(ge=1, le=1000)
     frame_size: int = Field(ge=64, le=4096)
     max_frames_per_site: int = Field(ge=0)
     defect_rate: Probability
@@ -199,10 +221,10 @@ class QualityConfig(_Section):
     num_leaves: int = Field(ge=2)
     learning_rate: float = Field(gt=0)
     min_child_samples: int = Field(ge=1)
-    ae_epochs: int = Field(ge=1)
-    ae_width: int = Field(ge=2)
+    ae_epochs: int = Field(ge=1, le=10_000)
+    ae_width: int = Field(ge=2, le=1024)
     ae_percentile: float = Field(gt=0, lt=100)
-    workers: int = Field(ge=0)
+    workers: Workers
 
 
 class TransientsConfig(_Section):
@@ -214,12 +236,12 @@ class TransientsConfig(_Section):
     match_radius: float = Field(gt=0)
     max_candidates_per_frame: int = Field(ge=1)
     backend: str = Field(pattern="^(onnx|torch)$")
-    threads: int = Field(ge=0)
-    seed: int
+    threads: Workers
+    seed: Seed
     unseen_site: str
-    frames_per_site: int = Field(ge=1)
+    frames_per_site: int = Field(ge=1, le=10_000)
     frame_size: int = Field(ge=64, le=4096)
-    torch_threads: int = Field(ge=0)
+    torch_threads: Workers
 
 
 class UnetConfig(_Section):
@@ -347,9 +369,7 @@ def load_config(path: Path | str | None = None, overrides: list[str] | tuple[str
     try:
         return Config.model_validate(base)
     except ValidationError as exc:
-        err = exc.errors()[0]
-        where = ".".join(str(p) for p in err["loc"])
-        raise ConfigError(f"config key '{where}': {err['msg']} (got {err.get('input')!r})") from None
+        raise ConfigError(f"config key {_invalid(exc)}") from None
 
 
 def to_toml(config: Config) -> str:
@@ -367,7 +387,15 @@ def with_section(config: Config | None, section: str, **overrides: Any) -> Confi
     try:
         setattr(cfg, section, type(current).model_validate({**current.model_dump(), **update}))
     except ValidationError as exc:
-        err = exc.errors()[0]
-        where = ".".join(str(p) for p in err["loc"])
-        raise ConfigError(f"{section}.{where}: {err['msg']} (got {err.get('input')!r})") from None
+        raise ConfigError(f"config key {_invalid(exc, section + '.')}") from None
     return cfg
+
+
+def _invalid(exc: ValidationError, prefix: str = "") -> str:
+    """'section.key': what is wrong (got value), from the first error of a validation."""
+    err = exc.errors()[0]
+    where = prefix + ".".join(str(p) for p in err["loc"])
+    message = str(err["msg"]).removeprefix("Value error, ")
+    given = err.get("input")
+    # a rule over several keys (e.g. the annulus outside the aperture) says its values in its message
+    return f"'{where}': {message}" + ("" if isinstance(given, dict) else f" (got {given!r})")

@@ -94,10 +94,10 @@ def run_workspace(workdir: Path, config: Config, argv: list[str] | None = None) 
     stages = select_stages(config)  # validate stage names before any work
     result: dict[str, Any] = {"workdir": str(ws.root), "run_dir": str(run_dir)}
     with Catalog(ws.catalog_path) as catalog:
-        if catalog.count("frames") == 0:
-            result["simulated"] = simulate_into(ws, config, catalog)
-        executor = make_executor(config.run.dask, config.run.dask_workers)
+        executor = make_executor(config.run.dask, config.run.dask_workers)  # an unreachable scheduler: before work
         try:
+            if catalog.count("frames") == 0:
+                result["simulated"] = simulate_into(ws, config, catalog)
             result["executor"] = executor.name
             result["stages"] = [run_stage(catalog, stage, executor).to_dict() for stage in stages]
         finally:
