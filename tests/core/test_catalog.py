@@ -116,3 +116,14 @@ def test_frame_features_columns_follow_the_feature_table():
     from openastro.quality.featureset import NAMES
 
     assert QUALITY_FEATURE_COLUMNS == NAMES
+
+
+def test_parquet_export_into_a_folder_whose_name_has_quotes(tmp_path):
+    folder = tmp_path / "it's \"odd\"; DROP TABLE frames; --"
+    with Catalog(tmp_path / "c.duckdb") as cat:
+        cat.insert("sites", [{"site_id": "s'1", "name": "O'Higgins", "lat": -31.0, "lon": 149.0,
+                              "elevation_m": 1000.0}])
+        paths = cat.export_parquet(folder, ("sites", "frames"))
+        assert [p.parent for p in paths] == [folder, folder]
+        assert pd.read_parquet(paths[0])["name"].tolist() == ["O'Higgins"]
+        assert cat.count("frames") == 0 and "frames" in cat.tables()

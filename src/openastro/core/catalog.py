@@ -123,7 +123,8 @@ class Catalog:
         for table in tables:
             final = out_dir / f"{table}.parquet"
             tmp = out_dir / f".{table}.parquet.tmp"
-            self.con.execute(f"COPY {table} TO '{tmp}' (FORMAT parquet)")
+            # COPY takes no parameter for its file: the path goes in as a quoted SQL string literal
+            self.con.execute(f"""COPY "{table}" TO '{str(tmp).replace("'", "''")}' (FORMAT parquet)""")
             os.replace(tmp, final)
             written.append(final)
         return written
