@@ -28,3 +28,8 @@ def main() -> None:
     except OpenAstroError as exc:
         typer.echo(f"error: {exc}", err=True)
         sys.exit(exc.exit_code)
+    except OSError as exc:  # the file system said no: a read-only workspace, a full disk, a file for a folder
+        where = f" {exc.filename}" if exc.filename else ""
+        typer.echo(f"error: cannot write or read{where}: {exc.strerror or exc}; check the folder's permissions "
+                   "and free space", err=True)
+        sys.exit(2)

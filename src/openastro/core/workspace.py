@@ -61,10 +61,15 @@ class Workspace:
 
     def create(self) -> None:
         """Make the workspace folders."""
-        if self.root.exists() and not self.root.is_dir():
-            raise WorkspaceError(f"workspace path {self.root} is a file; pass a folder to --workdir")
-        for sub in (self.frames, self.models, self.runs, self.reports, self.parquet):
-            sub.mkdir(parents=True, exist_ok=True)
+        blocking = next((p for p in (self.root, *self.root.parents) if p.exists() and not p.is_dir()), None)
+        if blocking is not None:
+            raise WorkspaceError(f"workspace path {self.root}: {blocking} is a file; pass a folder to --workdir")
+        try:
+            for sub in (self.frames, self.models, self.runs, self.reports, self.parquet):
+                sub.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise WorkspaceError(f"cannot make the workspace {self.root} ({exc.strerror}); pass a folder you can "
+                                 "write to --workdir") from None
 
     @property
     def frames(self) -> Path:
