@@ -73,7 +73,7 @@ def test_cutouts_keep_nan_and_centre_smaller_stamps(pgb_alerts):
 def test_decode_stamp_reads_plain_and_gzipped_fits():
     from astropy.io import fits
 
-    image = np.arange(12, dtype=np.float32).reshape(3, 4)
+    image = np.arange(480, dtype=np.float32).reshape(20, 24)
     buffer = io.BytesIO()
     fits.PrimaryHDU(image).writeto(buffer)
     plain = buffer.getvalue()
@@ -185,3 +185,79 @@ def test_stored_cutouts_clip_saturated_values_instead_of_overflowing():
 
     stored = np.frombuffer(zlib.decompress(cutouts_to_bytes(np.array([[[1e6, -1e6, 1.5]]]))), np.float16)
     assert np.isfinite(stored).all() and stored[0] > 6e4 and stored[1] < -6e4 and stored[2] == 1.5
+
+
+def _rewritten(source, path, change):
+    """The packet `source` written again to `path` with `change(record)` applied to its one record."""
+    import fastavro
+
+    with source.open("rb") as handle:
+        reader = fastavro.reader(handle)
+        schema, records = reader.writer_schema, list(reader)
+    for record in records:
+        change(record)
+    with path.open("wb") as handle:
+        fastavro.writer(handle, schema, records)
+    return path
+
+
+def _stamp(shape) -> bytes:
+    from astropy.io import fits
+
+    buffer = io.BytesIO()
+    fits.PrimaryHDU(np.ones(shape, np.float32)).writeto(buffer)
+    return gzip.compress(buffer.getvalue())
+
+
+def test_object_id_cannot_lead_the_pngs_out_of_their_folder(transients, tmp_path, cli):
+    packet = _rewritten(transients / "ztf_472263571115115000.avro", tmp_path / "evil.avro",
+                        lambda r: r.update(objectId="../../evil/x"))
+    out = tmp_path / "a" / "b" / "pngs"
+    code, _, _ = cli("alerts", "show", packet, "--out", out, "--json")
+    assert code == 0
+    written = sorted(p.relative_to(tmp_path) for p in tmp_path.rglob("*.png"))
+    assert len(written) == 3 and all(p.parent == out.relative_to(tmp_path) for p in written)
+    assert all(p.name.startswith("_.._evil_x_") for p in written)
+
+
+@pytest.mark.parametrize("shape", [(1, 1), (63, 1), (500, 500)])
+def test_stamps_of_the_wrong_size_are_refused(transients, tmp_path, shape):
+    packet = _rewritten(transients / "ztf_472263571115115000.avro", tmp_path / "odd.avro",
+                        lambda r: r["cutoutScience"].update(stampData=_stamp(shape)))
+    with pytest.raises(InputError, match=rf"odd.avro: cutout stamp is {shape[0]}x{shape[1]} px"):
+        read_alerts(packet)
+
+
+def test_truncated_and_flipped_stamps_are_corrupt_packets(transients, tmp_path):
+    def truncate(record):
+        plain = gzip.decompress(record["cutoutDifference"]["stampData"])
+        record["cutoutDifference"]["stampData"] = plain[: len(plain) // 2]
+
+    def flip(record):
+        data = bytearray(record["cutoutTemplate"]["stampData"])
+        for i in range(len(data) // 2, len(data) // 2 + 4):
+            data[i] ^= 0xFF
+        record["cutoutTemplate"]["stampData"] = bytes(data)
+
+    for name, change in (("truncated", truncate), ("flipped", flip)):
+        packet = _rewritten(transients / "ztf_472263571115115000.avro", tmp_path / f"{name}.avro", change)
+        with pytest.raises(InputError, match=rf"{name}.avro: cutout stamp is not a FITS image") as exc:
+            read_alerts(packet)
+        assert "\n" not in str(exc.value)
+
+
+def test_bytes_flipped_anywhere_in_a_packet_end_in_one_line(transients, tmp_path):
+    raw = (transients / "ztf_472263571115115000.avro").read_bytes()
+    rng = np.random.default_rng(14)
+    for trial in range(30):
+        data = bytearray(raw)
+        for where in rng.integers(len(raw) // 3, len(raw), 4):  # past the schema header: the records
+            data[where] = int(rng.integers(256))
+        path = tmp_path / f"m{trial}.avro"
+        path.write_bytes(bytes(data))
+        try:
+            alerts = read_alerts(path)
+        except InputError as exc:
+            assert "\n" not in str(exc) and str(path) in str(exc)
+            continue
+        assert all(a.cutouts().shape == (3, 63, 63) for a in alerts)

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import gzip
 import io
-import zlib
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -45,6 +44,8 @@ SHOW_KEYS = (
     "n_prv_candidates",
 )
 GZIP_MAGIC = b"\x1f\x8b"
+MIN_STAMP_SIDE = 16  # px: a smaller stamp shows no PSF to judge (ZTF trims stamps at CCD edges, to about 30)
+MAX_STAMP_SIDE = 256  # px: a larger one is not a cutout around one candidate
 AVRO_MAGIC = b"Obj\x01"
 
 
@@ -86,13 +87,22 @@ def decode_stamp(data: bytes) -> np.ndarray:
             with fits.open(io.BytesIO(raw)) as hdul:
                 images = [hdu.data for hdu in hdul if hdu.data is not None and np.ndim(hdu.data) == 2]
                 image = np.asarray(images[0], dtype=np.float32) if images else None
-        except (OSError, EOFError, zlib.error) as exc:
+        except Exception as exc:  # noqa: BLE001 - truncated or flipped bytes: gzip, zlib or astropy, any type
             raise InputError(
-                f"cutout stamp is not a FITS image ({exc}); the alert packet is corrupt"
-            ) from exc
+                f"cutout stamp is not a FITS image ({_first_line(exc)}); the alert packet is corrupt"
+            ) from None
     if image is None:
         raise InputError("cutout stamp holds no 2-D image; the alert packet is corrupt")
+    if not (MIN_STAMP_SIDE <= min(image.shape) and max(image.shape) <= MAX_STAMP_SIDE):
+        raise InputError(f"cutout stamp is {image.shape[0]}x{image.shape[1]} px; a stamp to judge has "
+                         f"{MIN_STAMP_SIDE} to {MAX_STAMP_SIDE} px a side (ZTF's are {STAMP_SIZE}x{STAMP_SIZE})")
     return image
+
+
+def _first_line(exc: BaseException) -> str:
+    """The first line of an exception's message (its type when it has none)."""
+    lines = str(exc).strip().splitlines()
+    return lines[0] if lines else type(exc).__name__
 
 
 def read_alerts(path: str | Path) -> list[Alert]:
@@ -120,11 +130,13 @@ def _read_file(path: Path) -> list[Alert]:
                 )
             handle.seek(0)
             records = list(fastavro.reader(handle))
-    except (ValueError, EOFError, OSError, TypeError, KeyError) as exc:
+    except InputError:
+        raise
+    except Exception as exc:  # noqa: BLE001 - a corrupt packet makes fastavro raise almost any type
         raise InputError(
-            f"{path} is not a readable Avro file ({type(exc).__name__}: {exc}); "
+            f"{path} is not a readable Avro file ({type(exc).__name__}: {_first_line(exc)}); "
             f"pass a ZTF alert packet (.avro)"
-        ) from exc
+        ) from None
     if not records:
         raise InputError(f"{path} holds no Avro records; pass a ZTF alert packet (.avro)")
     return [_alert(record, path) for record in records]
@@ -193,11 +205,20 @@ def save_cutout_pngs(alert: Alert, folder: str | Path, scale: int = 4) -> list[P
     paths = []
     for name in STAMP_KEYS:
         image = _display(getattr(alert, name), asinh=name != "difference")
-        path = folder / f"{alert.objectId}_{alert.candid}_{name}.png"
+        path = folder / f"{safe_name(alert.objectId)}_{alert.candid}_{name}.png"
         # origin='lower' shows row 0 at the bottom, as FITS viewers do
         imsave(path, np.kron(image, np.ones((scale, scale))), cmap="gray", vmin=0.0, vmax=1.0, origin="lower")
         paths.append(path)
     return paths
+
+
+def safe_name(text: str, limit: int = 64) -> str:
+    """A file-name part from untrusted text (an alert's objectId): letters, digits, '-' and '.' kept, anything
+    else '_', no leading dot, at most `limit` characters; it never leaves the folder it is joined to."""
+    import re
+
+    name = re.sub(r"[^A-Za-z0-9.\-]", "_", str(text))[:limit].lstrip(".")
+    return name or "unnamed"
 
 
 def _display(stamp: np.ndarray, asinh: bool) -> np.ndarray:
