@@ -221,3 +221,49 @@ def test_missing_date_is_reported():
 def test_parse_angle(text, hours, expected):
     value = parse_angle(text, hours=hours)
     assert value == (pytest.approx(expected) if expected is not None else None)
+
+
+def test_flipped_byte_in_a_gzipped_frame_fails_its_crc(ccd, tmp_path):
+    raw = bytearray((ccd / "M13_blue_0001.fits.gz").read_bytes())
+    raw[len(raw) // 2] ^= 0xFF
+    path = tmp_path / "flipped.fits.gz"
+    path.write_bytes(bytes(raw))
+    with pytest.raises((OSError, EOFError)):  # what `gzip -t` says, with Python's own CRC check
+        gzip.decompress(bytes(raw))
+    message = _one_line_error(path)
+    assert "corrupt gzip stream" in message or "truncated" in message
+    assert _one_line_error(path, read_header) == message
+
+
+def _edited(ccd: Path, tmp_path: Path, drop=(), **cards) -> Path:
+    path = tmp_path / "edited.fits"
+    with fits.open(ccd / "ccdproc_saao1m_a8280271.fits") as hdul:
+        for key in drop:
+            hdul[0].header.remove(key, ignore_missing=True)
+        for key, value in cards.items():
+            hdul[0].header[key.replace("_", "-")] = value
+        hdul.writeto(path, output_verify="ignore")
+    return path
+
+
+@pytest.mark.parametrize("cards,drop,expected", [
+    ({"DATE_OBS": "0001-01-01T00:00:00"}, (), "outside 1900-2198"),
+    ({"MJD_OBS": 1e30}, ("DATE-OBS",), "MJD-OBS gives MJD 1e+30, outside 1900-2198"),
+    ({"EXPTIME": 1e300}, (), "EXPTIME 1e+300 s is not one exposure"),
+])
+def test_implausible_header_values_are_refused(ccd, tmp_path, cards, drop, expected):
+    assert expected in _one_line_error(_edited(ccd, tmp_path, drop, **cards), read_header)
+
+
+def test_unparsable_or_negative_cards(ccd, tmp_path):
+    raw = bytearray((ccd / "ccdproc_saao1m_a8280271.fits").read_bytes())
+    at = raw.find(b"DATE-OBS=")
+    raw[at:at + 80] = b"DATE-OBS= NAN".ljust(80)
+    path = tmp_path / "nan.fits"
+    path.write_bytes(bytes(raw))
+    assert "header card DATE-OBS cannot be read" in _one_line_error(path, read_header)
+    raw = bytearray((ccd / "ccdproc_saao1m_a8280271.fits").read_bytes())
+    at = raw.find(b"NAXIS1  =")
+    raw[at:at + 30] = b"NAXIS1  = " + b"%20d" % -5
+    path.write_bytes(bytes(raw))
+    assert "no 2-D image" in _one_line_error(path)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import gzip
+import io
 import re
 import warnings
 import zlib
@@ -187,19 +188,6 @@ def _truncation(message: str) -> str:
     return f"truncated: data shorter than header says{detail}"
 
 
-def _gzip_reason(path: Path) -> str | None:
-    """Why a gzip file cannot be decompressed, or None when it can."""
-    try:
-        with gzip.open(path, "rb") as stream:
-            while stream.read(1 << 20):
-                pass
-    except EOFError:
-        return "truncated: compressed stream ends early"
-    except (OSError, zlib.error) as exc:
-        return f"corrupt gzip stream ({exc})"
-    return None
-
-
 def _reason(path: Path, exc: BaseException) -> str:
     """One-line reason for an exception raised while reading a FITS file."""
     message = first_line(exc)
@@ -209,15 +197,25 @@ def _reason(path: Path, exc: BaseException) -> str:
         return "not a FITS file (no SIMPLE card)"
     if any(text in message for text in ("truncated", "buffer is too small", "cannot reshape array")):
         return _truncation(message)
-    if path.suffix.lower() == ".gz" or isinstance(exc, EOFError | zlib.error):
-        gz = _gzip_reason(path) if path.suffix.lower() == ".gz" else None
-        if gz:
-            return gz
-        if isinstance(exc, EOFError):
-            return "truncated: compressed stream ends early"
+    if isinstance(exc, EOFError):  # a tile-compressed (.fz) stream; .gz files are checked whole before
+        return "truncated: compressed stream ends early"
     if "Empty or corrupt" in message or "END card" in message:
         return "corrupt FITS file (header unreadable)"
     return f"unreadable FITS file ({type(exc).__name__}: {message})"
+
+
+def _source(path: Path) -> tuple[Any, int]:
+    """What fits.open reads and its size in bytes: a gzipped file is decompressed here, whole, so that its CRC
+    is checked (astropy stops reading where the image ends and never sees a flipped byte's checksum)."""
+    if path.suffix.lower() != ".gz":
+        return path, path.stat().st_size
+    try:
+        raw = gzip.decompress(path.read_bytes())
+    except EOFError:
+        raise InputError(f"{path}: truncated: compressed stream ends early") from None
+    except (OSError, zlib.error) as exc:
+        raise InputError(f"{path}: corrupt gzip stream ({first_line(exc)}); `gzip -t` checks the file") from None
+    return io.BytesIO(raw), len(raw)
 
 
 def _open(path: Path, with_data: bool) -> tuple[np.ndarray | None, FrameMeta]:
@@ -226,10 +224,11 @@ def _open(path: Path, with_data: bool) -> tuple[np.ndarray | None, FrameMeta]:
 
     if not path.is_file():
         raise InputError(f"{path}: file not found")
+    source, size = _source(path)
     try:
         with warnings.catch_warnings(record=True) as caught:
             warnings.simplefilter("always")
-            with fits.open(path, memmap=False, lazy_load_hdus=True, ignore_missing_end=True) as hdul:
+            with fits.open(source, memmap=False, lazy_load_hdus=True, ignore_missing_end=True) as hdul:
                 index = _pick_hdu(hdul)
                 if index < 0:
                     raise InputError(f"{path}: no 2-D image in any HDU")
@@ -238,9 +237,9 @@ def _open(path: Path, with_data: bool) -> tuple[np.ndarray | None, FrameMeta]:
                 truncated = [str(w.message) for w in caught if "truncated" in str(w.message)]
                 if truncated:
                     raise InputError(f"{path}: {_truncation(truncated[0])}")
-                if not isinstance(hdu, fits.CompImageHDU) and path.suffix.lower() != ".gz":
+                if not isinstance(hdu, fits.CompImageHDU):
                     info = hdu.fileinfo()
-                    if info and info["datLoc"] + hdu.size > path.stat().st_size:
+                    if info and info["datLoc"] + hdu.size > size:
                         raise InputError(f"{path}: {_truncation('')}")
                 data = None
                 if with_data:
@@ -250,7 +249,11 @@ def _open(path: Path, with_data: bool) -> tuple[np.ndarray | None, FrameMeta]:
         raise
     except Exception as exc:  # astropy/gzip raise OSError, TypeError, ValueError, EOFError...: all mean a bad file
         raise InputError(f"{path}: {_reason(path, exc)}") from None
-    return data, meta_from_header(header, path, index)
+    try:
+        meta = meta_from_header(header, path, index)
+    except InputError as exc:
+        raise InputError(f"{path}: {exc}") from None
+    return data, meta
 
 
 def read_header(path: str | Path) -> FrameMeta:

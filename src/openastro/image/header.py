@@ -16,6 +16,11 @@ import math
 import re
 from typing import Any
 
+from openastro.core.errors import InputError
+
+MJD_RANGE = (15020.0, 124000.0)  # 1900-01-01 to about 2198: no CCD frame was or will soon be taken outside
+MAX_EXPTIME = 1e5  # seconds (about 28 hours): longer is not one exposure
+
 ALIASES: dict[str, tuple[str, ...]] = {
     "exptime": ("EXPTIME", "EXPOSURE", "EXP_TIME", "ITIME"),
     "airmass": ("AIRMASS", "SECZ", "AIRMAS"),
@@ -50,7 +55,11 @@ def lookup(header: Any, field: str) -> tuple[Any, str]:
     for key in ALIASES[field]:
         if key not in header:
             continue
-        value = header[key]
+        try:
+            value = header[key]
+        except Exception as exc:  # noqa: BLE001 - astropy raises VerifyError or ValueError for a mangled card
+            message = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
+            raise InputError(f"header card {key} cannot be read ({message}); fix or remove it") from None
         if value is None or isinstance(value, bool) or (isinstance(value, str) and not value.strip()):
             continue
         return value, str(header.comments[key] or "")
@@ -175,15 +184,25 @@ def observation_time(header: Any) -> tuple[Any, bool]:
             return (start + TimeDelta(seconds, format="sec")).utc, True
         mjd = to_float(lookup(header, "mjd")[0])
         if mjd is not None and mjd > 0:
-            return Time(mjd, format="mjd", scale=scale).utc, True
+            return _checked_mjd(mjd, "MJD-OBS", scale), True
         jd = to_float(lookup(header, "jd")[0])
         if jd is not None and jd > 2400000.5:
-            return Time(jd, format="jd", scale=scale).utc, True
+            return _checked_mjd(jd - 2400000.5, "JD", scale), True
         if day:
             return Time(f"{day}T00:00:00", format="isot", scale=scale).utc, False
     except ValueError:
         return None, False
     return None, False
+
+
+def _checked_mjd(mjd: float, card: str, scale: str) -> Any:
+    """An astropy Time from an MJD within MJD_RANGE; InputError naming the card otherwise."""
+    from astropy.time import Time
+
+    if not MJD_RANGE[0] <= mjd <= MJD_RANGE[1]:
+        raise InputError(f"{card} gives MJD {mjd:g}, outside 1900-2198 (MJD {MJD_RANGE[0]:g} to "
+                         f"{MJD_RANGE[1]:g}); fix the header")
+    return Time(mjd, format="mjd", scale=scale).utc
 
 
 def pointing(header: Any) -> tuple[float | None, float | None]:
@@ -230,6 +249,9 @@ def normalise(header: Any) -> dict[str, Any]:
         values[field] = to_float(lookup(header, field)[0])
     if values["exptime"] is not None and values["exptime"] < 0:
         values["exptime"] = None
+    if values["exptime"] is not None and values["exptime"] > MAX_EXPTIME:
+        raise InputError(f"EXPTIME {values['exptime']:g} s is not one exposure (at most {MAX_EXPTIME:g} s); "
+                         "fix the header")
     gain = to_float(lookup(header, "gain")[0])
     # Values outside this range are gain settings (dB or camera units), not e-/ADU.
     values["gain"] = gain if gain is not None and 0.0 < gain < 50.0 else None
@@ -237,5 +259,8 @@ def normalise(header: Any) -> dict[str, Any]:
     values["ra"], values["dec"] = pointing(header)
     values["airmass"] = header_airmass(header)
     time, has_clock = observation_time(header)
+    if time is not None and not MJD_RANGE[0] <= time.mjd <= MJD_RANGE[1]:
+        raise InputError(f"observation time MJD {time.mjd:.1f} is outside 1900-2198; fix DATE-OBS, MJD-OBS or "
+                         "JD in the header")
     values["time"], values["has_clock"] = time, has_clock
     return values
