@@ -127,3 +127,22 @@ def test_parquet_export_into_a_folder_whose_name_has_quotes(tmp_path):
         assert [p.parent for p in paths] == [folder, folder]
         assert pd.read_parquet(paths[0])["name"].tolist() == ["O'Higgins"]
         assert cat.count("frames") == 0 and "frames" in cat.tables()
+
+
+def test_a_second_process_gets_the_lock_message(tmp_path):
+    import subprocess
+    import sys
+
+    path = tmp_path / "c.duckdb"
+    Catalog(path).close()
+    holder = subprocess.Popen([sys.executable, "-c", "import sys, time; from openastro.core.catalog import Catalog; "
+                               f"c = Catalog({str(path)!r}); print('held', flush=True); sys.stdin.readline()"],
+                              stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+    try:
+        assert holder.stdout.readline().strip() == "held"
+        with pytest.raises(WorkspaceError, match="is another openastro process using it"):
+            Catalog(path)
+    finally:
+        holder.communicate("\n", timeout=60)
+    with Catalog(path) as cat:  # and once the holder is gone, the catalog opens
+        assert cat.count("frames") == 0

@@ -8,6 +8,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 from astropy.io import fits
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from openastro.core.errors import InputError
 from openastro.image.fitsio import meta_from_header, read_frame, read_header
@@ -267,3 +269,24 @@ def test_unparsable_or_negative_cards(ccd, tmp_path):
     raw[at:at + 30] = b"NAXIS1  = " + b"%20d" % -5
     path.write_bytes(bytes(raw))
     assert "no 2-D image" in _one_line_error(path)
+
+
+@settings(max_examples=30, deadline=None, derandomize=True, database=None,
+          suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(name=st.sampled_from(["ccdproc_saao1m_a8280271.fits", "M13_blue_0002.fits.gz"]),
+       flips=st.lists(st.tuples(st.floats(0, 1), st.integers(0, 255)), min_size=1, max_size=6),
+       keep=st.floats(0.05, 1.0))
+def test_mutated_frames_read_or_fail_in_one_line(ccd, tmp_path, name, flips, keep):
+    raw = bytearray((ccd / name).read_bytes())
+    for where, value in flips:
+        raw[min(int(where * len(raw)), len(raw) - 1)] = value
+    path = tmp_path / name
+    path.write_bytes(bytes(raw[: max(1, int(keep * len(raw)))]))
+    try:
+        image, meta = read_frame(path)
+    except InputError as exc:
+        assert "\n" not in str(exc) and str(exc).startswith(str(path))
+        return
+    assert image.ndim == 2 and image.shape == (meta.naxis2, meta.naxis1) and image.dtype == np.float32
+    if name.endswith(".gz"):  # a gzip frame read is its original content (the CRC guards the pixels)
+        assert gzip.decompress(path.read_bytes()) == gzip.decompress((ccd / name).read_bytes())
