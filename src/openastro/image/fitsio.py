@@ -160,20 +160,28 @@ def _missing(meta: FrameMeta, has_clock: bool) -> list[str]:
     return [name for name in TRACKED if absent[name]]
 
 
+def _axes(header: Any) -> list[int]:
+    """NAXIS1, NAXIS2, ... of a header (FITS order)."""
+    return [int(header.get(f"NAXIS{i}", 0)) for i in range(1, int(header.get("NAXIS", 0)) + 1)]
+
+
 def _image_shape(header: Any) -> tuple[int, ...]:
     """Data shape (numpy order) with degenerate axes beyond the second dropped."""
-    naxis = int(header.get("NAXIS", 0))
-    dims = [int(header.get(f"NAXIS{i}", 0)) for i in range(1, naxis + 1)]
+    dims = _axes(header)
     while len(dims) > 2 and dims[-1] == 1:
         dims.pop()
     return tuple(reversed(dims))
 
 
-def _pick_hdu(hdul: Any) -> int:
+def _pick_hdu(hdul: Any, path: Path) -> int:
     """Index of the primary HDU if it holds a 2-D image, else of the first 2-D image extension; -1 if none."""
     from astropy.io.fits import CompImageHDU, ImageHDU, PrimaryHDU
 
     for index, hdu in enumerate(hdul):
+        # astropy finds the next HDU from this one's size: a negative axis sends it reading without end
+        if any(n < 0 for n in _axes(hdu.header)):
+            raise InputError(f"{path}: HDU {index} has negative axis lengths {_axes(hdu.header)} (NAXISn); the "
+                             "header is corrupt")
         if isinstance(hdu, PrimaryHDU | ImageHDU | CompImageHDU):
             shape = _image_shape(hdu.header)
             if len(shape) == 2 and min(shape) > 0:
@@ -229,7 +237,7 @@ def _open(path: Path, with_data: bool) -> tuple[np.ndarray | None, FrameMeta]:
         with warnings.catch_warnings(record=True) as caught:
             warnings.simplefilter("always")
             with fits.open(source, memmap=False, lazy_load_hdus=True, ignore_missing_end=True) as hdul:
-                index = _pick_hdu(hdul)
+                index = _pick_hdu(hdul, path)
                 if index < 0:
                     raise InputError(f"{path}: no 2-D image in any HDU")
                 hdu = hdul[index]
