@@ -115,3 +115,23 @@ def test_mutated_kepler_file_reads_or_fails_in_one_line(realdata, tmp_path, flip
         return
     assert len(lc) >= 3 and np.all(np.isfinite(lc.time)) and np.all(lc.err > 0)
     assert np.all(np.diff(lc.time) >= 0)
+
+
+_cells = st.one_of(st.floats(allow_nan=True, allow_infinity=True).map(repr), st.integers(-10**20, 10**20).map(str),
+                   st.sampled_from(["", "nan", "inf", "-inf", "abc", "1e300", "-0", "0", "1,2", '"']))
+
+
+@settings(max_examples=40, deadline=None, derandomize=True, database=None,
+          suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(header=st.sampled_from(["time,flux,flux_err", "mjd,mag,mag_err", "t,mag", "bjd,flux"]),
+       rows=st.lists(st.lists(_cells, min_size=1, max_size=4), min_size=0, max_size=40))
+def test_any_csv_reads_or_fails_in_one_line(tmp_path, header, rows):
+    path = tmp_path / "lc.csv"
+    path.write_text(header + "\n" + "\n".join(",".join(r) for r in rows) + "\n")
+    try:
+        lc = read(path)
+    except InputError as exc:
+        assert "\n" not in str(exc) and str(path) in str(exc)
+        return
+    assert len(lc) >= 3 and np.all(np.isfinite(lc.time)) and np.all(np.isfinite(lc.values))
+    assert np.all(lc.err > 0) and np.all(np.diff(lc.time) >= 0) and np.abs(lc.time).max() <= 1e8
