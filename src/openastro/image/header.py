@@ -16,7 +16,7 @@ import math
 import re
 from typing import Any
 
-from openastro.core.errors import InputError
+from openastro.core.errors import InputError, first_line
 
 MJD_RANGE = (15020.0, 124000.0)  # 1900-01-01 to about 2198: no CCD frame was or will soon be taken outside
 MAX_EXPTIME = 1e5  # seconds (about 28 hours): longer is not one exposure
@@ -58,8 +58,7 @@ def lookup(header: Any, field: str) -> tuple[Any, str]:
         try:
             value = header[key]
         except Exception as exc:  # noqa: BLE001 - astropy raises VerifyError or ValueError for a mangled card
-            message = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
-            raise InputError(f"header card {key} cannot be read ({message}); fix or remove it") from None
+            raise InputError(f"header card {key} cannot be read ({first_line(exc)}); fix or remove it") from None
         if value is None or isinstance(value, bool) or (isinstance(value, str) and not value.strip()):
             continue
         return value, str(header.comments[key] or "")

@@ -9,7 +9,7 @@ from typing import Any
 
 import numpy as np
 
-from openastro.core.errors import InputError
+from openastro.core.errors import InputError, first_line
 from openastro.lightcurve.model import LightCurve
 
 # Time columns by name, with the (format, scale) each name implies; 't' and 'time' say nothing.
@@ -125,12 +125,6 @@ def _positive_errors(lc: LightCurve) -> np.ndarray:
     return np.where(unknown, _scatter(lc.values), err)
 
 
-def _one_line(exc: BaseException) -> str:
-    """The first line of an exception's message."""
-    text = str(exc).strip().splitlines()
-    return text[0] if text else type(exc).__name__
-
-
 def read_table(path: Path | str) -> LightCurve:
     """Read a CSV, ECSV or whitespace-separated table with recognisable column names."""
     path = Path(path)
@@ -151,7 +145,7 @@ def read_table(path: Path | str) -> LightCurve:
     except InputError:
         raise
     except Exception as exc:  # parsers raise many types; all mean "not a table we can read"
-        raise InputError(f"{path}: cannot be read as a table ({_one_line(exc)})") from None
+        raise InputError(f"{path}: cannot be read as a table ({first_line(exc)})") from None
     if not columns:
         raise InputError(f"{path}: the table has no columns")
     return from_columns(path, columns, time_hint=hint)
@@ -206,7 +200,7 @@ def read_fits(path: Path | str, flux_column: str = "PDCSAP_FLUX", quality_bitmas
         except InputError:
             raise
         except Exception as exc:  # truncated data, bad TFORM or NAXIS: astropy raises many types
-            raise InputError(f"{path}: not a readable FITS light curve ({_one_line(exc)}); is the file "
+            raise InputError(f"{path}: not a readable FITS light curve ({first_line(exc)}); is the file "
                              "complete?") from None
 
 

@@ -10,7 +10,7 @@ from typing import Any
 
 import numpy as np
 
-from openastro.core.errors import InputError
+from openastro.core.errors import InputError, first_line
 from openastro.transients.cutouts import STAMP_SIZE, cutout
 
 STAMP_KEYS = {"science": "cutoutScience", "template": "cutoutTemplate", "difference": "cutoutDifference"}
@@ -89,7 +89,7 @@ def decode_stamp(data: bytes) -> np.ndarray:
                 image = np.asarray(images[0], dtype=np.float32) if images else None
         except Exception as exc:  # noqa: BLE001 - truncated or flipped bytes: gzip, zlib or astropy, any type
             raise InputError(
-                f"cutout stamp is not a FITS image ({_first_line(exc)}); the alert packet is corrupt"
+                f"cutout stamp is not a FITS image ({first_line(exc)}); the alert packet is corrupt"
             ) from None
     if image is None:
         raise InputError("cutout stamp holds no 2-D image; the alert packet is corrupt")
@@ -97,12 +97,6 @@ def decode_stamp(data: bytes) -> np.ndarray:
         raise InputError(f"cutout stamp is {image.shape[0]}x{image.shape[1]} px; a stamp to judge has "
                          f"{MIN_STAMP_SIDE} to {MAX_STAMP_SIDE} px a side (ZTF's are {STAMP_SIZE}x{STAMP_SIZE})")
     return image
-
-
-def _first_line(exc: BaseException) -> str:
-    """The first line of an exception's message (its type when it has none)."""
-    lines = str(exc).strip().splitlines()
-    return lines[0] if lines else type(exc).__name__
 
 
 def read_alerts(path: str | Path) -> list[Alert]:
@@ -134,7 +128,7 @@ def _read_file(path: Path) -> list[Alert]:
         raise
     except Exception as exc:  # noqa: BLE001 - a corrupt packet makes fastavro raise almost any type
         raise InputError(
-            f"{path} is not a readable Avro file ({type(exc).__name__}: {_first_line(exc)}); "
+            f"{path} is not a readable Avro file ({type(exc).__name__}: {first_line(exc)}); "
             f"pass a ZTF alert packet (.avro)"
         ) from None
     if not records:
