@@ -37,3 +37,8 @@ def test_output_folder_that_cannot_be_written(tmp_path):
     lc.write_text("time,mag\n" + "".join(f"{i * 0.37},{12 + (i % 7) * 0.1}\n" for i in range(60)))
     err = _one_line_exit_2(_run("periods", lc, "--plot", "--out", "/proc/openastro-plots"))
     assert "cannot write or read /proc/openastro-plots" in err
+
+
+def test_control_characters_in_a_path_stay_on_one_line(tmp_path):
+    err = _one_line_exit_2(_run("info", "--workdir", tmp_path / "new\nline"))
+    assert "new\\nline" in err and "does not exist" in err

@@ -269,6 +269,12 @@ def test_unparsable_or_negative_cards(ccd, tmp_path):
     raw[at:at + 30] = b"NAXIS1  = " + b"%20d" % -5
     path.write_bytes(bytes(raw))
     assert "negative axis lengths [-5, " in _one_line_error(path)
+    raw = bytearray((ccd / "ccdproc_saao1m_a8280271.fits").read_bytes())
+    at = raw.find(b"EXPTIME =")
+    raw[at:at + 80] = b"EXPTIME = (1.0, 2.0)".ljust(80)  # a complex value: not an exposure time
+    path.write_bytes(bytes(raw))
+    meta = read_header(path)
+    assert meta.exptime is None and "exptime" in meta.missing
 
 
 @settings(max_examples=30, deadline=None, derandomize=True, database=None,
@@ -290,3 +296,34 @@ def test_mutated_frames_read_or_fail_in_one_line(ccd, tmp_path, name, flips, kee
     assert image.ndim == 2 and image.shape == (meta.naxis2, meta.naxis1) and image.dtype == np.float32
     if name.endswith(".gz"):  # a gzip frame read is its original content (the CRC guards the pixels)
         assert gzip.decompress(path.read_bytes()) == gzip.decompress((ccd / name).read_bytes())
+
+
+def test_pixels_that_do_not_match_datasum_are_refused(tmp_path):
+    from openastro.sim.fitsout import write_fits
+
+    path = tmp_path / "frame.fits"
+    write_fits(path, np.arange(64 * 64, dtype=np.float32).reshape(64, 64))
+    assert read_frame(path)[0][1, 2] == 66  # a clean frame with checksums reads
+    raw = bytearray(path.read_bytes())
+    raw[-2880 - 100] ^= 0x40  # one pixel of the data unit
+    path.write_bytes(bytes(raw))
+    assert "do not match the header's DATASUM" in _one_line_error(path)
+
+
+def test_edited_header_with_a_stale_checksum_still_reads(tmp_path):
+    from openastro.sim.fitsout import write_fits
+
+    path = tmp_path / "frame.fits"
+    write_fits(path, np.ones((32, 32), dtype=np.float32), [("OBJECT", "M13", "")])
+    raw = path.read_bytes().replace(b"'M13     '", b"'M92     '")
+    path.write_bytes(raw)
+    assert read_header(path).object == "M92"
+
+
+def test_a_gzip_bomb_stops_at_the_frame_size_bound(tmp_path, monkeypatch):
+    from openastro.image import fitsio
+
+    path = tmp_path / "bomb.fits.gz"
+    path.write_bytes(gzip.compress(b"\0" * 5_000_000, compresslevel=9))
+    monkeypatch.setattr(fitsio, "MAX_FRAME_BYTES", 1_000_000)
+    assert "decompresses to more than" in _one_line_error(path)

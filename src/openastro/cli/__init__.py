@@ -7,6 +7,7 @@ import sys
 import typer
 
 from openastro.cli import lightcurves, models, pipeline, transients
+from openastro.cli.common import say_error
 from openastro.core.errors import OpenAstroError
 
 app = typer.Typer(add_completion=False, no_args_is_help=True, pretty_exceptions_enable=False,
@@ -26,10 +27,9 @@ def main() -> None:
     try:
         app()
     except OpenAstroError as exc:
-        typer.echo(f"error: {exc}", err=True)
+        say_error(str(exc))
         sys.exit(exc.exit_code)
     except OSError as exc:  # the file system said no: a read-only workspace, a full disk, a file for a folder
         where = f" {exc.filename}" if exc.filename else ""
-        typer.echo(f"error: cannot write or read{where}: {exc.strerror or exc}; check the folder's permissions "
-                   "and free space", err=True)
+        say_error(f"cannot write or read{where}: {exc.strerror or exc}; check the folder's permissions and free space")
         sys.exit(2)

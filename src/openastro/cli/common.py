@@ -31,6 +31,12 @@ def _emit(result: Any, as_json: bool, render: Callable[[Any], Any]) -> None:
         render(result)
 
 
+def say_error(text: str, label: str = "error") -> None:
+    """One line on stderr: control characters in names (a newline in a path) are shown escaped, never obeyed."""
+    safe = "".join(c if c.isprintable() else repr(c)[1:-1] for c in text)
+    typer.echo(f"{label}: {safe}", err=True)
+
+
 def workspace_models(workdir: Path) -> Path:
     """The models folder of a workspace, without creating the workspace (inference must not make one)."""
     from openastro.core.workspace import Workspace

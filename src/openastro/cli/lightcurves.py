@@ -7,7 +7,7 @@ from typing import Annotated, Any
 
 import typer
 
-from openastro.cli.common import DEFAULT_WORKDIR, ConfigFile, Json, Overrides, Workdir, _emit
+from openastro.cli.common import DEFAULT_WORKDIR, ConfigFile, Json, Overrides, Workdir, _emit, say_error
 
 commands = typer.Typer()
 LightCurves = Annotated[
@@ -19,7 +19,7 @@ def _report_errors(results: list[dict[str, Any]]) -> None:
     """One stderr line per failed file; exit 2 when any failed (the good ones were already printed)."""
     failed = [item for item in results if "error" in item]
     for item in failed:
-        typer.echo(f"error: {item['error']}", err=True)
+        say_error(item["error"])
     if failed:
         raise typer.Exit(2)
 

@@ -9,7 +9,7 @@ from typing import Annotated
 
 import typer
 
-from openastro.cli.common import DEFAULT_WORKDIR, ConfigFile, Json, Overrides, Workdir, _emit
+from openastro.cli.common import DEFAULT_WORKDIR, ConfigFile, Json, Overrides, Workdir, _emit, say_error
 
 commands = typer.Typer()
 config_app = typer.Typer(no_args_is_help=True, help="Show the resolved configuration.")
@@ -46,7 +46,7 @@ def ingest(
     _emit(result, as_json, show.ingest_summary)
     if result["rejected"]:
         for item in result["rejected"]:
-            typer.echo(f"rejected: {item['reason']}", err=True)
+            say_error(f"{item['file']}: {item['reason']}", "rejected")
         raise typer.Exit(2)
 
 

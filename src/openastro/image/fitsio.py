@@ -17,6 +17,7 @@ import numpy as np
 from openastro.core.errors import InputError, first_line
 from openastro.image import header as hdr
 
+MAX_FRAME_BYTES = 4 * 2**30  # a 32k x 32k 32-bit frame; larger is a corrupt header or a decompression bomb
 # Names used in FrameMeta.missing.
 TRACKED = ("date", "time", "exptime", "filter", "airmass", "coords", "site", "wcs", "gain", "rdnoise")
 
@@ -212,13 +213,27 @@ def _reason(path: Path, exc: BaseException) -> str:
     return f"unreadable FITS file ({type(exc).__name__}: {message})"
 
 
+def _gunzip_bounded(path: Path, chunk: int = 2**24) -> bytes:
+    """The decompressed bytes of a gzip file, CRC checked, refused past MAX_FRAME_BYTES (a few MB of gzip can
+    expand to any size). Read in chunks: one read of the whole bound would allocate the bound up front."""
+    parts, total = [], 0
+    with gzip.open(path) as stream:
+        while part := stream.read(chunk):
+            total += len(part)
+            if total > MAX_FRAME_BYTES:
+                raise InputError(f"{path}: decompresses to more than {MAX_FRAME_BYTES / 2**30:g} GiB; not one frame")
+            parts.append(part)
+    return b"".join(parts)
+
+
 def _source(path: Path) -> tuple[Any, int]:
-    """What fits.open reads and its size in bytes: a gzipped file is decompressed here, whole, so that its CRC
-    is checked (astropy stops reading where the image ends and never sees a flipped byte's checksum)."""
+    """The open stream fits.open reads and its size in bytes: a gzipped file is decompressed here, whole, so that
+    its CRC is checked (astropy stops reading where the image ends and never sees a flipped byte's checksum).
+    The caller closes it (astropy leaves a file it opened itself open when the header is corrupt)."""
     if path.suffix.lower() != ".gz":
-        return path, path.stat().st_size
+        return path.open("rb"), path.stat().st_size
     try:
-        raw = gzip.decompress(path.read_bytes())
+        raw = _gunzip_bounded(path)
     except EOFError:
         raise InputError(f"{path}: truncated: compressed stream ends early") from None
     except (OSError, zlib.error) as exc:
@@ -234,7 +249,7 @@ def _open(path: Path, with_data: bool) -> tuple[np.ndarray | None, FrameMeta]:
         raise InputError(f"{path}: file not found")
     source, size = _source(path)
     try:
-        with warnings.catch_warnings(record=True) as caught:
+        with source, warnings.catch_warnings(record=True) as caught:
             warnings.simplefilter("always")
             with fits.open(source, memmap=False, lazy_load_hdus=True, ignore_missing_end=True) as hdul:
                 index = _pick_hdu(hdul, path)
@@ -250,6 +265,10 @@ def _open(path: Path, with_data: bool) -> tuple[np.ndarray | None, FrameMeta]:
                     if info and info["datLoc"] + hdu.size > size:
                         raise InputError(f"{path}: {_truncation('')}")
                 data = None
+                # DATASUM guards the pixels (checked once the data is known to fit in the file); a stale CHECKSUM
+                # alone means an edited header, whose values are checked below
+                if with_data and "DATASUM" in header and hdu.verify_datasum() == 0:
+                    raise InputError(f"{path}: the pixels do not match the header's DATASUM; the file is corrupt")
                 if with_data:
                     shape = _image_shape(header)
                     data = np.ascontiguousarray(np.asarray(hdu.data, dtype=np.float32).reshape(shape))

@@ -71,7 +71,7 @@ def to_float(value: Any) -> float | None:
         return None
     try:
         out = float(str(value).strip()) if isinstance(value, str) else float(value)
-    except ValueError:
+    except (ValueError, TypeError):  # text, or a complex value such as (1.0, 2.0)
         return None
     return out if math.isfinite(out) else None
 

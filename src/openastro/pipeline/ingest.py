@@ -43,11 +43,13 @@ def site_masters(catalog: Catalog) -> dict[str, dict[str, str]]:
 
 
 def expand_paths(paths: Iterable[Path | str]) -> list[Path]:
-    """Files named directly, plus FITS files found recursively in named folders, sorted."""
+    """Files named directly, plus FITS files found recursively in named folders, sorted; a folder without any
+    stays in the list so that it is reported."""
     out: list[Path] = []
     for p in map(Path, paths):
         if p.is_dir():
-            out.extend(sorted(f for f in p.rglob("*") if f.is_file() and f.name.lower().endswith(FITS_SUFFIXES)))
+            found = sorted(f for f in p.rglob("*") if f.is_file() and f.name.lower().endswith(FITS_SUFFIXES))
+            out.extend(found or [p])
         else:
             out.append(p)
     return out
@@ -149,6 +151,9 @@ def ingest(paths: Iterable[Path | str], catalog: Catalog, origin: str = "ingest"
     with progress_bar("ingest", len(files)) as bar:
         for path in files:
             bar.advance()
+            if path.is_dir():
+                report.rejected.append((str(path), f"no FITS files ({', '.join(FITS_SUFFIXES)}) in this folder"))
+                continue
             if not path.is_file():
                 report.rejected.append((str(path), "file not found"))
                 continue
@@ -159,7 +164,7 @@ def ingest(paths: Iterable[Path | str], catalog: Catalog, origin: str = "ingest"
             try:
                 _, meta = read_frame(path)
             except InputError as exc:
-                report.rejected.append((str(path), str(exc)))
+                report.rejected.append((str(path), str(exc).removeprefix(f"{path}: ")))
                 continue
             site_id, new_site = resolve_site(meta, sites)
             kind = master_kind(meta.imagetyp)

@@ -81,11 +81,12 @@ def header_cards(site: Site, row: Any, date_obs: str, filter_name: str, exposure
 
 
 def write_fits(path: Path, data: np.ndarray, cards: list[tuple[str, Any, str]] | None = None) -> None:
-    """Write one image HDU atomically (a half-written file never carries the final name)."""
+    """Write one image HDU atomically (a half-written file never carries the final name), with its checksums."""
     from astropy.io import fits
 
     header = fits.Header(cards or [])
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(path.name + ".part")
-    fits.PrimaryHDU(data=data, header=header).writeto(tmp, overwrite=True)
+    # CHECKSUM/DATASUM let any reader (ours, fitsverify) catch a frame corrupted on disk or in transfer
+    fits.PrimaryHDU(data=data, header=header).writeto(tmp, overwrite=True, checksum=True)
     os.replace(tmp, path)

@@ -1,0 +1,111 @@
+"""Galaxies: counts, sizes and shapes of the population, and the GalSim renderer's flux and PSF."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+
+galsim = pytest.importorskip("galsim")
+
+from openastro.sim.fields import Field  # noqa: E402
+from openastro.sim.fitsout import cd_matrix  # noqa: E402
+from openastro.sim.galaxies import expected_count, make_galaxies, profile  # noqa: E402
+from openastro.sim.hostdraw import draw_galaxies, galsim_psf  # noqa: E402
+from openastro.sim.psf import PSF, stamps  # noqa: E402
+
+FIELD = Field("F01", "test", 150.0, 20.0, 0.5)
+
+
+@pytest.fixture(scope="module")
+def population() -> pd.DataFrame:
+    return pd.DataFrame(make_galaxies([FIELD], (14.0, 23.0), np.random.default_rng(5)))
+
+
+def test_counts_follow_the_published_slope(population):
+    area = (2 * FIELD.half_width_deg) ** 2
+    expected = expected_count(area, 14.0, 23.0)
+    assert abs(len(population) - expected) < 4 * np.sqrt(expected)
+    edges = np.arange(18.0, 23.01, 0.5)
+    counts, _ = np.histogram(population["mag"], edges)
+    slope = np.polyfit(edges[:-1] + 0.25, np.log10(counts), 1)[0]
+    assert 0.3 <= slope <= 0.45  # d log N / dm of SDSS/DES r-band counts
+    brighter_20 = (population["mag"] < 20).sum() / area
+    assert 600 < brighter_20 < 1500  # about 10^3 per deg^2 brighter than r = 20
+
+
+def test_sizes_shrink_with_magnitude(population):
+    bright = population.loc[population["mag"].between(18, 20), "re_arcsec"].median()
+    faint = population.loc[population["mag"].between(22.5, 23), "re_arcsec"].median()
+    assert 1.0 <= bright <= 5.0 and faint < 1.0
+
+
+def test_morphology_and_colours(population):
+    share = population["kind"].value_counts(normalize=True)
+    assert 0.6 <= share["disc"] <= 0.72 and 0.2 <= share["elliptical"] <= 0.33
+    discs = population[population["kind"] == "disc"]
+    assert 0.2 <= (discs["bar_frac"] > 0).mean() <= 0.4
+    assert (discs.loc[discs["q"] < 0.3, "lane_frac"] > 0).all() and (discs.loc[discs["q"] > 0.3, "lane_frac"] == 0).all()
+    red = population.loc[population["kind"] == "elliptical", "g_r"].median()
+    blue = discs["g_r"].median()
+    assert 0.6 <= red <= 0.9 and 0.3 <= blue <= 0.6
+
+
+def _draw(galaxy, psf: PSF, flux: float = 1e5, size: int = 201, band: str = "r") -> np.ndarray:
+    image = np.zeros((size, size))
+    row = pd.DataFrame([galaxy])
+    draw_galaxies(image, row, np.array([size // 2 + 0.3]), np.array([size // 2 - 0.2]), np.array([flux]), psf,
+                  cd_matrix(1.0, 25.0), band)
+    return image
+
+
+@pytest.mark.parametrize("kind", ["disc", "elliptical", "irregular"])
+def test_drawn_flux_matches_galsim_drawimage(population, kind):
+    galaxy = population[(population["kind"] == kind) & (population["lane_frac"] == 0)
+                        & population["re_arcsec"].between(1.5, 4)].iloc[0]
+    psf = PSF(fwhm=2.5, elongation=1.15, theta_deg=20.0)
+    image = _draw(galaxy, psf)
+    reference = galsim.Convolve(profile(galaxy).withFlux(1e5), galsim_psf(psf)).drawImage(nx=201, ny=201, scale=1.0)
+    assert image.sum() == pytest.approx(reference.array.sum(), rel=0.01)
+    assert image.sum() == pytest.approx(1e5, rel=0.02)  # all the light is on the stamp
+    assert image.min() >= 0
+
+
+def test_half_light_radius_is_the_catalogued_one(population):
+    galaxy = population[(population["kind"] == "elliptical") & population["re_arcsec"].between(2, 4)].iloc[0]
+    image = _draw(galaxy, PSF(fwhm=0.3), size=301)
+    y, x = np.indices(image.shape)
+    cy, cx = (np.average(a, weights=image) for a in (y, x))
+    # an elliptical's circularised radius: sqrt(q) times the semi-major half-light radius
+    r = np.hypot(x - cx, y - cy)
+    order = np.argsort(r.ravel())
+    enclosed = np.cumsum(image.ravel()[order]) / image.sum()
+    measured = r.ravel()[order][np.searchsorted(enclosed, 0.5)]
+    assert measured == pytest.approx(galaxy["re_arcsec"], rel=0.15)
+
+
+def test_dust_lane_darkens_the_midplane(population):
+    edge_on = population[(population["lane_frac"] > 0) & population["re_arcsec"].between(2, 5)].iloc[0]
+    clear = edge_on.copy()
+    clear["lane_frac"] = 0.0
+    psf = PSF(fwhm=1.5)
+    with_lane, without = _draw(edge_on, psf), _draw(clear, psf)
+    centre = (100, 100)
+    assert with_lane[centre] < 0.9 * without[centre]
+    assert with_lane.sum() < without.sum() and with_lane.min() >= 0
+
+
+def test_galaxies_and_stars_share_the_frame_psf():
+    psf = PSF(fwhm=3.0, beta=3.0, elongation=1.3, theta_deg=40.0)
+    ours, _, _ = stamps(psf, np.array([0.0]), np.array([0.0]), 15)
+    theirs = galsim_psf(psf).drawImage(nx=31, ny=31, scale=1.0).array
+    assert np.abs(ours[0] - theirs).max() < 0.02 * ours.max()
+
+
+def test_bulges_weigh_more_in_redder_bands(population):
+    galaxy = population[(population["kind"] == "disc") & (population["bulge_frac"] > 0.3)
+                        & population["re_arcsec"].between(2, 4)].iloc[0]
+    psf = PSF(fwhm=1.5)
+    g, i = _draw(galaxy, psf, band="g"), _draw(galaxy, psf, band="i")
+    centre = (slice(98, 103), slice(98, 103))
+    assert i[centre].sum() / i.sum() > g[centre].sum() / g.sum()
