@@ -12,7 +12,8 @@ from pathlib import Path
 
 # How a case may end. Only "ok" is good; the others are what the hardening issue counts.
 OUTCOMES = ("ok", "traceback", "hang", "bad_exit", "noisy_error", "wrong_success", "false_alarm", "escape",
-            "lost_data", "usage")
+            "lost_data")
+FOLDER_OPTIONS = ("--workdir", "-w", "--out", "-o")  # what follows them is a folder the verb may write
 OPENASTRO = [sys.executable, "-m", "openastro.cli"]
 
 
@@ -83,7 +84,7 @@ def _judge(case: Case, code: int, stderr: str) -> tuple[str, str]:
     if code not in (0, 2):
         return "bad_exit", f"exit status {code}: " + " | ".join(lines[-2:])
     if code == 2 and any("Usage:" in line or "Try '" in line for line in lines):
-        return "usage", " | ".join(lines[-4:])
+        return "ok", "click's usage message"  # an unknown verb or option: the command-line library's own box
     if code == 2 and not 1 <= len(lines) <= case.messages:
         return "noisy_error", " | ".join(lines[:4])
     return "ok", lines[0] if lines else ""
@@ -99,8 +100,10 @@ def run_case(case: Case, root: Path) -> Result:
     before = _snapshot(root, (where["ws"], where["out"]))
     env = {**os.environ, "PYTHONWARNINGS": "default", "NO_COLOR": "1", "COLUMNS": "200"}
     started, argv, code, stdout = time.perf_counter(), [], 0, ""
+    allowed = [where["ws"], where["out"]]
     for command in case.commands:
         argv = [_fill(arg, where) for arg in command]
+        allowed += [Path(value) for option, value in zip(argv, argv[1:], strict=False) if option in FOLDER_OPTIONS]
         try:
             done = subprocess.run([*OPENASTRO, *argv], cwd=where["cwd"], env=env, capture_output=True, text=True,
                                   errors="replace", timeout=case.timeout)
@@ -113,7 +116,7 @@ def run_case(case: Case, root: Path) -> Result:
             break
     seconds = time.perf_counter() - started
     result = Result(case.family, case.name, outcome, detail, argv, seconds)
-    after = _snapshot(root, (where["ws"], where["out"]))
+    after = _snapshot(root, tuple(allowed))
     changed = sorted(set(after) - set(before)) + sorted(p for p in before if p in after and after[p] != before[p])
     if outcome != "ok":
         return result

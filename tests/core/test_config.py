@@ -95,3 +95,13 @@ def test_unreachable_scheduler_fails_before_any_simulation(cli, tmp_path):
     code, _, err = cli("run", "--workdir", tmp_path / "w", "--dask", "tcp://127.0.0.1:9")
     assert code == 2 and "cannot reach the Dask scheduler" in err
     assert not list((tmp_path / "w").glob("frames/*"))
+
+
+def test_integers_too_long_for_python_are_one_line(tmp_path):
+    path = tmp_path / "huge.toml"
+    path.write_text("[sim]\nnights = " + "9" * 5000 + "\n")
+    with pytest.raises(ConfigError, match="is not valid TOML"):
+        load_config(path)
+    with pytest.raises(ConfigError, match=r"'sim.nights'.*\(got '9{50}") as exc:
+        load_config(overrides=["sim.nights=" + "9" * 5000])
+    assert len(str(exc.value)) < 400  # the value is shown cut short, not all 5000 digits

@@ -49,6 +49,19 @@ def test_zero_errors_are_unknown_not_infinite_weight(tmp_path):
     assert np.allclose(read(_csv(tmp_path / "z2.csv", t, flux, err)).err, 0.001)
 
 
+def test_impossible_values_are_dropped_and_counted(tmp_path):
+    rng = np.random.default_rng(4)
+    t = np.sort(rng.uniform(0, 30, 300))
+    flux = 1 + 0.01 * np.sin(2 * np.pi * t / 2.3) + rng.normal(0, 0.001, t.size)
+    err = np.full_like(t, 0.001)
+    flux[[3, 50]], err[[7]] = (1e300, -1e300), 1e300  # corrupt cells, not photometry
+    with np.errstate(all="raise"):  # no overflow anywhere on the way
+        lc = read(_csv(tmp_path / "x.csv", t, flux, err))
+        found = search(lc, method="ls")
+    assert lc.meta["dropped_impossible"] == 3 and len(lc) == 297
+    assert abs(found.best_period - 2.3) < 0.023
+
+
 @pytest.mark.parametrize("time", [1e300 + np.arange(50) * 1e290, np.arange(50) * 2e7],
                          ids=["near-1e300", "span-1e9-days"])
 def test_times_that_are_not_days(tmp_path, time):

@@ -98,3 +98,13 @@ def test_model_digest_follows_weights_and_state_not_provenance(tmp_path: Path):
     assert model_digest(folder) == before
     MeanModel().fit([[2.0]]).save(folder)
     assert model_digest(folder) != before
+
+
+def test_a_damaged_model_json_is_one_line_even_for_the_digest(tmp_path):
+    from openastro.core.errors import InputError
+    from openastro.ml.registry import model_digest
+
+    (tmp_path / "model.json").write_text("{not json")
+    with pytest.raises(InputError, match=r"model.json is not valid JSON") as exc:
+        model_digest(tmp_path)
+    assert "\n" not in str(exc.value)

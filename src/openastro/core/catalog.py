@@ -10,7 +10,7 @@ from typing import Any
 
 import pandas as pd
 
-from openastro.core.errors import WorkspaceError
+from openastro.core.errors import WorkspaceError, first_line
 from openastro.core.schema import BULK_TABLES, MIGRATIONS, SCHEMA_VERSION
 
 
@@ -24,11 +24,15 @@ class Catalog:
         self.trace: list[str] | None = None  # when a list, every statement run through this object is appended
         if read_only and not self.path.exists():
             raise WorkspaceError(f"no catalog at {self.path}; run `openastro simulate` or `openastro ingest` first")
+        if "?" in str(self.path):  # DuckDB reads what follows a '?' as connection options
+            raise WorkspaceError(f"catalog {self.path}: DuckDB cannot keep a catalog under a path with '?'; rename "
+                                 "the folder or pass another --workdir")
         try:
             self.con = duckdb.connect(str(self.path), read_only=read_only)
         except duckdb.Error as exc:
-            raise WorkspaceError(f"catalog {self.path} cannot be opened ({exc}); "
-                                 "is another openastro process using it?") from None
+            hint = ("is another openastro process using it?" if "could not set lock" in str(exc).lower() else
+                    "the file is not a DuckDB catalog or is damaged: restore it from a copy, or start a new workspace")
+            raise WorkspaceError(f"catalog {self.path} cannot be opened ({first_line(exc)}); {hint}") from None
         if not read_only:
             self._migrate()
         elif self.version() != SCHEMA_VERSION:
@@ -97,7 +101,13 @@ class Catalog:
         """Run one SQL statement with its values as parameters (never interpolated into the text)."""
         if self.trace is not None:
             self.trace.append(sql)
-        return self.con.execute(sql, params or [])
+        try:
+            return self.con.execute(sql, params or [])
+        except Exception as exc:
+            if _damaged(exc):
+                raise WorkspaceError(f"catalog {self.path} is damaged ({first_line(exc)}); restore it from a copy, "
+                                     "or start a new workspace") from None
+            raise
 
     def query(self, sql: str, params: list[Any] | None = None) -> pd.DataFrame:
         """Run SQL and return a DataFrame."""
@@ -128,6 +138,12 @@ class Catalog:
             os.replace(tmp, final)
             written.append(final)
         return written
+
+
+def _damaged(exc: BaseException) -> bool:
+    """Whether a DuckDB error says the file itself is corrupt (any other error is a bug to see in full)."""
+    words = ("Corrupt database", "checksum", "Could not read enough bytes", "database file is not valid")
+    return "duckdb" in type(exc).__module__ and any(word in str(exc) for word in words)
 
 
 def tables_touched(sql: str) -> tuple[set[str], set[str]]:

@@ -10,7 +10,7 @@ from typing import Annotated, Any
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
-from openastro.core.errors import ConfigError
+from openastro.core.errors import ConfigError, first_line
 
 
 class _Section(BaseModel):
@@ -332,7 +332,7 @@ def _parse_value(text: str) -> Any:
     """Parse an override value as a TOML literal (number, bool, list, quoted string); bare words stay strings."""
     try:
         return tomllib.loads(f"v = {text}")["v"]
-    except tomllib.TOMLDecodeError:
+    except ValueError:  # not TOML (a decode error), or an integer with thousands of digits
         return text
 
 
@@ -360,8 +360,8 @@ def load_config(path: Path | str | None = None, overrides: list[str] | tuple[str
             raise ConfigError(f"config file {path} not found; pass an existing TOML file to --config")
         try:
             layers.append(tomllib.loads(path.read_text()))
-        except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
-            raise ConfigError(f"config file {path} is not valid TOML ({exc}); fix the syntax") from None
+        except ValueError as exc:  # TOML syntax, not UTF-8 text, or an integer too long for Python to convert
+            raise ConfigError(f"config file {path} is not valid TOML ({first_line(exc)}); fix the syntax") from None
     layers.extend(parse_override(item) for item in overrides)
     for layer in layers:
         _check_keys(layer, base)
@@ -397,5 +397,6 @@ def _invalid(exc: ValidationError, prefix: str = "") -> str:
     where = prefix + ".".join(str(p) for p in err["loc"])
     message = str(err["msg"]).removeprefix("Value error, ")
     given = err.get("input")
+    shown = repr(given) if len(repr(given)) <= 60 else repr(given)[:57] + "..."
     # a rule over several keys (e.g. the annulus outside the aperture) says its values in its message
-    return f"'{where}': {message}" + ("" if isinstance(given, dict) else f" (got {given!r})")
+    return f"'{where}': {message[:200]}" + ("" if isinstance(given, dict) else f" (got {shown})")

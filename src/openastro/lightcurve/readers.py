@@ -32,6 +32,8 @@ CATALOG_BAD_FLAGS = 1 | 2 | 16
 MIN_POINTS = 3
 MAX_ABS_TIME = 1e8  # days: any JD, MJD or mission time is far below; beyond, the column does not hold days
 MAX_SPAN_DAYS = 1e5  # about 270 years: older than any photometric archive
+MAX_ABS_MAG = 100.0  # beyond, a "magnitude" is a corrupt cell (the faintest sources are ~30 mag)
+MAX_ABS_FLUX = 1e30  # likewise for fluxes and errors in any unit a photometer writes
 
 
 def read(path: Path | str, flux_column: str = "PDCSAP_FLUX", quality_bitmask: int | None = None) -> LightCurve:
@@ -100,7 +102,13 @@ def from_columns(path: Path | str, columns: Mapping[str, Any], time_hint: tuple[
 
 def _usable(lc: LightCurve) -> LightCurve:
     """Sorted finite points with positive errors and times in days; raises when too few remain or when the
-    times cannot be days."""
+    times cannot be days. Values no photometry gives (a magnitude of 1e300) are dropped like NaNs, and counted."""
+    limit = MAX_ABS_MAG if lc.kind == "mag" else MAX_ABS_FLUX
+    with np.errstate(invalid="ignore"):
+        absurd = (np.abs(lc.values) > limit) | (np.abs(lc.err) > limit)
+    if absurd.any():
+        lc.values = np.where(absurd, np.nan, lc.values)
+        lc.meta["dropped_impossible"] = int(absurd.sum())
     lc.err = _positive_errors(lc)
     out = lc.sorted()
     if len(out) < MIN_POINTS:

@@ -128,11 +128,11 @@ def load_model(name: str, explicit: Path | str | None = None, workspace: Path | 
 def model_digest(folder: Path | str) -> str:
     """A short digest of what a saved model computes (its weights, hyperparameters and fitted state, not its
     provenance or exports): a retrained model changes it, an export does not."""
-    from openastro.ml.bundle import META, weights_digest
+    from openastro.ml.bundle import META, read_meta, weights_digest
 
     digest = hashlib.sha256(weights_digest(folder).encode())
     for meta_path in sorted(Path(folder).rglob(META)):
-        meta = json.loads(meta_path.read_text())
+        meta = read_meta(meta_path.parent)  # a damaged model.json is one line, not a traceback
         digest.update(json.dumps([meta.get("params"), meta.get("state")], sort_keys=True, default=str).encode())
     return digest.hexdigest()[:16]
 

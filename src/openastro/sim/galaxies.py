@@ -171,6 +171,6 @@ def _irregular(re: float, q: float, angle: Any, seed: int) -> Any:
     rng = np.random.default_rng(seed)
     n = int(rng.integers(3, 7))
     parts = [galsim.Exponential(half_light_radius=re).withFlux(0.5)]
-    for dx, dy, share in zip(rng.normal(0, 0.7 * re, n), rng.normal(0, 0.7 * re, n), rng.dirichlet(np.ones(n))):
+    for dx, dy, share in zip(rng.normal(0, 0.7 * re, n), rng.normal(0, 0.7 * re, n), rng.dirichlet(np.ones(n)), strict=True):
         parts.append(galsim.Gaussian(sigma=0.15 * re + 0.05).shift(dx, dy).withFlux(0.5 * share))
     return galsim.Add(parts).shear(q=q, beta=angle)

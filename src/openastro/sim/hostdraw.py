@@ -51,7 +51,7 @@ def draw_galaxies(image: np.ndarray, galaxies: Any, x: np.ndarray, y: np.ndarray
     world_psf = wcs.toWorld(galsim_psf(psf))
     scale = math.sqrt(abs(np.linalg.det(np.asarray(cd_deg)))) * 3600.0
     ny, nx = image.shape
-    for galaxy, gx, gy, total in zip(galaxies.itertuples(index=False), x, y, flux):
+    for galaxy, gx, gy, total in zip(galaxies.itertuples(index=False), x, y, flux, strict=True):
         if total <= 0:
             continue
         half = stamp_half(float(galaxy.re_arcsec), scale, psf)
