@@ -139,3 +139,18 @@ def test_second_frame_of_a_site_known_by_name_only(realdata, tmp_path):
         result = ingest([ccd / "sep_eso_ntt_emmi_image.sextractor_back.fits"], cat)
         assert len(result.added) == 1
         assert cat.query("SELECT count(DISTINCT site_id) AS n FROM frames")["n"].iloc[0] == 1
+
+
+def test_a_latitude_without_a_longitude_places_no_site():
+    from types import SimpleNamespace
+
+    import pandas as pd
+
+    from openastro.pipeline.ingest import resolve_site
+
+    sites = pd.DataFrame(columns=["site_id", "name", "lat", "lon"])
+    meta = SimpleNamespace(site_lat=-31.3, site_lon=None, site_elev=None, observat=None, telescop=None)
+    assert resolve_site(meta, sites) == (None, None)
+    meta.observat = "Siding Spring"
+    site_id, new = resolve_site(meta, sites)
+    assert site_id == "siding-spring" and new["lat"] is None and new["lon"] is None

@@ -109,3 +109,37 @@ def test_bulges_weigh_more_in_redder_bands(population):
     g, i = _draw(galaxy, psf, band="g"), _draw(galaxy, psf, band="i")
     centre = (slice(98, 103), slice(98, 103))
     assert i[centre].sum() / i.sum() > g[centre].sum() / g.sum()
+
+
+def test_supernovae_sit_on_hosts_following_their_light(population):
+    from openastro.sim.transients import make_transients
+
+    rng = np.random.default_rng(8)
+    found = make_transients(FIELD, (600, 0, 0, 40), 0.2, 61000.0, 61010.0, np.zeros(0), np.zeros(0), rng,
+                            population)
+    sne = pd.DataFrame([t.to_row() for t in found if t.kind == "supernova"])
+    hosted = sne[sne["host_id"] >= 0]
+    assert 0.02 <= 1 - len(hosted) / len(sne) <= 0.09  # a few hostless
+    re = population.set_index("galaxy_id").loc[hosted["host_id"], "re_arcsec"].to_numpy()
+    scaled = hosted["host_offset_arcsec"].to_numpy() / re
+    assert 0.6 <= np.mean(scaled < 2) <= 0.97 and np.mean(scaled > 3) > 0.01  # mostly within 2 r_e, some outskirts
+    hosts = population.set_index("galaxy_id").loc[hosted["host_id"]]
+    sep = np.hypot((hosted["ra"].to_numpy() - hosts["ra"].to_numpy()) * np.cos(np.radians(FIELD.dec)),
+                   hosted["dec"].to_numpy() - hosts["dec"].to_numpy()) * 3600
+    assert np.allclose(sep, hosted["host_offset_arcsec"], rtol=2e-3, atol=0.01)  # the offset is where it was put
+    # hosts follow light: the brighter half of the galaxies holds far more than half of the hosts
+    assert (hosts["mag"] < population["mag"].median()).mean() > 0.9
+    nuclear = [t for t in found if t.kind == "nuclear"]
+    assert nuclear and all(t.host_offset_arcsec == 0.0 for t in nuclear)
+    bulges = population.set_index("galaxy_id").loc[[t.host_id for t in nuclear], "bulge_frac"]
+    assert (bulges > 0.2).all()
+
+
+@pytest.mark.parametrize("subtype", ["TDE", "AGN flare"])
+def test_nuclear_light_curves_peak_once_and_fade(subtype):
+    from openastro.sim.transients import Transient
+
+    t = Transient("x", "nuclear", subtype, "F01", 150.0, 20.0, t_ref=100.0, peak_mag=17.0, rise_days=20.0,
+                  decline=50.0)
+    mags = t.mag(np.array([40.0, 80.0, 100.0, 150.0, 300.0]))
+    assert mags[2] == pytest.approx(17.0) and mags[0] > mags[1] > mags[2] < mags[3] < mags[4]

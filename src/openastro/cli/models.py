@@ -37,6 +37,8 @@ OPTIONS: dict[str, tuple[Any, Any, str]] = {
     "nights": (int | None, None, "Simulated nights per split, every site."),
     "n_train": (int | None, None, "Simulated training light curves."),
     "n": (int | None, None, "Held-out light curves."),
+    "real": (Path | None, None, "A folder of labelled real alerts (alerts.parquet with ZTF fields and cutouts, "
+                                "labels.csv), as ../shared/realdata/alerts_labelled: fraction scored real per class."),
 }
 COMMON = {
     "train": {"out": OutFolder, "workdir": Workdir, "config": ConfigFile, "set_": Overrides, "as_json": Json},

@@ -34,6 +34,7 @@ class VariabilityConfig(_Section):
     supernovae_per_field: NonNegative
     novae_per_field: NonNegative
     asteroids_per_field: NonNegative
+    nuclear_per_field: NonNegative
 
     @model_validator(mode="after")
     def _fractions_fit(self) -> VariabilityConfig:
@@ -54,6 +55,20 @@ class DefectsConfig(_Section):
     cosmic_ray_rate: NonNegative
 
 
+def _bright_then_faint(value: tuple[float, float]) -> tuple[float, float]:
+    if value[0] >= value[1]:
+        raise ValueError("mag_range must be [bright, faint] with bright < faint")
+    return value
+
+
+class GalaxiesConfig(_Section):
+    enabled: bool
+    mag_range: tuple[float, float]
+    density: Annotated[float, Field(ge=0.0, le=100.0)]
+
+    _ordered = field_validator("mag_range")(_bright_then_faint)
+
+
 class SimConfig(_Section):
     seed: Seed
     nights: Annotated[int, Field(ge=1, le=3660)]
@@ -72,6 +87,7 @@ class SimConfig(_Section):
     write_masks: bool
     template_frames: Annotated[int, Field(ge=0, le=1000)]
     weather: bool
+    galaxies: GalaxiesConfig
     variability: VariabilityConfig
     defects: DefectsConfig
 
@@ -88,12 +104,7 @@ class SimConfig(_Section):
             raise ValueError(f"'{text}' is not a date like 2026-03-20") from None
         return text
 
-    @field_validator("mag_range")
-    @classmethod
-    def _ordered(cls, value: tuple[float, float]) -> tuple[float, float]:
-        if value[0] >= value[1]:
-            raise ValueError("mag_range must be [bright, faint] with bright < faint")
-        return value
+    _ordered = field_validator("mag_range")(_bright_then_faint)
 
 
 class PhotometryConfig(_Section):

@@ -1,6 +1,6 @@
 """The catalog's tables, by schema version; later versions add migrations instead of breaking old workspaces."""
 
-SCHEMA_VERSION = 5
+SCHEMA_VERSION = 6
 
 # Version 1: the foundation. Each entry creates one table.
 TABLES_V1: dict[str, str] = {
@@ -96,6 +96,14 @@ TABLES_V5: dict[str, str] = {
 # Derived tables whose shape changed are rebuilt by their stage: drop them and forget the stage's units.
 REBUILT_V5 = ("lightcurves",)
 
+# Version 6: a sky with galaxies. The field's galaxy catalogue (positions, r magnitude, colours, shapes: what a
+# survey such as the Legacy Survey lists) and, for each detection, the catalogued galaxy it lies on.
+TABLES_V6: dict[str, str] = {
+    "field_galaxies": """galaxy_id BIGINT PRIMARY KEY, field_id VARCHAR, ra DOUBLE, dec DOUBLE, mag DOUBLE,
+        g_r DOUBLE, r_i DOUBLE, re_arcsec DOUBLE, q DOUBLE, pa_deg DOUBLE, kind VARCHAR""",
+}
+SOURCE_COLUMNS_V6 = ("galaxy_id BIGINT",)
+
 # Tables exported to Parquet after each run, for Dask, pandas or Spark.
 BULK_TABLES = ("frames", "frame_measurements", "sources", "photometry")
 
@@ -116,4 +124,6 @@ MIGRATIONS: dict[int, list[str]] = {
     4: [f"DROP TABLE IF EXISTS {name}" for name in REBUILT_V5]
     + ["DELETE FROM stage_runs WHERE stage = 'lightcurves'", "ALTER TABLE stage_runs ADD COLUMN IF NOT EXISTS outputs JSON"]
     + create_statements(TABLES_V5),
+    5: create_statements(TABLES_V6)
+    + [f"ALTER TABLE sources ADD COLUMN IF NOT EXISTS {col}" for col in SOURCE_COLUMNS_V6],
 }

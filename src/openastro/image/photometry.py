@@ -19,6 +19,7 @@ FLAG_EDGE = 2  # the aperture runs off the frame
 FLAG_BLEND = 4  # a comparably bright neighbour within two aperture radii, or sep deblended the detection
 FLAG_FORCED = 8  # no detection matched: position from the WCS alone
 FLAG_BAD = 16  # masked pixels in the aperture, too little usable sky, or a non-finite result
+FLAG_GALAXY = 32  # the aperture lies within 2 half-light radii of a catalogued galaxy at least 1/10 as bright
 
 # Variance of a sample median relative to the mean's, for Gaussian noise.
 _MEDIAN_VARIANCE = np.pi / 2.0

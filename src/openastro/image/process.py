@@ -24,6 +24,7 @@ from openastro.image.match import match_sources, pixel_to_sky, project_catalog
 from openastro.image.photometry import (
     FLAG_BLEND,
     FLAG_FORCED,
+    FLAG_GALAXY,
     Apertures,
     ZeroPoint,
     aperture_correction,
@@ -39,15 +40,20 @@ PHOTOMETRY_COLUMNS = ("star_id", "x", "y", "flux", "flux_err", "snr", "sky", "pe
                       "mag", "mag_err", "zero_point", "catalog_mag", "flags", "source_id")
 
 
+GALAXY_LIGHT_RE = 2.0  # a star's aperture within this many half-light radii of a galaxy sees the galaxy's light
+
+
 @dataclass
 class FrameTask:
     """One frame file to measure: its field's reference stars (star_id, ra, dec, mag[, color]) or None, the
-    photometry settings and its site's master frames by kind ('bias', 'dark', 'flat': path)."""
+    photometry settings, its site's master frames by kind ('bias', 'dark', 'flat': path) and its field's
+    galaxies."""
 
     path: str
     reference: pd.DataFrame | None
     config: PhotometryConfig
     masters: dict[str, str] = field(default_factory=dict)
+    galaxies: pd.DataFrame | None = None  # the field's catalogued galaxies (galaxy_id, ra, dec, re_arcsec)
 
 
 @dataclass
@@ -78,7 +84,7 @@ def measure_file(task: FrameTask) -> FrameResult:
     from openastro.image.preview import make_preview
 
     data, meta = read_frame(task.path)
-    result = process_frame(data, meta, task.reference, task.config, load_masters(task.masters))
+    result = process_frame(data, meta, task.reference, task.config, load_masters(task.masters), task.galaxies)
     assert result.prepared is not None
     result.preview = make_preview(result.prepared.data)
     return result
@@ -91,9 +97,11 @@ def _empty_photometry() -> pd.DataFrame:
 
 
 def process_frame(data: np.ndarray, meta: FrameMeta, reference: pd.DataFrame | None,
-                  config: PhotometryConfig, masters: Masters | None = None) -> FrameResult:
+                  config: PhotometryConfig, masters: Masters | None = None,
+                  galaxies: pd.DataFrame | None = None) -> FrameResult:
     """Measure one frame against a reference catalog (star_id, ra, dec, mag[, color]); never touches disk.
-    With the camera's `masters`, the raw pixels are bias-, dark- and flat-corrected first."""
+    With the camera's `masters`, the raw pixels are bias-, dark- and flat-corrected first; with the field's
+    `galaxies`, detections on them are marked extended and stars in their light flagged."""
     skipped: list[str] = []
     saturation: float | np.ndarray | None = meta.saturation_level()
     if masters is not None and not masters.empty:
@@ -135,6 +143,9 @@ def process_frame(data: np.ndarray, meta: FrameMeta, reference: pd.DataFrame | N
         sources["star_id"] = sources["source_id"].map(by_source["star_id"]).astype("Int64")
         sources["match_sep_arcsec"] = sources["source_id"].map(by_source["sep_arcsec"])
 
+    sources["galaxy_id"] = on_galaxies(sources["ra"], sources["dec"], galaxies, config.match_radius_arcsec)
+    sources.loc[sources["star_id"].notna(), "galaxy_id"] = pd.NA  # a catalogued star there wins
+
     photometry, zp, apcorr, stars = None, ZeroPoint(None, None, 0, None), None, None
     if wcs is None or reference is None or len(reference) == 0:
         skipped.append("no WCS: catalog photometry skipped" if wcs is None
@@ -143,6 +154,11 @@ def process_frame(data: np.ndarray, meta: FrameMeta, reference: pd.DataFrame | N
         stars = stars_on_frame(reference, wcs, prepared.data.shape, offset)
         photometry = _catalog_photometry(extraction, prepared.data, sources, match.matches, stars, apertures,
                                          gain, meta.rdnoise, saturation, offset)
+        if galaxies is not None and len(photometry) and meta.pixel_scale:
+            # a galaxy matters to a star when its light is at least a tenth of the star's
+            lit = on_galaxies(stars["ra"], stars["dec"], galaxies, apertures.radius * meta.pixel_scale,
+                              GALAXY_LIGHT_RE, stars["mag"].to_numpy(float) + 2.5).notna().to_numpy()
+            photometry["flags"] = photometry["flags"] | np.where(lit, FLAG_GALAXY, 0)
         if len(photometry) and config.aperture_correction_fwhm > 0:
             local = photometry.assign(x=photometry["x"] - offset[0], y=photometry["y"] - offset[1])
             ratio, _ = aperture_correction(extraction.subtracted, local, config.aperture_correction_fwhm * apertures.fwhm,
@@ -169,6 +185,30 @@ def process_frame(data: np.ndarray, meta: FrameMeta, reference: pd.DataFrame | N
     return FrameResult(sources=sources.reset_index(drop=True), photometry=photometry.reset_index(drop=True),
                        measurements=measurements, skipped=skipped, background=background.stats(), meta=meta,
                        prepared=prepared, extraction=extraction, stars=stars)
+
+
+def on_galaxies(ra: pd.Series, dec: pd.Series, galaxies: pd.DataFrame | None, radius_arcsec: float,
+                scale_re: float = 1.0, fainter_than: np.ndarray | None = None) -> pd.Series:
+    """For each position, the id of a catalogued galaxy within `scale_re` half-light radii plus `radius_arcsec`
+    of its centre (and, given `fainter_than`, brighter than that magnitude at the position), else NA."""
+    out = pd.Series(pd.array([pd.NA] * len(ra), dtype="Int64"), index=ra.index)
+    if galaxies is None or len(galaxies) == 0 or len(ra) == 0:
+        return out
+    import astropy.units as u
+    from astropy.coordinates import SkyCoord
+
+    known = np.isfinite(np.asarray(ra, float)) & np.isfinite(np.asarray(dec, float))
+    if not known.any():
+        return out
+    here = SkyCoord(np.asarray(ra, float)[known], np.asarray(dec, float)[known], unit="deg")
+    there = SkyCoord(galaxies["ra"].to_numpy(float), galaxies["dec"].to_numpy(float), unit="deg")
+    reach = float(scale_re * galaxies["re_arcsec"].max() + radius_arcsec)
+    mine, theirs, sep, _ = there.search_around_sky(here, reach * u.arcsec)
+    within = sep.arcsec <= scale_re * galaxies["re_arcsec"].to_numpy(float)[theirs] + radius_arcsec
+    if fainter_than is not None:
+        within &= galaxies["mag"].to_numpy(float)[theirs] < np.asarray(fainter_than, float)[known][mine]
+    out.iloc[np.flatnonzero(known)[mine[within]]] = galaxies["galaxy_id"].to_numpy(np.int64)[theirs[within]]
+    return out
 
 
 def stars_on_frame(reference: pd.DataFrame, wcs: Any, shape: tuple[int, int], offset: np.ndarray) -> pd.DataFrame:

@@ -82,7 +82,7 @@ MODELS: dict[str, ModelSpec] = {spec.name: spec for spec in (
               "openastro.transients:weights/realbogus", "openastro.transients.train:train_realbogus",
               "openastro.transients.evaluate:evaluate_realbogus",
               train_options=("mode", "samples", "epochs", "batch_size", "chunks", "seed"),
-              evaluate_options=("chunks", "seed"), show="openastro.transients.show"),
+              evaluate_options=("chunks", "seed", "real"), show="openastro.transients.show"),
 )}
 
 

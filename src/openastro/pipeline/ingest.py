@@ -86,7 +86,8 @@ def _haversine_km(lat1: float, lon1: float, lat2: np.ndarray, lon2: np.ndarray) 
 
 def resolve_site(meta, sites: pd.DataFrame) -> tuple[str | None, dict | None]:
     """The site a frame belongs to: by coordinates within SITE_MATCH_KM, else by name; new sites are returned."""
-    if meta.site_lat is not None and meta.site_lon is not None and len(sites):
+    located = meta.site_lat is not None and meta.site_lon is not None  # a latitude alone places nothing
+    if located and len(sites):
         known = sites.dropna(subset=["lat", "lon"])
         if len(known):
             dist = _haversine_km(meta.site_lat, meta.site_lon, known["lat"].to_numpy(), known["lon"].to_numpy())
@@ -97,10 +98,11 @@ def resolve_site(meta, sites: pd.DataFrame) -> tuple[str | None, dict | None]:
         hit = sites[(sites["name"].str.lower() == name.lower()) | (sites["site_id"] == slug(name))]
         if len(hit):
             return str(hit["site_id"].iloc[0]), None
-    if name is None and meta.site_lat is None:
+    if name is None and not located:
         return None, None
     site_id = slug(name) if name else f"site-{meta.site_lat:+.3f}{meta.site_lon:+.3f}"
-    new = {"site_id": site_id, "name": name or site_id, "lat": meta.site_lat, "lon": meta.site_lon,
+    new = {"site_id": site_id, "name": name or site_id, "lat": meta.site_lat if located else None,
+           "lon": meta.site_lon if located else None,
            "elevation_m": meta.site_elev, "timezone": None, "origin": "header", "params": None}
     return site_id, new
 

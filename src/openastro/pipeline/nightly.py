@@ -22,7 +22,7 @@ def _sim_dir(ws: Workspace, config: Config) -> tuple[Path, str]:
 
 
 def load_reference(catalog: Catalog, reference_dir: Path) -> None:
-    """Add the simulator's site table, fields and field stars (the reference catalog) to the catalog."""
+    """Add the simulator's site table, fields, field stars and galaxies (the reference catalogs) to the catalog."""
     sites = pd.read_parquet(reference_dir / "sites.parquet")
     core = ["site_id", "name", "lat", "lon", "elevation_m", "timezone"]
     params = sites.drop(columns=core).to_dict(orient="records")
@@ -31,6 +31,9 @@ def load_reference(catalog: Catalog, reference_dir: Path) -> None:
     catalog.insert("fields", pd.read_parquet(reference_dir / "fields.parquet")[["field_id", "name", "ra", "dec"]])
     stars = pd.read_parquet(reference_dir / "field_stars.parquet")
     catalog.insert("field_stars", stars[["star_id", "field_id", "ra", "dec", "mag", "color"]])
+    galaxies = reference_dir / "field_galaxies.parquet"
+    if galaxies.is_file():  # simulations made before galaxies have none
+        catalog.insert("field_galaxies", pd.read_parquet(galaxies))
 
 
 def load_templates(catalog: Catalog, sim_dir: Path) -> None:

@@ -15,19 +15,22 @@ from openastro.image.process import FrameTask
 from openastro.pipeline.stages import Stage, UnitResult
 
 SOURCE_COLUMNS = ["source_id", "x", "y", "ra", "dec", "flux", "flux_err", "a", "b", "theta", "fwhm",
-                  "ellipticity", "peak", "npix", "flag", "saturated", "star_id", "match_sep_arcsec"]
+                  "ellipticity", "peak", "npix", "flag", "saturated", "star_id", "match_sep_arcsec", "galaxy_id"]
 # Bump when what one pass writes changes, so that workspaces measured before are measured again (2: one pass
-# writes the features and previews too).
-PASS_VERSION = 2
-# A frame's inputs: its content (the id is its hash), its site's master frames, its field's reference stars.
+# writes the features and previews too; 3: detections on galaxies and stars in their light are marked).
+PASS_VERSION = 3
+# A frame's inputs: its content (the id is its hash), its site's master frames, its field's reference stars and
+# galaxies.
 FRAME_INPUTS = f"""SELECT f.frame_id AS unit,
-                          concat_ws('|', {PASS_VERSION}, f.frame_id, coalesce(c.masters, ''), coalesce(s.n_stars, 0))
-                          AS inputs
+                          concat_ws('|', {PASS_VERSION}, f.frame_id, coalesce(c.masters, ''), coalesce(s.n_stars, 0),
+                                    coalesce(g.n_galaxies, 0)) AS inputs
                   FROM frames f
                   LEFT JOIN (SELECT site_id, string_agg(kind || '=' || path, ',' ORDER BY kind) AS masters
                              FROM calibration GROUP BY site_id) c ON c.site_id = f.site_id
                   LEFT JOIN (SELECT field_id, count(*) AS n_stars FROM field_stars GROUP BY field_id) s
                          ON s.field_id = f.field_id
+                  LEFT JOIN (SELECT field_id, count(*) AS n_galaxies FROM field_galaxies GROUP BY field_id) g
+                         ON g.field_id = f.field_id
                   ORDER BY f.mjd, f.frame_id"""
 # Columns of the `frames` row copied onto every photometry point, so a light curve needs no join.
 FRAME_CONTEXT = ["field_id", "site_id", "mjd", "filter", "airmass"]
@@ -48,17 +51,21 @@ class FrameUnit:
     context_missing: dict[str, str]
 
 
-def frames_with_references(catalog: Catalog,
-                           units: list[str]) -> list[tuple[pd.Series, str, pd.DataFrame | None]]:
-    """For each frame id: its `frames` row, its file's absolute path and its field's reference stars (or None)."""
+def frames_with_references(catalog: Catalog, units: list[str]) -> list[tuple[pd.Series, str, pd.DataFrame | None,
+                                                                            pd.DataFrame | None]]:
+    """For each frame id: its `frames` row, its file's absolute path, its field's reference stars and its field's
+    catalogued galaxies (None where the field has none)."""
     frames = catalog.query("SELECT * FROM frames WHERE frame_id IN (SELECT unnest(?))", [units])
     field_ids = [f for f in frames["field_id"].dropna().unique()]
     stars = catalog.query("SELECT star_id, field_id, ra, dec, mag, color FROM field_stars "
                           "WHERE field_id IN (SELECT unnest(?))", [field_ids])
+    galaxies = catalog.query("SELECT galaxy_id, field_id, ra, dec, mag, re_arcsec FROM field_galaxies "
+                             "WHERE field_id IN (SELECT unnest(?))", [field_ids])
     by_field = {f: g.drop(columns="field_id").reset_index(drop=True) for f, g in stars.groupby("field_id")}
+    hosts = {f: g.drop(columns="field_id").reset_index(drop=True) for f, g in galaxies.groupby("field_id")}
     rows = frames.set_index("frame_id").loc[units].reset_index()
-    return [(row, str(resolve_path(row["path"], catalog.root)), by_field.get(row["field_id"]))
-            for _, row in rows.iterrows()]
+    return [(row, str(resolve_path(row["path"], catalog.root)), by_field.get(row["field_id"]),
+             hosts.get(row["field_id"])) for _, row in rows.iterrows()]
 
 
 class PhotometryStage(Stage):
@@ -66,7 +73,7 @@ class PhotometryStage(Stage):
     preview."""
 
     name = "photometry"
-    reads = ("frames", "field_stars", "calibration", "sites")
+    reads = ("frames", "field_stars", "field_galaxies", "calibration", "sites")
     writes = ("sources", "photometry", "frame_measurements", "frame_features", "frame_previews")
 
     settings = ("photometry",)
@@ -87,10 +94,11 @@ class PhotometryStage(Stage):
         inputs = catalog.query(CONTEXT_INPUTS, [units]).set_index("frame_id").loc[units].reset_index()
         context, reasons = context_features(inputs), context_reasons(inputs)
         return [FrameUnit(unit=row["frame_id"],
-                          task=FrameTask(path, reference, self.config.photometry, by_site.get(row["site_id"], {})),
+                          task=FrameTask(path, reference, self.config.photometry, by_site.get(row["site_id"], {}),
+                                         galaxies),
                           frame=row[FRAME_CONTEXT].to_dict(),
                           context={k: float(v) for k, v in context.iloc[i].items()}, context_missing=reasons[i])
-                for i, (row, path, reference) in enumerate(frames_with_references(catalog, units))]
+                for i, (row, path, reference, galaxies) in enumerate(frames_with_references(catalog, units))]
 
     def process(self, task: FrameUnit) -> UnitResult:
         from openastro.quality.frame_pass import measure_frame

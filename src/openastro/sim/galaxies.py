@@ -86,6 +86,15 @@ def _field_galaxies(index: int, field: Field, mag_range: tuple[float, float], rn
 BULGE_WEIGHT = {"g": 0.8, "V": 0.9, "r": 1.0, "i": 1.15}
 
 
+def galaxy_band(filter_name: str) -> str:
+    """The band galaxy colours are given for that is nearest a frame's FILTER (V for unknown or clear filters)."""
+    name = filter_name.strip()
+    for band in ("g", "r", "i", "V"):
+        if name in (band, band.upper(), band.lower(), f"{band}'", f"SDSS {band}", f"{band}p"):
+            return band
+    return "V"
+
+
 def band_offset(band: str, g_r: np.ndarray | float, r_i: np.ndarray | float) -> np.ndarray:
     """Magnitude in `band` minus r for the colours given (V from Jester et al. 2005)."""
     g_r, r_i = np.asarray(g_r, dtype=float), np.asarray(r_i, dtype=float)

@@ -3,15 +3,30 @@
 from __future__ import annotations
 
 import math
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
+import pandas as pd
 
 from openastro.sim.galaxies import TRUNCATE, profile
 from openastro.sim.psf import PSF
 
 MAX_HALF = 96  # stamp half-size cap (px): the brightest galaxies are cut beyond it, as a real stamp would be
 DONUT_OVERSAMPLE = 4
+
+
+@dataclass
+class GalaxyLight:
+    """The galaxies on one frame: their rows (sim/galaxies.py COLUMNS), pixel centres, electrons, the frame's CD
+    matrix (deg/px) and its band."""
+
+    rows: pd.DataFrame
+    x: np.ndarray
+    y: np.ndarray
+    flux: np.ndarray
+    cd: np.ndarray
+    band: str
 
 
 def galsim_psf(psf: PSF) -> Any:

@@ -45,6 +45,7 @@ class Plan:
     transients: list[Transient]
     dmag: dict[str, tuple[np.ndarray, np.ndarray]]  # field -> (variable-star rows, offsets [star, frame])
     frame_col: np.ndarray  # frame -> its column in the dmag matrix of its field
+    galaxies: pd.DataFrame  # one row per galaxy (sim/galaxies.py COLUMNS); empty when galaxies are off
 
 
 def plan_frames(cfg: SimConfig, sites: list[Site], fields: list[Field]) -> pd.DataFrame:
@@ -92,6 +93,16 @@ def light_curves(frames: pd.DataFrame, fields: list[Field], stars: dict[str, np.
     return dmag, frame_col
 
 
+def plan_galaxies(cfg: SimConfig, fields: list[Field]) -> pd.DataFrame:
+    """The galaxies of every field (none when sim.galaxies.enabled is false)."""
+    from openastro.sim.galaxies import COLUMNS, make_galaxies
+
+    g = cfg.galaxies
+    if not g.enabled:
+        return pd.DataFrame(columns=list(COLUMNS))
+    return pd.DataFrame(make_galaxies(fields, tuple(g.mag_range), stream(cfg.seed, STREAM["galaxies"]), g.density))
+
+
 def make_plan(cfg: SimConfig) -> Plan:
     """Sites, fields, stars, variability, transients and the frame list, all from the seed."""
     from openastro.core.offline import configure
@@ -101,6 +112,7 @@ def make_plan(cfg: SimConfig) -> Plan:
     fields = place_fields(cfg.n_fields, sites, cfg.start_date, cfg.airmass_limit, cfg.frame_size,
                           stream(cfg.seed, STREAM["fields"]))
     stars = make_stars(fields, cfg.stars_per_field, tuple(cfg.mag_range), stream(cfg.seed, STREAM["stars"]))
+    galaxies = plan_galaxies(cfg, fields)
     reference = reference_catalog(stars, stream(cfg.seed, STREAM["reference"]))
     frames = plan_frames(cfg, sites, fields)
 
@@ -121,10 +133,12 @@ def make_plan(cfg: SimConfig) -> Plan:
     transients: list[Transient] = []
     for f in fields:
         counts = tuple(int(rng.poisson(m)) for m in (v.supernovae_per_field, v.novae_per_field,
-                                                      v.asteroids_per_field))
+                                                      v.asteroids_per_field, v.nuclear_per_field))
         own = stars["field_id"] == f.field_id
-        transients += make_transients(f, counts, inner, t_first, t_last, stars["ra"][own], stars["dec"][own], rng)
-    return Plan(sites, fields, stars, reference, classes, params, flares, frames, transients, dmag, frame_col)
+        transients += make_transients(f, counts, inner, t_first, t_last, stars["ra"][own], stars["dec"][own], rng,
+                                      galaxies[galaxies["field_id"] == f.field_id])
+    return Plan(sites, fields, stars, reference, classes, params, flares, frames, transients, dmag, frame_col,
+                galaxies)
 
 
 def simulate(config: SimConfig, out_dir: Path, progress: Callable[[int, int], None] | None = None) -> SimSummary:

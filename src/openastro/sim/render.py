@@ -9,6 +9,7 @@ import numpy as np
 
 from openastro.sim import defects
 from openastro.sim.detector import Detector, read_out
+from openastro.sim.hostdraw import GalaxyLight, draw_galaxies
 from openastro.sim.psf import PSF, add_sources
 from openastro.sim.sites import Site
 
@@ -42,11 +43,13 @@ def sky_light(row: Any, size: int) -> np.ndarray:
 
 
 def render_frame(row: Any, site: Site, det: Detector, size: int, exposure_s: float, stars: Sources,
-                 transients: Sources, rng: np.random.Generator,
-                 want_mask: bool) -> tuple[np.ndarray, np.ndarray | None]:
+                 transients: Sources, rng: np.random.Generator, want_mask: bool,
+                 galaxies: GalaxyLight | None = None) -> tuple[np.ndarray, np.ndarray | None]:
     """The 16-bit frame and, when asked, a mask of the pixels lit by transients."""
     light = sky_light(row, size)
     psf = frame_psf(row, site)
+    if galaxies is not None and len(galaxies.flux):
+        draw_galaxies(light, galaxies.rows, galaxies.x, galaxies.y, galaxies.flux, psf, galaxies.cd, galaxies.band)
     flux = stars.flux * (1 + rng.normal(0, float(row.scintillation), len(stars.flux)))
     if row.dew_level > 0:
         halo, flux = defects.dew_halos(size, stars.x, stars.y, flux, float(row.dew_level), float(row.fwhm_px))

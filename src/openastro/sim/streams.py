@@ -7,7 +7,7 @@ import zlib
 import numpy as np
 
 STREAM = {"fields": 1, "stars": 2, "reference": 3, "weather": 4, "conditions": 5, "variability": 6,
-          "transients": 7, "site_series": 8, "frame": 100, "detector": 200,
+          "transients": 7, "site_series": 8, "galaxies": 9, "frame": 100, "detector": 200,
           "template": 300}
 
 

@@ -1,4 +1,5 @@
-"""Transients: supernovae (Ia, IIP), novae and moving main-belt asteroids, placed away from catalog stars."""
+"""Transients: supernovae (Ia, IIP) on host galaxies, nuclear transients (TDE, AGN flare) at galaxy centres,
+novae and moving main-belt asteroids (placed away from catalog stars)."""
 
 from __future__ import annotations
 
@@ -12,6 +13,7 @@ from openastro.sim.fields import Field, far_from_stars
 
 MIN_STAR_SEP_ARCSEC = 6.0
 FAINT = 40.0  # magnitude used for "no light yet"
+HOSTLESS = 0.05  # supernovae with no galaxy under them (faint dwarf hosts below the catalogue)
 
 
 @dataclass
@@ -19,8 +21,8 @@ class Transient:
     """One transient; the light curve and (for asteroids) the motion are functions of time."""
 
     transient_id: str
-    kind: str  # supernova, nova, asteroid
-    subtype: str  # Ia, IIP, classical, main-belt
+    kind: str  # supernova, nuclear, nova, asteroid
+    subtype: str  # Ia, IIP, TDE, AGN flare, classical, main-belt
     field_id: str
     ra: float  # at t_ref for asteroids
     dec: float
@@ -31,12 +33,16 @@ class Transient:
     amplitude: float = math.nan  # nova outburst amplitude (mag)
     rate_arcsec_min: float = math.nan
     position_angle: float = math.nan  # deg, east of north
+    host_id: int = -1  # galaxy_id of the host (-1: none)
+    host_offset_arcsec: float = math.nan  # from the host's centre
 
     def mag(self, t: np.ndarray) -> np.ndarray:
         """V magnitude at times t (MJD); FAINT before a supernova explodes."""
         dt = np.asarray(t, dtype=float) - self.t_ref
         if self.kind == "asteroid":
             return np.full_like(dt, self.peak_mag)
+        if self.kind == "nuclear":
+            return self.peak_mag + _nuclear_fade(self.subtype, dt, self.rise_days, self.decline)
         if self.kind == "nova":
             rising = self.amplitude * np.clip(-dt / self.rise_days, 0.0, 1.0)
             return self.peak_mag + np.where(dt < 0, rising, np.minimum(2.0 * dt / self.decline, self.amplitude))
@@ -64,6 +70,45 @@ class Transient:
         return asdict(self)
 
 
+def _nuclear_fade(subtype: str, dt: np.ndarray, rise: float, decline: float) -> np.ndarray:
+    """Magnitudes below peak: a TDE rises as a Gaussian and fades as t^(-5/3) (van Velzen et al. 2021); an AGN
+    flare rises and falls as a Gaussian of `decline` days."""
+    with np.errstate(divide="ignore"):
+        if subtype == "TDE":
+            before = 1.0857 * (dt / rise) ** 2 / 2
+            after = 2.5 * 5 / 3 * np.log10(1 + np.clip(dt, 0, None) / decline)
+            return np.minimum(np.where(dt < 0, before, after), FAINT)
+        width = np.where(dt < 0, rise, decline)
+        return np.minimum(1.0857 * (dt / width) ** 2 / 2, FAINT)
+
+
+def host_spot(host: pd.Series, rng: np.random.Generator) -> tuple[float, float, float]:
+    """RA, Dec and offset (arcsec) of a point drawn from the host's own light (GalSim photon shooting), so that
+    most fall within 1-2 half-light radii, following bulge, disc and arms."""
+    import galsim
+
+    from openastro.sim.galaxies import profile
+
+    photons = profile(host).shoot(16, galsim.BaseDeviate(int(rng.integers(1, 2**31))))
+    bright = np.flatnonzero(photons.flux > 0)  # a dust lane shoots negative photons: never a spot
+    k = int(bright[0]) if len(bright) else 0
+    east, north = float(photons.x[k]), float(photons.y[k])
+    dec = float(host["dec"]) + north / 3600.0
+    ra = (float(host["ra"]) + east / 3600.0 / math.cos(math.radians(float(host["dec"])))) % 360.0
+    return ra, dec, math.hypot(east, north)
+
+
+def pick_host(galaxies: pd.DataFrame, rng: np.random.Generator, nuclear: bool = False) -> pd.Series | None:
+    """A host galaxy, with probability following its light (supernova rates follow stellar mass); a nuclear
+    transient needs a bulge or an elliptical."""
+    if nuclear:
+        galaxies = galaxies[galaxies["bulge_frac"] > 0.2]
+    if galaxies.empty:
+        return None
+    weight = 10 ** (-0.4 * (galaxies["mag"].to_numpy() - galaxies["mag"].min()))
+    return galaxies.iloc[int(rng.choice(len(galaxies), p=weight / weight.sum()))]
+
+
 def _spot(field: Field, half_deg: float, stars_ra: np.ndarray, stars_dec: np.ndarray,
           rng: np.random.Generator) -> tuple[float, float]:
     """A random position near the field centre that is not on a catalog star."""
@@ -76,19 +121,44 @@ def _spot(field: Field, half_deg: float, stars_ra: np.ndarray, stars_dec: np.nda
     return float(ra), float(dec)
 
 
-def make_transients(field: Field, counts: tuple[int, int, int], half_deg: float, t_start: float, t_end: float,
-                    stars_ra: np.ndarray, stars_dec: np.ndarray, rng: np.random.Generator) -> list[Transient]:
-    """The supernovae, novae and asteroids of one field (counts in that order) over [t_start, t_end]."""
+def _inner(galaxies: pd.DataFrame | None, field: Field, half_deg: float) -> pd.DataFrame:
+    """The galaxies within `half_deg` of the field centre (where every site's frame looks)."""
+    if galaxies is None or galaxies.empty:
+        return pd.DataFrame()
+    cos = math.cos(math.radians(field.dec))
+    dra = ((galaxies["ra"] - field.ra + 180.0) % 360.0 - 180.0) * cos
+    return galaxies[(dra.abs() < half_deg) & ((galaxies["dec"] - field.dec).abs() < half_deg)]
+
+
+def make_transients(field: Field, counts: tuple[int, ...], half_deg: float, t_start: float, t_end: float,
+                    stars_ra: np.ndarray, stars_dec: np.ndarray, rng: np.random.Generator,
+                    galaxies: pd.DataFrame | None = None) -> list[Transient]:
+    """The supernovae, novae, asteroids and nuclear transients of one field (counts in that order) over
+    [t_start, t_end]; supernovae sit on hosts drawn from `galaxies` (a few hostless), nuclear ones at centres."""
     out: list[Transient] = []
-    n_sn, n_nova, n_ast = counts
+    n_sn, n_nova, n_ast, n_nuclear = (*counts, 0)[:4]
+    hosts = _inner(galaxies, field, half_deg)
     for _ in range(n_sn):
-        ra, dec = _spot(field, half_deg, stars_ra, stars_dec, rng)
+        host = None if rng.random() < HOSTLESS else pick_host(hosts, rng)
+        if host is None:
+            (ra, dec), host_id, offset = _spot(field, half_deg, stars_ra, stars_dec, rng), -1, math.nan
+        else:
+            (ra, dec, offset), host_id = host_spot(host, rng), int(host["galaxy_id"])
         ia = rng.random() < 0.7
         out.append(Transient("", "supernova", "Ia" if ia else "IIP", field.field_id, ra, dec,
                              t_ref=rng.uniform(t_start - 25.0, t_end + 12.0),
                              peak_mag=rng.uniform(14.0, 18.5) if ia else rng.uniform(15.0, 19.0),
                              rise_days=rng.uniform(16.0, 20.0) if ia else rng.uniform(8.0, 12.0),
-                             decline=1 / 15.0 if ia else 0.008))
+                             decline=1 / 15.0 if ia else 0.008, host_id=host_id, host_offset_arcsec=offset))
+    for _ in range(n_nuclear):
+        host = pick_host(hosts, rng, nuclear=True)
+        if host is None:
+            continue
+        tde = rng.random() < 0.6
+        out.append(Transient("", "nuclear", "TDE" if tde else "AGN flare", field.field_id, float(host["ra"]),
+                             float(host["dec"]), t_ref=rng.uniform(t_start - 20.0, t_end + 10.0),
+                             peak_mag=rng.uniform(15.5, 18.5), rise_days=rng.uniform(15.0, 30.0),
+                             decline=rng.uniform(30.0, 80.0), host_id=int(host["galaxy_id"]), host_offset_arcsec=0.0))
     for _ in range(n_nova):
         ra, dec = _spot(field, half_deg, stars_ra, stars_dec, rng)
         out.append(Transient("", "nova", "classical", field.field_id, ra, dec,
@@ -101,7 +171,7 @@ def make_transients(field: Field, counts: tuple[int, int, int], half_deg: float,
                              t_ref=rng.uniform(t_start, t_end), peak_mag=rng.uniform(15.5, 19.5),
                              rate_arcsec_min=rng.uniform(0.25, 1.0), position_angle=rng.uniform(0, 360.0)))
     for i, tr in enumerate(out):
-        tr.transient_id = f"{field.field_id}-{tr.kind[:2].upper()}{i + 1:02d}"
+        tr.transient_id = f"{field.field_id}-{tr.kind[:2].upper()}{i + 1:02d}"  # SU, NU, NO, AS
     return out
 
 

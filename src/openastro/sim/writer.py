@@ -15,12 +15,15 @@ from openastro.sim import network, truth
 from openastro.sim.defects import ramp_at
 from openastro.sim.detector import make_detector, master_frames
 from openastro.sim.fitsout import frame_wcs, header_cards, write_fits
+from openastro.sim.galaxies import band_offset, galaxy_band
+from openastro.sim.hostdraw import MAX_HALF, GalaxyLight
 from openastro.sim.render import Sources, render_frame
 from openastro.sim.sky import e_per_second
 from openastro.sim.streams import STREAM, site_stream, stream
 from openastro.sim.templates import template_rows, template_table
 from openastro.sim.transients import transient_table
 
+GALAXY_REFERENCE = ("galaxy_id", "field_id", "ra", "dec", "mag", "g_r", "r_i", "re_arcsec", "q", "pa_deg", "kind")
 MARGIN_PX = 12  # sources this far outside the frame still spill light onto it
 
 
@@ -29,8 +32,11 @@ def write_reference(plan: network.Plan, ref_dir: Path) -> dict[str, Path]:
     fields = pd.DataFrame([{"field_id": f.field_id, "name": f.name, "ra": f.ra, "dec": f.dec} for f in plan.fields])
     stars = pd.DataFrame({k: plan.reference[k] for k in ("field_id", "star_id", "ra", "dec", "mag", "color")})
     sites = pd.DataFrame([s.to_row() for s in plan.sites])
+    # a survey's galaxy catalogue (Legacy Survey-like): positions, r magnitudes, colours and shapes
+    galaxies = plan.galaxies[[c for c in GALAXY_REFERENCE if c in plan.galaxies]]
     return {"fields": truth.write_table(fields, ref_dir / "fields.parquet"),
             "field_stars": truth.write_table(stars, ref_dir / "field_stars.parquet"),
+            "field_galaxies": truth.write_table(galaxies, ref_dir / "field_galaxies.parquet"),
             "sites": truth.write_table(sites, ref_dir / "sites.parquet")}
 
 
@@ -128,6 +134,22 @@ def _iso_dates(mjd: np.ndarray) -> list[str]:
     return list(Time(mjd, format="mjd", scale="utc", precision=3).isot)
 
 
+def _galaxy_light(galaxies: pd.DataFrame | None, row: Any, wcs, size: int, cfg: SimConfig) -> GalaxyLight | None:
+    """The galaxies whose light reaches the frame, with their electrons in its band, seeing the same clouds as
+    the stars."""
+    if galaxies is None or galaxies.empty:
+        return None
+    x, y = wcs.wcs_world2pix(galaxies["ra"].to_numpy(), galaxies["dec"].to_numpy(), 0)
+    reach = MAX_HALF
+    near = (x > -reach) & (x < size + reach) & (y > -reach) & (y < size + reach)
+    rows = galaxies[near]
+    band = galaxy_band(cfg.filter)
+    mags = rows["mag"].to_numpy() + band_offset(band, rows["g_r"].to_numpy(), rows["r_i"].to_numpy())
+    clouds = np.minimum(ramp_at(x[near], y[near], size, row.cloud_gx, row.cloud_gy), 1 / row.transparency)
+    flux = e_per_second(mags, row.zero_point) * cfg.exposure_s * clouds
+    return GalaxyLight(rows, x[near], y[near], flux, np.asarray(wcs.wcs.cd), band)
+
+
 def _write_frame(plan: network.Plan, cfg: SimConfig, out_dir: Path, row: Any, index: int, date_obs: str,
                  detectors: dict, field_rows: dict, star_flux: truth.StarFluxWriter,
                  template: bool = False) -> list[dict]:
@@ -149,8 +171,10 @@ def _write_frame(plan: network.Plan, cfg: SimConfig, out_dir: Path, row: Any, in
     trans, trans_rows = (Sources.empty(), []) if template else _transient_sources(plan, row, wcs, size,
                                                                                 cfg.exposure_s)
     rng = stream(cfg.seed, STREAM["template" if template else "frame"], index)
+    galaxies = _galaxy_light(plan.galaxies[plan.galaxies["field_id"] == row.field_id], row, wcs, size, cfg)
     data, mask = render_frame(row, site, detectors[site.site_id], size, cfg.exposure_s,
-                              Sources(x[near], y[near], flux[near]), trans, rng, cfg.write_masks and not template)
+                              Sources(x[near], y[near], flux[near]), trans, rng, cfg.write_masks and not template,
+                              galaxies)
     write_fits(out_dir / row.file, data, header_cards(site, row, date_obs, cfg.filter, cfg.exposure_s, wcs))
     if mask is not None:
         write_fits(out_dir / "truth" / "masks" / Path(row.file).name, mask)

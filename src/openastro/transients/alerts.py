@@ -65,10 +65,10 @@ class Alert:
 
     def cutouts(self, size: int = STAMP_SIZE) -> np.ndarray:
         """(3, size, size) float32: science, reference (template), difference; centred, NaN-padded."""
-        return np.stack([_centred(stamp, size) for stamp in (self.science, self.template, self.difference)])
+        return np.stack([centred(stamp, size) for stamp in (self.science, self.template, self.difference)])
 
 
-def _centred(stamp: np.ndarray, size: int) -> np.ndarray:
+def centred(stamp: np.ndarray, size: int) -> np.ndarray:
     """The stamp placed at the centre of a size x size NaN canvas (cropped when larger)."""
     rows, cols = stamp.shape
     return cutout(stamp, (cols - 1) / 2, (rows - 1) / 2, size)

@@ -147,9 +147,39 @@ def evaluate_unet(workdir: Path | str = "openastro-work", config: Any = None, mo
 
 def evaluate_realbogus(workdir: Path | str = "openastro-work", config: Any = None, model: Path | str | None = None,
                        argv: list[str] | None = None, progress: bool = False, *, chunks: int | None = None,
-                       seed: int | None = None) -> dict[str, Any]:
-    """`openastro evaluate realbogus`: stamp metrics of a real/bogus CNN on held-out simulated chunks."""
+                       seed: int | None = None, real: Path | str | None = None) -> dict[str, Any]:
+    """`openastro evaluate realbogus`: stamp metrics of a real/bogus CNN on held-out simulated chunks, or with
+    `real`, on a folder of labelled real alerts (transients/realdata.py)."""
+    if real is not None:
+        return _evaluate_real(workdir, config, model, argv, Path(real))
     return _evaluate("realbogus", workdir, config, model, argv, progress, chunks, seed)
+
+
+def _evaluate_real(workdir: Path | str, config: Any, model: Path | str | None, argv: list[str] | None,
+                   real: Path) -> dict[str, Any]:
+    """Real-alert metrics of a saved real/bogus model; logged to MLflow and the run folder like any evaluation."""
+    import json
+
+    from openastro.core.config import load_config
+    from openastro.core.workspace import Workspace
+    from openastro.ml.registry import load_model, resolve_model
+    from openastro.ml.tracking import numeric, tracking
+    from openastro.transients.realdata import evaluate_on_real
+
+    ws = Workspace.open(workdir)
+    config = config or load_config()
+    folder = resolve_model("realbogus", model, ws.root, config)
+    est = load_model("realbogus", folder, backend=config.transients.backend, threads=config.transients.threads)
+    run_dir = ws.new_run("evaluate-realbogus-real", config, argv)
+    with tracking(ws.root, "realbogus", f"evaluate-realbogus-real-{real.name}") as mlrun:
+        import mlflow
+
+        metrics = evaluate_on_real(est, real)
+        mlflow.log_params({"model": str(folder), "real": str(real)})
+        mlflow.log_metrics(numeric("real", metrics, nested=True))
+    summary = {"model": str(folder), "real": metrics, "mlflow_run_id": mlrun.info.run_id, "run_dir": str(run_dir)}
+    (run_dir / "summary.json").write_text(json.dumps(summary, indent=1, default=str))
+    return summary
 
 
 def _evaluate(name: str, workdir: Path | str, config: Any, model: Path | str | None, argv: list[str] | None,

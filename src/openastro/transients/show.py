@@ -50,6 +50,18 @@ def metrics_table(test: dict[str, Any], title: str) -> Any:
     return table
 
 
+def _value_table(values: dict[str, Any], title: str) -> Any:
+    """A rich Table of name/value rows."""
+    from rich.table import Table
+
+    table = Table(title=title)
+    table.add_column("metric")
+    table.add_column("value")
+    for key, value in values.items():
+        table.add_row(key, _num(value) if isinstance(value, float) else str(value))
+    return table
+
+
 def energy_line(energy: dict[str, Any]) -> str:
     """Energy and CO2 of the training, and whether they were measured or estimated."""
     how = "estimate" if energy.get("is_estimate") else f"measured by {energy.get('method')}"
@@ -68,8 +80,15 @@ def train_summary(summary: dict[str, Any]) -> None:
 
 
 def evaluate_summary(summary: dict[str, Any]) -> None:
-    """Held-out metrics of a saved model on test chunks it never saw."""
-    _print(metrics_table(summary["test"], f"{summary['model']} on test chunks {summary['test_chunks']}"))
+    """Held-out metrics of a saved model on test chunks it never saw, or on labelled real alerts."""
+    if "real" in summary:
+        real = summary["real"]
+        _print(_value_table({k: v for k, v in real.items() if not isinstance(v, dict)},
+                            f"{summary['model']} on real alerts in {real['folder']}"))
+        by_class = {k: f"{v:.3f} of {real['alerts_by_class'][k]}" for k, v in real["fraction_real_by_class"].items()}
+        _print(_value_table(by_class, "fraction scored real, by class (every one is real)"))
+    else:
+        _print(metrics_table(summary["test"], f"{summary['model']} on test chunks {summary['test_chunks']}"))
     print(f"mlflow run: {summary['mlflow_run_id']}")
 
 
