@@ -94,7 +94,7 @@ def test_version_1_catalog_migrates_to_the_latest_keeping_its_rows(tmp_path):
                 "('photometry', 'f1', 'ok')")
     con.close()
     with Catalog(path) as cat:
-        assert cat.version() == SCHEMA_VERSION == 5
+        assert cat.version() == SCHEMA_VERSION == 6
         assert cat.scalar("SELECT score FROM candidates WHERE candidate_id = 'c1'") == 0.9
         cand = set(cat.query("SELECT column_name FROM information_schema.columns WHERE table_name = 'candidates'")
                    ["column_name"])
@@ -109,6 +109,10 @@ def test_version_1_catalog_migrates_to_the_latest_keeping_its_rows(tmp_path):
         assert {"mjd", "bjd_tdb"} <= set(lc["column_name"]) and cat.count("lightcurves") == 0
         assert cat.query("SELECT stage FROM stage_runs")["stage"].tolist() == ["photometry"]
         assert {"periodograms", "frame_previews", "vetting"} <= set(cat.tables())
+        # version 6: the galaxy catalogue, and detections say which galaxy they lie on
+        assert cat.count("field_galaxies") == 0
+        src = cat.query("SELECT column_name FROM information_schema.columns WHERE table_name = 'sources'")
+        assert "galaxy_id" in set(src["column_name"])
 
 
 def test_frame_features_columns_follow_the_feature_table():

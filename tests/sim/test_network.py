@@ -518,7 +518,8 @@ def test_import_is_cheap():
 def test_templates_are_an_earlier_transient_free_epoch(tmp_path):
     """Template frames: the sharpest clean frames of each site and field, 60 days earlier, without transients."""
     cfg, summary, _ = run(tmp_path / "out", "sim.template_frames=2", "sim.n_fields=1",
-                          "sim.variability.supernovae_per_field=20", "sim.sites=[\"Siding Spring\"]")
+                          "sim.variability.supernovae_per_field=20", "sim.sites=[\"Siding Spring\"]",
+                          "sim.galaxies.enabled=false")  # on a host, the template holds the host's light there
     out = tmp_path / "out"
     table = pd.read_parquet(out / "reference" / "templates.parquet")
     truth = pd.read_parquet(out / "truth" / "frames.parquet")

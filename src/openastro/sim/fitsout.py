@@ -87,6 +87,9 @@ def write_fits(path: Path, data: np.ndarray, cards: list[tuple[str, Any, str]] |
     header = fits.Header(cards or [])
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(path.name + ".part")
-    # CHECKSUM/DATASUM let any reader (ours, fitsverify) catch a frame corrupted on disk or in transfer
-    fits.PrimaryHDU(data=data, header=header).writeto(tmp, overwrite=True, checksum=True)
+    # CHECKSUM/DATASUM let any reader (ours, fitsverify) catch a frame corrupted on disk or in transfer; a fixed
+    # comment instead of astropy's timestamp keeps a seed's frames identical byte for byte
+    hdu = fits.PrimaryHDU(data=data, header=header)
+    hdu.add_checksum(when="FITS standard checksums")
+    hdu.writeto(tmp, overwrite=True)
     os.replace(tmp, path)

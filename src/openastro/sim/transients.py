@@ -101,6 +101,8 @@ def host_spot(host: pd.Series, rng: np.random.Generator) -> tuple[float, float, 
 def pick_host(galaxies: pd.DataFrame, rng: np.random.Generator, nuclear: bool = False) -> pd.Series | None:
     """A host galaxy, with probability following its light (supernova rates follow stellar mass); a nuclear
     transient needs a bulge or an elliptical."""
+    if galaxies.empty:
+        return None
     if nuclear:
         galaxies = galaxies[galaxies["bulge_frac"] > 0.2]
     if galaxies.empty:
