@@ -75,6 +75,16 @@ def info(workspace: Where = DEFAULT_WORKDIR) -> dict[str, Any]:
     return nightly.workspace_info(_root(workspace))
 
 
+def realism(workspace: Where = DEFAULT_WORKDIR, real: Path | str | None = None, pixel_scale: float | None = None,
+            out: Path | str | None = None) -> dict[str, Any]:
+    """The simulated sky against published numbers (galaxy counts, sizes, morphology, sky per site), and with
+    `real`, a simulated frame beside that real frame at its pixel scale and depth."""
+    from openastro.sim.realism import workspace_realism
+
+    return workspace_realism(_root(workspace), None if real is None else Path(real), pixel_scale,
+                             None if out is None else Path(out))
+
+
 def periods(*files: Path | str, method: str | None = None, top: int | None = None, plot: Path | str | None = None,
             config: Path | str | None = None, set: Overrides = None) -> list[dict[str, Any]]:
     """Period search of light-curve files (Kepler/TESS FITS, CSV, ECSV): one dict per file, with `error` for a

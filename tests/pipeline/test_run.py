@@ -121,6 +121,18 @@ def test_run_end_to_end(simulated, tmp_path, cli):
     assert (stage["processed"], stage["skipped"]) == (n_site, n_frames - n_site)
 
 
+def test_realism_checks_the_measured_sky_and_draws_a_side_by_side(simulated, realdata, tmp_path, cli):
+    ws = _copy(simulated[0], tmp_path / "ws")
+    cli("run", "--workdir", ws, "--json", "--set", "run.stages=['photometry']")
+    frame = realdata / "ccd" / "sep_eso_ntt_emmi_image.fits"
+    code, out, err = cli("realism", "--workdir", ws, "--real", frame, "--pixel-scale", "0.35", "--json")
+    assert code == 0, err
+    result = json.loads(out)
+    skies = [c for c in result["checks"] if "darkest measured sky" in c["name"]]
+    assert len(skies) == 2 and all(c["passed"] for c in skies)  # each site's sky as its catalogue says
+    assert Path(result["side_by_side"]).stat().st_size > 10_000 and (ws / "realism" / "realism.json").is_file()
+
+
 def test_a_photometry_setting_redoes_the_photometry_not_the_verdicts(simulated, tmp_path):
     """One pass per frame writes its photometry, features and preview; a changed aperture redoes every frame's
     photometry, but its features come out the same, so the quality stage (built on their digests) is not redone."""

@@ -143,3 +143,14 @@ def test_nuclear_light_curves_peak_once_and_fade(subtype):
                   decline=50.0)
     mags = t.mag(np.array([40.0, 80.0, 100.0, 150.0, 300.0]))
     assert mags[2] == pytest.approx(17.0) and mags[0] > mags[1] > mags[2] < mags[3] < mags[4]
+
+
+def test_realism_checks_pass_on_the_population_and_fail_on_a_wrong_one(population):
+    from openastro.sim.realism import galaxy_checks
+
+    checks = {c.name: c for c in galaxy_checks(population, pd.DataFrame())}
+    assert all(c.passed for c in checks.values()), [c.to_dict() for c in checks.values() if not c.passed]
+    assert len(checks) == 7
+    too_big = population.assign(re_arcsec=population["re_arcsec"] * 4)
+    failed = [c.name for c in galaxy_checks(too_big, pd.DataFrame()) if not c.passed]
+    assert failed == ["median half-light radius at r = 18-20 (arcsec)", "median half-light radius at r = 22.5-23 (arcsec)"]

@@ -89,6 +89,24 @@ def info(workdir: Workdir = DEFAULT_WORKDIR, as_json: Json = False) -> None:
     _emit(api.info(workdir), as_json, show.info_summary)
 
 
+@commands.command()
+def realism(
+    real: Annotated[Path | None, typer.Option(help="A real frame to show beside a simulated one.")] = None,
+    pixel_scale: Annotated[float | None, typer.Option(help="The real frame's pixel scale (arcsec/px) when its "
+                                                      "header has no WCS.")] = None,
+    out: Annotated[Path | None, typer.Option("--out", "-o", help="Folder for realism.json and the PNG; default "
+                                             "WORKDIR/realism.")] = None,
+    workdir: Workdir = DEFAULT_WORKDIR,
+    as_json: Json = False,
+) -> None:
+    """The simulated sky against published numbers (galaxy counts, sizes, morphology, sky per site), and a
+    simulated frame beside a real one."""
+    from openastro import api
+    from openastro.pipeline import show
+
+    _emit(api.realism(workdir, real, pixel_scale, out), as_json, show.realism_summary)
+
+
 @config_app.command("show")
 def config_show(config: ConfigFile = None, set_: Overrides = None, as_json: Json = False) -> None:
     """Print the resolved configuration (defaults, then --config, then --set)."""

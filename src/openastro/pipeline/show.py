@@ -64,3 +64,13 @@ def info_summary(result: dict[str, Any]) -> None:
     console.print(f"workspace {result['workdir']} (schema version {result['schema_version']})")
     console.print(_table("catalog tables", [{"table": t, "rows": n} for t, n in result["tables"].items()]))
     console.print(_table("sites", result["sites"]))
+
+
+def realism_summary(result: dict[str, Any]) -> None:
+    """Each realism check with its published range and whether it passed, then the PNG."""
+    rows = [{"check": c["name"], "value": None if c["value"] is None else round(c["value"], 3),
+             "range": f"{c['low']:g} to {c['high']:g}", "source": c["source"], "ok": "yes" if c["passed"] else "NO"}
+            for c in result["checks"]]
+    _console().print(_table(f"realism: {result['passed']} passed, {result['failed']} failed", rows))
+    if "side_by_side" in result:
+        _console().print(f"side by side: {result['side_by_side']}")
