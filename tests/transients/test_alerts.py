@@ -13,6 +13,7 @@ import pytest
 from openastro.core.errors import InputError
 from openastro.transients.alerts import alert_fields, decode_stamp, read_alerts, save_cutout_pngs
 from openastro.transients.cutouts import augment, cutout, normalise_triplet, stamp_triplet
+from tests.campaign.mutate import rewrite_avro, stamp
 
 
 @pytest.fixture(scope="module")
@@ -189,24 +190,12 @@ def test_stored_cutouts_clip_saturated_values_instead_of_overflowing():
 
 def _rewritten(source, path, change):
     """The packet `source` written again to `path` with `change(record)` applied to its one record."""
-    import fastavro
-
-    with source.open("rb") as handle:
-        reader = fastavro.reader(handle)
-        schema, records = reader.writer_schema, list(reader)
-    for record in records:
-        change(record)
-    with path.open("wb") as handle:
-        fastavro.writer(handle, schema, records)
+    rewrite_avro(source, path, change)
     return path
 
 
 def _stamp(shape) -> bytes:
-    from astropy.io import fits
-
-    buffer = io.BytesIO()
-    fits.PrimaryHDU(np.ones(shape, np.float32)).writeto(buffer)
-    return gzip.compress(buffer.getvalue())
+    return stamp(shape)
 
 
 def test_object_id_cannot_lead_the_pngs_out_of_their_folder(transients, tmp_path, cli):
