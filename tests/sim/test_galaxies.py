@@ -154,3 +154,24 @@ def test_realism_checks_pass_on_the_population_and_fail_on_a_wrong_one(populatio
     too_big = population.assign(re_arcsec=population["re_arcsec"] * 4)
     failed = [c.name for c in galaxy_checks(too_big, pd.DataFrame()) if not c.passed]
     assert failed == ["median half-light radius at r = 18-20 (arcsec)", "median half-light radius at r = 22.5-23 (arcsec)"]
+
+
+def test_bands_match_the_published_sky_extinction_and_colours():
+    from openastro.sim.bands import BANDS, band, offset_from_v, star_colours, transient_colours
+
+    v_dark = 21.75  # pristine V
+    sky = {name: v_dark + BANDS[name].sky_offset for name in "griz"}
+    assert 22.0 <= sky["g"] <= 22.3 and 21.0 <= sky["r"] <= 21.3 and 20.0 <= sky["i"] <= 20.5
+    assert 19.0 <= sky["z"] <= 19.5
+    k_v = 0.14  # a typical site's V extinction (mag/airmass)
+    assert 0.15 <= k_v * BANDS["g"].extinction_ratio <= 0.25 and 0.08 <= k_v * BANDS["r"].extinction_ratio <= 0.15
+    assert 0.04 <= k_v * BANDS["i"].extinction_ratio <= 0.1
+    assert band("SDSS r").name == "r" and band("g'").name == "g" and band("clear").name == "V"
+    g_r, r_i = star_colours(np.array([-0.1, 0.65, 1.5]))  # a hot star, the Sun, an M dwarf
+    assert -0.3 <= g_r[0] < 0 and 0.4 <= g_r[1] <= 0.55 and 1.3 <= g_r[2] <= 1.5 and r_i[2] > r_i[1] + 0.3
+    # V sits between g and r: g - V and V - r share g - r as Jester et al. say
+    assert np.allclose(offset_from_v("g", g_r, r_i) - offset_from_v("r", g_r, r_i), g_r)
+    peak, month = transient_colours("supernova", "Ia", np.array([0.0, 30.0]))[0]
+    assert -0.1 <= peak <= 0.1 and 0.8 <= month - peak <= 1.2
+    early = transient_colours("supernova", "IIP", np.array([-5.0]))[0][0]
+    assert early < -0.1

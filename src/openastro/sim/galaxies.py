@@ -15,6 +15,8 @@ from typing import Any
 
 import numpy as np
 
+from openastro.sim import bands
+from openastro.sim.bands import offset_from_v
 from openastro.sim.fields import STAR_ID_STRIDE, Field, tangent_to_sky
 
 GALAXY_ID_OFFSET = 700_000  # galaxy_id = field number * STAR_ID_STRIDE + OFFSET + index: never a star's id
@@ -86,27 +88,14 @@ def _field_galaxies(index: int, field: Field, mag_range: tuple[float, float], rn
 BULGE_WEIGHT = {"g": 0.8, "V": 0.9, "r": 1.0, "i": 1.15}
 
 
-def galaxy_band(filter_name: str) -> str:
-    """The band galaxy colours are given for that is nearest a frame's FILTER (V for unknown or clear filters)."""
-    name = filter_name.strip()
-    for band in ("g", "r", "i", "V"):
-        if name in (band, band.upper(), band.lower(), f"{band}'", f"SDSS {band}", f"{band}p"):
-            return band
-    return "V"
-
-
-def band_offset(band: str, g_r: np.ndarray | float, r_i: np.ndarray | float) -> np.ndarray:
-    """Magnitude in `band` minus r for the colours given (V from Jester et al. 2005)."""
-    g_r, r_i = np.asarray(g_r, dtype=float), np.asarray(r_i, dtype=float)
-    offsets = {"g": g_r, "r": 0.0 * g_r, "i": -r_i, "V": 0.41 * g_r - 0.01}
-    if band not in offsets:
-        raise ValueError(f"no galaxy colours for band {band!r}; known: {sorted(offsets)}")
-    return offsets[band]
+def band_mag(mag_r: np.ndarray, g_r: np.ndarray, r_i: np.ndarray, name: str) -> np.ndarray:
+    """Magnitudes in band `name` (a FILTER value) of galaxies with r magnitudes and colours given."""
+    return np.asarray(mag_r, float) + offset_from_v(name, g_r, r_i) - offset_from_v("r", g_r, r_i)
 
 
 def profile(galaxy: Any, band: str = "r") -> Any:
     """The galaxy's unit-flux GalSim profile on the sky (arcsec; x east, y north) in `band`."""
-    return _profile(*(_key(galaxy)), band)
+    return _profile(*(_key(galaxy)), bands.band(band).name)
 
 
 def _key(galaxy: Any) -> tuple:

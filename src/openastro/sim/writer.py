@@ -15,7 +15,7 @@ from openastro.sim import network, truth
 from openastro.sim.defects import ramp_at
 from openastro.sim.detector import make_detector, master_frames
 from openastro.sim.fitsout import frame_wcs, header_cards, write_fits
-from openastro.sim.galaxies import band_offset, galaxy_band
+from openastro.sim.galaxies import band_mag
 from openastro.sim.hostdraw import MAX_HALF, GalaxyLight
 from openastro.sim.render import Sources, render_frame
 from openastro.sim.sky import e_per_second
@@ -143,11 +143,10 @@ def _galaxy_light(galaxies: pd.DataFrame | None, row: Any, wcs, size: int, cfg: 
     reach = MAX_HALF
     near = (x > -reach) & (x < size + reach) & (y > -reach) & (y < size + reach)
     rows = galaxies[near]
-    band = galaxy_band(cfg.filter)
-    mags = rows["mag"].to_numpy() + band_offset(band, rows["g_r"].to_numpy(), rows["r_i"].to_numpy())
+    mags = band_mag(rows["mag"].to_numpy(), rows["g_r"].to_numpy(), rows["r_i"].to_numpy(), cfg.filter)
     clouds = np.minimum(ramp_at(x[near], y[near], size, row.cloud_gx, row.cloud_gy), 1 / row.transparency)
     flux = e_per_second(mags, row.zero_point) * cfg.exposure_s * clouds
-    return GalaxyLight(rows, x[near], y[near], flux, np.asarray(wcs.wcs.cd), band)
+    return GalaxyLight(rows, x[near], y[near], flux, np.asarray(wcs.wcs.cd), cfg.filter)
 
 
 def _write_frame(plan: network.Plan, cfg: SimConfig, out_dir: Path, row: Any, index: int, date_obs: str,
