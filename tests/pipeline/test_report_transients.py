@@ -144,8 +144,8 @@ def test_detections_of_one_object_make_one_card(section: str) -> None:
     caption_a, caption_c = _card_caption(section, BEST_A), _card_caption(section, BEST_C)
     assert caption_a.startswith("Alpha Peak, field F01, 2026-03-21 00:00:00 UTC, 10:00:00.00 +02:00:00")
     assert "rb 0.95" in caption_a and "U-Net 0.70" in caption_a and "S/N 12.5" in caption_a
-    assert caption_a.endswith("2 detections")
-    assert "x 10.0, y 20.0 px" in caption_c and caption_c.endswith("2 detections")
+    assert caption_a.endswith("2 detections, no catalogued host")  # these test rows name no host
+    assert "x 10.0, y 20.0 px" in caption_c and caption_c.endswith("2 detections, no catalogued host")
     for hidden in (SECOND_A, SECOND_C, BOGUS):
         assert hidden not in section
 
@@ -155,7 +155,7 @@ def test_next_objects_are_listed_without_images(section: str) -> None:
     assert row is not None
     cells = re.findall(r"<td[^>]*>([^<]*)</td>", row.group(1))
     assert cells == ["3", "Alpha Peak", "F01", "2026-03-21 00:28:48 UTC", "10:00:02.40 +02:00:00.00", "0.80", "0.70",
-                     "12.5", "1"]
+                     "12.5", "1", "no catalogued host"]
 
 
 def test_cutout_png_is_upscaled_with_nan_grey() -> None:
@@ -183,3 +183,13 @@ def test_no_candidates_with_references(tmp_path: Path) -> None:
 def test_n_candidates_default() -> None:
     assert load_config().report.n_candidates == 12
     assert ReportConfig(n_variable_stars=1, n_example_frames=1).n_candidates == 12
+
+
+def test_a_candidate_on_a_galaxy_names_its_host() -> None:
+    from types import SimpleNamespace
+
+    from openastro.pipeline.report.transients import host_text
+
+    on = SimpleNamespace(host_id=1_700_041, host_mag=16.93, host_offset=2.04)
+    assert host_text(on) == 'on galaxy 1700041 (r 16.9), 2.0" from its centre'
+    assert host_text(SimpleNamespace(host_id=pd.NA)) == "no catalogued host"

@@ -252,8 +252,13 @@ def test_candidates_stage_finds_simulated_supernovae(tmp_path, cli):
     truth = pd.read_parquet(sim_dir / "truth" / "transients.parquet")
     truth = truth[(truth["kind"] == "supernova") & (truth["mag"] < 17.5)]
     names = {Path(p).name: f for f, p in zip(frames["frame_id"], frames["path"], strict=True)}
-    found = []
+    objects = pd.read_parquet(sim_dir / "truth" / "transient_objects.parquet").set_index("transient_id")
+    found, hosts = [], []
     for row in truth.itertuples(index=False):
         mine = real[real["frame_id"] == names[Path(row.file).name]]
-        found.append(bool(len(mine)) and np.hypot(mine["x"] - row.x, mine["y"] - row.y).min() <= 3.0)
+        near = mine[np.hypot(mine["x"] - row.x, mine["y"] - row.y) <= 3.0]
+        found.append(len(near) > 0)
+        if len(near) and objects.loc[row.transient_id, "host_id"] >= 0:  # the candidate names the true host
+            hosts.append(json.loads(near["details"].iloc[0])["host_id"] == objects.loc[row.transient_id, "host_id"])
     assert len(found) >= 3 and np.mean(found) >= 0.7
+    assert len(hosts) >= 2 and np.mean(hosts) >= 0.7

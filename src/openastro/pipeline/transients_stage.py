@@ -32,7 +32,8 @@ class CandidatesStage(Stage):
     """Difference imaging, U-Net segmentation and real/bogus scores: the `candidates` table."""
 
     name = "candidates"
-    reads = ("frames", "frame_quality", "frame_features", "frame_measurements", "templates", "calibration")
+    reads = ("frames", "frame_quality", "frame_features", "frame_measurements", "templates", "calibration",
+             "field_galaxies")
     writes = ("candidates", "reference_images")
 
     settings = ("transients.reference_frames", "transients.method", "transients.scale_order",
@@ -84,8 +85,10 @@ class CandidatesStage(Stage):
             templates = [str(resolve_path(p, catalog.root)) for p in catalog.query(
                 "SELECT path FROM templates WHERE site_id = ? AND field_id = ? ORDER BY path", [site, field])["path"]]
             ref = catalog.root / "references" / site / f"{field}.fits"
+            galaxies = catalog.query("SELECT galaxy_id, ra, dec, mag, re_arcsec FROM field_galaxies "
+                                     "WHERE field_id = ?", [field])
             tasks.append(FieldTask(unit, site, field, frames, templates, str(ref), unet, realbogus,
-                                   settings, masters.get(site, {})))
+                                   settings, masters.get(site, {}), galaxies))
         return tasks
 
     def process(self, task: FieldTask) -> UnitResult:

@@ -39,7 +39,8 @@ class SearchSettings:
 
 @dataclass
 class FieldTask:
-    """One field at one site: its frames (path, quality, FWHM), templates, models, masters and settings."""
+    """One field at one site: its frames (path, quality, FWHM), templates, models, masters, settings and
+    galaxies."""
 
     unit: str
     site_id: str
@@ -51,6 +52,7 @@ class FieldTask:
     realbogus_dir: str
     settings: SearchSettings
     masters: dict[str, str]  # the site's master frames by kind ('bias', 'dark', 'flat'): path
+    galaxies: pd.DataFrame | None = None  # the field's catalogued galaxies: candidates get their hosts
 
 
 @dataclass
@@ -216,6 +218,19 @@ def _max_near(prob: np.ndarray, x: float, y: float, radius: float) -> float:
     return float(np.nanmax(box)) if box.size else float("nan")
 
 
+def with_hosts(candidates: pd.DataFrame, galaxies: pd.DataFrame | None) -> pd.DataFrame:
+    """The candidates with their host galaxy (id, offset in arcsec and half-light radii, magnitude) in
+    `details`, as JSON."""
+    import json
+
+    from openastro.transients.hosts import associate
+
+    hosts = associate(candidates["ra"].to_numpy(float), candidates["dec"].to_numpy(float), galaxies)
+    details = [json.dumps({k: (None if pd.isna(v) else (int(v) if k == "host_id" else round(float(v), 3)))
+                           for k, v in row.items()}) for row in hosts.to_dict(orient="records")]
+    return candidates.assign(details=details)
+
+
 def search_field(task: Any, seg: Any, clf: Any) -> SearchResult:
     """Candidates of every good frame of one field at one site."""
     result = SearchResult(pd.DataFrame())
@@ -244,7 +259,7 @@ def search_field(task: Any, seg: Any, clf: Any) -> SearchResult:
         result.notes.append(f"{skipped} frames judged bad were not differenced")
     if failed:
         result.notes.append(f"{len(failed)} frames could not be differenced (first: {failed[0]})")
-    result.candidates = pd.concat(rows, ignore_index=True) if rows else pd.DataFrame()
+    result.candidates = with_hosts(pd.concat(rows, ignore_index=True), task.galaxies) if rows else pd.DataFrame()
     return result
 
 

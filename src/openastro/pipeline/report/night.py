@@ -134,7 +134,10 @@ def load_transients(catalog: Catalog, night: str) -> tuple[pd.DataFrame, pd.Data
     """Transient candidates found in the night's frames and the reference stacks of the night's site+fields."""
     candidates = catalog.query("""
         SELECT c.candidate_id, c.frame_id, c.site_id, c.field_id, c.mjd, c.ra, c.dec, c.x, c.y, c.flux, c.snr,
-               c.npix, c.sign, c.rb_score, c.unet_score, coalesce(c.real, false) AS real, c.cutout
+               c.npix, c.sign, c.rb_score, c.unet_score, coalesce(c.real, false) AS real, c.cutout,
+               TRY_CAST(json_extract_string(c.details, '$.host_id') AS BIGINT) AS host_id,
+               TRY_CAST(json_extract_string(c.details, '$.host_offset_arcsec') AS DOUBLE) AS host_offset,
+               TRY_CAST(json_extract_string(c.details, '$.host_mag') AS DOUBLE) AS host_mag
         FROM candidates c JOIN frames f USING (frame_id)
         WHERE f.night = ? AND c.kind = 'transient' ORDER BY c.rb_score DESC, c.candidate_id""", [night])
     references = catalog.query("""

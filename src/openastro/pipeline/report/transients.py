@@ -181,7 +181,15 @@ def candidate_caption(r: Any) -> str:
     sign = ", negative difference" if pd.notna(r.sign) and r.sign < 0 else ""
     return (f"{r.site}, field {r.field_id}, {_when(r.time)}, {sky_position(r.ra, r.dec, r.x, r.y)}, "
             f"rb {h.fmt(r.rb_score)}, U-Net {h.fmt(r.unet_score)}, S/N {h.fmt(r.snr, 1)}, "
-            f"{n} detection{'s' if n != 1 else ''}{sign}")
+            f"{n} detection{'s' if n != 1 else ''}{sign}, {host_text(r)}")
+
+
+def host_text(r: Any) -> str:
+    """'on galaxy G (r 17.2), 1.3" from its centre', or 'no catalogued host'."""
+    host = getattr(r, "host_id", None)
+    if host is None or pd.isna(host):
+        return "no catalogued host"
+    return f'on galaxy {int(host)} (r {h.fmt(r.host_mag, 1)}), {h.fmt(r.host_offset, 1)}" from its centre'
 
 
 def sky_position(ra: float, dec: float, x: float, y: float) -> str:
@@ -268,8 +276,9 @@ def _candidates_table(objects: pd.DataFrame, first_rank: int) -> str:
     """The next objects scored real, without cutouts."""
     rows = [[str(first_rank + i), h.esc(r.site), h.esc(r.field_id), h.esc(_when(r.time)),
              h.esc(sky_position(r.ra, r.dec, r.x, r.y)), h.fmt(r.rb_score), h.fmt(r.unet_score), h.fmt(r.snr, 1),
-             str(int(r.n_detections))] for i, r in enumerate(objects.itertuples())]
+             str(int(r.n_detections)), h.esc(host_text(r))] for i, r in enumerate(objects.itertuples())]
     attrs = [f'class="transient" data-candidate-id="{h.esc(c)}"' for c in objects["candidate_id"]]
-    headers = ["rank", "site", "field", "time (UTC)", "position", "rb score", "U-Net score", "S/N", "detections"]
+    headers = ["rank", "site", "field", "time (UTC)", "position", "rb score", "U-Net score", "S/N", "detections",
+               "host"]
     table = h.table(rows, headers, text_cols=5, row_attrs=attrs)
     return table + h.caption(f"The next {len(objects)} objects scored real (at most {N_TABLE}).")
