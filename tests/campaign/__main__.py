@@ -15,7 +15,7 @@ from pathlib import Path
 import numpy as np
 
 from tests.campaign.judge import OPENASTRO, OUTCOMES, Case, Result, run_case
-from tests.campaign.readers import alert_cases, curve_cases, frame_cases
+from tests.campaign.readers import alert_cases, curve_cases, frame_cases, labelled_cases
 from tests.campaign.settings import TINY, option_cases, path_cases, setting_cases, workspace_cases
 
 REALDATA = Path(__file__).resolve().parents[3] / "shared" / "realdata"
@@ -32,6 +32,7 @@ def all_cases(realdata: Path, template: Path, seed: int) -> list[Case]:
     """Every case of the campaign, in a fixed order for a seed."""
     sim_frame = next(iter(sorted((template / "sim").rglob("*.fits"))))
     return [*frame_cases(realdata, sim_frame, seed), *curve_cases(realdata, seed), *alert_cases(realdata, seed),
+            *labelled_cases(realdata),
             *setting_cases(template, seed), *option_cases(template), *path_cases(realdata, template),
             *workspace_cases(template)]
 

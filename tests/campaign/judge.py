@@ -98,7 +98,8 @@ def run_case(case: Case, root: Path) -> Result:
     where["out"].parent.mkdir(parents=True, exist_ok=True)
     case.build(root)
     before = _snapshot(root, (where["ws"], where["out"]))
-    env = {**os.environ, "PYTHONWARNINGS": "default", "NO_COLOR": "1", "COLUMNS": "200"}
+    # every warning a user could see, and leaks (ResourceWarning); not third-party deprecations, hidden by default
+    env = {**os.environ, "PYTHONWARNINGS": "default,ignore::DeprecationWarning", "NO_COLOR": "1", "COLUMNS": "200"}
     started, argv, code, stdout = time.perf_counter(), [], 0, ""
     allowed = [where["ws"], where["out"]]
     for command in case.commands:

@@ -250,6 +250,46 @@ def alert_cases(realdata: Path, seed: int) -> Iterator[Case]:
                    _writes(name, lambda c=content: c), expect="fail")
 
 
+def labelled_cases(realdata: Path) -> Iterator[Case]:
+    """Damaged folders of labelled real alerts through `evaluate realbogus --real`."""
+    import pandas as pd
+
+    source = realdata / "alerts_labelled"
+    evaluate = [["evaluate", "realbogus", "--real", "{in}", "--workdir", "{ws}", "--json"]]
+
+    def folder(change: Callable[[pd.DataFrame, pd.DataFrame], tuple[pd.DataFrame, pd.DataFrame]],
+               cut: int | None = None) -> Callable[[Path], None]:
+        def build(root: Path) -> None:
+            alerts = pd.read_parquet(source / "alerts.parquet")
+            alerts = alerts[alerts["cutoutScience"].notna()].head(8)
+            alerts, labels = change(alerts, pd.read_csv(source / "labels.csv"))
+            alerts.to_parquet(root / "in" / "alerts.parquet")
+            labels.to_csv(root / "in" / "labels.csv", index=False)
+            if cut:
+                data = (root / "in" / "alerts.parquet").read_bytes()
+                (root / "in" / "alerts.parquet").write_bytes(data[:cut])
+        return build
+
+    def flipped_stamp(alerts: pd.DataFrame, labels: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame]:
+        cutout = dict(alerts["cutoutScience"].iloc[0])
+        cutout["stampData"] = bytes(b ^ 0xFF for b in cutout["stampData"][:400]) + cutout["stampData"][400:]
+        alerts = alerts.copy()
+        alerts["cutoutScience"] = [cutout, *alerts["cutoutScience"].iloc[1:]]
+        return alerts, labels
+
+    changes = {
+        "unchanged": (lambda a, b: (a, b), None, "ok"),
+        "a flipped science stamp": (flipped_stamp, None, "either"),
+        "parquet cut short": (lambda a, b: (a, b), 5000, "fail"),
+        "labels without the label column": (lambda a, b: (a, b.drop(columns=["label"])), None, "fail"),
+        "alerts without cutouts": (lambda a, b: (a.drop(columns=["cutoutDifference"]), b), None, "fail"),
+        "no label matches an alert": (lambda a, b: (a, b.assign(objectId="ZTFnone")), None, "fail"),
+    }
+    for name, (change, cut, expect) in changes.items():
+        yield Case("alert", f"labelled real alerts: {name}", evaluate, folder(change, cut), expect=expect,
+                   timeout=180)
+
+
 def _record_changes() -> list[tuple[str, Callable[[dict, Path], None], str]]:
     """Field-level edits of a valid packet: hostile ids, stamps of every wrong kind, absurd numbers."""
     def object_id(value: str) -> Callable[[dict, Path], None]:

@@ -98,7 +98,11 @@ def option_cases(template: Path) -> Iterator[Case]:
            ["infer", "realbogus", "{in}/x.avro", "--backend", "tensorflow"],
            ["train", "nonsense", *ws], ["evaluate", "vetting", *ws, "--model", "{in}"],
            ["export", "vetting", *ws, "--model", "{in}"], ["export", "realbogus", *ws, "--out", "{in}/x.csv"],
-           ["runs", *ws, "--limit", "-1"], ["vet", "{in}/x.csv", "--model", "{in}/x.csv"]]
+           ["runs", *ws, "--limit", "-1"], ["vet", "{in}/x.csv", "--model", "{in}/x.csv"],
+           ["realism", *ws, "--real", "{in}/x.csv"], ["realism", *ws, "--real", "{in}/none.fits"],
+           ["realism", *ws, "--pixel-scale", "-1"], ["realism", *ws, "--pixel-scale", "0"],
+           ["realism", *ws, "--pixel-scale", "nan"], ["evaluate", "realbogus", *ws, "--real", "{in}"],
+           ["evaluate", "realbogus", *ws, "--real", "{in}/x.csv"]]
     for argv in bad:
         yield Case("option", " ".join(a for a in argv if a not in ws), [argv], _copy(template, with_inputs=True),
                    check=_kept(template), timeout=120)

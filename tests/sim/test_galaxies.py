@@ -175,3 +175,12 @@ def test_bands_match_the_published_sky_extinction_and_colours():
     assert -0.1 <= peak <= 0.1 and 0.8 <= month - peak <= 1.2
     early = transient_colours("supernova", "IIP", np.array([-5.0]))[0][0]
     assert early < -0.1
+
+
+@pytest.mark.parametrize("scale", [-1.0, 0.0, float("nan"), 1e9])
+def test_realism_refuses_a_pixel_scale_that_is_not_one(tmp_path, scale):
+    from openastro.core.errors import InputError
+    from openastro.sim.realism import workspace_realism
+
+    with pytest.raises(InputError, match="is not a pixel scale"):
+        workspace_realism(tmp_path, pixel_scale=scale)

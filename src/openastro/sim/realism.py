@@ -15,6 +15,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+MAX_PIXEL_SCALE = 100.0  # arcsec/px: coarser than any imaging camera (all-sky cameras are about 60"/px)
+
 
 @dataclass
 class Check:
@@ -149,9 +151,12 @@ def workspace_realism(workdir: Path, real: Path | None = None, pixel_scale: floa
     import json
 
     from openastro.core.catalog import Catalog
-    from openastro.core.errors import WorkspaceError
+    from openastro.core.errors import InputError, WorkspaceError
     from openastro.core.workspace import Workspace, resolve_path
 
+    if pixel_scale is not None and not 0 < pixel_scale <= MAX_PIXEL_SCALE:
+        raise InputError(f"--pixel-scale {pixel_scale:g} is not a pixel scale; give the real frame's arcsec per "
+                         f"pixel (above 0, at most {MAX_PIXEL_SCALE:g})")
     ws = Workspace.open(workdir, create=False)
     with Catalog(ws.catalog_path, read_only=True) as catalog:
         galaxies = catalog.query("SELECT * FROM field_galaxies")

@@ -164,8 +164,9 @@ def _evaluate_real(workdir: Path | str, config: Any, model: Path | str | None, a
     from openastro.core.workspace import Workspace
     from openastro.ml.registry import load_model, resolve_model
     from openastro.ml.tracking import numeric, tracking
-    from openastro.transients.realdata import evaluate_on_real
+    from openastro.transients.realdata import evaluate_on_real, scorable
 
+    labelled = scorable(real)  # a bad folder is one line before any model, run or MLflow store is opened
     ws = Workspace.open(workdir)
     config = config or load_config()
     folder = resolve_model("realbogus", model, ws.root, config)
@@ -174,7 +175,7 @@ def _evaluate_real(workdir: Path | str, config: Any, model: Path | str | None, a
     with tracking(ws.root, "realbogus", f"evaluate-realbogus-real-{real.name}") as mlrun:
         import mlflow
 
-        metrics = evaluate_on_real(est, real)
+        metrics = evaluate_on_real(est, real, labelled)
         mlflow.log_params({"model": str(folder), "real": str(real)})
         mlflow.log_metrics(numeric("real", metrics, nested=True))
     summary = {"model": str(folder), "real": metrics, "mlflow_run_id": mlrun.info.run_id, "run_dir": str(run_dir)}

@@ -93,10 +93,17 @@ def _mean(values: pd.Series) -> float | None:
     return float(values.mean()) if len(values) else None
 
 
-def evaluate_on_real(clf: Any, folder: Path | str) -> dict[str, Any]:
-    """The metrics of a fitted real/bogus classifier on a labelled real-alert folder."""
+def scorable(folder: Path | str) -> tuple[np.ndarray, pd.DataFrame]:
+    """`read_labelled`, refusing a folder with nothing to score (checked before any run is opened)."""
     stamps, rows = read_labelled(folder)
     if not len(rows):
         raise InputError(f"{folder}: no alert with all three cutouts and a label; nothing to score")
+    return stamps, rows
+
+
+def evaluate_on_real(clf: Any, folder: Path | str, labelled: tuple[np.ndarray, pd.DataFrame] | None = None
+                     ) -> dict[str, Any]:
+    """The metrics of a fitted real/bogus classifier on a labelled real-alert folder (read here unless given)."""
+    stamps, rows = labelled or scorable(folder)
     score = np.asarray(clf.predict_proba(stamps), float)
     return {"folder": str(folder), **real_metrics(score, rows, float(clf.threshold_))}
