@@ -184,3 +184,16 @@ def test_realism_refuses_a_pixel_scale_that_is_not_one(tmp_path, scale):
 
     with pytest.raises(InputError, match="is not a pixel scale"):
         workspace_realism(tmp_path, pixel_scale=scale)
+
+
+def test_galaxies_below_the_noise_are_not_drawn(population):
+    from openastro.sim.hostdraw import visible
+
+    psf = PSF(fwhm=2.5)
+    flux = np.array([50.0, 5000.0])
+    assert visible(np.array([1.0, 1.0]), flux, 1.5, psf, noise_e=30.0).tolist() == [False, True]
+    galaxy = population[population["re_arcsec"].between(1, 2)].iloc[0]
+    image = np.zeros((101, 101))
+    draw_galaxies(image, pd.DataFrame([galaxy]), np.array([50.0]), np.array([50.0]), np.array([50.0]), psf,
+                  cd_matrix(1.5, 0.0), "r", noise_e=30.0)
+    assert image.sum() == 0  # 50 e- over a 30 e- noise spread across its footprint: nothing to see

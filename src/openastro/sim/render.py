@@ -49,7 +49,9 @@ def render_frame(row: Any, site: Site, det: Detector, size: int, exposure_s: flo
     light = sky_light(row, size)
     psf = frame_psf(row, site)
     if galaxies is not None and len(galaxies.flux):
-        draw_galaxies(light, galaxies.rows, galaxies.x, galaxies.y, galaxies.flux, psf, galaxies.cd, galaxies.band)
+        noise = float(np.sqrt(np.median(light) + site.read_noise**2))  # sky and read noise per pixel (e-)
+        draw_galaxies(light, galaxies.rows, galaxies.x, galaxies.y, galaxies.flux, psf, galaxies.cd, galaxies.band,
+                      noise)
     flux = stars.flux * (1 + rng.normal(0, float(row.scintillation), len(stars.flux)))
     if row.dew_level > 0:
         halo, flux = defects.dew_halos(size, stars.x, stars.y, flux, float(row.dew_level), float(row.fwhm_px))
