@@ -148,11 +148,11 @@ def test_nuclear_light_curves_peak_once_and_fade(subtype):
 def test_realism_checks_pass_on_the_population_and_fail_on_a_wrong_one(population):
     from openastro.sim.realism import galaxy_checks
 
-    checks = {c.name: c for c in galaxy_checks(population, pd.DataFrame())}
+    checks = {c.name: c for c in galaxy_checks(population)}
     assert all(c.passed for c in checks.values()), [c.to_dict() for c in checks.values() if not c.passed]
     assert len(checks) == 7
     too_big = population.assign(re_arcsec=population["re_arcsec"] * 4)
-    failed = [c.name for c in galaxy_checks(too_big, pd.DataFrame()) if not c.passed]
+    failed = [c.name for c in galaxy_checks(too_big) if not c.passed]
     assert failed == ["median half-light radius at r = 18-20 (arcsec)", "median half-light radius at r = 22.5-23 (arcsec)"]
 
 

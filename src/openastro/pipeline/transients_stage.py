@@ -43,12 +43,13 @@ class CandidatesStage(Stage):
 
     def inputs(self, catalog: Catalog) -> pd.DataFrame:
         # A field is redone when a frame arrives, is judged bad (or no longer), or its PSF was measured anew,
-        # and when its templates or its site's master frames change.
+        # and when its templates, its site's master frames or its galaxies (the candidates' hosts) change.
         return catalog.query(f"""
             SELECT f.site_id || '{SEP}' || f.field_id AS unit,
                    md5(string_agg(concat_ws(':', f.frame_id, q.verdict = 'bad', ff.fwhm_px, m.fwhm_px), ','
                                   ORDER BY f.frame_id))
-                   || '|' || coalesce(any_value(c.masters), '') || '|' || coalesce(any_value(t.files), '') AS inputs
+                   || '|' || coalesce(any_value(c.masters), '') || '|' || coalesce(any_value(t.files), '')
+                   || '|' || coalesce(any_value(g.n_galaxies), 0) AS inputs
             FROM frames f
             LEFT JOIN frame_quality q ON q.frame_id = f.frame_id
             LEFT JOIN frame_features ff ON ff.frame_id = f.frame_id
@@ -57,6 +58,8 @@ class CandidatesStage(Stage):
                        FROM calibration GROUP BY site_id) c ON c.site_id = f.site_id
             LEFT JOIN (SELECT site_id, field_id, string_agg(path, ',' ORDER BY path) AS files
                        FROM templates GROUP BY site_id, field_id) t ON t.site_id = f.site_id AND t.field_id = f.field_id
+            LEFT JOIN (SELECT field_id, count(*) AS n_galaxies FROM field_galaxies GROUP BY field_id) g
+                   ON g.field_id = f.field_id
             WHERE f.site_id IS NOT NULL AND f.field_id IS NOT NULL
             GROUP BY f.site_id, f.field_id ORDER BY 1""")
 

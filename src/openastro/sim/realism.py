@@ -36,7 +36,7 @@ class Check:
         return {**asdict(self), "passed": self.passed}
 
 
-def _field_area(fields: pd.DataFrame, galaxies: pd.DataFrame) -> float:
+def _field_area(galaxies: pd.DataFrame) -> float:
     """Sky area (deg^2) the catalogue covers: the square each field's galaxies fill."""
     area = 0.0
     for _, own in galaxies.groupby("field_id"):
@@ -46,11 +46,11 @@ def _field_area(fields: pd.DataFrame, galaxies: pd.DataFrame) -> float:
     return area
 
 
-def galaxy_checks(galaxies: pd.DataFrame, fields: pd.DataFrame) -> list[Check]:
+def galaxy_checks(galaxies: pd.DataFrame) -> list[Check]:
     """Counts, slope, sizes and morphology of a galaxy catalogue against the published values."""
     if len(galaxies) < 50:
         return [Check("galaxies in the catalogue", float(len(galaxies)), 50, np.inf, "enough to measure counts")]
-    area = _field_area(fields, galaxies)
+    area = _field_area(galaxies)
     mags = galaxies["mag"].to_numpy(float)
     faint = min(float(mags.max()), 24.0)
     edges = np.arange(max(18.0, float(mags.min())), faint + 1e-9, 0.5)
@@ -160,7 +160,6 @@ def workspace_realism(workdir: Path, real: Path | None = None, pixel_scale: floa
     ws = Workspace.open(workdir, create=False)
     with Catalog(ws.catalog_path, read_only=True) as catalog:
         galaxies = catalog.query("SELECT * FROM field_galaxies")
-        fields = catalog.query("SELECT * FROM fields")
         sites = catalog.query("SELECT site_id, params FROM sites")
         measured = catalog.query("""SELECT f.site_id, m.sky_mag_arcsec2 FROM frame_measurements m
                                     JOIN frames f USING (frame_id) WHERE f.origin = 'sim'""")
@@ -168,7 +167,7 @@ def workspace_realism(workdir: Path, real: Path | None = None, pixel_scale: floa
                                  WHERE f.origin = 'sim' ORDER BY f.mjd LIMIT 1""")
     if frame.empty:
         raise WorkspaceError(f"workspace {ws.root} holds no simulated frames; run `openastro simulate` first")
-    checks = galaxy_checks(galaxies, fields) + sky_checks(measured, sites)
+    checks = galaxy_checks(galaxies) + sky_checks(measured, sites)
     folder = Path(out) if out else ws.root / "realism"
     folder.mkdir(parents=True, exist_ok=True)
     result: dict[str, Any] = {"workdir": str(ws.root), "checks": [c.to_dict() for c in checks],
