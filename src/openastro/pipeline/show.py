@@ -67,10 +67,16 @@ def info_summary(result: dict[str, Any]) -> None:
 
 
 def realism_summary(result: dict[str, Any]) -> None:
-    """Each realism check with its published range and whether it passed, then the PNG."""
+    """Each realism check with its published range and whether it passed, then the matched panels and the PNG."""
     rows = [{"check": c["name"], "value": None if c["value"] is None else round(c["value"], 3),
              "range": f"{c['low']:g} to {c['high']:g}", "source": c["source"], "ok": "yes" if c["passed"] else "NO"}
             for c in result["checks"]]
     _console().print(_table(f"realism: {result['passed']} passed, {result['failed']} failed", rows))
+    if "matched" in result:
+        keys = ("pixel_scale", "fwhm_arcsec", "sky_to_noise", "noise_mag_arcsec2", "depth_5sigma",
+                "sources_per_arcmin2")
+        panels = [{"panel": p["label"], **{k: None if p[k] is None else round(p[k], 3) for k in keys}}
+                  for p in result["matched"]["panels"].values()]
+        _console().print(_table("the simulated frame matched to the real one", panels))
     if "side_by_side" in result:
         _console().print(f"side by side: {result['side_by_side']}")
