@@ -94,7 +94,7 @@ def test_version_1_catalog_migrates_to_the_latest_keeping_its_rows(tmp_path):
                 "('photometry', 'f1', 'ok')")
     con.close()
     with Catalog(path) as cat:
-        assert cat.version() == SCHEMA_VERSION == 6
+        assert cat.version() == SCHEMA_VERSION == 7
         assert cat.scalar("SELECT score FROM candidates WHERE candidate_id = 'c1'") == 0.9
         cand = set(cat.query("SELECT column_name FROM information_schema.columns WHERE table_name = 'candidates'")
                    ["column_name"])
@@ -113,6 +113,13 @@ def test_version_1_catalog_migrates_to_the_latest_keeping_its_rows(tmp_path):
         assert cat.count("field_galaxies") == 0
         src = cat.query("SELECT column_name FROM information_schema.columns WHERE table_name = 'sources'")
         assert "galaxy_id" in set(src["column_name"])
+        # version 7: several filters: reference magnitudes per band; stacks, light curves and periods per band
+        stars = set(cat.query("SELECT column_name FROM information_schema.columns WHERE table_name = 'field_stars'")
+                    ["column_name"])
+        assert {"mag_g", "mag_r", "mag_i"} <= stars
+        for table in ("templates", "reference_images", "lightcurves", "periods", "periodograms"):
+            cols = cat.query("SELECT column_name FROM information_schema.columns WHERE table_name = ?", [table])
+            assert "filter" in set(cols["column_name"]), table
 
 
 def test_frame_features_columns_follow_the_feature_table():

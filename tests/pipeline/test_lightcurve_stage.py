@@ -37,8 +37,9 @@ def base(tmp_path_factory: pytest.TempPathFactory) -> Path:
         cat.insert("fields", [{"field_id": "F1", "ra": CENTRE[0], "dec": CENTRE[1]}])
         cat.insert("frames", sky.frames.assign(field_id="F1"))
         cat.insert("photometry", sky.photometry.drop(columns=["true_mag", "frame_offset"]))
-        for table, row in (("lightcurves", {"mjd": 1.0}), ("periods", {"method": "ls", "rank": 1}),
-                           ("periodograms", {"method": "ls"}),
+        for table, row in (("lightcurves", {"mjd": 1.0, "filter": "V"}),
+                           ("periods", {"method": "ls", "rank": 1, "filter": "V"}),
+                           ("periodograms", {"method": "ls", "filter": "V"}),
                            ("candidates", {"candidate_id": "periodic-99", "kind": "periodic"})):
             cat.insert(table, [{"star_id": OTHER_STAR, **row}])
         cat.insert("candidates", [{"candidate_id": "transient-1", "kind": "transient", "star_id": 1000}])

@@ -87,9 +87,11 @@ def _fused_rows(rng: np.random.Generator) -> pd.DataFrame:
     in_transit = np.abs((t - 61111.2 + TRANSIT_PERIOD / 2) % TRANSIT_PERIOD - TRANSIT_PERIOD / 2) < 0.05
     pulse = 0.1 * np.sin(2 * np.pi * (t - 61111.0) / PULSE_PERIOD)
     mags = {PULSATOR: 15.0 + pulse, TRANSITER: 14.0 + 0.0108 * in_transit, UNSTORED: 16.0 + pulse}
-    return pd.concat([pd.DataFrame({"star_id": star, "mjd": t, "mag": mag + rng.normal(0, 0.002, len(t)),
-                                    "mag_err": 0.002, "n_sites": n_sites, "sites": [[s] for s in sites]})
-                      for star, mag in mags.items()])
+    r_band = pd.concat([pd.DataFrame({"star_id": star, "mjd": t, "mag": mag + rng.normal(0, 0.002, len(t)),
+                                      "mag_err": 0.002, "n_sites": n_sites, "sites": [[s] for s in sites]})
+                        for star, mag in mags.items()]).assign(filter="r")
+    # the same stars in g, 0.6 mag fainter: a report that mixed the bands would see every star vary by 0.6 mag
+    return pd.concat([r_band, r_band.assign(filter="g", mag=r_band["mag"] + 0.6)])
 
 
 def _candidate(star: int, kind: str, field: str, score: float, **details: object) -> dict:
@@ -97,15 +99,15 @@ def _candidate(star: int, kind: str, field: str, score: float, **details: object
     import json
 
     return {"candidate_id": f"{kind}-{star}", "kind": kind, "star_id": star, "score": score,
-            "details": json.dumps({"field_id": field, "flags": [], **details})}
+            "details": json.dumps({"field_id": field, "flags": [], "filter": "r", **details})}
 
 
 def _periodogram(star: int, method: str, period: float) -> dict:
     """A `periodograms` row as the light-curve stage stores it: one peak at `period`."""
     frequency = np.linspace(0.05, 10.0, 2000)
     power = np.exp(-0.5 * ((frequency - 1.0 / period) / 0.01) ** 2)
-    return {"star_id": star, "method": method, "frequency": frequency.tolist(), "power": power.tolist(),
-            "time_scale": "utc"}
+    return {"star_id": star, "filter": "r", "method": method, "frequency": frequency.tolist(),
+            "power": power.tolist(), "time_scale": "utc"}
 
 
 def _populate_lightcurves(cat: Catalog, rng: np.random.Generator) -> None:
@@ -113,8 +115,9 @@ def _populate_lightcurves(cat: Catalog, rng: np.random.Generator) -> None:
     stars = ((PULSATOR, FIELD), (TRANSITER, FIELD), (UNSTORED, FIELD), (ELSEWHERE, LATER_FIELD))
     cat.insert("field_stars", [{"star_id": s, "field_id": f} for s, f in stars])
     cat.insert("lightcurves", _fused_rows(rng))
-    cat.insert("periods", [{"star_id": PULSATOR, "method": "ls", "rank": k + 1, "period": p, "power": w,
-                            "fap": 1e-30, "flags": []} for k, (p, w) in enumerate([(0.7, 0.95), (2.33, 0.3)])])
+    cat.insert("periods", [{"star_id": PULSATOR, "filter": "r", "method": "ls", "rank": k + 1, "period": p,
+                            "power": w, "fap": 1e-30, "flags": []}
+                           for k, (p, w) in enumerate([(0.7, 0.95), (2.33, 0.3)])])
     cat.insert("periodograms", [_periodogram(PULSATOR, "ls", PULSE_PERIOD),
                                 _periodogram(TRANSITER, "bls", TRANSIT_PERIOD)])
     cat.insert("candidates", [
@@ -302,7 +305,7 @@ def test_other_night_scopes_light_curves_to_its_field(report: tuple[Workspace, P
     ws = report[0]
     with Catalog(ws.catalog_path) as cat:
         html = write_report(cat, ws, LATER_NIGHT, CONFIG).read_text(encoding="utf-8")
-    assert "None of the 2880 fused light-curve points belong to stars of the fields observed this night" \
+    assert "None of the 5760 fused light-curve points belong to stars of the fields observed this night" \
         in html
     assert f'data-candidate-id="periodic-{ELSEWHERE}"' in html
     assert f"star {ELSEWHERE}: no fused light-curve points" in html and 'data-plot="' not in html

@@ -64,7 +64,8 @@ def _workspace(root: Path, candidates: bool, references: bool) -> Workspace:
     """Frames of NIGHT at two sites (alpha-03 judged bad), optionally with references and candidates."""
     ws = Workspace.open(root)
     frames = [{"frame_id": f"{site}-{i:02d}", "path": f"frames/{site}-{i:02d}.fits", "site_id": site,
-               "field_id": FIELD, "night": NIGHT, "mjd": 61120.0 + i * 0.01, "has_wcs": site == "alpha"}
+               "field_id": FIELD, "night": NIGHT, "mjd": 61120.0 + i * 0.01, "has_wcs": site == "alpha",
+               "filter": "r"}
               for site, n in (("alpha", 4), ("beta", 2)) for i in range(n)]
     with Catalog(ws.catalog_path) as cat, cat.transaction():
         cat.insert("sites", [{"site_id": "alpha", "name": "Alpha Peak"}, {"site_id": "beta", "name": "Beta Ridge"}])
@@ -73,9 +74,11 @@ def _workspace(root: Path, candidates: bool, references: bool) -> Workspace:
                                      {"frame_id": "alpha-00", "verdict": "good"}])
         if references:
             cat.insert("reference_images", [
-                {"site_id": "alpha", "field_id": FIELD, "path": "references/alpha/F01.fits", "n_frames": 3,
+                {"site_id": "alpha", "field_id": FIELD, "filter": "r", "path": "references/alpha/F01.fits",
+                 "n_frames": 3,
                  "fwhm_px": 2.25, "source": "frames", "inputs": "[]"},
-                {"site_id": "beta", "field_id": FIELD, "path": "references/beta/F01.fits", "n_frames": 5,
+                {"site_id": "beta", "field_id": FIELD, "filter": "r", "path": "references/beta/F01.fits",
+                 "n_frames": 5,
                  "fwhm_px": 3.5, "source": "templates", "inputs": "[]"}])
         if candidates:
             cat.insert("candidates", _candidates(np.random.default_rng(3)))

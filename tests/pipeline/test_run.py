@@ -66,10 +66,12 @@ def test_run_end_to_end(simulated, tmp_path, cli):
     assert stages["photometry"]["processed"] == n_frames and stages["photometry"]["failed"] == 0
     with Catalog(ws / "catalog.duckdb", read_only=True) as cat:
         n_sites = cat.scalar("SELECT count(DISTINCT site_id) FROM frames")
+        n_bands = cat.scalar("SELECT count(DISTINCT (site_id, filter)) FROM frames")  # g, r, i at each site
         for table in ("frame_quality", "frame_features", "frame_previews", "frame_measurements"):
             assert cat.count(table) == n_frames, table
     assert stages["quality"]["processed"] == n_sites and stages["quality"]["failed"] == 0
-    assert stages["candidates"]["processed"] == n_sites and stages["candidates"]["failed"] == 0
+    assert n_bands == 3 * n_sites
+    assert stages["candidates"]["processed"] == n_bands and stages["candidates"]["failed"] == 0
     assert stages["lightcurves"]["processed"] == 1 and stages["lightcurves"]["failed"] == 0
     assert all(Path(p).is_file() for p in result["reports"]) and result["reports"]
     assert (ws / "parquet" / "photometry.parquet").is_file()
@@ -84,14 +86,18 @@ def test_run_end_to_end(simulated, tmp_path, cli):
     truth["path"] = [str((sim_dir / f).relative_to(ws)) for f in truth["file"]]
     merged = measured.merge(truth, on="path", suffixes=("", "_true")).dropna(subset=["zero_point"])
     assert len(merged) >= n_frames // 2
-    assert np.median(np.abs(merged["zero_point"] - merged["zero_point_true"])) < 0.06
+    # in each band: the reference stars' magnitudes in the frame's band set its zero point
+    assert set(merged["filter"]) == {"g", "r", "i"}
+    for band, rows in merged.groupby("filter"):
+        assert np.median(np.abs(rows["zero_point"] - rows["zero_point_true"])) < 0.06, band
 
     # a second run finds nothing left to do
     code, out, _ = cli("run", "--workdir", ws, "--json")
     again = json.loads(out)
-    # stages: photometry (per frame), quality (per site), candidates (per site and field), lightcurves (per field)
+    # stages: photometry (per frame), quality (per site), candidates (per site, field and band), lightcurves (per
+    # field)
     assert [(s["processed"], s["skipped"]) for s in again["stages"]][:4] == [(0, n_frames), (0, n_sites),
-                                                                             (0, n_sites), (0, 1)]
+                                                                             (0, n_bands), (0, 1)]
     assert all(s["processed"] == 0 for s in again["stages"])
     assert _photometry(ws).equals(phot)
 
@@ -100,6 +106,11 @@ def test_run_end_to_end(simulated, tmp_path, cli):
     # of these 128-px frames come out bad); a field is redone when its photometry changes
     with Catalog(ws / "catalog.duckdb") as cat:
         n_curves = cat.scalar("SELECT count(DISTINCT star_id) FROM lightcurves")
+        # one light curve per star and band, fused from that band's frames only
+        per_band = cat.query("""SELECT l.filter, count(*) AS n FROM lightcurves l GROUP BY l.filter""")
+        assert len(per_band) >= 2 and set(per_band["filter"]) <= {"g", "r", "i"}  # (i: 1 frame a site here)
+        assert cat.scalar("""SELECT count(*) FROM photometry p JOIN frames f USING (frame_id)
+                             WHERE p.filter IS DISTINCT FROM f.filter""") == 0
         kept = cat.scalar("""SELECT count(DISTINCT star_id) FROM photometry WHERE frame_id NOT IN
                              (SELECT frame_id FROM frame_quality WHERE verdict = 'bad')""")
         assert kept > 0.5 * phot["star_id"].nunique() and 0.8 * kept <= n_curves <= phot["star_id"].nunique()
@@ -227,7 +238,7 @@ def test_candidates_stage_finds_simulated_supernovae(tmp_path, cli):
     ws = tmp_path / "ws"
     sim = ["--set", "sim.frame_size=256", "--set", "sim.n_fields=1", "--set", "sim.max_frames_per_site=4",
            "--set", "sim.sites=['Siding Spring']", "--set", "sim.template_frames=3", "--set", "sim.weather=false",
-           "--set", "sim.variability.supernovae_per_field=6"]
+           "--set", "sim.variability.supernovae_per_field=6", "--set", "sim.filters=['r']"]
     code, _, err = cli("simulate", "--workdir", ws, *sim)
     assert code == 0, err
     code, out, err = cli("run", "--workdir", ws, "--json", *sim,
@@ -240,7 +251,7 @@ def test_candidates_stage_finds_simulated_supernovae(tmp_path, cli):
         cands = cat.query("SELECT * FROM candidates WHERE kind = 'transient'")
         frames = cat.query("SELECT frame_id, path FROM frames")
     assert len(refs) == 1 and refs["source"].iloc[0] == "templates" and refs["n_frames"].iloc[0] == 3
-    stored = fits.getheader(ws / "references" / "siding-spring" / "F01.fits")
+    stored = fits.getheader(ws / "references" / "siding-spring" / "F01_r.fits")
     assert stored["CALIB"] == "bias=bias.fits,dark=dark.fits,flat=flat.fits"  # inputs had the masters removed
     real = cands[cands["real"]]
     assert len(real) >= 1 and cands["rb_score"].between(0, 1).all()

@@ -22,6 +22,8 @@ Probability = Annotated[float, Field(ge=0.0, le=1.0)]
 NonNegative = Annotated[float, Field(ge=0.0)]
 Seed = Annotated[int, Field(ge=0, le=2**32 - 1)]  # numpy and torch take any seed in this range
 Workers = Annotated[int, Field(ge=0, le=1024)]  # processes or threads; 0 = one per core or the library's choice
+Adapt = Annotated[str, Field(pattern="^(none|dann|mmd)$")]  # domain adaptation of a model's training (ml/adapt.py)
+AdaptWeight = Annotated[float, Field(ge=0.0, le=100.0)]  # its lambda
 
 
 class VariabilityConfig(_Section):
@@ -80,7 +82,7 @@ class SimConfig(_Section):
     mag_range: tuple[float, float]
     cadence_min: Annotated[float, Field(ge=0.1, le=1440.0)]
     exposure_s: Annotated[float, Field(gt=0.0, le=86400.0)]
-    filter: str
+    filters: Annotated[list[str], Field(min_length=1, max_length=6)]
     airmass_limit: Annotated[float, Field(gt=1.0, le=40.0)]
     sun_altitude_max: Annotated[float, Field(ge=-90.0, le=0.0)]
     max_frames_per_site: Annotated[int, Field(ge=0)]
@@ -103,6 +105,19 @@ class SimConfig(_Section):
         except ValueError:
             raise ValueError(f"'{text}' is not a date like 2026-03-20") from None
         return text
+
+    @field_validator("filters")
+    @classmethod
+    def _known_bands(cls, value: list[str]) -> list[str]:
+        """Band names the simulator knows, each once."""
+        from openastro.sim.bands import BANDS
+
+        unknown = [v for v in value if v not in BANDS]
+        if unknown:
+            raise ValueError(f"unknown band {unknown[0]!r}; use some of {', '.join(BANDS)}")
+        if len(set(value)) < len(value):
+            raise ValueError("a band is named twice")
+        return value
 
     _ordered = field_validator("mag_range")(_bright_then_faint)
 
@@ -235,6 +250,8 @@ class QualityConfig(_Section):
     ae_epochs: int = Field(ge=1, le=10_000)
     ae_width: int = Field(ge=2, le=1024)
     ae_percentile: float = Field(gt=0, lt=100)
+    adapt: Adapt
+    adapt_weight: AdaptWeight
     workers: Workers
 
 
@@ -275,6 +292,9 @@ class RealBogusConfig(_Section):
     learning_rate: float = Field(gt=0)
     weight_decay: float = Field(ge=0)
     patience: int = Field(ge=1)
+    adapt: Adapt
+    adapt_weight: AdaptWeight
+    adapt_target: str
 
 
 class Config(_Section):

@@ -1,6 +1,6 @@
 """The catalog's tables, by schema version; later versions add migrations instead of breaking old workspaces."""
 
-SCHEMA_VERSION = 6
+SCHEMA_VERSION = 7
 
 # Version 1: the foundation. Each entry creates one table.
 TABLES_V1: dict[str, str] = {
@@ -104,6 +104,23 @@ TABLES_V6: dict[str, str] = {
 }
 SOURCE_COLUMNS_V6 = ("galaxy_id BIGINT",)
 
+# Version 7: several filters. Reference stars list a magnitude per band (the zero point of a frame comes from its
+# band's column); templates and reference stacks are per site, field and band; light curves, periods and
+# periodograms are per star and band (`filter`: the frames' FILTER value, '' where a frame names none).
+STAR_COLUMNS_V7 = tuple(f"mag_{b} DOUBLE" for b in ("u", "g", "r", "i", "z"))
+TABLES_V7: dict[str, str] = {
+    "reference_images": """site_id VARCHAR, field_id VARCHAR, filter VARCHAR, path VARCHAR, n_frames INTEGER,
+        fwhm_px DOUBLE, source VARCHAR, inputs JSON, built_at TIMESTAMP, PRIMARY KEY (site_id, field_id, filter)""",
+    "lightcurves": """star_id BIGINT, filter VARCHAR, mjd DOUBLE, bjd_tdb DOUBLE, flux DOUBLE, flux_err DOUBLE,
+        mag DOUBLE, mag_err DOUBLE, n_sites INTEGER, sites VARCHAR[], PRIMARY KEY (star_id, filter, mjd)""",
+    "periods": """star_id BIGINT, filter VARCHAR, method VARCHAR, rank INTEGER, period DOUBLE, power DOUBLE,
+        fap DOUBLE, flags VARCHAR[], PRIMARY KEY (star_id, filter, method, rank)""",
+    "periodograms": """star_id BIGINT, filter VARCHAR, method VARCHAR, frequency FLOAT[], power FLOAT[],
+        time_scale VARCHAR, PRIMARY KEY (star_id, filter, method)""",
+}
+REBUILT_V7 = tuple(TABLES_V7)
+REDONE_V7 = ("candidates", "lightcurves", "vetting")  # stages whose units or outputs changed shape
+
 # Tables exported to Parquet after each run, for Dask, pandas or Spark.
 BULK_TABLES = ("frames", "frame_measurements", "sources", "photometry")
 
@@ -126,4 +143,10 @@ MIGRATIONS: dict[int, list[str]] = {
     + create_statements(TABLES_V5),
     5: create_statements(TABLES_V6)
     + [f"ALTER TABLE sources ADD COLUMN IF NOT EXISTS {col}" for col in SOURCE_COLUMNS_V6],
+    6: [f"DROP TABLE IF EXISTS {name}" for name in REBUILT_V7]
+    + [f"DELETE FROM stage_runs WHERE stage = '{stage}'" for stage in REDONE_V7]
+    + ["DELETE FROM candidates WHERE kind IN ('transient', 'periodic', 'transit')"]
+    + [f"ALTER TABLE field_stars ADD COLUMN IF NOT EXISTS {col}" for col in STAR_COLUMNS_V7]
+    + ["ALTER TABLE templates ADD COLUMN IF NOT EXISTS filter VARCHAR"]
+    + create_statements(TABLES_V7),
 }

@@ -56,6 +56,19 @@ class FrameTask:
     galaxies: pd.DataFrame | None = None  # the field's catalogued galaxies (galaxy_id, ra, dec, re_arcsec)
 
 
+def in_band(stars: pd.DataFrame | None, filter_name: str | None) -> pd.DataFrame | None:
+    """The reference stars with `mag` in the frame's band (the catalogue's mag_<band> column where it lists
+    one for that star, else its V `mag`)."""
+    from openastro.sim.bands import band
+
+    if stars is None:
+        return None
+    column = f"mag_{band(filter_name if isinstance(filter_name, str) else '').name}"
+    mag = stars[column].fillna(stars["mag"]) if column in stars else stars["mag"]
+    keep = [c for c in ("star_id", "ra", "dec", "color") if c in stars]
+    return stars[keep].assign(mag=mag.astype(float))
+
+
 @dataclass
 class FrameResult:
     """Everything measured on one frame; x, y are 0-based pixels of the file's full (untrimmed) array.

@@ -1,5 +1,6 @@
-"""One field's light curves as a pure task: barycentric times, multi-site fusion, period search, and the
-significant stars as candidates with their periodograms (reduced for plotting)."""
+"""One field's light curves as a pure task: barycentric times, multi-site fusion and period search in each band,
+and the significant stars as candidates (in the band where they are most significant) with their periodograms
+(reduced for plotting)."""
 
 from __future__ import annotations
 
@@ -54,16 +55,40 @@ class FieldResult:
 
 
 def process_field(task: FieldTask) -> FieldResult:
-    """Fuse the field's photometry into one light curve per star and search each for periods."""
+    """Fuse the field's photometry into one light curve per star and band, and search each for periods."""
     from openastro.lightcurve.fusion import fuse_photometry
 
     photometry, notes = barycentric(task)
-    fused = fuse_photometry(photometry, task.frames, task.fusion)
-    result = search_field(fused.lightcurves, task.field_id, task.periods)
-    if fused.calibration.offsets["offset"].isna().any():
-        result.notes.append("some site-nights had too few comparison stars: their points were left out")
+    bands = photometry["filter"].fillna("").astype(str) if "filter" in photometry else pd.Series("", photometry.index)
+    results = []
+    for band, points in photometry.groupby(bands.to_numpy(), sort=True):
+        fused = fuse_photometry(points, task.frames, task.fusion)
+        result = search_field(fused.lightcurves, task.field_id, task.periods, band)
+        if fused.calibration.offsets["offset"].isna().any():
+            result.notes.append("some site-nights had too few comparison stars: their points were left out")
+        if bands.nunique() > 1:
+            result.notes = [f"band {band or '(none)'}: {note}" for note in result.notes]
+        results.append(result)
+    result = merge_bands(task.field_id, results)
     result.notes[:0] = notes
     return result
+
+
+def merge_bands(field_id: str, results: list[FieldResult]) -> FieldResult:
+    """One result from each band's: every light curve, period and periodogram; one candidate per star, from the
+    band where its period is most significant (lowest false-alarm probability, then highest power)."""
+    def concat(name: str) -> pd.DataFrame:
+        frames = [getattr(r, name) for r in results if len(getattr(r, name))]
+        return pd.concat(frames, ignore_index=True) if frames else pd.DataFrame()
+
+    candidates = concat("candidates")
+    if len(candidates):
+        fap = candidates["details"].map(lambda d: json.loads(d).get("fap"))
+        order = candidates.assign(_fap=pd.to_numeric(fap).fillna(1.0)).sort_values(["_fap", "score"],
+                                                                                    ascending=[True, False])
+        candidates = order.drop_duplicates("star_id").drop(columns="_fap").reset_index(drop=True)
+    return FieldResult(field_id, concat("lightcurves"), concat("periods"), candidates, concat("periodograms"),
+                       [note for r in results for note in r.notes])
 
 
 def barycentric(task: FieldTask) -> tuple[pd.DataFrame, list[str]]:
@@ -91,19 +116,20 @@ def barycentric(task: FieldTask) -> tuple[pd.DataFrame, list[str]]:
     return task.photometry.assign(bjd_tdb=task.photometry["frame_id"].map(bjd).astype(float)), notes
 
 
-def search_field(curves: pd.DataFrame, field_id: str, config: PeriodsConfig) -> FieldResult:
-    """Period search of every fused light curve with MIN_POINTS points (in BJD_TDB where every point has one);
-    the significant stars become candidates, with their periodograms."""
+def search_field(curves: pd.DataFrame, field_id: str, config: PeriodsConfig, band: str = "") -> FieldResult:
+    """Period search of every fused light curve of one band with MIN_POINTS points (in BJD_TDB where every point
+    has one); the significant stars become candidates, with their periodograms."""
     from openastro.lightcurve.readers import from_fused
 
+    curves = curves.assign(filter=band)
     groups = [(int(star), g) for star, g in curves.groupby("star_id") if len(g) >= MIN_POINTS]
     notes = [] if groups else [f"no star has {MIN_POINTS} fused points yet: period search skipped"]
-    lcs = [from_fused(g, star) for star, g in groups]
+    lcs = [from_fused(g, star, band=band) for star, g in groups]
     utc = sum(lc.time_scale == "utc" for lc in lcs)
     if utc:
         notes.append(f"{utc} of {len(lcs)} stars searched in MJD (UTC): some of their points have no BJD_TDB")
     found = [(lc, r) for lc, r in zip(lcs, _search_each(lcs, config, notes), strict=True) if r is not None]
-    periods = [row for lc, r in found for row in r.catalog_rows(lc.meta["star_id"])]
+    periods = [row for lc, r in found for row in r.catalog_rows(lc.meta["star_id"], band)]
     significant = [(lc, r) for lc, r in found if r.significant]
     return FieldResult(field_id, curves, pd.DataFrame(periods),
                        pd.DataFrame([candidate_row(lc, field_id, r) for lc, r in significant]),
@@ -137,7 +163,8 @@ def candidate_row(lc: Any, field_id: str, result: Any) -> dict[str, Any]:
     details = {"field_id": field_id, "period": result.best_period, "power": result.power,
                "power_kind": result.power_kind, "fap": result.fap, "epoch": result.epoch,
                "time_format": lc.time_format, "time_scale": lc.time_scale, "duration": result.duration,
-               "depth": result.depth, "flags": result.flags, "method": result.method}
+               "depth": result.depth, "flags": result.flags, "method": result.method,
+               "filter": lc.meta.get("filter", "")}
     text = json.dumps(details, default=lambda v: None if v is None else float(v))
     return {"candidate_id": f"{kind}-{star_id}", "kind": kind, "star_id": star_id,
             "score": float(result.power), "details": text}
@@ -149,6 +176,6 @@ def periodogram_row(lc: Any, result: Any) -> dict[str, Any]:
 
     pg = result.periodogram
     frequency, power = peak_envelope(pg.frequency, pg.power)
-    return {"star_id": int(lc.meta["star_id"]), "method": result.method,
+    return {"star_id": int(lc.meta["star_id"]), "filter": lc.meta.get("filter", ""), "method": result.method,
             "frequency": frequency.astype(np.float32).tolist(), "power": power.astype(np.float32).tolist(),
             "time_scale": lc.time_scale}

@@ -283,23 +283,28 @@ def read_catalog(catalog: Any, star_id: int, band: str | None = None,
     return lc.sorted()
 
 
-def from_fused(rows: Any, star_id: int, source: str | None = None) -> LightCurve:
-    """One star's rows of the `lightcurves` table as a magnitude LightCurve, sorted: times in BJD_TDB when
-    every row has one, else in MJD (UTC)."""
+def from_fused(rows: Any, star_id: int, source: str | None = None, band: str = "") -> LightCurve:
+    """One star's rows of the `lightcurves` table in one band as a magnitude LightCurve, sorted: times in
+    BJD_TDB when every row has one, else in MJD (UTC)."""
     bjd = rows["bjd_tdb"].to_numpy(float) if "bjd_tdb" in rows else np.full(len(rows), np.nan)
     barycentric = len(rows) > 0 and bool(np.isfinite(bjd).all())
     utc = (rows["mjd"].to_numpy(float), "mjd", "utc")
     time, time_format, time_scale = (bjd, "bjd", "tdb") if barycentric else utc
     return LightCurve(time, rows["mag"].to_numpy(float), rows["mag_err"].to_numpy(float), kind="mag",
-                      time_scale=time_scale, time_format=time_format, meta={"star_id": int(star_id)},
-                      source=source or f"star {star_id}").sorted()
+                      time_scale=time_scale, time_format=time_format, band=np.full(len(rows), band, dtype=object),
+                      meta={"star_id": int(star_id), "filter": band}, source=source or f"star {star_id}").sorted()
 
 
-def read_fused(catalog: Any, star_id: int) -> LightCurve:
-    """One star's fused multi-site light curve from the catalog's `lightcurves` table (see `from_fused`)."""
-    rows = catalog.query("SELECT mjd, bjd_tdb, mag, mag_err FROM lightcurves WHERE star_id = ? ORDER BY mjd",
-                         [int(star_id)])
+def read_fused(catalog: Any, star_id: int, band: str | None = None) -> LightCurve:
+    """One star's fused multi-site light curve in one band from the catalog's `lightcurves` table (see
+    `from_fused`); by default the band with the most points."""
+    if band is None:
+        counts = catalog.query("SELECT filter, count(*) AS n FROM lightcurves WHERE star_id = ? GROUP BY filter "
+                               "ORDER BY n DESC, filter LIMIT 1", [int(star_id)])
+        band = str(counts["filter"].iloc[0]) if len(counts) else ""
+    rows = catalog.query("SELECT mjd, bjd_tdb, mag, mag_err FROM lightcurves WHERE star_id = ? AND filter = ? "
+                         "ORDER BY mjd", [int(star_id), band])
     if len(rows) < MIN_POINTS:
-        raise InputError(f"{catalog.path}: star {star_id} has {len(rows)} fused light-curve points "
-                         f"(at least {MIN_POINTS} needed); run the light-curve stage first")
-    return from_fused(rows, star_id, source=f"{catalog.path}#star={star_id}")
+        raise InputError(f"{catalog.path}: star {star_id} has {len(rows)} fused light-curve points in band "
+                         f"'{band}' (at least {MIN_POINTS} needed); run the light-curve stage first")
+    return from_fused(rows, star_id, source=f"{catalog.path}#star={star_id}", band=band)

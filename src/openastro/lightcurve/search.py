@@ -56,9 +56,9 @@ class PeriodResult:
         """The best peak's flags."""
         return self.peaks[0].flags if self.peaks else []
 
-    def catalog_rows(self, star_id: int) -> list[dict[str, Any]]:
-        """Rows for the catalog's `periods` table (star_id, method, rank, period, power, fap, flags)."""
-        return [{"star_id": int(star_id), "method": self.method, "rank": p.rank, "period": p.period,
+    def catalog_rows(self, star_id: int, band: str = "") -> list[dict[str, Any]]:
+        """Rows for the catalog's `periods` table (star_id, filter, method, rank, period, power, fap, flags)."""
+        return [{"star_id": int(star_id), "filter": band, "method": self.method, "rank": p.rank, "period": p.period,
                  "power": p.power, "fap": p.fap, "flags": list(p.flags)} for p in self.peaks]
 
     def to_dict(self) -> dict[str, Any]:

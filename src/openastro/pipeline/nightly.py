@@ -14,6 +14,9 @@ from openastro.core.config import Config, load_config
 from openastro.core.errors import WorkspaceError
 from openastro.core.workspace import Workspace, stored_path
 
+# The reference catalogue's columns (mag: V; mag_<band>: the survey's other bands, absent in older simulations)
+STAR_COLUMNS = ("star_id", "field_id", "ra", "dec", "mag", "color", "mag_u", "mag_g", "mag_r", "mag_i", "mag_z")
+
 
 def _sim_dir(ws: Workspace, config: Config) -> tuple[Path, str]:
     """The folder of a simulation: one per distinct sim config, so re-simulating never overwrites."""
@@ -30,19 +33,21 @@ def load_reference(catalog: Catalog, reference_dir: Path) -> None:
     catalog.insert("sites", rows)
     catalog.insert("fields", pd.read_parquet(reference_dir / "fields.parquet")[["field_id", "name", "ra", "dec"]])
     stars = pd.read_parquet(reference_dir / "field_stars.parquet")
-    catalog.insert("field_stars", stars[["star_id", "field_id", "ra", "dec", "mag", "color"]])
+    catalog.insert("field_stars", stars[[c for c in STAR_COLUMNS if c in stars]])
     galaxies = reference_dir / "field_galaxies.parquet"
     if galaxies.is_file():  # simulations made before galaxies have none
         catalog.insert("field_galaxies", pd.read_parquet(galaxies))
 
 
 def load_templates(catalog: Catalog, sim_dir: Path) -> None:
-    """Register the simulator's template frames (an earlier epoch per site and field) for reference stacks."""
+    """Register the simulator's template frames (an earlier epoch per site, field and band) for reference
+    stacks."""
     table = sim_dir / "reference" / "templates.parquet"
     if table.is_file():
         rows = pd.read_parquet(table)
         paths = [stored_path(sim_dir / f, catalog.root) for f in rows["file"]]
-        catalog.insert("templates", rows[["site_id", "field_id", "mjd"]].assign(path=paths, origin="sim"),
+        known = [c for c in ("site_id", "field_id", "filter", "mjd") if c in rows]
+        catalog.insert("templates", rows[known].assign(path=paths, origin="sim"),
                        replace=True)
 
 

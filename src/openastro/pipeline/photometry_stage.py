@@ -11,14 +11,15 @@ import pandas as pd
 
 from openastro.core.catalog import Catalog
 from openastro.core.workspace import resolve_path
-from openastro.image.process import FrameTask
+from openastro.image.process import FrameTask, in_band
 from openastro.pipeline.stages import Stage, UnitResult
 
 SOURCE_COLUMNS = ["source_id", "x", "y", "ra", "dec", "flux", "flux_err", "a", "b", "theta", "fwhm",
                   "ellipticity", "peak", "npix", "flag", "saturated", "star_id", "match_sep_arcsec", "galaxy_id"]
 # Bump when what one pass writes changes, so that workspaces measured before are measured again (2: one pass
-# writes the features and previews too; 3: detections on galaxies and stars in their light are marked).
-PASS_VERSION = 3
+# writes the features and previews too; 3: detections on galaxies and stars in their light are marked; 4: the
+# zero point from the reference magnitudes in the frame's band).
+PASS_VERSION = 4
 # A frame's inputs: its content (the id is its hash), its site's master frames, its field's reference stars and
 # galaxies.
 FRAME_INPUTS = f"""SELECT f.frame_id AS unit,
@@ -57,15 +58,16 @@ def frames_with_references(catalog: Catalog, units: list[str]) -> list[tuple[pd.
     catalogued galaxies (None where the field has none)."""
     frames = catalog.query("SELECT * FROM frames WHERE frame_id IN (SELECT unnest(?))", [units])
     field_ids = [f for f in frames["field_id"].dropna().unique()]
-    stars = catalog.query("SELECT star_id, field_id, ra, dec, mag, color FROM field_stars "
-                          "WHERE field_id IN (SELECT unnest(?))", [field_ids])
+    stars = catalog.query("SELECT * FROM field_stars WHERE field_id IN (SELECT unnest(?))", [field_ids])
     galaxies = catalog.query("SELECT galaxy_id, field_id, ra, dec, mag, re_arcsec FROM field_galaxies "
                              "WHERE field_id IN (SELECT unnest(?))", [field_ids])
     by_field = {f: g.drop(columns="field_id").reset_index(drop=True) for f, g in stars.groupby("field_id")}
     hosts = {f: g.drop(columns="field_id").reset_index(drop=True) for f, g in galaxies.groupby("field_id")}
     rows = frames.set_index("frame_id").loc[units].reset_index()
-    return [(row, str(resolve_path(row["path"], catalog.root)), by_field.get(row["field_id"]),
-             hosts.get(row["field_id"])) for _, row in rows.iterrows()]
+    return [(row, str(resolve_path(row["path"], catalog.root)),
+             in_band(by_field.get(row["field_id"]), row["filter"]), hosts.get(row["field_id"]))
+            for _, row in rows.iterrows()]
+
 
 
 class PhotometryStage(Stage):

@@ -46,7 +46,7 @@ class QualityStage(Stage):
         digest = model_digest(folder)
         tasks = []
         for site in units:
-            features = catalog.query("""SELECT q.*, coalesce(f.site_id, ?) AS site_id, f.field_id
+            features = catalog.query("""SELECT q.*, coalesce(f.site_id, ?) AS site_id, f.field_id, f.filter
                                         FROM frame_features q JOIN frames f ON f.frame_id = q.frame_id
                                         WHERE coalesce(f.site_id, ?) = ? ORDER BY f.mjd, q.frame_id""",
                                      [UNKNOWN_SITE, UNKNOWN_SITE, site])

@@ -1,4 +1,4 @@
-"""The `candidates` stage: per site and field, a reference stack, then every good frame differenced, its
+"""The `candidates` stage: per site, field and band, a reference stack, then every good frame differenced, its
 significance peaks and U-Net components scored by the real/bogus CNN and stored with their cutouts."""
 
 from __future__ import annotations
@@ -15,7 +15,7 @@ from openastro.core.workspace import resolve_path
 from openastro.pipeline.stages import Stage, UnitResult
 from openastro.transients.search import FieldTask, SearchSettings
 
-SEP = "|"  # unit = site_id|field_id
+SEP = "|"  # unit = site_id|field_id|filter ('' where the frames name no filter)
 
 
 @lru_cache(maxsize=4)
@@ -45,7 +45,7 @@ class CandidatesStage(Stage):
         # A field is redone when a frame arrives, is judged bad (or no longer), or its PSF was measured anew,
         # and when its templates, its site's master frames or its galaxies (the candidates' hosts) change.
         return catalog.query(f"""
-            SELECT f.site_id || '{SEP}' || f.field_id AS unit,
+            SELECT concat_ws('{SEP}', f.site_id, f.field_id, coalesce(f.filter, '')) AS unit,
                    md5(string_agg(concat_ws(':', f.frame_id, q.verdict = 'bad', ff.fwhm_px, m.fwhm_px), ','
                                   ORDER BY f.frame_id))
                    || '|' || coalesce(any_value(c.masters), '') || '|' || coalesce(any_value(t.files), '')
@@ -56,42 +56,47 @@ class CandidatesStage(Stage):
             LEFT JOIN frame_measurements m ON m.frame_id = f.frame_id
             LEFT JOIN (SELECT site_id, string_agg(kind || '=' || path, ',' ORDER BY kind) AS masters
                        FROM calibration GROUP BY site_id) c ON c.site_id = f.site_id
-            LEFT JOIN (SELECT site_id, field_id, string_agg(path, ',' ORDER BY path) AS files
-                       FROM templates GROUP BY site_id, field_id) t ON t.site_id = f.site_id AND t.field_id = f.field_id
+            LEFT JOIN (SELECT site_id, field_id, coalesce(filter, '') AS band, string_agg(path, ',' ORDER BY path) AS files
+                       FROM templates GROUP BY site_id, field_id, band) t
+                   ON t.site_id = f.site_id AND t.field_id = f.field_id AND t.band = coalesce(f.filter, '')
             LEFT JOIN (SELECT field_id, count(*) AS n_galaxies FROM field_galaxies GROUP BY field_id) g
                    ON g.field_id = f.field_id
             WHERE f.site_id IS NOT NULL AND f.field_id IS NOT NULL
-            GROUP BY f.site_id, f.field_id ORDER BY 1""")
+            GROUP BY f.site_id, f.field_id, coalesce(f.filter, '') ORDER BY 1""")
 
     def clear(self, catalog: Catalog, units: list[str]) -> None:
         for unit in units:
-            site, field = unit.split(SEP, 1)
-            catalog.execute("DELETE FROM candidates WHERE kind = 'transient' AND site_id = ? AND field_id = ?",
-                                [site, field])
+            site, field, band = unit.split(SEP, 2)
+            catalog.execute("DELETE FROM candidates WHERE kind = 'transient' AND site_id = ? AND field_id = ? "
+                            "AND frame_id IN (SELECT frame_id FROM frames WHERE coalesce(filter, '') = ?)",
+                            [site, field, band])
 
     def tasks(self, catalog: Catalog, units: list[str]) -> list[FieldTask]:
         from openastro.pipeline.ingest import site_masters
+        from openastro.transients.alerts import safe_name
 
         unet, realbogus = (str(self.model_dirs(catalog)[name]) for name in self.models)
         masters = site_masters(catalog)
         settings = SearchSettings.from_config(self.config)
         tasks = []
         for unit in units:
-            site, field = unit.split(SEP, 1)
+            site, field, band = unit.split(SEP, 2)
             frames = catalog.query("""SELECT f.frame_id, f.path, f.mjd, coalesce(q.verdict, 'good') <> 'bad' AS good,
                                              coalesce(ff.fwhm_px, m.fwhm_px) AS fwhm
                                       FROM frames f LEFT JOIN frame_quality q USING (frame_id)
                                       LEFT JOIN frame_features ff USING (frame_id)
                                       LEFT JOIN frame_measurements m USING (frame_id)
-                                      WHERE f.site_id = ? AND f.field_id = ? ORDER BY f.mjd""", [site, field])
+                                      WHERE f.site_id = ? AND f.field_id = ? AND coalesce(f.filter, '') = ?
+                                      ORDER BY f.mjd""", [site, field, band])
             frames["path"] = [str(resolve_path(p, catalog.root)) for p in frames["path"]]
             templates = [str(resolve_path(p, catalog.root)) for p in catalog.query(
-                "SELECT path FROM templates WHERE site_id = ? AND field_id = ? ORDER BY path", [site, field])["path"]]
-            ref = catalog.root / "references" / site / f"{field}.fits"
+                "SELECT path FROM templates WHERE site_id = ? AND field_id = ? AND coalesce(filter, '') = ? "
+                "ORDER BY path", [site, field, band])["path"]]
+            ref = catalog.root / "references" / site / f"{field}{'_' + safe_name(band) if band else ''}.fits"
             galaxies = catalog.query("SELECT galaxy_id, ra, dec, mag, re_arcsec FROM field_galaxies "
                                      "WHERE field_id = ?", [field])
             tasks.append(FieldTask(unit, site, field, frames, templates, str(ref), unet, realbogus,
-                                   settings, masters.get(site, {}), galaxies))
+                                   settings, masters.get(site, {}), galaxies, band))
         return tasks
 
     def process(self, task: FieldTask) -> UnitResult:
@@ -99,7 +104,8 @@ class CandidatesStage(Stage):
 
         result = search_field(task, *_models(task.unet_dir, task.realbogus_dir, task.settings.backend,
                                              task.settings.threads))
-        ref_row = pd.DataFrame([{"site_id": task.site_id, "field_id": task.field_id, "path": task.reference_path,
+        ref_row = pd.DataFrame([{"site_id": task.site_id, "field_id": task.field_id, "filter": task.filter,
+                                 "path": task.reference_path,
                                  "n_frames": len(result.reference_inputs), "fwhm_px": result.reference_fwhm,
                                  "source": result.reference_source, "inputs": json.dumps(result.reference_inputs),
                                  "built_at": datetime.now(UTC).replace(tzinfo=None)}])

@@ -54,8 +54,11 @@ class VettingStage(Stage):
             rows = catalog.query("""SELECT star_id, details FROM candidates
                                     WHERE kind = 'transit' AND json_extract_string(details, '$.field_id') = ?
                                     ORDER BY star_id""", [field_id])
-            curves = catalog.query("""SELECT star_id, mjd, bjd_tdb, mag, mag_err FROM lightcurves
-                                      WHERE star_id IN (SELECT unnest(?)) ORDER BY star_id, mjd""",
+            # each candidate's light curve in the band its transit was found in
+            curves = catalog.query("""SELECT l.star_id, l.mjd, l.bjd_tdb, l.mag, l.mag_err FROM lightcurves l
+                                      JOIN candidates c ON c.star_id = l.star_id AND c.kind = 'transit'
+                                       AND l.filter = coalesce(json_extract_string(c.details, '$.filter'), '')
+                                      WHERE l.star_id IN (SELECT unnest(?)) ORDER BY l.star_id, l.mjd""",
                                    [[int(s) for s in rows["star_id"]]])
             pairs = zip(rows["star_id"], rows["details"], strict=True)
             candidates = [TransitCandidate.from_details(star, details) for star, details in pairs]

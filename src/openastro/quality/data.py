@@ -36,8 +36,13 @@ class QualityFrames:
 
     @property
     def sites(self) -> pd.Series:
-        """The site of each frame (object dtype, index 0..n-1)."""
-        return pd.Series(np.asarray(self.frames["site_id"], dtype=object), name="site_id")
+        """What each frame is compared with (object dtype, index 0..n-1): its site, and its band where the frames
+        name one ('site|band'): a site's normal sky and zero point differ from band to band."""
+        site = pd.Series(np.asarray(self.frames["site_id"], dtype=object), name="site_id")
+        if "filter" not in self.frames:
+            return site
+        band = self.frames["filter"].fillna("").astype(str).to_numpy()
+        return site.where(band == "", site.astype(str) + "|" + band)
 
 
 @dataclass
@@ -98,21 +103,23 @@ def measure_simulation(sim_dir: Path, photometry: Any = None, workers: int = 0, 
     from openastro.core.config import load_config
     from openastro.core.parallel import parallel_map
     from openastro.image.masters import masters_in
-    from openastro.image.process import FrameTask
+    from openastro.image.process import FrameTask, in_band
     from openastro.quality.context import context_features
 
     photometry = photometry if photometry is not None else load_config().photometry
     truth = pd.read_parquet(sim_dir / "truth" / "frames.parquet")
     stars = pd.read_parquet(sim_dir / "reference" / "field_stars.parquet")
     by_field = {f: g.drop(columns="field_id").reset_index(drop=True) for f, g in stars.groupby("field_id")}
+    bands = truth["filter"] if "filter" in truth else pd.Series("", index=truth.index)
     masters = {site: {k: str(v) for k, v in masters_in(sim_dir / "calibration" / site).items()}
                for site in truth["site_id"].unique()}
-    tasks = [FrameTask(str(sim_dir / f), by_field.get(field_id), photometry, masters[site])
-             for f, field_id, site in zip(truth["file"], truth["field_id"], truth["site_id"], strict=True)]
+    tasks = [FrameTask(str(sim_dir / f), in_band(by_field.get(field_id), band), photometry, masters[site])
+             for f, field_id, site, band in zip(truth["file"], truth["field_id"], truth["site_id"], bands,
+                                                strict=True)]
     results = parallel_map(_measure_job, tasks, workers, "measuring frames", progress)
     rows = pd.DataFrame([r[0] for r in results])
     context = context_features(rows)
-    frames = pd.concat([truth[["file", "site_id", "field_id"]].reset_index(drop=True),
+    frames = pd.concat([truth[["file", "site_id", "field_id"]].assign(filter=bands).reset_index(drop=True),
                         context[list(CONTEXT_FEATURES)].reset_index(drop=True),
                         rows[[*IMAGE_FEATURES, "missing"]]], axis=1)
     thumbs = np.stack([r[1] for r in results]) if results else np.zeros((0, 64, 64), np.float32)

@@ -52,6 +52,14 @@ def star_colours(b_v: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return g_r, r_i
 
 
+CATALOG_BANDS = ("u", "g", "r", "i", "z")  # the bands a survey catalogue lists besides V (SDSS-, Legacy-like)
+
+
+def star_offset(name: str, b_v: np.ndarray) -> np.ndarray:
+    """Magnitude in band `name` minus V of main-sequence stars of colour B-V."""
+    return offset_from_v(name, *star_colours(b_v))
+
+
 def offset_from_v(name: str, g_r: np.ndarray | float, r_i: np.ndarray | float) -> np.ndarray:
     """Magnitude in band `name` minus V, for sources of colours g-r and r-i (V = g - 0.59 (g-r) - 0.01,
     Jester et al. 2005; u and z extend the locus)."""

@@ -58,6 +58,16 @@ def _per_site_series(frames: pd.DataFrame, sites: list[Site], cfg: SimConfig) ->
     return frames.assign(**cols)
 
 
+def band_terms(filters: pd.Series) -> dict[str, np.ndarray]:
+    """Per frame, its band's sky offset, extinction ratio and zero-point offset relative to V."""
+    from openastro.sim.bands import band
+
+    names = filters.to_numpy()
+    terms = {n: band(n) for n in set(names)}
+    return {key: np.array([getattr(terms[n], key) for n in names], dtype=float)
+            for key in ("sky_offset", "extinction_ratio", "zero_point_offset")}
+
+
 def _transparency(frames: pd.DataFrame, cfg: SimConfig, rng: np.random.Generator) -> pd.DataFrame:
     """Cloud transparency at the frame centre and its gradient across the frame."""
     n = len(frames)
@@ -116,15 +126,18 @@ def _psf(frames: pd.DataFrame, draws: dict, get) -> dict[str, np.ndarray]:
 
 
 def _photometry(frames: pd.DataFrame, draws: dict, get, exposure_s: float) -> dict[str, np.ndarray]:
-    """Zero points and the sky: natural sky (K&S), brightened by dew, cloud glow and stray light.
+    """Zero points and the sky in each frame's band: natural sky (K&S), brightened by dew, cloud glow and
+    stray light.
 
     The bright_background defect is stray light (Moon glare, dome light) with a gradient; a bright but
     uniform moonlit or twilight sky only shows in sky_mag_arcsec2.
     """
-    k, airmass = get("extinction"), frames["airmass"].to_numpy()
-    zp_inst = get("zero_point") + frames["zp_offset"].to_numpy()
+    bands = band_terms(frames["filter"])
+    k, airmass = get("extinction") * bands["extinction_ratio"], frames["airmass"].to_numpy()
+    zp_inst = get("zero_point") + bands["zero_point_offset"] + frames["zp_offset"].to_numpy()
     transparency = frames["transparency"].to_numpy()
-    natural = sky.sky_mag(frames["sky_dark"].to_numpy(), k, frames["alt"].to_numpy(), frames["sun_alt"].to_numpy(),
+    natural = sky.sky_mag(frames["sky_dark"].to_numpy() + bands["sky_offset"], k, frames["alt"].to_numpy(),
+                          frames["sun_alt"].to_numpy(),
                           frames["moon_alt"].to_numpy(), frames["moon_phase_angle"].to_numpy(),
                           frames["moon_sep"].to_numpy())
     light_polluted = np.clip((21.9 - get("sky_dark")) / 1.5, 0.0, 1.5)  # clouds reflect city light

@@ -55,6 +55,7 @@ def plan_frames(cfg: SimConfig, sites: list[Site], fields: list[Field]) -> pd.Da
     grid = conditions.with_weather(grid, sites, cfg.seed, cfg.weather)
     ok = schedule.observable(grid, cfg.sun_altitude_max, cfg.airmass_limit) & (grid["cloud_state"] != "overcast")
     frames = schedule.cap_per_night(grid[ok], cfg.max_frames_per_site)
+    frames = frames.assign(filter=schedule.assign_filters(frames, sites, list(cfg.filters)))
     frames = conditions.frame_conditions(frames, sites, cfg, stream(cfg.seed, STREAM["conditions"]))
     site_ids = np.array([s.site_id for s in sites])[frames["site"].to_numpy()]
     field_ids = np.array([f.field_id for f in fields])[frames["field"].to_numpy()]

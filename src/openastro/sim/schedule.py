@@ -105,3 +105,20 @@ def cap_per_night(grid: pd.DataFrame, max_frames: int) -> pd.DataFrame:
         else:
             keep.append(group.iloc[np.linspace(0, len(group) - 1, max_frames).round().astype(int)])
     return pd.concat(keep).sort_values(["site", "mjd"], kind="stable") if keep else grid.iloc[:0]
+
+
+def assign_filters(frames: pd.DataFrame, sites: list[Site], filters: list[str]) -> np.ndarray:
+    """Each frame's band: a site cycles through the configured bands its filter wheel holds, one per visit
+    (all fields of a visit in the same band, as a survey's g-r-i sequence)."""
+    from openastro.core.errors import ConfigError
+
+    out = np.empty(len(frames), dtype=object)
+    for i, site in enumerate(sites):
+        bands = [b for b in filters if b in site.filter_set]
+        if not bands:
+            raise ConfigError(f"config key 'sim.filters': site '{site.name}' holds none of {', '.join(filters)} "
+                              f"(its filters: {site.filters}); add one of them or leave the site out")
+        sel = (frames["site"] == i).to_numpy()
+        visit = pd.factorize(frames.loc[sel, "slot_mjd"], sort=True)[0]
+        out[sel] = np.array(bands, dtype=object)[visit % len(bands)]
+    return out

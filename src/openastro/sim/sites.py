@@ -54,6 +54,12 @@ class Site:
     vignetting: float  # fractional flat-field fall-off at the frame corner
     hot_pixel_frac: float
     bad_columns: int
+    filters: str  # the filter wheel, space-separated band names (sim/bands.py)
+
+    @property
+    def filter_set(self) -> tuple[str, ...]:
+        """The bands the site's filter wheel holds."""
+        return tuple(self.filters.split())
 
     @property
     def area_m2(self) -> float:
@@ -62,7 +68,8 @@ class Site:
 
     @property
     def zero_point(self) -> float:
-        """Instrumental V zero point above the atmosphere: the magnitude that gives 1 e-/s."""
+        """Instrumental V zero point above the atmosphere: the magnitude that gives 1 e-/s (other bands: add
+        the band's zero_point_offset, sim/bands.py)."""
         return 2.5 * math.log10(V0_PHOTONS_PER_M2 * self.area_m2 * self.throughput)
 
     @property

@@ -54,6 +54,13 @@ class Transient:
             fall = np.where(dt < 100, 0.008 * dt, np.where(dt < 120, 0.8 + 0.1 * (dt - 100), 2.8 + 0.01 * (dt - 120)))
         return np.minimum(self.peak_mag + np.where(dt < 0, rise, fall), FAINT)
 
+    def band_mag(self, t: np.ndarray, band_name: str) -> np.ndarray:
+        """Magnitude in band `band_name` at times t, with the colour evolution of its kind (sim/bands.py)."""
+        from openastro.sim.bands import offset_from_v, transient_colours
+
+        t = np.asarray(t, dtype=float)
+        return self.mag(t) + offset_from_v(band_name, *transient_colours(self.kind, self.subtype, t - self.t_ref))
+
     def position(self, t: np.ndarray | float) -> tuple[np.ndarray, np.ndarray]:
         """RA, Dec (deg) at times t; fixed except for asteroids."""
         dt_min = (np.asarray(t, dtype=float) - self.t_ref) * 1440.0

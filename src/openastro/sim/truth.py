@@ -11,17 +11,18 @@ import pandas as pd
 from openastro.sim.conditions import DEFECTS
 
 FRAME_COLUMNS = (
-    "file", "site_id", "field_id", "night", "mjd", "mjd_mid", "exptime", "airmass", "alt", "sun_alt",
+    "file", "site_id", "field_id", "night", "mjd", "mjd_mid", "exptime", "filter", "airmass", "alt", "sun_alt",
     "seeing_fwhm_arcsec", "fwhm_px", "elongation", "psf_theta", "psf_beta", "defocus_factor", "donut",
     "sky_mag_arcsec2", "sky_e_per_px", "zero_point", "zp_instrument", "transparency", "cloud_gx", "cloud_gy",
     "moon_alt", "moon_sep", "moon_illum", "cloud_state", "dew_level", *DEFECTS, "n_cosmic_rays",
     "trail_x", "trail_y", "trail_angle", "trail_e_per_px", "trail_aircraft", "pattern_adu", "bright_factor",
     "ra_center", "dec_center", "rotation", "ccd_temp", "scintillation",
 )
-STAR_FLUX_SCHEMA = (("file", "string"), ("star_id", "int64"), ("true_mag", "float64"), ("x", "float64"),
-                    ("y", "float64"), ("flux_e", "float64"))
-TRANSIENT_COLUMNS = ("transient_id", "kind", "subtype", "field_id", "file", "mjd", "ra", "dec", "x", "y", "mag",
-                     "flux_e")
+# true_mag: the star's magnitude in the frame's band at the frame's time; mean_mag: its mean in that band
+STAR_FLUX_SCHEMA = (("file", "string"), ("star_id", "int64"), ("true_mag", "float64"), ("mean_mag", "float64"),
+                    ("x", "float64"), ("y", "float64"), ("flux_e", "float64"))
+TRANSIENT_COLUMNS = ("transient_id", "kind", "subtype", "field_id", "file", "mjd", "ra", "dec", "x", "y", "filter",
+                     "mag", "flux_e")
 
 
 def write_table(df: pd.DataFrame, path: Path) -> Path:
@@ -50,11 +51,11 @@ class StarFluxWriter:
         self._pending = 0
         self._rows_per_group = rows_per_group
 
-    def add(self, file: str, star_id: np.ndarray, true_mag: np.ndarray, x: np.ndarray, y: np.ndarray,
-            flux_e: np.ndarray) -> None:
+    def add(self, file: str, star_id: np.ndarray, true_mag: np.ndarray, mean_mag: np.ndarray, x: np.ndarray,
+            y: np.ndarray, flux_e: np.ndarray) -> None:
         """Queue the stars of one frame."""
         self._chunks.append({"file": np.full(len(star_id), file, dtype=object), "star_id": star_id,
-                             "true_mag": true_mag, "x": x, "y": y, "flux_e": flux_e})
+                             "true_mag": true_mag, "mean_mag": mean_mag, "x": x, "y": y, "flux_e": flux_e})
         self._pending += len(star_id)
         if self._pending >= self._rows_per_group:
             self._flush()

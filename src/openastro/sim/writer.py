@@ -12,6 +12,7 @@ import pandas as pd
 
 from openastro.core.config import SimConfig
 from openastro.sim import network, truth
+from openastro.sim.bands import CATALOG_BANDS, star_offset
 from openastro.sim.defects import ramp_at
 from openastro.sim.detector import make_detector, master_frames
 from openastro.sim.fitsout import frame_wcs, header_cards, write_fits
@@ -31,6 +32,7 @@ def write_reference(plan: network.Plan, ref_dir: Path) -> dict[str, Path]:
     """fields, field_stars and sites tables: what a user of the network would know."""
     fields = pd.DataFrame([{"field_id": f.field_id, "name": f.name, "ra": f.ra, "dec": f.dec} for f in plan.fields])
     stars = pd.DataFrame({k: plan.reference[k] for k in ("field_id", "star_id", "ra", "dec", "mag", "color")})
+    stars = stars.assign(**{f"mag_{b}": stars["mag"] + star_offset(b, stars["color"].to_numpy()) for b in CATALOG_BANDS})
     sites = pd.DataFrame([s.to_row() for s in plan.sites])
     # a survey's galaxy catalogue (Legacy Survey-like): positions, r magnitudes, colours and shapes
     galaxies = plan.galaxies[[c for c in GALAXY_REFERENCE if c in plan.galaxies]]
@@ -56,7 +58,7 @@ def _transient_sources(plan: network.Plan, row: Any, wcs, size: int, exposure_s:
     for tr in plan.transients:
         if tr.field_id != row.field_id:
             continue
-        mag = float(tr.mag(np.array([row.mjd_mid]))[0])
+        mag = float(tr.band_mag(np.array([row.mjd_mid]), row.filter)[0])
         t = row.mjd + np.array([0.0, 0.5, 1.0]) * exposure_s / 86400.0
         ra, dec = tr.position(t)
         px, py = wcs.wcs_world2pix(ra, dec, 0)
@@ -72,7 +74,8 @@ def _transient_sources(plan: network.Plan, row: Any, wcs, size: int, exposure_s:
         if -0.5 <= px[1] < size - 0.5 and -0.5 <= py[1] < size - 0.5 and mag < 30:
             rows.append({"transient_id": tr.transient_id, "kind": tr.kind, "subtype": tr.subtype,
                          "field_id": tr.field_id, "file": row.file, "mjd": float(row.mjd_mid), "ra": float(ra[1]),
-                         "dec": float(dec[1]), "x": float(px[1]), "y": float(py[1]), "mag": mag, "flux_e": flux})
+                         "dec": float(dec[1]), "x": float(px[1]), "y": float(py[1]), "filter": row.filter, "mag": mag,
+                         "flux_e": flux})
     if not xs:
         return Sources.empty(), rows
     return Sources(np.concatenate(xs), np.concatenate(ys), np.concatenate(fs)), rows
@@ -143,23 +146,24 @@ def _galaxy_light(galaxies: pd.DataFrame | None, row: Any, wcs, size: int, cfg: 
     reach = MAX_HALF
     near = (x > -reach) & (x < size + reach) & (y > -reach) & (y < size + reach)
     rows = galaxies[near]
-    mags = band_mag(rows["mag"].to_numpy(), rows["g_r"].to_numpy(), rows["r_i"].to_numpy(), cfg.filter)
+    mags = band_mag(rows["mag"].to_numpy(), rows["g_r"].to_numpy(), rows["r_i"].to_numpy(), row.filter)
     clouds = np.minimum(ramp_at(x[near], y[near], size, row.cloud_gx, row.cloud_gy), 1 / row.transparency)
     flux = e_per_second(mags, row.zero_point) * cfg.exposure_s * clouds
-    return GalaxyLight(rows, x[near], y[near], flux, np.asarray(wcs.wcs.cd), cfg.filter)
+    return GalaxyLight(rows, x[near], y[near], flux, np.asarray(wcs.wcs.cd), row.filter)
 
 
 def _write_frame(plan: network.Plan, cfg: SimConfig, out_dir: Path, row: Any, index: int, date_obs: str,
                  detectors: dict, field_rows: dict, star_flux: truth.StarFluxWriter,
                  template: bool = False) -> list[dict]:
-    """Render and write one frame; record its stars; return its transient truth rows. A template frame has
-    no transients and its variable stars at their mean brightness."""
+    """Render and write one frame in its band; record its stars; return its transient truth rows. A template
+    frame has no transients and its variable stars at their mean brightness."""
     site = plan.sites[int(row.site)]
     size = cfg.frame_size
     wcs = frame_wcs(float(row.ra_center), float(row.dec_center), size, site.pixel_scale, float(row.rotation))
     rows = field_rows[row.field_id]
     x, y = wcs.wcs_world2pix(plan.stars["ra"][rows], plan.stars["dec"][rows], 0)
-    mags = plan.stars["mag"][rows].copy()
+    mean_mags = plan.stars["mag"][rows] + star_offset(row.filter, plan.stars["color"][rows])
+    mags = mean_mags.copy()
     if not template:
         var_rows, offsets = plan.dmag[row.field_id]
         mags[var_rows] += offsets[:, plan.frame_col[index]]
@@ -174,9 +178,9 @@ def _write_frame(plan: network.Plan, cfg: SimConfig, out_dir: Path, row: Any, in
     data, mask = render_frame(row, site, detectors[site.site_id], size, cfg.exposure_s,
                               Sources(x[near], y[near], flux[near]), trans, rng, cfg.write_masks and not template,
                               galaxies)
-    write_fits(out_dir / row.file, data, header_cards(site, row, date_obs, cfg.filter, cfg.exposure_s, wcs))
+    write_fits(out_dir / row.file, data, header_cards(site, row, date_obs, row.filter, cfg.exposure_s, wcs))
     if mask is not None:
         write_fits(out_dir / "truth" / "masks" / Path(row.file).name, mask)
     if not template:
-        star_flux.add(row.file, plan.stars["star_id"][rows][on], mags[on], x[on], y[on], flux[on])
+        star_flux.add(row.file, plan.stars["star_id"][rows][on], mags[on], mean_mags[on], x[on], y[on], flux[on])
     return trans_rows

@@ -39,8 +39,8 @@ class SearchSettings:
 
 @dataclass
 class FieldTask:
-    """One field at one site: its frames (path, quality, FWHM), templates, models, masters, settings and
-    galaxies."""
+    """One field at one site in one band: its frames (path, quality, FWHM), templates, models, masters, settings
+    and galaxies."""
 
     unit: str
     site_id: str
@@ -53,6 +53,7 @@ class FieldTask:
     settings: SearchSettings
     masters: dict[str, str]  # the site's master frames by kind ('bias', 'dark', 'flat'): path
     galaxies: pd.DataFrame | None = None  # the field's catalogued galaxies: candidates get their hosts
+    filter: str = ""  # the frames' FILTER ('' where they name none)
 
 
 @dataclass
@@ -134,7 +135,8 @@ def field_reference(task: Any) -> tuple[Any, str]:
         frames = task.frames.rename(columns={"path": "file"})
         paths, source = choose_frames(frames, task.settings.reference_frames), "frames"
     if not paths:
-        raise InputError(f"{task.site_id} {task.field_id}: no good frame with a measured FWHM for a reference")
+        raise InputError(f"{task.site_id} {task.field_id} {task.filter}: no good frame with a measured FWHM for a "
+                         "reference")
     cached = Path(task.reference_path)
     if cached.is_file():
         ref = Reference.load(cached)

@@ -101,14 +101,12 @@ def sim_overrides(seed: int, s: ChunkSettings) -> list[str]:
             *(f"sim.variability.{k}={v}" for k, v in VARIABLES.items())]
 
 
-def variable_objects(sim_dir: Path, flux: pd.DataFrame, frames: pd.DataFrame,
-                     read_noise: dict[str, float]) -> pd.DataFrame:
+def variable_objects(flux: pd.DataFrame, frames: pd.DataFrame, read_noise: dict[str, float]) -> pd.DataFrame:
     """Stars whose flux in a frame differs from their template (mean) flux: `variable` (brighter) or `fading`
     when the change is at least VARIABLE_SNR sigma and VARIABLE_DMAG; `ambiguous` when it is above 3 sigma or
     AMBIGUOUS_DMAG but short of that (neither class: left out of training and scores)."""
-    mean_mag = pd.read_parquet(sim_dir / "truth" / "stars.parquet").set_index("star_id")["mag"]
     flux = flux.merge(frames[["file", "sky_e_per_px", "fwhm_px", "site_id"]], on="file")
-    dmag = flux["true_mag"] - mean_mag.reindex(flux["star_id"]).to_numpy()
+    dmag = flux["true_mag"] - flux["mean_mag"]
     change = flux["flux_e"] * (1 - 10 ** (0.4 * dmag))
     area = math.pi * (1.5 * flux["fwhm_px"]) ** 2
     rn2 = flux["site_id"].map(read_noise) ** 2
@@ -190,7 +188,7 @@ def _near_trail(det: pd.DataFrame, trail: Any, width: float) -> np.ndarray:
 
 
 def difference_chunk(sim_dir: Path, settings: ChunkSettings, seed: int) -> FrameSet:
-    """Difference every frame of a simulated chunk against its site and field's template stack; label it."""
+    """Difference every frame of a simulated chunk against its site, field and band's template stack; label it."""
     from openastro.image.fitsio import read_frame
     from openastro.image.masters import masters_in
     from openastro.transients.detect import detect_significance
@@ -203,12 +201,12 @@ def difference_chunk(sim_dir: Path, settings: ChunkSettings, seed: int) -> Frame
     read_noise = sites["read_noise"].to_dict()
     transients = pd.read_parquet(sim_dir / "truth" / "transients.parquet")
     star_flux = pd.read_parquet(sim_dir / "truth" / "star_flux.parquet")
-    variables = variable_objects(sim_dir, star_flux, truth, read_noise)
+    variables = variable_objects(star_flux, truth, read_noise)
     star_pos = {f: g[["x", "y"]].reset_index(drop=True) for f, g in star_flux.groupby("file")}
     channels, sigs, masks, rows, objects, detections = [], [], [], [], [], []
-    for (site, fid), group in truth.groupby(["site_id", "field_id"], sort=True):
-        paths = [sim_dir / f for f in templates.loc[(templates["site_id"] == site) & (templates["field_id"] == fid),
-                                                     "file"]]
+    for (site, fid, band), group in truth.groupby(["site_id", "field_id", "filter"], sort=True):
+        own = (templates["site_id"] == site) & (templates["field_id"] == fid) & (templates["filter"] == band)
+        paths = [sim_dir / f for f in templates.loc[own, "file"]]
         if not paths:
             continue
         masters = masters_in(sim_dir / "calibration" / site)
@@ -236,7 +234,7 @@ def difference_chunk(sim_dir: Path, settings: ChunkSettings, seed: int) -> Frame
             channels.append(frame.channels())
             sigs.append(diff.significance.astype(np.float32))
             masks.append(mask)
-            rows.append({"file": row.file, "site_id": site, "field_id": fid, "mjd": row.mjd,
+            rows.append({"file": row.file, "site_id": site, "field_id": fid, "filter": band, "mjd": row.mjd,
                          "fwhm_px": row.fwhm_px, "seed": seed})
             objects.append(obj.assign(frame=i))
             detections.append(det.assign(frame=i))

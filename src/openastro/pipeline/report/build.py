@@ -195,19 +195,21 @@ def variables_section(photometry: pd.DataFrame, ranked: pd.DataFrame, colors: di
     if ranked.empty:
         return h.section(title, h.note(f"No star has {MIN_POINTS} or more photometry points with errors "
                                        f"this night."), anchor="variables")
-    rows = [[str(i), str(int(r.star_id)), str(r.n_points), str(r.n_sites), h.fmt(r.mean_mag, 3),
-             h.fmt(r.amplitude, 3), h.fmt(r.robust_ratio), h.fmt(r.chi2_red, 1)]
+    rows = [[str(i), str(int(r.star_id)), h.esc(r.filter or "?"), str(r.n_points), str(r.n_sites),
+             h.fmt(r.mean_mag, 3), h.fmt(r.amplitude, 3), h.fmt(r.robust_ratio), h.fmt(r.chi2_red, 1)]
             for i, r in enumerate(ranked.itertuples(), start=1)]
     attrs = [f'class="var-star" data-star-id="{int(s)}"' for s in ranked["star_id"]]
-    headers = ["rank", "star", "points", "sites", "weighted mean mag", "amplitude (5-95%)",
+    headers = ["rank", "star", "band", "points", "sites", "weighted mean mag", "amplitude (5-95%)",
                "robust std / median err", "reduced chi2"]
-    text = (f"Stars with at least {MIN_POINTS} photometry points this night, ranked by the reduced chi-square "
-            f"of their magnitudes about the error-weighted mean (errors floored at {MAG_ERR_FLOOR} mag). "
+    text = (f"Stars with at least {MIN_POINTS} photometry points in a band this night, ranked by the reduced "
+            f"chi-square of their magnitudes about the error-weighted mean in their most variable band (errors "
+            f"floored at {MAG_ERR_FLOOR} mag). "
             f"'Robust std / median err' (1.4826 MAD over the median error) is shown for comparison: it ignores "
             f"single outliers but also short eclipses.")
-    curves = [plotter.html(lightcurve_figure(photometry[photometry["star_id"] == r.star_id],
-                                             f"star {int(r.star_id)}: reduced chi2 {r.chi2_red:.1f}, "
-                                             f"{r.n_points} points", colors))
+    curves = [plotter.html(lightcurve_figure(photometry[(photometry["star_id"] == r.star_id)
+                                                        & (photometry["filter"] == r.filter)],
+                                             f"star {int(r.star_id)} in {r.filter or '?'}: reduced chi2 "
+                                             f"{r.chi2_red:.1f}, {r.n_points} points", colors))
               for r in ranked.itertuples()]
     return h.section(title, h.table(rows, headers, text_cols=0, row_attrs=attrs), h.caption(text), *curves,
                      anchor="variables")

@@ -20,7 +20,7 @@ from openastro.core.catalog import Catalog
 N_CANDIDATE_ROWS = 10   # candidates listed per kind
 N_DETAILED = 4          # candidates per kind shown with their stored periodogram and a folded curve
 DETAIL_KEYS = ("period", "epoch", "duration", "depth", "power", "power_kind", "fap", "flags", "method",
-               "field_id")
+               "field_id", "filter")
 
 SCOPE = """
     WITH night_frames AS (SELECT frame_id, field_id FROM frames WHERE night = $1),
@@ -30,14 +30,15 @@ SCOPE = """
               WHERE field_id IN (SELECT field_id FROM night_frames) OR frame_id IN (SELECT frame_id FROM night_frames))
 """
 STATS_SQL = SCOPE + """,
-    p AS (SELECT star_id, mjd, mag, greatest(mag_err, $2) AS err, sites FROM lightcurves
+    p AS (SELECT star_id, filter, mjd, mag, greatest(mag_err, $2) AS err, sites FROM lightcurves
           WHERE star_id IN (SELECT star_id FROM scope) AND isfinite(mag) AND isfinite(mag_err) AND mag_err > 0),
-    m AS (SELECT star_id, sum(mag / pow(err, 2)) / sum(1 / pow(err, 2)) AS mean_mag FROM p GROUP BY star_id)
-    SELECT star_id, count(*) AS n_points, len(list_distinct(flatten(list(sites)))) AS n_sites,
+    m AS (SELECT star_id, filter, sum(mag / pow(err, 2)) / sum(1 / pow(err, 2)) AS mean_mag FROM p
+          GROUP BY star_id, filter)
+    SELECT star_id, filter, count(*) AS n_points, len(list_distinct(flatten(list(sites)))) AS n_sites,
            any_value(mean_mag) AS mean_mag, quantile_cont(mag, 0.95) - quantile_cont(mag, 0.05) AS amplitude,
            sum(pow(mag - mean_mag, 2) / pow(err, 2)) / greatest(count(*) - 1, 1) AS chi2_red,
            max(mjd) - min(mjd) AS baseline
-    FROM p JOIN m USING (star_id) GROUP BY star_id ORDER BY star_id"""
+    FROM p JOIN m USING (star_id, filter) GROUP BY star_id, filter ORDER BY star_id, filter"""
 CANDIDATES_SQL = SCOPE + """
     SELECT c.candidate_id, c.kind, c.star_id, c.score, c.details, v.score AS vetting_score, v.planet_like,
            v.odd_even_flag, v.secondary_flag
@@ -53,12 +54,12 @@ class FusedData:
 
     n_curve_rows: int         # rows of `lightcurves` in the whole catalog
     n_candidate_rows: int     # rows of `candidates` in the whole catalog
-    stats: pd.DataFrame       # per star in scope: n_points, n_sites, mean_mag, amplitude, chi2_red, baseline
-    variables: pd.DataFrame   # the stats rows of the most variable stars
+    stats: pd.DataFrame       # per star in scope and band: n_points, n_sites, mean_mag, amplitude, chi2_red, baseline
+    variables: pd.DataFrame   # the stats rows of the most variable stars, each in its most variable band
     candidates: pd.DataFrame  # candidates in scope, details and vetting verdicts as columns, by kind, score
-    curves: pd.DataFrame      # fused points (star_id, mjd, bjd_tdb, mag, mag_err, n_sites, sites) shown
-    periods: pd.DataFrame     # `periods` rows of the stars shown
-    periodograms: pd.DataFrame  # `periodograms` rows of the stars shown (reduced for plotting)
+    curves: pd.DataFrame      # fused points (star_id, mjd, bjd_tdb, mag, mag_err, n_sites, sites) shown, one band
+    periods: pd.DataFrame     # `periods` rows of the stars shown, in the band shown
+    periodograms: pd.DataFrame  # `periodograms` rows of the stars shown (reduced for plotting), in the band shown
 
 
 def load_fused(catalog: Catalog, night: str, n_variables: int) -> FusedData:
@@ -67,19 +68,29 @@ def load_fused(catalog: Catalog, night: str, n_variables: int) -> FusedData:
 
     stats = catalog.query(STATS_SQL, [night, MAG_ERR_FLOOR])
     enough = stats[stats["n_points"] >= MIN_POINTS]
-    variables = enough.sort_values(["chi2_red", "star_id"], ascending=[False, True]).head(max(n_variables, 0))
+    variables = (enough.sort_values(["chi2_red", "star_id"], ascending=[False, True]).drop_duplicates("star_id")
+                 .head(max(n_variables, 0)))
     candidates = parse_candidates(catalog.query(CANDIDATES_SQL, [night]))
-    candidates["n_points"] = candidates["star_id"].map(stats.set_index("star_id")["n_points"])
-    stars = sorted(set(variables["star_id"]) | set(detailed(candidates)["star_id"].dropna()))
-    ids = [int(s) for s in stars]
-    curves = catalog.query("""SELECT star_id, mjd, bjd_tdb, mag, mag_err, n_sites, sites FROM lightcurves
-                              WHERE star_id IN (SELECT unnest($1)) ORDER BY star_id, mjd""", [ids])
-    periods = catalog.query("SELECT * FROM periods WHERE star_id IN (SELECT unnest($1)) ORDER BY star_id, rank",
-                            [ids])
-    periodograms = catalog.query("SELECT * FROM periodograms WHERE star_id IN (SELECT unnest($1))", [ids])
+    candidates["filter"] = candidates["filter"].fillna("")
+    n_points = stats.set_index(["star_id", "filter"])["n_points"]
+    candidates["n_points"] = n_points.reindex(pd.MultiIndex.from_frame(candidates[["star_id", "filter"]])).to_numpy()
+    # each star shown in one band: its candidate's, else the band where it varies most
+    shown = dict(zip(variables["star_id"], variables["filter"], strict=True))
+    shown |= dict(zip(detailed(candidates)["star_id"].dropna(), detailed(candidates)["filter"], strict=True))
+    ids = [int(s) for s in sorted(shown)]
+    curves, periods, periodograms = (in_shown_band(catalog.query(sql, [ids]), shown) for sql in (
+        """SELECT star_id, filter, mjd, bjd_tdb, mag, mag_err, n_sites, sites FROM lightcurves
+           WHERE star_id IN (SELECT unnest($1)) ORDER BY star_id, mjd""",
+        "SELECT * FROM periods WHERE star_id IN (SELECT unnest($1)) ORDER BY star_id, rank",
+        "SELECT * FROM periodograms WHERE star_id IN (SELECT unnest($1))"))
     n_candidates = int(catalog.scalar("SELECT count(*) FROM candidates WHERE kind <> 'transient'"))
     return FusedData(catalog.count("lightcurves"), n_candidates, stats, variables, candidates,
                      curves, periods, periodograms)
+
+
+def in_shown_band(rows: pd.DataFrame, shown: dict[int, str]) -> pd.DataFrame:
+    """The rows in the band each star is shown in."""
+    return rows[rows["filter"].to_numpy() == rows["star_id"].map(shown).to_numpy()].reset_index(drop=True)
 
 
 def parse_candidates(rows: pd.DataFrame) -> pd.DataFrame:

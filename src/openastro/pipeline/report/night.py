@@ -41,7 +41,7 @@ class NightData:
 
     night: str
     frames: pd.DataFrame       # one row per frame: site, time, seeing (+unit), sky, zero point, deficit, cloudy
-    photometry: pd.DataFrame   # star_id, mjd, time, mag, mag_err, site
+    photometry: pd.DataFrame   # star_id, mjd, time, mag, mag_err, site, filter
     quality: pd.DataFrame      # frame_quality rows of the night's frames, with site
     fused: FusedData | None = None  # light curves, periods and candidates of the stars of the night's fields
     candidates: pd.DataFrame = field(default_factory=pd.DataFrame)  # transient candidates in the night's frames
@@ -116,7 +116,8 @@ def load_night(catalog: Catalog, night: str) -> NightData:
         FROM frames f LEFT JOIN frame_measurements m USING (frame_id)
         WHERE f.night = ? ORDER BY f.mjd, f.frame_id""", [night])
     photometry = catalog.query("""
-        SELECT p.star_id, p.mjd, p.mag, p.mag_err, coalesce(p.site_id, f.site_id) AS site_id
+        SELECT p.star_id, p.mjd, p.mag, p.mag_err, coalesce(p.site_id, f.site_id) AS site_id,
+               coalesce(p.filter, f.filter, '') AS filter
         FROM photometry p JOIN frames f USING (frame_id) WHERE f.night = ?""", [night])
     quality = catalog.query("""
         SELECT q.frame_id, f.site_id, f.mjd, q.verdict, q.score, q.anomaly, q.labels, q.reasons
@@ -141,10 +142,10 @@ def load_transients(catalog: Catalog, night: str) -> tuple[pd.DataFrame, pd.Data
         FROM candidates c JOIN frames f USING (frame_id)
         WHERE f.night = ? AND c.kind = 'transient' ORDER BY c.rb_score DESC, c.candidate_id""", [night])
     references = catalog.query("""
-        SELECT r.site_id, r.field_id, r.source, r.n_frames, r.fwhm_px FROM reference_images r
+        SELECT r.site_id, r.field_id, r.filter, r.source, r.n_frames, r.fwhm_px FROM reference_images r
         WHERE EXISTS (SELECT 1 FROM frames f WHERE f.night = ? AND f.site_id = r.site_id
-                      AND f.field_id = r.field_id)
-        ORDER BY r.site_id, r.field_id""", [night])
+                      AND f.field_id = r.field_id AND coalesce(f.filter, '') = r.filter)
+        ORDER BY r.site_id, r.field_id, r.filter""", [night])
     return candidates, references
 
 
@@ -184,23 +185,28 @@ def site_summary(frames: pd.DataFrame) -> pd.DataFrame:
 
 
 def rank_variables(photometry: pd.DataFrame, n: int) -> pd.DataFrame:
-    """The `n` stars (with >= MIN_POINTS good points) of highest reduced chi^2 about their weighted mean mag."""
-    columns = ["star_id", "n_points", "n_sites", "mean_mag", "amplitude", "robust_ratio", "chi2_red"]
+    """The `n` stars (with >= MIN_POINTS good points in a band) of highest reduced chi^2 about their weighted mean
+    mag, each in its most variable band."""
+    columns = ["star_id", "filter", "n_points", "n_sites", "mean_mag", "amplitude", "robust_ratio", "chi2_red"]
     p = photometry[np.isfinite(photometry["mag"].astype(float)) & np.isfinite(photometry["mag_err"].astype(float))
                    & (photometry["mag_err"] > 0)].dropna(subset=["star_id"])
     if p.empty or n <= 0:
         return pd.DataFrame(columns=columns)
     err = p["mag_err"].clip(lower=MAG_ERR_FLOOR)
-    p = p.assign(w=1.0 / err**2, wm=p["mag"] / err**2, err=err)
-    g = p.groupby("star_id")
+    p = p.assign(w=1.0 / err**2, wm=p["mag"] / err**2, err=err,
+                 filter=p["filter"].fillna("").astype(str) if "filter" in p else "")
+    keys = ["star_id", "filter"]
+    g = p.groupby(keys)
     stats = pd.DataFrame({"n_points": g.size(), "n_sites": g["site"].nunique(),
                           "mean_mag": g["wm"].sum() / g["w"].sum(),
                           "amplitude": g["mag"].quantile(0.95) - g["mag"].quantile(0.05),
                           "robust_ratio": g["mag"].apply(_robust_std) / g["err"].median()})
-    resid = (p["mag"] - p["star_id"].map(stats["mean_mag"])) ** 2 * p["w"]
-    stats["chi2_red"] = resid.groupby(p["star_id"]).sum() / (stats["n_points"] - 1).clip(lower=1)
+    mean = stats["mean_mag"].reindex(pd.MultiIndex.from_frame(p[keys])).to_numpy()
+    resid = (p["mag"] - mean) ** 2 * p["w"]
+    stats["chi2_red"] = resid.groupby([p["star_id"], p["filter"]]).sum() / (stats["n_points"] - 1).clip(lower=1)
     stats = stats[stats["n_points"] >= MIN_POINTS].reset_index()
-    return stats.sort_values(["chi2_red", "star_id"], ascending=[False, True]).head(n)[columns]
+    ranked = stats.sort_values(["chi2_red", "star_id"], ascending=[False, True]).drop_duplicates("star_id")
+    return ranked.head(n)[columns]
 
 
 def _robust_std(values: pd.Series) -> float:

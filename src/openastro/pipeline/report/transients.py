@@ -243,8 +243,8 @@ def _empty_reason(references: pd.DataFrame, differenced: pd.DataFrame) -> str:
 
 def _method_text() -> str:
     """One line on how the candidates were found."""
-    return ("Per site and field a reference stack is built from the field's templates, or else from its sharpest "
-            "good frames (table below); each frame not judged bad is differenced against it, significance peaks "
+    return ("Per site, field and band a reference stack is built from the field's templates, or else from its "
+            "sharpest good frames (table below); each frame not judged bad is differenced against it, significance peaks "
             "and U-Net segments of the difference become candidates, and a CNN scores each (science, reference, "
             "difference) cutout real or bogus.")
 
@@ -253,9 +253,9 @@ def _references_table(references: pd.DataFrame) -> str:
     """The reference stacks of the night's fields."""
     if references.empty:
         return h.note("No reference_images rows for the fields observed this night.")
-    rows = [[h.esc(r.site), h.esc(r.field_id), h.esc(r.source), h.fmt(r.n_frames, 0), h.fmt(r.fwhm_px)]
-            for r in references.itertuples()]
-    return h.table(rows, ["site", "field", "source", "frames stacked", "FWHM (px)"], text_cols=3)
+    rows = [[h.esc(r.site), h.esc(r.field_id), h.esc(r.filter or "?"), h.esc(r.source), h.fmt(r.n_frames, 0),
+             h.fmt(r.fwhm_px)] for r in references.itertuples()]
+    return h.table(rows, ["site", "field", "band", "source", "frames stacked", "FWHM (px)"], text_cols=4)
 
 
 def _counts_table(counts: pd.DataFrame) -> str:
