@@ -14,7 +14,7 @@ import pytest
 from openastro.core.config import load_config
 from openastro.image.fitsio import FrameMeta, read_frame
 from openastro.image.masters import masters_in
-from openastro.image.process import FrameTask, process_frame
+from openastro.image.process import FrameTask, in_band, process_frame
 from openastro.quality.features import FrameFeatures, image_features
 from openastro.quality.featureset import IMAGE_FEATURES
 from openastro.quality.frame_pass import measure_frame
@@ -54,7 +54,7 @@ def run_sim(out: Path, *overrides: str) -> tuple[pd.DataFrame, pd.DataFrame]:
     for row in frames.itertuples():
         masters = {k: str(v) for k, v in masters_in(summary.out_dir / "calibration" / row.site_id).items()}
         assert set(masters) == {"bias", "dark", "flat"}
-        stars = catalog[catalog["field_id"] == row.field_id].drop(columns="field_id").reset_index(drop=True)
+        stars = in_band(catalog[catalog["field_id"] == row.field_id].reset_index(drop=True), row.filter)
         measured = measure_frame(FrameTask(str(summary.out_dir / row.file), stars, PHOTOMETRY, masters))
         assert measured.photometry.meta.object == row.field_id
         check_complete(measured.features)

@@ -89,3 +89,17 @@ def test_a_band_no_site_holds_is_refused_naming_the_site(tmp_path):
         simulate(cfg.sim, tmp_path / "out")
     with pytest.raises(ConfigError, match="unknown band 'H'"):
         load_config(overrides=["sim.filters=['g', 'H']"])
+
+
+def test_pulsators_vary_more_in_g_than_in_i(tmp_path):
+    cfg = load_config(overrides=[*TINY, "sim.sites=['Siding Spring']", "sim.variability.rrlyrae=0.9",
+                                 "sim.stars_per_field=50", "sim.galaxies.enabled=false", "sim.max_frames_per_site=12"])
+    simulate(cfg.sim, tmp_path)
+    truth = pd.read_parquet(tmp_path / "truth" / "stars.parquet").set_index("star_id")
+    flux = pd.read_parquet(tmp_path / "truth" / "star_flux.parquet")
+    frames = pd.read_parquet(tmp_path / "truth" / "frames.parquet").set_index("file")
+    flux = flux.assign(filter=frames.loc[flux["file"], "filter"].to_numpy(),
+                       dmag=(flux["true_mag"] - flux["mean_mag"]).abs())
+    rr = flux[truth.loc[flux["star_id"], "class"].to_numpy() == "rrlyrae"]
+    mean = rr.groupby("filter")["dmag"].mean()
+    assert rr["star_id"].nunique() >= 20 and mean["g"] > 1.3 * mean["i"]  # 1.2 / 0.7 of V's amplitude

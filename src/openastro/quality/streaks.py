@@ -25,6 +25,7 @@ BAD_COLUMN = 1.0  # binned noise sigmas: a column whose median stands out by mor
 AXIS_DEG = 4.0  # candidate lines within this of the rows or columns are not trails
 PSF_AXIS_DEG = 25.0  # candidate lines within this of elongated stars' axis are not trails
 RIDGE = 4  # binned px from the line to the sky it is compared with
+SIDE_BINS = 3  # offsets (RIDGE, RIDGE + 1, ...) whose median is the sky on each side
 MIN_LENGTH = 0.3  # of the frame's short side: shorter lit stretches are not trails
 N_ANGLES = 180
 N_CANDIDATES = 8  # most significant Hough peaks checked for continuity
@@ -248,7 +249,7 @@ def _continuity(z: np.ndarray, rho_bin: int, theta_bin: int) -> Streak:
     """Fraction of a line lit all along, and the length (binned px) from the first to the last lit stretch.
 
     A stretch (WINDOW of the line) is lit when the median of its ridge (the line's pair of bins less the mean
-    of the bins RIDGE px to either side) is WINDOW_SIGMAS above 0. Medians ignore the few stars a chance line
+    of the sky RIDGE px and beyond to either side) is WINDOW_SIGMAS above 0. Medians ignore the few stars a chance line
     crosses and the ridge ignores anything wider than a line (halos, wings, sky structure); the stretch length
     bridges the gaps between an aircraft's flashes.
     """
@@ -268,7 +269,11 @@ def _continuity(z: np.ndarray, rho_bin: int, theta_bin: int) -> Streak:
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", RuntimeWarning)  # NaN means of NaNs: off the frame or masked
         line = np.nanmean([along(centre - 0.5), along(centre + 0.5)], axis=0)
-        sides = (along(centre - RIDGE) + along(centre + RIDGE)) / 2  # both: an edge is not a ridge
+        # the sky on each side: the median of SIDE_BINS offsets from RIDGE out, so that an aircraft's second line
+        # of lights at one of them does not pass for sky; both sides: an edge is not a ridge
+        left, right = (np.nanmedian([along(centre + sign * (RIDGE + k)) for k in range(SIDE_BINS)], axis=0)
+                       for sign in (-1, 1))
+        sides = (left + right) / 2
         ridge = line - sides
         steps = np.flatnonzero(np.isfinite(ridge))
         if len(steps) < 8:

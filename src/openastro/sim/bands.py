@@ -70,6 +70,20 @@ def offset_from_v(name: str, g_r: np.ndarray | float, r_i: np.ndarray | float) -
     return offsets[band(name).name]
 
 
+# Amplitude of each variability class in a band relative to V: pulsators vary more in the blue (RR Lyrae
+# A_g/A_V ~ 1.2, A_i/A_V ~ 0.7), flares (hot, ~10^4 K) far more; eclipses and transits are nearly grey.
+PULSATOR_SCALE = {"u": 1.5, "g": 1.2, "V": 1.0, "r": 0.85, "i": 0.7, "z": 0.6}
+FLARE_SCALE = {"u": 3.0, "g": 1.6, "V": 1.0, "r": 0.6, "i": 0.35, "z": 0.25}
+
+
+def amplitude_scale(classes: np.ndarray, name: str) -> np.ndarray:
+    """Per star of the given variability classes, its amplitude in band `name` relative to V."""
+    key = band(name).name
+    classes = np.asarray(classes)
+    pulsator = np.isin(classes, ("rrlyrae", "cepheid", "dscuti"))
+    return np.where(pulsator, PULSATOR_SCALE[key], np.where(classes == "flare", FLARE_SCALE[key], 1.0))
+
+
 def transient_colours(kind: str, subtype: str, dt: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """g-r and r-i of a transient `dt` days after its peak (or outburst)."""
     dt = np.asarray(dt, float)

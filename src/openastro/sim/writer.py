@@ -12,7 +12,7 @@ import pandas as pd
 
 from openastro.core.config import SimConfig
 from openastro.sim import network, truth
-from openastro.sim.bands import CATALOG_BANDS, star_offset
+from openastro.sim.bands import CATALOG_BANDS, amplitude_scale, star_offset
 from openastro.sim.defects import ramp_at
 from openastro.sim.detector import make_detector, master_frames
 from openastro.sim.fitsout import frame_wcs, header_cards, write_fits
@@ -166,7 +166,8 @@ def _write_frame(plan: network.Plan, cfg: SimConfig, out_dir: Path, row: Any, in
     mags = mean_mags.copy()
     if not template:
         var_rows, offsets = plan.dmag[row.field_id]
-        mags[var_rows] += offsets[:, plan.frame_col[index]]
+        scale = amplitude_scale(plan.classes[rows][var_rows], row.filter)
+        mags[var_rows] += offsets[:, plan.frame_col[index]] * scale
     clouds = np.minimum(ramp_at(x, y, size, row.cloud_gx, row.cloud_gy), 1 / row.transparency)
     flux = e_per_second(mags, row.zero_point) * cfg.exposure_s * clouds
     near = (x > -MARGIN_PX) & (x < size + MARGIN_PX) & (y > -MARGIN_PX) & (y < size + MARGIN_PX)
