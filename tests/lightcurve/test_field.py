@@ -98,3 +98,24 @@ def test_process_field_without_coordinates_searches_utc():
     assert result.notes[0] == "field coordinates unknown: no BJD_TDB"
     assert any("searched in MJD (UTC)" in n for n in result.notes)
     assert len(result.periodograms) and (result.periodograms["time_scale"] == "utc").all()
+
+
+def test_each_band_is_fused_and_searched_alone_and_all_bands_together():
+    """Frames alternate between g and r (g 0.4 mag fainter): one curve per star and band, and a joint 'g+r' curve
+    with g moved onto r's level; periods and candidates name their band."""
+    task = _task(n_stars=40, var_frac=0.25, frames_per_night=16)
+    frame_band = {f: "gr"[i % 2] for i, f in enumerate(task.frames["frame_id"])}
+    band = task.photometry["frame_id"].map(frame_band)
+    task.photometry = task.photometry.assign(filter=band, mag=task.photometry["mag"] + np.where(band == "g", 0.4, 0))
+    result = process_field(task)
+    curves = result.lightcurves
+    assert set(curves["filter"]) == {"g", "r", "g+r"}
+    per_star = curves.groupby(["star_id", "filter"])
+    n, median = per_star.size().unstack(), per_star["mag"].median().unstack()
+    assert (n["g+r"] == n["g"] + n["r"]).all()
+    assert abs(np.median(median["g"] - median["r"]) - 0.4) < 0.01  # each band fused at its own level
+    joint = curves[curves["filter"] == "g+r"]
+    assert np.all(np.diff(joint.groupby("star_id")["mjd"].apply(np.array).iloc[0]) > 0)
+    assert set(result.periods["filter"]) == {"g", "r", "g+r"}
+    bands = [json.loads(d)["filter"] for d in result.candidates["details"]]
+    assert result.candidates["star_id"].is_unique and len(bands) >= 3 and set(bands) <= {"g", "r", "g+r"}

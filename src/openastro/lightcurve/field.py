@@ -1,6 +1,6 @@
-"""One field's light curves as a pure task: barycentric times, multi-site fusion and period search in each band,
-and the significant stars as candidates (in the band where they are most significant) with their periodograms
-(reduced for plotting)."""
+"""One field's light curves as a pure task: barycentric times, multi-site fusion and period search in each band
+and in all bands together, and the significant stars as candidates (in the band, or bands, where they are most
+significant) with their periodograms (reduced for plotting)."""
 
 from __future__ import annotations
 
@@ -55,7 +55,8 @@ class FieldResult:
 
 
 def process_field(task: FieldTask) -> FieldResult:
-    """Fuse the field's photometry into one light curve per star and band, and search each for periods."""
+    """Fuse the field's photometry into one light curve per star and band, and one of all bands together
+    (`combine_bands`, its `filter` e.g. 'g+r+i'); search each for periods."""
     from openastro.lightcurve.fusion import fuse_photometry
 
     photometry, notes = barycentric(task)
@@ -69,24 +70,56 @@ def process_field(task: FieldTask) -> FieldResult:
         if bands.nunique() > 1:
             result.notes = [f"band {band or '(none)'}: {note}" for note in result.notes]
         results.append(result)
+    if len(results) > 1:  # all bands together: three times the points for grey signals (transits, eclipses)
+        joint = combine_bands(pd.concat([r.lightcurves for r in results], ignore_index=True))
+        band = "+".join(sorted(set(joint["filter"]), key=band_order))
+        results.append(search_field(joint.drop(columns="filter"), task.field_id, task.periods, band))
     result = merge_bands(task.field_id, results)
     result.notes[:0] = notes
     return result
 
 
+def band_order(name: str) -> tuple[float, str]:
+    """Sort key of band names by wavelength (unknown names last, alphabetically)."""
+    from openastro.sim.bands import BANDS
+
+    known = BANDS.get(name)
+    return (known.wavelength_nm if known else float("inf"), name)
+
+
+def combine_bands(curves: pd.DataFrame) -> pd.DataFrame:
+    """Each star's fused curves in several bands as one curve: every band moved onto the star's median in its
+    best-sampled band (its colour taken out), sorted by time. A grey signal adds up over the bands; a chromatic
+    amplitude stays as each band has it. Stars seen in one band only are left out."""
+    curves = curves[curves.groupby("star_id")["filter"].transform("nunique") > 1]
+    if curves.empty:
+        return curves
+    median = curves.groupby(["star_id", "filter"])["mag"].transform("median")
+    counts = curves.groupby(["star_id", "filter"])["mag"].transform("size")
+    best = curves.assign(_median=median, _n=counts).sort_values(["star_id", "_n", "filter"],
+                                                                 ascending=[True, False, True])
+    reference = best.drop_duplicates("star_id").set_index("star_id")["_median"]
+    mag = curves["mag"] - median + curves["star_id"].map(reference)
+    flux = 10.0 ** (-0.4 * (mag - curves["star_id"].map(reference)))
+    out = curves.assign(mag=mag, flux=flux, flux_err=flux * 0.4 * np.log(10.0) * curves["mag_err"])
+    return out.sort_values(["star_id", "mjd"], kind="stable").reset_index(drop=True)
+
+
 def merge_bands(field_id: str, results: list[FieldResult]) -> FieldResult:
     """One result from each band's: every light curve, period and periodogram; one candidate per star, from the
-    band where its period is most significant (lowest false-alarm probability, then highest power)."""
+    band where its period is most significant (lowest false-alarm probability; on a tie, as when both underflow
+    to 0, the curve with more points, then the highest power)."""
     def concat(name: str) -> pd.DataFrame:
         frames = [getattr(r, name) for r in results if len(getattr(r, name))]
         return pd.concat(frames, ignore_index=True) if frames else pd.DataFrame()
 
     candidates = concat("candidates")
     if len(candidates):
-        fap = candidates["details"].map(lambda d: json.loads(d).get("fap"))
-        order = candidates.assign(_fap=pd.to_numeric(fap).fillna(1.0)).sort_values(["_fap", "score"],
-                                                                                    ascending=[True, False])
-        candidates = order.drop_duplicates("star_id").drop(columns="_fap").reset_index(drop=True)
+        details = candidates["details"].map(json.loads)
+        keys = candidates.assign(_fap=pd.to_numeric(details.map(lambda d: d.get("fap"))).fillna(1.0),
+                                 _n=details.map(lambda d: d.get("n_points", 0)))
+        order = keys.sort_values(["_fap", "_n", "score"], ascending=[True, False, False])
+        candidates = order.drop_duplicates("star_id").drop(columns=["_fap", "_n"]).reset_index(drop=True)
     return FieldResult(field_id, concat("lightcurves"), concat("periods"), candidates, concat("periodograms"),
                        [note for r in results for note in r.notes])
 
@@ -164,7 +197,7 @@ def candidate_row(lc: Any, field_id: str, result: Any) -> dict[str, Any]:
                "power_kind": result.power_kind, "fap": result.fap, "epoch": result.epoch,
                "time_format": lc.time_format, "time_scale": lc.time_scale, "duration": result.duration,
                "depth": result.depth, "flags": result.flags, "method": result.method,
-               "filter": lc.meta.get("filter", "")}
+               "filter": lc.meta.get("filter", ""), "n_points": len(lc)}
     text = json.dumps(details, default=lambda v: None if v is None else float(v))
     return {"candidate_id": f"{kind}-{star_id}", "kind": kind, "star_id": star_id,
             "score": float(result.power), "details": text}
