@@ -39,6 +39,11 @@ OPTIONS: dict[str, tuple[Any, Any, str]] = {
     "n": (int | None, None, "Held-out light curves."),
     "real": (Path | None, None, "A folder of labelled real alerts (alerts.parquet with ZTF fields and cutouts, "
                                 "labels.csv), as ../shared/realdata/alerts_labelled: fraction scored real per class."),
+    "adapt": (str | None, None, "Domain adaptation: none, dann (an adversary on the features) or mmd; default the "
+                                "section's `adapt` (none)."),
+    "target": (Path | None, None, "With --adapt: a folder of unlabelled real alerts (Avro packets or an "
+                                  "alerts.parquet), the target domain; never the folder you evaluate on."),
+    "adapt_weight": (float | None, None, "With --adapt: lambda of the domain term (default the section's)."),
 }
 COMMON = {
     "train": {"out": OutFolder, "workdir": Workdir, "config": ConfigFile, "set_": Overrides, "as_json": Json},

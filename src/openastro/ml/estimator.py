@@ -181,8 +181,9 @@ class TorchEstimator(Estimator):
 
     def _train(self, train_set: Any, val_set: Any, loss_fn: Any, metrics_fn: Any = None, *,
                callbacks: list | None = None, checkpoint_dir: Path | str | None = None,
-               resume: Path | str | None = None, **config: Any) -> None:
-        """Build a fresh network and fit it with the shared Trainer; keeps `network_`, `history_`, `best_epoch_`."""
+               resume: Path | str | None = None, domain: Any = None, **config: Any) -> None:
+        """Build a fresh network and fit it with the shared Trainer (`domain`: its `ml.adapt` domain term, if
+        any); keeps `network_`, `history_`, `best_epoch_`."""
         from openastro.ml.device import seed_everything
         from openastro.ml.trainer import Trainer
 
@@ -190,7 +191,8 @@ class TorchEstimator(Estimator):
         self.network_ = self.network_spec().build()
         self._runner = None
         trainer = Trainer(self.network_, loss_fn, self.train_config(**config), metrics_fn=metrics_fn,
-                          checkpoint_dir=Path(checkpoint_dir) if checkpoint_dir else None, callbacks=callbacks)
+                          checkpoint_dir=Path(checkpoint_dir) if checkpoint_dir else None, callbacks=callbacks,
+                          domain=domain)
         trainer.fit(train_set, val_set, resume=resume)
         self.network_.to("cpu").eval()
         self.history_, self.best_epoch_ = trainer.history, trainer.best_epoch

@@ -65,7 +65,7 @@ MODELS: dict[str, ModelSpec] = {spec.name: spec for spec in (
     ModelSpec("quality", "frame quality: LightGBM verdicts with reasons and an autoencoder anomaly score",
               "openastro.quality.model:QualityModel", "quality", "openastro.quality:weights/quality",
               "openastro.quality.train:train_quality", "openastro.quality.train:evaluate_quality",
-              train_options=("seed", "nights"), evaluate_options=("seed",), network="anomaly",
+              train_options=("seed", "nights", "adapt", "adapt_weight"), evaluate_options=("seed",), network="anomaly",
               show="openastro.quality.show"),
     ModelSpec("vetting", "transit vetting: K-means triage and a 1-D CNN on folded views",
               "openastro.vetting.model:VettingClassifier", "vetting", "openastro.vetting:weights/vetting",
@@ -81,7 +81,8 @@ MODELS: dict[str, ModelSpec] = {spec.name: spec for spec in (
               "openastro.transients.realbogus:RealBogusClassifier", "realbogus",
               "openastro.transients:weights/realbogus", "openastro.transients.train:train_realbogus",
               "openastro.transients.evaluate:evaluate_realbogus",
-              train_options=("mode", "samples", "epochs", "batch_size", "chunks", "seed"),
+              train_options=("mode", "samples", "epochs", "batch_size", "chunks", "seed", "adapt", "target",
+                             "adapt_weight"),
               evaluate_options=("chunks", "seed", "real"), show="openastro.transients.show"),
 )}
 

@@ -1,5 +1,6 @@
 """A small PyTorch training loop shared by the models: AdamW, warmup+cosine schedule, mixed precision on
-CUDA, early stopping, checkpoints that resume exactly, per-epoch history and callbacks (MLflow among them)."""
+CUDA, early stopping, checkpoints that resume exactly, per-epoch history and callbacks (MLflow among them), and
+an optional domain term (`ml.adapt.DomainAdaptation`: training batches are then (x, y, domain))."""
 
 from __future__ import annotations
 
@@ -68,12 +69,15 @@ class LRSchedule:
 
 
 class Trainer:
-    """Fits a torch model with `loss_fn(output, y)` on (x, y) data; see `TrainConfig` for the knobs."""
+    """Fits a torch model with `loss_fn(output, y)` on (x, y) data; see `TrainConfig` for the knobs. With
+    `domain` (an `ml.adapt.DomainAdaptation`), training batches are (x, y, domain index) and the loss is
+    `loss_fn(output, y)` plus the domain term; each epoch's row then holds `domain_loss` and `domain_lambda`."""
 
     def __init__(self, model, loss_fn: Callable, config: TrainConfig | None = None,
                  metrics_fn: Callable[[np.ndarray, np.ndarray], dict[str, float]] | None = None,
-                 checkpoint_dir: Path | None = None, callbacks: list[Callback] | None = None) -> None:
-        self.model, self.loss_fn, self.config = model, loss_fn, config or TrainConfig()
+                 checkpoint_dir: Path | None = None, callbacks: list[Callback] | None = None,
+                 domain: Any = None) -> None:
+        self.model, self.loss_fn, self.config, self.domain = model, loss_fn, config or TrainConfig(), domain
         self.metrics_fn, self.callbacks = metrics_fn, list(callbacks or [])
         self.checkpoint_dir = Path(checkpoint_dir) if checkpoint_dir is not None else None
         self.device = pick_device(self.config.device)
@@ -105,10 +109,13 @@ class Trainer:
         train_loader = self._loader(train_data, shuffle=True, seed=cfg.seed)
         val_loader = self._loader(val_data, shuffle=False, seed=cfg.seed + 1)
         self.model.to(self.device)
-        self.optimizer = torch.optim.AdamW(self.model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
+        extra = self.domain.parameters(self.model, self.device) if self.domain is not None else []
+        self._params = [*self.model.parameters(), *extra]
+        self.optimizer = torch.optim.AdamW(self._params, lr=cfg.lr, weight_decay=cfg.weight_decay)
         # an iterable dataset of unknown length costs one counting pass, to know where the cosine ends
         steps = _length(train_loader) or sum(1 for _ in train_loader)
-        schedule = LRSchedule(cfg.scheduler, cfg.warmup_steps, cfg.epochs * max(1, steps))
+        self.total_steps = cfg.epochs * max(1, steps)
+        schedule = LRSchedule(cfg.scheduler, cfg.warmup_steps, self.total_steps)
         self.scheduler = torch.optim.lr_scheduler.LambdaLR(self.optimizer, schedule)
         self.scaler = torch.amp.GradScaler(self.device.type, enabled=self._amp_dtype() == torch.float16)
         self._reset()
@@ -119,8 +126,7 @@ class Trainer:
                 self.stopped_early = True
                 break
             started = time.perf_counter()
-            train_loss = self._train_epoch(train_loader, epoch)
-            row = {"epoch": epoch, "train_loss": train_loss, **self._validate(val_loader),
+            row = {"epoch": epoch, **self._train_epoch(train_loader, epoch), **self._validate(val_loader),
                    "lr": self.optimizer.param_groups[0]["lr"], "seconds": time.perf_counter() - started}
             self._end_epoch(row, train_loader.generator)
             for callback in self.callbacks:
@@ -141,31 +147,45 @@ class Trainer:
         inputs = (batch[0] if isinstance(batch, list | tuple) else batch for batch in loader)
         return np.concatenate([self._eval_batch(x)[0] for x in inputs])
 
-    def _train_epoch(self, loader, epoch: int) -> float:
-        """One pass over the training data; the mean training loss per sample."""
+    def _train_epoch(self, loader, epoch: int) -> dict[str, float]:
+        """One pass over the training data: the mean training loss per sample (the task loss alone), and with a
+        domain term its mean and the last lambda."""
         import torch
 
         self.model.train()
-        total, count = torch.zeros((), device=self.device), 0
+        if self.domain is not None:
+            self.domain.train()
+        total, domain_total, count = torch.zeros((), device=self.device), torch.zeros((), device=self.device), 0
+        lam = 0.0
         bar_total = _length(loader) if self.config.progress else 0
         with progress_bar(f"epoch {epoch}/{self.config.epochs}", bar_total) as bar:
-            for x, y in loader:
-                x, y = to_device(x, self.device), to_device(y, self.device)
+            for batch in loader:
+                x, y = to_device(batch[0], self.device), to_device(batch[1], self.device)
                 with self._autocast():
-                    loss = self.loss_fn(self._forward(x), y)
+                    if self.domain is None:
+                        loss = task = self.loss_fn(self._forward(x), y)
+                    else:
+                        out, term, domain_loss, lam = self.domain(self.model, x, batch[2], self.step,
+                                                                  self.total_steps)
+                        task = self.loss_fn(out, y)
+                        loss = task + term
+                        domain_total += domain_loss.detach().float() * len(y)
                 self.optimizer.zero_grad(set_to_none=True)
                 self.scaler.scale(loss).backward()
                 if self.config.grad_clip > 0:
                     self.scaler.unscale_(self.optimizer)
-                    torch.nn.utils.clip_grad_norm_(self.model.parameters(), self.config.grad_clip)
+                    torch.nn.utils.clip_grad_norm_(self._params, self.config.grad_clip)
                 self.scaler.step(self.optimizer)
                 self.scaler.update()
                 self.scheduler.step()
                 self.step += 1
-                total += loss.detach().float() * len(y)
+                total += task.detach().float() * len(y)
                 count += len(y)
                 bar.advance()
-        return total.item() / max(count, 1)
+        row = {"train_loss": total.item() / max(count, 1)}
+        if self.domain is not None:
+            row.update(domain_loss=domain_total.item() / max(count, 1), domain_lambda=float(lam))
+        return row
 
     def _validate(self, loader) -> dict[str, float]:
         """val_loss (per sample) and, with `metrics_fn`, the metrics of the concatenated outputs."""
@@ -215,7 +235,7 @@ class Trainer:
         return {"model": self.model.state_dict(), "optimizer": self.optimizer.state_dict(),
                 "scheduler": self.scheduler.state_dict(), "scaler": self.scaler.state_dict(),
                 **{k: getattr(self, k) for k in PROGRESS}, "config": asdict(self.config),
-                "rng": rng_state(generator)}
+                "rng": rng_state(generator), "domain": self.domain.state_dict() if self.domain is not None else {}}
 
     def _resume(self, path: Path, generator) -> None:
         """Load a checkpoint written by `fit`; the best weights come from the best.pt beside it, if any."""
@@ -231,6 +251,8 @@ class Trainer:
         for key in PROGRESS:
             setattr(self, key, ckpt[key])
         set_rng_state(ckpt["rng"], generator)
+        if self.domain is not None:
+            self.domain.load_state_dict(ckpt.get("domain", {}))
         beside = path.parent / "best.pt"
         best = torch.load(beside, map_location=self.device, weights_only=True) if beside.is_file() else {}
         if best.get("epoch") == self.best_epoch:

@@ -28,10 +28,11 @@ SCORE_BATCH = 64  # thumbnails per batch when scoring: the oriented medians hold
 class Thumbnails:
     """A torch-style dataset of (thumbnail, thumbnail) pairs; in training, each draw is flipped and transposed
     at random, input and target alike: good frames have no preferred orientation once bad columns are gone, and
-    eight views of each training field keep the autoencoder from memorising where its stars are."""
+    eight views of each training field keep the autoencoder from memorising where its stars are. With `domains`
+    (one index per thumbnail: its site, for domain adaptation) items are (thumbnail, thumbnail, domain)."""
 
-    def __init__(self, thumbs: np.ndarray, seed: int, train: bool) -> None:
-        self.thumbs, self.train = thumbs, train
+    def __init__(self, thumbs: np.ndarray, seed: int, train: bool, domains: np.ndarray | None = None) -> None:
+        self.thumbs, self.train, self.domains = thumbs, train, domains
         self.rng = np.random.default_rng(seed)
 
     def __len__(self) -> int:
@@ -47,7 +48,7 @@ class Thumbnails:
             x = x[:, ::-1, :] if flip_y else x
             x = x.transpose(0, 2, 1) if transpose else x
         x = torch.from_numpy(np.ascontiguousarray(x))
-        return x, x
+        return (x, x) if self.domains is None else (x, x, int(self.domains[i]))
 
 
 def mse_loss(output: Any, target: Any) -> Any:
@@ -100,7 +101,8 @@ def extended_score(residual: Any, length: int, angles: int, top_fraction: float)
 class AnomalyDetector(TorchEstimator):
     """Autoencoder on thumbnails of good frames; `anomaly_score` = extended structure it cannot rebuild;
     `threshold_` = the `percentile` of good validation frames' scores; `predict` = above it; `score` = ROC AUC
-    of the anomaly scores against labels (true: bad)."""
+    of the anomaly scores against labels (true: bad). With `adapt` "dann" or "mmd" (`ml.adapt`), `fit` takes
+    each thumbnail's site and makes the bottleneck hide it (site-adversarial) or match across sites."""
 
     name = "quality-anomaly"
 
@@ -117,6 +119,8 @@ class AnomalyDetector(TorchEstimator):
     learning_rate: float = 3e-3
     patience: int = 10
     threads: int = 1  # a seed gives the same weights only with the same thread count
+    adapt: str = "none"  # domain adaptation across sites: none, dann or mmd
+    adapt_weight: float = 0.1  # its lambda at the end of the DANN ramp
 
     def network_spec(self) -> NetworkSpec:
         return NetworkSpec("openastro.quality.nets:ThumbnailAutoencoder",
@@ -132,19 +136,24 @@ class AnomalyDetector(TorchEstimator):
         return np.ascontiguousarray(x[:, None])
 
     def fit(self, X: np.ndarray, y: Any = None, X_val: np.ndarray | None = None, y_val: Any = None, *,
-            callbacks: list | None = None, checkpoint_dir: Path | str | None = None,
+            domains: Any = None, callbacks: list | None = None, checkpoint_dir: Path | str | None = None,
             resume: Path | str | None = None, progress: bool = False) -> AnomalyDetector:
         """Train on thumbnails of good frames (MSE reconstruction, flips and transposes); the threshold is the
-        percentile of the good validation frames' scores. Labels are not used: every frame given is good."""
+        percentile of the good validation frames' scores. Labels are not used: every frame given is good.
+        `domains`: each training thumbnail's site, which `adapt` aligns the bottleneck across."""
+        from openastro.ml.adapt import adaptation, domain_codes
         from openastro.ml.device import seed_everything
 
         if X_val is None or not len(X_val) or not len(X):
             raise InputError("the anomaly autoencoder needs good training and validation thumbnails; add frames")
-        train_set = Thumbnails(self.inputs(X), self.seed, train=True)
+        codes, names = domain_codes(np.zeros(len(X), int) if domains is None else domains)
+        domain = adaptation(self.adapt, self.adapt_weight, len(names), seed=self.seed)
+        train_set = Thumbnails(self.inputs(X), self.seed, train=True, domains=None if domain is None else codes)
         val_set = Thumbnails(self.inputs(X_val), self.seed, train=False)
         seed_everything(self.seed)  # the network's initial weights
         self._train(train_set, val_set, mse_loss, callbacks=callbacks, checkpoint_dir=checkpoint_dir,
-                    resume=resume, progress=progress)
+                    resume=resume, progress=progress, domain=domain)
+        self.domains_ = names if domain is not None else []
         scores = self.anomaly_score(X_val)
         self.threshold_ = float(np.percentile(scores, self.percentile))
         self.val_scores_ = {"n": len(scores), "median": float(np.median(scores)), "mean": float(scores.mean()),

@@ -12,6 +12,14 @@ from openastro.quality.labels import DEFECTS, MIN_CLOUD_LOSS_MAG, MIN_DEW_LEVEL,
 CARD_NAME = "MODEL_CARD.md"
 
 
+def adaptation_line(adaptation: dict[str, Any] | None) -> str:
+    """How the autoencoder was adapted across sites (`--adapt`), in one sentence."""
+    if not adaptation or adaptation.get("method") in (None, "none"):
+        return "Domain adaptation: none."
+    return (f"Domain adaptation: `{adaptation['method']}` with lambda {adaptation.get('weight')} on the "
+            f"bottleneck across the training sites {adaptation.get('domains')}.")
+
+
 def card_text(model: Any) -> str:
     """Markdown for a trained QualityModel (its `info` holds seeds, counts, metrics and the command)."""
     import lightgbm
@@ -83,7 +91,10 @@ def card_text(model: Any) -> str:
         f"its reconstruction error over the median of its pointing, the same site and field (its site's when "
         f"the field has too few frames): a camera's and a field's own look are not anomalies; threshold: "
         f"the {cfg.get('ae_percentile')}th percentile of good validation frames ({fmt(model.anomaly_threshold_)}). "
-        f"False-positive rate on good test frames: {fmt(anomaly.get('fpr'))}.",
+        f"False-positive rate on good test frames: {fmt(anomaly.get('fpr'))} (training sites "
+        f"{fmt(anomaly.get('fpr_training_sites'))}, unseen site {fmt(anomaly.get('fpr_unseen_site'))}); ROC AUC "
+        f"training sites {fmt(anomaly.get('roc_auc_training_sites'))}, unseen site "
+        f"{fmt(anomaly.get('roc_auc_unseen_site'))}. {adaptation_line(info.get('adaptation'))}",
         f"Unseen defect: a second classifier trained without `{holdout.get('holdout_defect')}` frames flags "
         f"{fmt(holdout.get('classifier_recall'))} of them at the verdict's false-positive rate; the anomaly score "
         f"flags {fmt(anomaly.get('holdout_recall'))} at its threshold and "

@@ -46,8 +46,10 @@ def split_metrics(model: Any, data: QualitySet, fpr: float) -> dict[str, Any]:
     return out
 
 
-def anomaly_metrics(model: Any, data: QualitySet, holdout: str, fpr: float) -> dict[str, Any]:
-    """The autoencoder at its own threshold: false positives on good frames, recall per defect."""
+def anomaly_metrics(model: Any, data: QualitySet, holdout: str, fpr: float,
+                    unseen_site: str | None = None) -> dict[str, Any]:
+    """The autoencoder at its own threshold: false positives on good frames, recall per defect; with
+    `unseen_site`, its ROC AUC and false-positive rate on the training sites' frames and on that site's."""
     from openastro.ml.metrics import roc_auc, threshold_at_fpr
 
     score = model.anomaly_scores(data)
@@ -64,6 +66,11 @@ def anomaly_metrics(model: Any, data: QualitySet, holdout: str, fpr: float) -> d
         at_fpr = finite & (score >= threshold_at_fpr(score[good & finite], fpr))
         out["recall_by_defect_at_fpr"] = recall_by_defect(data.labels, at_fpr)
         out["holdout_recall_at_fpr"] = out["recall_by_defect_at_fpr"].get(holdout, float("nan"))
+    if unseen_site is not None:
+        bad, unseen = data.labels["bad"].to_numpy(int), data.frames["site_id"].to_numpy() == unseen_site
+        for name, part in (("training_sites", finite & ~unseen), ("unseen_site", finite & unseen)):
+            out[f"roc_auc_{name}"] = roc_auc(bad[part], score[part]) if part.any() else float("nan")
+            out[f"fpr_{name}"] = float(flagged[good & part].mean()) if (good & part).any() else float("nan")
     return out
 
 
@@ -105,7 +112,7 @@ def evaluate_splits(model: Any, test: QualitySet, val: QualitySet, unseen_site: 
         out["roc_auc_unseen_site"] = other["roc_auc"]
         out["unseen"] = other
         out["recall_by_defect_unseen_site"] = other["recall_by_defect"]
-    out["anomaly"] = anomaly_metrics(model, test, model.holdout_defect, fpr)
+    out["anomaly"] = anomaly_metrics(model, test, model.holdout_defect, fpr, unseen_site)
     out["holdout"] = holdout_metrics(model, test, val, model.holdout_defect, fpr)
     out["without_normalisation"] = raw_feature_aucs(model, test, unseen_site)
     return out

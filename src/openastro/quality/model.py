@@ -51,6 +51,8 @@ class QualityModel(Estimator):
     min_site_frames: int = 10  # sites with fewer frames are normalised with the training sites' pooled statistics
     seed: int = 2026
     threads: int = 1  # CPU threads of LightGBM and torch while fitting
+    adapt: str = "none"  # the autoencoder's domain adaptation across training sites: none, dann or mmd (ml.adapt)
+    adapt_weight: float = 0.1  # its lambda
 
     # ---- learning
 
@@ -75,8 +77,10 @@ class QualityModel(Estimator):
         clean = ~bad & ~y["marginal"].to_numpy(bool)  # the autoencoder learns what good frames look like
         clean_val = ~bad_val & ~y_val["marginal"].to_numpy(bool)
         self.anomaly_ = AnomalyDetector(width=self.ae_width, epochs=self.ae_epochs, percentile=self.ae_percentile,
-                                        seed=self.seed, threads=self.threads)
-        self.anomaly_.fit(X.thumbs[clean], None, X_val.thumbs[clean_val], callbacks=callbacks, progress=progress)
+                                        seed=self.seed, threads=self.threads, adapt=self.adapt,
+                                        adapt_weight=self.adapt_weight)
+        self.anomaly_.fit(X.thumbs[clean], None, X_val.thumbs[clean_val], domains=X.sites.to_numpy()[clean],
+                          callbacks=callbacks, progress=progress)
         relative = self.anomaly_scores(X_val, inputs_val)
         self.anomaly_threshold_ = float(np.percentile(relative[clean_val], self.ae_percentile))
         return self

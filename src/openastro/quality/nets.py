@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from torch import nn
+from torch import Tensor, nn
 
 
 class ThumbnailAutoencoder(nn.Sequential):
@@ -21,3 +21,16 @@ class ThumbnailAutoencoder(nn.Sequential):
         for c_in, c_out in zip(chans[:0:-1], chans[-2::-1], strict=True):
             decoder += [nn.ConvTranspose2d(c_in, c_out, 4, stride=2, padding=1), nn.GELU()]
         super().__init__(*encoder, nn.Flatten(), nn.Linear(flat, latent), *decoder[:-1])
+        self.embed_dim, self._bottleneck = latent, len(encoder) + 2
+
+    def embed(self, x: Tensor) -> Tensor:
+        """The bottleneck (N, latent): what domain adaptation aligns across sites."""
+        for layer in list(self)[:self._bottleneck]:
+            x = layer(x)
+        return x
+
+    def from_embedding(self, z: Tensor) -> Tensor:
+        """The reconstruction from the bottleneck."""
+        for layer in list(self)[self._bottleneck:]:
+            z = layer(z)
+        return z

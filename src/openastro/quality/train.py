@@ -41,10 +41,13 @@ def model_params(qcfg: Any) -> dict[str, Any]:
 
 def train_quality(workdir: Path | str = DEFAULT_WORKDIR, config: Any = None, out: Path | str | None = None,
                   argv: list[str] | None = None, progress: bool = False, *, seed: int | None = None,
-                  nights: int | None = None) -> dict[str, Any]:
-    """Train and evaluate the quality model; returns the summary `--json` prints."""
+                  nights: int | None = None, adapt: str | None = None,
+                  adapt_weight: float | None = None) -> dict[str, Any]:
+    """Train and evaluate the quality model (`adapt` dann or mmd: the autoencoder's bottleneck aligned across
+    the training sites); returns the summary `--json` prints."""
     import mlflow
 
+    from openastro.ml.adapt import check_method
     from openastro.ml.card import rebuild_command
     from openastro.ml.tracking import numeric, tracking
     from openastro.ml.trainer import mlflow_callback
@@ -54,7 +57,9 @@ def train_quality(workdir: Path | str = DEFAULT_WORKDIR, config: Any = None, out
     from openastro.quality.plots import log_plots
 
     started = time.time()
-    cfg = with_section(config, "quality", seed=seed, nights=nights)
+    if adapt is not None:
+        check_method(adapt)
+    cfg = with_section(config, "quality", seed=seed, nights=nights, adapt=adapt, adapt_weight=adapt_weight)
     qcfg = cfg.quality
     ws = Workspace.open(workdir)
     run_dir = ws.new_run("train-quality", cfg, argv)
@@ -79,6 +84,8 @@ def train_quality(workdir: Path | str = DEFAULT_WORKDIR, config: Any = None, out
                        "counts": {"train": describe(train.labels), "val": describe(val.labels),
                                   "test": describe(splits["test"].labels)},
                        "train_sites": sorted(set(train.frames["site_id"])), "test_metrics": metrics,
+                       "adaptation": {"method": qcfg.adapt, "weight": qcfg.adapt_weight, "target": None,
+                                      "n_target": 0, "domains": model.anomaly_.domains_},
                        "feature_importance": model.classifier_.feature_importances().to_dict(),
                        "seconds": {"data": round(data_seconds, 1),
                                    "train": round(time.time() - started - data_seconds, 1)}}
@@ -92,7 +99,7 @@ def train_quality(workdir: Path | str = DEFAULT_WORKDIR, config: Any = None, out
                "tracking_uri": ws.mlflow_uri, "seeds": seeds, "threshold": model.classifier_.threshold_,
                "anomaly_threshold": model.anomaly_threshold_, "seconds": round(time.time() - started, 1),
                **{k: metrics[k] for k in ("roc_auc", "roc_auc_unseen_site", "recall_by_defect")},
-               "test": metrics}
+               "adaptation": model.info_["adaptation"], "test": metrics}
     (run_dir / "summary.json").write_text(json.dumps(summary, indent=1, default=str))
     return summary
 

@@ -67,6 +67,18 @@ def metrics_section(kind: str, metrics: dict[str, Any]) -> list[str]:
             f"{obj.get('n_components')} components).", markdown_table(kinds, ["kind", "completeness", "n"])]
 
 
+def adaptation_section(adaptation: dict[str, Any] | None) -> list[str]:
+    """The card's lines on domain adaptation (none for models trained before it existed)."""
+    if not adaptation:
+        return []
+    if adaptation.get("method") in (None, "none"):
+        return ["Domain adaptation: none (`--adapt none`)."]
+    return ["## Domain adaptation",
+            f"`{adaptation['method']}` with lambda {adaptation.get('weight')} (ramped from 0 along the DANN schedule) "
+            f"on the dense layer's features; target domain: {adaptation.get('n_target')} unlabelled real stamps "
+            f"from `{adaptation.get('target')}` (labels never read); domains {adaptation.get('domains')}."]
+
+
 def card_text(est: Any, kind: str) -> str:
     """Markdown for a trained transient model (its `info` holds seeds, metrics, energy and the command)."""
     import torch
@@ -86,6 +98,7 @@ def card_text(est: Any, kind: str) -> str:
         f"differenced against a stack of {cfg.get('reference_frames')} template frames with the pipeline's own "
         f"code. Chunk seeds: train {seeds.get('train')}, validation {seeds.get('val')}, test {seeds.get('test')}. "
         f"Site `{info.get('unseen_site')}` is never in training or validation and is added to every test chunk.",
+        *adaptation_section(info.get("adaptation")),
         "## Held-out metrics (test chunks; never used for any choice)", *metrics_section(kind, info.get(
             "test_metrics", {})),
         "## Training",

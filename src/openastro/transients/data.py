@@ -56,13 +56,18 @@ def stamps_of(data: FrameSet, size: int = 63) -> tuple[np.ndarray, np.ndarray, n
     """(science, reference, difference) stamps of every detection, whether it is real, and its kind."""
     from openastro.transients.cutouts import stamp_triplet
 
-    det = data.detections
-    det = det[det["kind"] != "ambiguous"] if len(det) else det
+    det = scored(data)
     if not len(det):
         return np.zeros((0, 3, size, size), np.float32), np.zeros(0, bool), np.zeros(0, object)
     stamps = np.stack([stamp_triplet(*data.channels[int(r.frame)], r.x, r.y, size)
                        for r in det.itertuples(index=False)])
     return stamps, det["real"].to_numpy(bool), det["kind"].to_numpy(object)
+
+
+def scored(data: FrameSet) -> pd.DataFrame:
+    """The detections real/bogus trains and scores on (every one but the ambiguous), in `stamps_of`'s order."""
+    det = data.detections
+    return det[det["kind"] != "ambiguous"] if len(det) else det
 
 
 def site_of(data: FrameSet, rows: pd.DataFrame) -> np.ndarray:

@@ -8,7 +8,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from openastro.transients.data import MASK_KINDS, site_of, stamps_of
+from openastro.transients.data import MASK_KINDS, scored, site_of, stamps_of
 from openastro.transients.simdata import FrameSet
 
 MAX_AUC_PIXELS = 3_000_000
@@ -101,8 +101,7 @@ def realbogus_metrics(clf: Any, data: FrameSet, unseen_site: str, plots: Path | 
     score = clf.predict_proba(stamps)
     if plots is not None:
         _plot_curves(real, score, plots / "roc_pr.png", "stamps")
-    det = data.detections[data.detections["kind"] != "ambiguous"].reset_index(drop=True)
-    unseen = site_of(data, det) == unseen_site
+    unseen = site_of(data, scored(data)) == unseen_site
     out = {"all": stamp_metrics(real, score, clf.threshold_, clf.fnr),
            "pass_rate_by_kind": pd.Series(score >= clf.threshold_).groupby(kinds).mean().round(4).to_dict(),
            "n_by_kind": pd.Series(kinds).value_counts().to_dict()}
@@ -176,11 +175,19 @@ def _evaluate_real(workdir: Path | str, config: Any, model: Path | str | None, a
         import mlflow
 
         metrics = evaluate_on_real(est, real, labelled)
+        if _same_folder(est.info_.get("adaptation", {}).get("target"), real):
+            metrics["warning"] = (f"this model was adapted to {real} (--target): its figures here are not those "
+                                  "of unseen real data")
         mlflow.log_params({"model": str(folder), "real": str(real)})
         mlflow.log_metrics(numeric("real", metrics, nested=True))
     summary = {"model": str(folder), "real": metrics, "mlflow_run_id": mlrun.info.run_id, "run_dir": str(run_dir)}
     (run_dir / "summary.json").write_text(json.dumps(summary, indent=1, default=str))
     return summary
+
+
+def _same_folder(a: str | None, b: Path) -> bool:
+    """Whether folder `a` (may be None) is folder `b`."""
+    return bool(a) and Path(str(a)).expanduser().resolve() == Path(b).expanduser().resolve()
 
 
 def _evaluate(name: str, workdir: Path | str, config: Any, model: Path | str | None, argv: list[str] | None,

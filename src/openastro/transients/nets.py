@@ -112,6 +112,16 @@ class RealBogusNet(nn.Module):
             nn.Linear(4 * width, 1),
         )
 
+        self.embed_dim = 4 * width
+
+    def embed(self, x: torch.Tensor) -> torch.Tensor:
+        """The penultimate features (N, 4 * width): the dense layer's output, what domain adaptation aligns."""
+        return self.head[:3](self.features(x))
+
+    def from_embedding(self, z: torch.Tensor) -> torch.Tensor:
+        """One logit per stamp from `embed`'s features (dropout, the last linear layer)."""
+        return self.head[3:](z)[:, 0]
+
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         """One logit per stamp, shape (N,)."""
-        return self.head(self.features(x))[:, 0]
+        return self.from_embedding(self.embed(x))

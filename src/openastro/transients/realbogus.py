@@ -19,10 +19,12 @@ from openastro.transients.segmenter import sigmoid
 
 
 class AugmentedStamps:
-    """A torch-style dataset of normalised stamps and labels with a fresh rotation and flip at every draw."""
+    """A torch-style dataset of normalised stamps and labels with a fresh rotation and flip at every draw; with
+    `domains` (one index per stamp, for domain adaptation) items are (stamp, label, domain)."""
 
-    def __init__(self, stamps: np.ndarray, labels: np.ndarray, seed: int, train: bool) -> None:
-        self.stamps, self.labels, self.train = stamps, labels.astype(np.float32), train
+    def __init__(self, stamps: np.ndarray, labels: np.ndarray, seed: int, train: bool,
+                 domains: np.ndarray | None = None) -> None:
+        self.stamps, self.labels, self.train, self.domains = stamps, labels.astype(np.float32), train, domains
         self.rng = np.random.default_rng(seed)
 
     def __len__(self) -> int:
@@ -34,7 +36,8 @@ class AugmentedStamps:
         x = self.stamps[i]
         if self.train:
             x = augment(x[None], self.rng)[0]
-        return torch.from_numpy(np.ascontiguousarray(x)), torch.tensor(self.labels[i])
+        item = torch.from_numpy(np.ascontiguousarray(x)), torch.tensor(self.labels[i])
+        return item if self.domains is None else (*item, int(self.domains[i]))
 
 
 PARALLEL_MIN = 512  # stamps per call above which normalisation is split over the cores
@@ -59,7 +62,9 @@ class RealBogusClassifier(TorchEstimator):
 
     `fit(stamps, real, val_stamps, val_real)` trains the braai-like CNN (`nets.RealBogusNet`) with the shared
     Trainer and sets `threshold_` so that a fraction `fnr` of the real validation stamps falls below it;
-    `predict_proba` gives P(real), `predict` applies the threshold, `score` is the accuracy there.
+    `predict_proba` gives P(real), `predict` applies the threshold, `score` is the accuracy there. With
+    `adapt` "dann" or "mmd" (`ml.adapt`), `fit` also takes each stamp's domain (its site) and unlabelled
+    `target` stamps (real alerts), and aligns the dense layer's features across them.
     """
 
     name = "realbogus"
@@ -71,6 +76,8 @@ class RealBogusClassifier(TorchEstimator):
     epochs: int = 25
     learning_rate: float = 2e-3
     warmup_steps: int = 20
+    adapt: str = "none"  # domain adaptation: none, dann or mmd (ml.adapt)
+    adapt_weight: float = 0.1  # its lambda at the end of the DANN ramp
 
     def network_spec(self) -> NetworkSpec:
         return NetworkSpec("openastro.transients.nets:RealBogusNet",
@@ -78,24 +85,34 @@ class RealBogusClassifier(TorchEstimator):
                            {"x": [3, STAMP_SIZE, STAMP_SIZE]}, ["logit"])
 
     def fit(self, X: np.ndarray, y: np.ndarray, X_val: np.ndarray | None = None, y_val: np.ndarray | None = None,
-            *, callbacks: list | None = None, checkpoint_dir: Path | str | None = None,
+            *, domains: np.ndarray | None = None, target: np.ndarray | None = None,
+            callbacks: list | None = None, checkpoint_dir: Path | str | None = None,
             resume: Path | str | None = None, progress: bool = False) -> RealBogusClassifier:
         """Train on raw stamps (N, 3, 63, 63) and labels (true: real); without validation stamps, a seeded
-        fifth of the training stamps (stratified) stops training early and sets the threshold."""
+        fifth of the training stamps (stratified) stops training early and sets the threshold. With `adapt`:
+        `domains` names each training stamp's source domain (its site; default one domain), `target` holds raw
+        unlabelled stamps of the target domain (real alerts; optional when there are two sources or more)."""
+        from openastro.ml.adapt import adaptation, domain_codes
         from openastro.ml.metrics import threshold_at_fnr
 
         y = np.asarray(y, bool)
+        codes, names = domain_codes(np.zeros(len(y), int) if domains is None else domains)
         if X_val is None or y_val is None:
-            X, y, X_val, y_val = validation_split(np.asarray(X), y, self.seed)
+            X, y, X_val, y_val, codes = validation_split(np.asarray(X), y, self.seed, extra=codes)
         y_val = np.asarray(y_val, bool)
         if y.all() or not y.any() or not y_val.any():
             raise InputError("real/bogus training needs real and bogus training stamps and real validation "
                              "stamps; add data")
-        train_set = AugmentedStamps(model_inputs(X), y, self.seed, train=True)
+        targets = None if target is None or self.adapt == "none" else AugmentedStamps(
+            model_inputs(np.asarray(target, np.float32)), np.zeros(len(target)), self.seed + 1, train=True)
+        domain = adaptation(self.adapt, self.adapt_weight, len(names), targets, self.seed)
+        train_set = AugmentedStamps(model_inputs(X), y, self.seed, train=True,
+                                    domains=None if domain is None else codes)
         val_set = AugmentedStamps(model_inputs(X_val), y_val, self.seed, train=False)
         loss = functools.partial(weighted_bce, pos_weight=self.pos_weight)
         self._train(train_set, val_set, loss, logit_metrics, callbacks=callbacks, checkpoint_dir=checkpoint_dir,
-                    resume=resume, progress=progress)
+                    resume=resume, progress=progress, domain=domain)
+        self.domains_ = [*names, *(["target"] if targets is not None else [])] if domain is not None else []
         self.threshold_ = float(threshold_at_fnr(self.predict_proba(X_val)[y_val], self.fnr))
         return self
 
@@ -116,10 +133,12 @@ class RealBogusClassifier(TorchEstimator):
         return float((self.predict(X) == np.asarray(y, bool)).mean())
 
 
-def validation_split(X: np.ndarray, y: np.ndarray, seed: int, fraction: float = 0.2
-                     ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-    """A seeded, stratified split into (X, y, X_val, y_val) with `fraction` of each class held out."""
+def validation_split(X: np.ndarray, y: np.ndarray, seed: int, fraction: float = 0.2,
+                     extra: np.ndarray | None = None) -> tuple[np.ndarray, ...]:
+    """A seeded, stratified split into (X, y, X_val, y_val) with `fraction` of each class held out; with `extra`
+    (one value per sample), its training part comes last."""
     from sklearn.model_selection import train_test_split
 
-    X_fit, X_val, y_fit, y_val = train_test_split(X, y, test_size=fraction, random_state=seed, stratify=y)
-    return X_fit, y_fit, X_val, y_val
+    fit, val = train_test_split(np.arange(len(y)), test_size=fraction, random_state=seed, stratify=y)
+    split = (X[fit], y[fit], X[val], y[val])
+    return split if extra is None else (*split, np.asarray(extra)[fit])

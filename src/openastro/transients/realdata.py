@@ -3,6 +3,8 @@
 Every labelled object is a real astrophysical source (or a real asteroid), so the fraction scored real is the
 recall on real sources, per class. Where ZTF's own deep real/bogus (`drb`) is in the alerts, the rank
 correlation with it and the agreement at 0.5 say how close our score comes to a model trained on real ZTF data.
+`read_unlabelled` gives the stamps of a folder of alerts without their labels: the target domain of a model
+trained with domain adaptation (`openastro train realbogus --adapt dann --target DIR`).
 """
 
 from __future__ import annotations
@@ -25,8 +27,6 @@ def read_labelled(folder: Path | str) -> tuple[np.ndarray, pd.DataFrame]:
     """The (n, 3, 63, 63) stamps of every alert with cutouts, and one row per such alert: objectId, candid, label,
     drb, rb and whether it lies on a galaxy (`on_host`). Alerts whose stamps cannot be read are counted, not
     scored (`skipped` in the frame's attrs)."""
-    from openastro.transients.alerts import STAMP_SIZE, centred, decode_stamp
-
     folder = Path(folder)
     alerts_path, labels_path = folder / "alerts.parquet", folder / "labels.csv"
     for path in (alerts_path, labels_path):
@@ -43,22 +43,57 @@ def read_labelled(folder: Path | str) -> tuple[np.ndarray, pd.DataFrame]:
     if missing:
         raise InputError(f"{alerts_path} lacks the columns {missing}; it must hold ZTF alert fields and cutouts")
     alerts = alerts.reindex(columns=columns).merge(labels, on="objectId", how="inner")
-    stamps, keep, skipped = [], [], 0
-    for i, row in enumerate(alerts.itertuples(index=False)):
-        cutouts = [getattr(row, name) for name in STAMPS]
-        if any(c is None or not isinstance(c, dict) or not c.get("stampData") for c in cutouts):
-            continue
-        try:
-            stamps.append(np.stack([centred(decode_stamp(c["stampData"]), STAMP_SIZE) for c in cutouts]))
-        except InputError:
-            skipped += 1
-            continue
-        keep.append(i)
+    stamps, keep, skipped = decode_cutouts(alerts)
     rows = alerts.iloc[keep].drop(columns=list(STAMPS)).reset_index(drop=True)
     rows["on_host"] = ((rows["distpsnr1"] >= 0) & (rows["distpsnr1"] < HOST_RADIUS_ARCSEC)
                        & (rows["sgscore1"] >= 0) & (rows["sgscore1"] < 0.5))
     rows.attrs["skipped"] = skipped
-    return (np.stack(stamps) if stamps else np.zeros((0, 3, STAMP_SIZE, STAMP_SIZE), np.float32)), rows
+    return stamps, rows
+
+
+def decode_cutouts(alerts: pd.DataFrame) -> tuple[np.ndarray, list[int], int]:
+    """The (n, 3, 63, 63) stamps of the rows of an alerts table that hold all three cutouts, those rows'
+    positions, and how many rows had cutouts that could not be decoded (left out)."""
+    from openastro.transients.alerts import STAMP_SIZE, centred, decode_stamp
+
+    stamps, keep, skipped = [], [], 0
+    for i, row in enumerate(alerts[list(STAMPS)].itertuples(index=False)):
+        if any(c is None or not isinstance(c, dict) or not c.get("stampData") for c in row):
+            continue
+        try:
+            stamps.append(np.stack([centred(decode_stamp(c["stampData"]), STAMP_SIZE) for c in row]))
+        except InputError:
+            skipped += 1
+            continue
+        keep.append(i)
+    return (np.stack(stamps) if stamps else np.zeros((0, 3, STAMP_SIZE, STAMP_SIZE), np.float32)), keep, skipped
+
+
+def read_unlabelled(path: Path | str, least: int = 10) -> np.ndarray:
+    """The (n, 3, 63, 63) stamps of real alerts, labels never read: ZTF Avro packets (a file or a folder of
+    them, `alerts.read_alerts`) or a folder with an alerts.parquet laid out like read_labelled's; at least
+    `least` stamps, or a one-line InputError."""
+    from openastro.transients.alerts import read_alerts
+
+    path = Path(path)
+    table = path / "alerts.parquet"
+    if path.is_dir() and table.is_file() and not any(path.glob("*.avro")):
+        try:
+            alerts = pd.read_parquet(table)
+        except Exception as exc:  # noqa: BLE001 - pyarrow raises many types for a damaged file
+            raise InputError(f"{table} cannot be read ({first_line(exc)}); pass a folder of ZTF alerts") from None
+        if missing := [c for c in STAMPS if c not in alerts]:
+            raise InputError(f"{table} lacks the columns {missing}; it must hold ZTF alert cutouts")
+        stamps = decode_cutouts(alerts)[0]
+    elif path.is_dir() and not any(path.glob("*.avro")):
+        raise InputError(f"{path} holds neither .avro alert packets nor an alerts.parquet; pass a folder of "
+                         "unlabelled ZTF alerts, e.g. ../shared/realdata/transients/pgb_alerts_for_testing")
+    else:
+        stamps = np.stack([alert.cutouts() for alert in read_alerts(path)])
+    if len(stamps) < least:
+        raise InputError(f"{path} holds {len(stamps)} alerts with all three cutouts; a target domain needs at "
+                         f"least {least}")
+    return stamps.astype(np.float32)
 
 
 def real_metrics(score: np.ndarray, rows: pd.DataFrame, threshold: float) -> dict[str, Any]:

@@ -77,6 +77,10 @@ def train_summary(summary: dict[str, Any]) -> None:
     _print(metrics_table(summary["test"], title))
     print(f"model: {summary['model']}\ncard: {summary['card']}\nepochs: {summary['epochs_run']}, {loss}\n"
           f"{energy_line(summary['energy'])}\nmlflow run: {summary['mlflow_run_id']}")
+    adapted = summary.get("adaptation") or {}
+    if adapted.get("method") not in (None, "none"):
+        print(f"adaptation: {adapted['method']}, lambda {adapted['weight']}, {adapted['n_target']} target stamps "
+              f"from {adapted['target']}")
 
 
 def evaluate_summary(summary: dict[str, Any]) -> None:

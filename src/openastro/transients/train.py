@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import json
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -65,6 +65,7 @@ class TrainingRun:
     splits: dict[str, Any]
     started: float
     argv: list[str] | None
+    info: dict[str, Any] = field(default_factory=dict)  # more of the model's `info` (e.g. its adaptation)
 
     @property
     def tcfg(self) -> Any:
@@ -118,35 +119,63 @@ def train_unet(workdir: Path | str = DEFAULT_WORKDIR, config: Any = None, out: P
 def train_realbogus(workdir: Path | str = DEFAULT_WORKDIR, config: Any = None, out: Path | str | None = None,
                     argv: list[str] | None = None, progress: bool = False, *, mode: str = "quick",
                     samples: int | None = None, epochs: int | None = None, batch_size: int | None = None,
-                    chunks: int | None = None, seed: int | None = None) -> dict[str, Any]:
-    """Train the real/bogus CNN on truth-labelled detection stamps; returns the summary `--json` prints."""
-    from openastro.transients.data import stamps_of
+                    chunks: int | None = None, seed: int | None = None, adapt: str | None = None,
+                    target: Path | str | None = None, adapt_weight: float | None = None) -> dict[str, Any]:
+    """Train the real/bogus CNN on truth-labelled detection stamps (`adapt` dann or mmd: aligned with the
+    unlabelled real stamps of `target`); returns the summary `--json` prints."""
+    from openastro.transients.data import scored, site_of, stamps_of
     from openastro.transients.evaluate import realbogus_metrics
     from openastro.transients.realbogus import RealBogusClassifier
 
+    config, target_stamps = _adaptation_target(config, adapt, target, adapt_weight)
     sizes = {"samples": samples, "epochs": epochs, "batch_size": batch_size, "chunks": chunks}
     run = _start("realbogus", REALBOGUS_MODES, mode, sizes, workdir, out, seed, config, argv, progress)
     tcfg, m, splits, rcfg = run.tcfg, run.m, run.splits, run.cfg.realbogus
     stamps, real, _ = stamps_of(splits["train"])
+    sites = site_of(splits["train"], scored(splits["train"]))
     if m.samples and m.samples < len(stamps):
         keep = np.sort(np.random.default_rng(tcfg.seed).choice(len(stamps), m.samples, replace=False))
-        stamps, real = stamps[keep], real[keep]
+        stamps, real, sites = stamps[keep], real[keep], sites[keep]
     val_stamps, val_real, _ = stamps_of(splits["val"])
     if not real.any() or real.all() or not val_real.any():
         raise InputError("the training chunks hold only one class of detection; raise --samples or the chunks")
     clf = RealBogusClassifier(width=rcfg.width, dropout=rcfg.dropout, fnr=rcfg.fnr, pos_weight=rcfg.pos_weight,
                               epochs=m.epochs, batch_size=m.batch_size, learning_rate=rcfg.learning_rate,
                               weight_decay=rcfg.weight_decay, patience=rcfg.patience, seed=tcfg.seed,
-                              threads=tcfg.torch_threads)
+                              threads=tcfg.torch_threads, adapt=rcfg.adapt, adapt_weight=rcfg.adapt_weight)
+    run.info["adaptation"] = {"method": rcfg.adapt, "weight": rcfg.adapt_weight, "target": rcfg.adapt_target or None,
+                              "n_target": len(target_stamps) if target_stamps is not None else 0}
 
     def fit(callbacks: list) -> Any:
-        return clf.fit(stamps, real, val_stamps, val_real, callbacks=callbacks,
-                       checkpoint_dir=run.run_dir / "checkpoints", progress=progress)
+        clf.fit(stamps, real, val_stamps, val_real, domains=sites, target=target_stamps, callbacks=callbacks,
+                checkpoint_dir=run.run_dir / "checkpoints", progress=progress)
+        run.info["adaptation"]["domains"] = clf.domains_
+        return clf
 
     def evaluate() -> dict[str, Any]:
         return realbogus_metrics(clf, splits["test"], tcfg.unseen_site, run.out)
 
     return _tracked_training(run, clf, fit, evaluate)
+
+
+def _adaptation_target(config: Any, adapt: str | None, target: Path | str | None,
+                       weight: float | None) -> tuple[Any, np.ndarray | None]:
+    """The config with the [realbogus] adaptation options applied, and the target's unlabelled real stamps (None
+    without adaptation); checked before anything is simulated."""
+    from openastro.ml.adapt import check_method
+    from openastro.transients.realdata import read_unlabelled
+
+    if adapt is not None:
+        check_method(adapt)
+    cfg = with_section(config, "realbogus", adapt=adapt, adapt_weight=weight,
+                       adapt_target=None if target is None else str(target))
+    rcfg = cfg.realbogus
+    if rcfg.adapt == "none":
+        return cfg, None
+    if not rcfg.adapt_target:
+        raise InputError(f"--adapt {rcfg.adapt} needs --target DIR: unlabelled real alerts (ZTF Avro packets or an "
+                         "alerts.parquet), e.g. ../shared/realdata/transients/pgb_alerts_for_testing")
+    return cfg, read_unlabelled(rcfg.adapt_target)
 
 
 def _tracked_training(run: TrainingRun, est: Any, fit: Any, evaluate: Any) -> dict[str, Any]:
@@ -184,7 +213,8 @@ def _tracked_training(run: TrainingRun, est: Any, fit: Any, evaluate: Any) -> di
                     "unseen_site": tcfg.unseen_site, "config": tcfg.model_dump(), "test_metrics": metrics,
                     "energy": meter.report.to_dict(),
                     "mlflow_run_id": mlrun.info.run_id,
-                    "seconds": {"data": round(data_seconds, 1), "total": round(time.time() - started, 1)}}
+                    "seconds": {"data": round(data_seconds, 1), "total": round(time.time() - started, 1)},
+                    **run.info}
         est.save(out)
         est.info_["export"] = export_onnx(out, int8=kind == "realbogus")  # shipped beside the weights
         if kind == "realbogus":
@@ -199,6 +229,6 @@ def _tracked_training(run: TrainingRun, est: Any, fit: Any, evaluate: Any) -> di
                "mlflow_run_id": mlrun.info.run_id,
                "tracking_uri": ws.mlflow_uri, "mode": mode, "epochs_run": len(est.history_),
                "val_loss": [round(h["val_loss"], 5) for h in est.history_], "energy": meter.report.to_dict(),
-               "seconds": round(time.time() - started, 1), "test": metrics}
+               "seconds": round(time.time() - started, 1), **run.info, "test": metrics}
     (run.run_dir / "summary.json").write_text(json.dumps(summary, indent=1, default=str))
     return summary
