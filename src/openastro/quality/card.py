@@ -47,7 +47,8 @@ def card_text(model: Any) -> str:
         "autoencoder: `model.json` with its network, `model.pt`; `openastro export quality` writes its ONNX).",
         "## Data",
         f"Simulated nights of every built-in site ({cfg.get('nights')} nights, {cfg.get('n_fields')} fields, "
-        f"{cfg.get('frame_size')}x{cfg.get('frame_size')} frames, each defect drawn with probability "
+        f"{cfg.get('frame_size')}x{cfg.get('frame_size')} frames in each site's bands (g, r, i where its filter "
+        "wheel holds them), galaxies included, each defect drawn with probability "
         f"{cfg.get('defect_rate')} on top of each site's weather), measured by the pipeline's own one pass "
         "(`quality.frame_pass`: each frame reduced with its site's master bias, dark and flat, one extraction "
         "for the photometry and the features). Splits BY SIMULATOR SEED: train "
@@ -61,11 +62,11 @@ def card_text(model: Any) -> str:
         markdown_table([[k] + [counts.get(s, {}).get(k, 0) for s in ("train", "val", "test")]
                 for k in ("frames", *DEFECTS, "bad", "marginal")], ["frames", "train", "validation", "test"]),
         "## Inputs",
-        "Per-frame features (`openastro.quality.featureset`), each compared with its own site's history as a "
-        "robust z-score (median and MAD of that site's frames; log scale for multiplicative ones), so that a "
-        "new site is judged against itself. Reasons come from LightGBM `pred_contrib`: the features that "
+        "Per-frame features (`openastro.quality.featureset`), each compared with its own site's history in its "
+        "band as a robust z-score (median and MAD of that site's frames in that band; log scale for "
+        "multiplicative ones), so that a new site is judged against itself. Reasons come from LightGBM `pred_contrib`: the features that "
         "pushed hardest towards *bad*, read against the site median. Two inputs come from the site's history as "
-        "a whole: how far the zero point and the limiting magnitude lie below the site's clear-sky level (an "
+        "a whole (in the frame's band): how far the zero point and the limiting magnitude lie below the site's clear-sky level (an "
         "upper-quantile fit in airmass). The Moon, the Sun and the exposure time are stored but not used: in "
         "simulated training nights they identify the night, and the model would learn that night's weather.",
         markdown_table([[k, v] for k, v in top], ["most important features (gain)", ""]),

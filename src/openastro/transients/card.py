@@ -12,8 +12,8 @@ CARD_NAME = "MODEL_CARD.md"
 TITLES = {"unet": "Transient segmentation: U-Net on (science, reference, difference)",
           "realbogus": "Real/bogus: CNN on 63x63 (science, reference, difference) stamps"}
 LIMITS = {
-    "unet": ["Trained on simulated frames only: no galaxies (supernovae are hostless), so residuals of galaxy "
-             "nuclei are never seen in training.",
+    "unet": ["Trained on simulated frames only: galaxies (with supernovae on them) are GalSim profiles with bars, "
+             "rings, arms and dust lanes, smoother than real galaxies' knots and HII regions.",
              "Masks mark pixels where transient light exceeds the sky noise; faint objects below that are "
              "not in the masks, so pixel recall is measured against visible light only.",
              "The kernel is spatially constant, so frames with strong PSF variation leave residuals."],
@@ -25,7 +25,8 @@ LIMITS = {
                   "Residuals at constant stars (scintillation, flux-scale errors, misalignment at undersampled or "
                   "poorly guided sites) can look exactly like a variable star's change in one stamp: they set the "
                   "false-positive rate at the 2 % false-negative threshold.",
-                  "No galaxies, no ghosts or diffraction spikes in the simulator; real ZTF stamps carry both.",
+                  "The simulated sky has galaxies (supernovae on hosts, bright galaxies that leave subtraction "
+                  "residuals) in g, r and i, but no ghosts or diffraction spikes; real ZTF stamps carry both.",
                   "ZTF rb/drb on real alerts are reported for comparison only, never used for training or "
                   "thresholds."],
 }
