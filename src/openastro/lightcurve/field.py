@@ -72,7 +72,7 @@ def process_field(task: FieldTask) -> FieldResult:
         results.append(result)
     if len(results) > 1:  # all bands together: three times the points for grey signals (transits, eclipses)
         joint = combine_bands(pd.concat([r.lightcurves for r in results], ignore_index=True))
-        band = "+".join(sorted(set(joint["filter"]), key=band_order))
+        band = "+".join(b or "?" for b in sorted(set(joint["filter"]), key=band_order))  # "?": no FILTER
         results.append(search_field(joint.drop(columns="filter"), task.field_id, task.periods, band))
     result = merge_bands(task.field_id, results)
     result.notes[:0] = notes
