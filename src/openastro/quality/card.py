@@ -104,8 +104,9 @@ def card_text(model: Any) -> str:
         "## Known limits",
         "- Trained on simulated frames only; real cameras have artefacts the simulator lacks (fringing, "
         "amplifier glow, ghosts). Expect the anomaly score, not the classifier, to catch those.",
-        "- Site normalisation needs history: a site with fewer than `quality.min_site_frames` frames is compared "
-        "with the training sites' pooled statistics, which is weaker.",
+        "- Site normalisation needs history: a site with fewer than `quality.min_site_frames` frames in a band is "
+        "compared with the training sites' pooled statistics of every band, which is weaker (a few frames of "
+        "one band at a new site are often judged bad).",
         "- Frames are judged after the CCD reduction: a site without registered master frames is measured as read, "
         "its sky level then including the bias pedestal (site normalisation absorbs a constant one).",
         "- Features that need a WCS, a catalog, an exposure time or a gain are missing (NaN) without them; "
