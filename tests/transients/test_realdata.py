@@ -37,6 +37,9 @@ def test_metrics_per_class_and_against_drb():
     assert out["fraction_real"] == pytest.approx(3 / 5)
     assert out["fraction_real_by_class"] == {"RR Lyrae": 0.0, "SN II": 1.0, "SN Ia": 0.5, "TDE": 1.0}
     assert out["fraction_real_on_host"] == pytest.approx(2 / 3)  # SN Ia twice and the TDE
+    assert out["fraction_real_supernovae_on_host"] == pytest.approx(1 / 2)  # SN Ia twice, not the TDE
+    assert out["fraction_real_supernovae"] == pytest.approx(2 / 3)
+    assert out["fraction_objects_real"] == pytest.approx(2 / 4)  # c and d; "a" is real in only half its alerts
     assert out["spearman_drb"] == pytest.approx(1.0) and out["agreement_drb_at_0.5"] == 1.0
     assert out["n_objects"] == 4
 

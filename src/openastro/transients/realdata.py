@@ -19,6 +19,7 @@ from openastro.core.errors import InputError, first_line
 
 # Classes of explosive transients, which sit on (or near) their host galaxies.
 HOSTED = ("SN Ia", "SN II", "SN Ibc", "SLSN", "TDE")
+SUPERNOVAE = ("SN Ia", "SN II", "SN Ibc", "SLSN")
 HOST_RADIUS_ARCSEC = 5.0  # a PS1 source this close that is not star-like (sgscore1 < 0.5) is taken as the host
 STAMPS = ("cutoutScience", "cutoutTemplate", "cutoutDifference")
 
@@ -113,6 +114,11 @@ def real_metrics(score: np.ndarray, rows: pd.DataFrame, threshold: float) -> dic
         "fraction_real_hosted_transients": _mean(hosted["real"]),
         "fraction_real_on_host": _mean(hosted.loc[hosted["on_host"], "real"]),
         "n_on_host": int(hosted["on_host"].sum()),
+        # supernovae alone, and per object (a long-lived transient has many alerts): scored real in most alerts
+        "fraction_real_supernovae": _mean(rows.loc[rows["label"].isin(SUPERNOVAE), "real"]),
+        "fraction_real_supernovae_on_host": _mean(hosted.loc[hosted["on_host"] & hosted["label"].isin(SUPERNOVAE),
+                                                             "real"]),
+        "fraction_objects_real": _mean(rows.groupby("objectId")["real"].mean() > 0.5),
     }
     for name in ("drb", "rb"):
         known = rows[name].notna().to_numpy() if name in rows else np.zeros(len(rows), bool)
