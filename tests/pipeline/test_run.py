@@ -240,7 +240,7 @@ def test_candidates_stage_finds_simulated_supernovae(tmp_path, cli):
     ws = tmp_path / "ws"
     sim = ["--set", "sim.frame_size=256", "--set", "sim.n_fields=1", "--set", "sim.max_frames_per_site=4",
            "--set", "sim.sites=['Siding Spring']", "--set", "sim.template_frames=3", "--set", "sim.weather=false",
-           "--set", "sim.variability.supernovae_per_field=30", "--set", "sim.filters=['r']"]
+           "--set", "sim.variability.supernovae_per_field=6", "--set", "sim.filters=['r']"]
     code, _, err = cli("simulate", "--workdir", ws, *sim)
     assert code == 0, err
     code, out, err = cli("run", "--workdir", ws, "--json", *sim,
@@ -264,7 +264,7 @@ def test_candidates_stage_finds_simulated_supernovae(tmp_path, cli):
     # the simulator's truth: most supernovae visible in a differenced frame have a real-scored candidate within 3 px
     sim_dir = next((ws / "sim").iterdir())
     truth = pd.read_parquet(sim_dir / "truth" / "transients.parquet")
-    truth = truth[(truth["kind"] == "supernova") & (truth["mag"] < 19.0)]
+    truth = truth[(truth["kind"] == "supernova") & (truth["mag"] < 17.5)]
     names = {Path(p).name: f for f, p in zip(frames["frame_id"], frames["path"], strict=True)}
     objects = pd.read_parquet(sim_dir / "truth" / "transient_objects.parquet").set_index("transient_id")
     found, hosts = [], []

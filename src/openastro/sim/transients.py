@@ -14,8 +14,6 @@ from openastro.sim.fields import Field, far_from_stars
 MIN_STAR_SEP_ARCSEC = 6.0
 FAINT = 40.0  # magnitude used for "no light yet"
 HOSTLESS = 0.05  # supernovae with no galaxy under them (faint dwarf hosts below the catalogue)
-EUCLIDEAN_SLOPE = 0.6  # dlog10 N / dm of sources spread evenly through nearby space (z < 0.1)
-SN_FAINTEST = 20.5  # peak magnitudes are drawn to just past the deepest frames' limit (SIMULATION.md)
 
 
 @dataclass
@@ -107,13 +105,6 @@ def host_spot(host: pd.Series, rng: np.random.Generator) -> tuple[float, float, 
     return ra, dec, math.hypot(east, north)
 
 
-def flux_limited(rng: np.random.Generator, bright: float, faint: float) -> float:
-    """A peak magnitude from Euclidean counts, dN/dm proportional to 10^(0.6 m) on [bright, faint]: most
-    extragalactic transients a survey sees are near its limit (a uniform draw would make them mostly bright)."""
-    lo, hi = 10 ** (EUCLIDEAN_SLOPE * (bright - faint)), 1.0  # the counts' CDF, relative to the faint end
-    return float(faint + math.log10(rng.uniform(lo, hi)) / EUCLIDEAN_SLOPE)
-
-
 def pick_host(galaxies: pd.DataFrame, rng: np.random.Generator, nuclear: bool = False) -> pd.Series | None:
     """A host galaxy, with probability following its light (supernova rates follow stellar mass); a nuclear
     transient needs a bulge or an elliptical."""
@@ -165,7 +156,7 @@ def make_transients(field: Field, counts: tuple[int, ...], half_deg: float, t_st
         ia = rng.random() < 0.7
         out.append(Transient("", "supernova", "Ia" if ia else "IIP", field.field_id, ra, dec,
                              t_ref=rng.uniform(t_start - 25.0, t_end + 12.0),
-                             peak_mag=flux_limited(rng, 14.0 if ia else 15.0, SN_FAINTEST),
+                             peak_mag=rng.uniform(14.0, 18.5) if ia else rng.uniform(15.0, 19.0),
                              rise_days=rng.uniform(16.0, 20.0) if ia else rng.uniform(8.0, 12.0),
                              decline=1 / 15.0 if ia else 0.008, host_id=host_id, host_offset_arcsec=offset))
     for _ in range(n_nuclear):
@@ -175,7 +166,7 @@ def make_transients(field: Field, counts: tuple[int, ...], half_deg: float, t_st
         tde = rng.random() < 0.6
         out.append(Transient("", "nuclear", "TDE" if tde else "AGN flare", field.field_id, float(host["ra"]),
                              float(host["dec"]), t_ref=rng.uniform(t_start - 20.0, t_end + 10.0),
-                             peak_mag=flux_limited(rng, 15.5, SN_FAINTEST), rise_days=rng.uniform(15.0, 30.0),
+                             peak_mag=rng.uniform(15.5, 18.5), rise_days=rng.uniform(15.0, 30.0),
                              decline=rng.uniform(30.0, 80.0), host_id=int(host["galaxy_id"]), host_offset_arcsec=0.0))
     for _ in range(n_nova):
         ra, dec = _spot(field, half_deg, stars_ra, stars_dec, rng)

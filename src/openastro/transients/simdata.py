@@ -18,8 +18,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-CACHE_VERSION = 11  # 9: WCS alignment on a coarse pixel map, FFT convolution (difference imaging rewritten for
-# speed); 10: galaxies, hosts, g r i frames with templates per band; 11: supernova peaks from Euclidean counts
+CACHE_VERSION = 10  # 9: WCS alignment on a coarse pixel map, FFT convolution (difference imaging rewritten for
+# speed); 10: galaxies, hosts, g r i frames with templates per band
 MATCH_RADIUS_PX = 3.0
 VARIABLE_SNR = 5.0  # a star's flux change above this many sigma of its aperture noise is a real variable
 VARIABLE_DMAG = 0.1  # ... and at least this many magnitudes: smaller changes look like scintillation residuals
@@ -38,7 +38,7 @@ class ChunkSettings:
     frames_per_site: int = 12
     frame_size: int = 256
     template_frames: int = 5
-    supernovae_per_field: float = 30.0  # most peak near the frames' limit (sim.transients.flux_limited)
+    supernovae_per_field: float = 12.0
     novae_per_field: float = 1.0
     asteroids_per_field: float = 4.0
     trail_rate: float = 0.15
