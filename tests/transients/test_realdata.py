@@ -66,3 +66,29 @@ def test_cli_evaluate_real_prints_the_fractions(labelled, tmp_path, cli):
     assert -1.0 <= real["spearman_drb"] <= 1.0
     code, _, err = cli("evaluate", "realbogus", "--real", tmp_path / "nowhere", "--workdir", tmp_path / "ws")
     assert code == 2 and "alerts.parquet is missing" in err
+
+
+def test_card_gets_one_real_alert_section(labelled, tmp_path, cli):
+    import shutil
+
+    from openastro.ml.registry import MODELS
+
+    model = tmp_path / "model"
+    shutil.copytree(MODELS["realbogus"].shipped_dir(), model)
+    alerts = pd.read_parquet(labelled / "alerts.parquet")
+    folder = tmp_path / "real"
+    folder.mkdir()
+    alerts[alerts["cutoutScience"].notna()].groupby("objectId").head(1).head(8).to_parquet(folder / "alerts.parquet")
+    shutil.copy(labelled / "labels.csv", folder / "labels.csv")
+    for _ in range(2):  # a second evaluation replaces the section, it does not add one
+        code, out, err = cli("evaluate", "realbogus", "--real", folder, "--model", model, "--card",
+                             "--workdir", tmp_path / "ws", "--json")
+        assert code == 0, err
+    real = json.loads(out)["real"]
+    card = (model / "MODEL_CARD.md").read_text()
+    assert card.count("## Real alerts (never trained on)") == 1 and card.count("## Known limits") == 1
+    assert card.index("## Real alerts") < card.index("## Known limits")
+    assert f"| fraction scored real | {real['fraction_real']:.3f} |" in card
+    assert str(tmp_path) not in card and "--real real --card" in card  # no folder of this machine
+    code, _, err = cli("evaluate", "realbogus", "--card", "--workdir", tmp_path / "ws")
+    assert code == 2 and "add --real DIR" in err

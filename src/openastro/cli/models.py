@@ -39,6 +39,7 @@ OPTIONS: dict[str, tuple[Any, Any, str]] = {
     "n": (int | None, None, "Held-out light curves."),
     "real": (Path | None, None, "A folder of labelled real alerts (alerts.parquet with ZTF fields and cutouts, "
                                 "labels.csv), as ../shared/realdata/alerts_labelled: fraction scored real per class."),
+    "card": (bool | None, None, "With --real: write the real-alert figures into the model's MODEL_CARD.md."),
     "adapt": (str | None, None, "Domain adaptation: none, dann (an adversary on the features) or mmd; default the "
                                 "section's `adapt` (none)."),
     "target": (Path | None, None, "With --adapt: a folder of unlabelled real alerts (Avro packets or an "

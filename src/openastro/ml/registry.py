@@ -83,7 +83,7 @@ MODELS: dict[str, ModelSpec] = {spec.name: spec for spec in (
               "openastro.transients.evaluate:evaluate_realbogus",
               train_options=("mode", "samples", "epochs", "batch_size", "chunks", "seed", "adapt", "target",
                              "adapt_weight"),
-              evaluate_options=("chunks", "seed", "real"), show="openastro.transients.show"),
+              evaluate_options=("chunks", "seed", "real", "card"), show="openastro.transients.show"),
 )}
 
 

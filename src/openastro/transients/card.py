@@ -113,6 +113,47 @@ def card_text(est: Any, kind: str) -> str:
     return "\n\n".join(sections) + "\n"
 
 
+REAL_HEADING = "## Real alerts (never trained on)"
+REAL_KEYS = [("alerts scored (with all three cutouts)", "n_alerts"), ("objects", "n_objects"),
+             ("threshold", "threshold"), ("fraction scored real", "fraction_real"),
+             ("explosive transients (SN, SLSN, TDE)", "fraction_real_hosted_transients"),
+             ("explosive transients on a galaxy", "fraction_real_on_host"), ("explosive-transient alerts on a galaxy", "n_on_host"),
+             ("supernovae (Ia, II, Ibc, SLSN)", "fraction_real_supernovae"),
+             ("supernovae on a galaxy", "fraction_real_supernovae_on_host"),
+             ("objects real in most of their alerts", "fraction_objects_real"),
+             ("Spearman rank correlation with ZTF drb", "spearman_drb"),
+             ("agreement with drb at 0.5", "agreement_drb_at_0.5")]
+
+
+def real_section(metrics: dict[str, Any], command: str) -> str:
+    """The card's section on labelled real alerts: every one is a real source, so the fraction is the recall."""
+    by_class = [[k, v, metrics.get("alerts_by_class", {}).get(k)]
+                for k, v in metrics.get("fraction_real_by_class", {}).items()]
+    lines = [REAL_HEADING,
+             f"Written {datetime.now(UTC):%Y-%m-%d %H:%M} UTC by `{command}`. Every labelled object is a real "
+             "source, so the fraction scored real is the recall; the threshold is the model's own, chosen on "
+             "simulated validation stamps. \"On a galaxy\": the nearest PS1 source within 5\" is not star-like "
+             "(sgscore1 < 0.5).",
+             markdown_table([[label, metrics.get(key)] for label, key in REAL_KEYS if key in metrics],
+                            ["real alerts", "value"]),
+             "Fraction scored real, by class:", markdown_table(by_class, ["class", "scored real", "alerts"])]
+    return "\n\n".join(lines)
+
+
+def add_real_section(folder: Path, metrics: dict[str, Any], command: str) -> Path:
+    """Put (or replace) the real-alert section of the card in `folder`, before its known limits."""
+    path = Path(folder) / CARD_NAME
+    text = path.read_text() if path.is_file() else ""
+    if REAL_HEADING in text:  # drop the old section: from its heading to the next one
+        head, _, rest = text.partition(REAL_HEADING)
+        text = head + (rest[rest.index("\n## ") + 1:] if "\n## " in rest else "")
+    section = real_section(metrics, command) + "\n\n"
+    limits = text.find("## Known limits")
+    text = text[:limits] + section + text[limits:] if limits >= 0 else text.rstrip("\n") + "\n\n" + section
+    path.write_text(text)
+    return path
+
+
 def write_card(folder: Path, est: Any, kind: str) -> Path:
     """Write MODEL_CARD.md beside the model."""
     path = Path(folder) / CARD_NAME

@@ -8,6 +8,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from openastro.core.errors import InputError
 from openastro.transients.data import MASK_KINDS, scored, site_of, stamps_of
 from openastro.transients.simdata import FrameSet
 
@@ -146,17 +147,22 @@ def evaluate_unet(workdir: Path | str = "openastro-work", config: Any = None, mo
 
 def evaluate_realbogus(workdir: Path | str = "openastro-work", config: Any = None, model: Path | str | None = None,
                        argv: list[str] | None = None, progress: bool = False, *, chunks: int | None = None,
-                       seed: int | None = None, real: Path | str | None = None) -> dict[str, Any]:
+                       seed: int | None = None, real: Path | str | None = None, card: bool = False
+                       ) -> dict[str, Any]:
     """`openastro evaluate realbogus`: stamp metrics of a real/bogus CNN on held-out simulated chunks, or with
-    `real`, on a folder of labelled real alerts (transients/realdata.py)."""
+    `real`, on a folder of labelled real alerts (transients/realdata.py); `card` writes those into the model's
+    card."""
+    if card and real is None:
+        raise InputError("--card writes the real-alert figures into the model's card; add --real DIR")
     if real is not None:
-        return _evaluate_real(workdir, config, model, argv, Path(real))
+        return _evaluate_real(workdir, config, model, argv, Path(real), card)
     return _evaluate("realbogus", workdir, config, model, argv, progress, chunks, seed)
 
 
 def _evaluate_real(workdir: Path | str, config: Any, model: Path | str | None, argv: list[str] | None,
-                   real: Path) -> dict[str, Any]:
-    """Real-alert metrics of a saved real/bogus model; logged to MLflow and the run folder like any evaluation."""
+                   real: Path, card: bool = False) -> dict[str, Any]:
+    """Real-alert metrics of a saved real/bogus model; logged to MLflow and the run folder like any evaluation,
+    and with `card` into the model's card."""
     import json
 
     from openastro.core.config import load_config
@@ -182,6 +188,11 @@ def _evaluate_real(workdir: Path | str, config: Any, model: Path | str | None, a
         mlflow.log_metrics(numeric("real", metrics, nested=True))
     summary = {"model": str(folder), "real": metrics, "mlflow_run_id": mlrun.info.run_id, "run_dir": str(run_dir)}
     (run_dir / "summary.json").write_text(json.dumps(summary, indent=1, default=str))
+    if card:
+        from openastro.transients.card import add_real_section
+
+        shown = real if not real.is_absolute() else real.name  # a card names no folder of this machine
+        summary["card"] = str(add_real_section(folder, metrics, f"openastro evaluate realbogus --real {shown} --card"))
     return summary
 
 
@@ -197,7 +208,6 @@ def _evaluate(name: str, workdir: Path | str, config: Any, model: Path | str | N
     import json
 
     from openastro.core.config import load_config, with_section
-    from openastro.core.errors import InputError
     from openastro.core.workspace import Workspace
     from openastro.ml.registry import load_model, resolve_model
     from openastro.ml.tracking import numeric, tracking
