@@ -6,14 +6,14 @@ import sys
 
 import typer
 
-from openastro.cli import lightcurves, models, pipeline, transients
+from openastro.cli import active, lightcurves, models, pipeline, transients
 from openastro.cli.common import say_error
 from openastro.core.errors import OpenAstroError
 
 app = typer.Typer(add_completion=False, no_args_is_help=True, pretty_exceptions_enable=False,
                   help="OpenAstro ML: the machine-learning pipeline of a network of small telescopes.")
 
-for verbs in (pipeline.commands, lightcurves.commands, models.commands):
+for verbs in (pipeline.commands, lightcurves.commands, models.commands, active.commands):
     app.add_typer(verbs)
 app.add_typer(pipeline.config_app, name="config")
 app.add_typer(models.train, name="train")
