@@ -62,7 +62,7 @@ def test_run_end_to_end(simulated, tmp_path, cli):
     result = json.loads(out)
     n_frames = simulated[1]["frames_simulated"]
     stages = {s["stage"]: s for s in result["stages"]}
-    assert list(stages)[:4] == ["photometry", "quality", "candidates", "lightcurves"]
+    assert list(stages)[:5] == ["photometry", "quality", "candidates", "alerts", "lightcurves"]
     assert stages["photometry"]["processed"] == n_frames and stages["photometry"]["failed"] == 0
     with Catalog(ws / "catalog.duckdb", read_only=True) as cat:
         n_sites = cat.scalar("SELECT count(DISTINCT site_id) FROM frames")

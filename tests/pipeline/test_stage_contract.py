@@ -77,11 +77,11 @@ def test_a_light_curve_setting_redoes_only_the_light_curves_and_what_reads_them(
 
     ws = _copy(ran, tmp_path / "ws")
     done = _processed(oa.run(ws, set={**TINY, "fusion.bin_minutes": 20.0}))
-    assert done["photometry"] == done["quality"] == done["candidates"] == 0
+    assert done["photometry"] == done["quality"] == done["candidates"] == done["alerts"] == 0
     assert done["lightcurves"] > 0
 
 
-def test_another_real_bogus_model_redoes_the_candidates_only(ran, tmp_path):
+def test_another_real_bogus_model_redoes_the_candidates_and_their_alerts_only(ran, tmp_path):
     import openastro as oa
     from openastro.ml.registry import load_model
 
@@ -91,4 +91,4 @@ def test_another_real_bogus_model_redoes_the_candidates_only(ran, tmp_path):
     model.save(ws / "models" / "realbogus")
     done = _processed(oa.run(ws, set=TINY))
     assert done["candidates"] > 0
-    assert all(n == 0 for stage, n in done.items() if stage != "candidates")
+    assert all(n == 0 for stage, n in done.items() if stage not in ("candidates", "alerts"))

@@ -109,7 +109,7 @@ def test_pipeline_judges_frames_and_leaves_bad_ones_out_of_light_curves(trained,
     code, out, err = cli("run", "--workdir", str(ws), "--json")
     assert code == 0, err
     stages = {s["stage"]: s for s in json.loads(out)["stages"]}
-    assert list(stages)[:4] == ["photometry", "quality", "candidates", "lightcurves"]
+    assert list(stages)[:5] == ["photometry", "quality", "candidates", "alerts", "lightcurves"]
     with Catalog(ws / "catalog.duckdb", read_only=True) as cat:
         n_frames = cat.count("frames")
         assert cat.count("frame_features") == n_frames and cat.count("frame_quality") == n_frames

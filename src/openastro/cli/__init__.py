@@ -6,7 +6,7 @@ import sys
 
 import typer
 
-from openastro.cli import active, lightcurves, models, pipeline, transients
+from openastro.cli import active, alerts, lightcurves, models, pipeline, transients  # noqa: F401 - alerts: verbs
 from openastro.cli.common import say_error
 from openastro.core.errors import OpenAstroError
 

@@ -17,7 +17,7 @@ from openastro.cli.common import (
     _emit,
 )
 
-alerts_app = typer.Typer(no_args_is_help=True, help="Read ZTF-style Avro alert packets.")
+alerts_app = typer.Typer(no_args_is_help=True, help="Read ZTF-style Avro alert packets; store and filter them.")
 infer_app = typer.Typer(no_args_is_help=True, help="Score inputs with a trained model.")
 
 Packet = Annotated[Path, typer.Argument(help="A ZTF alert packet (.avro) or a folder of them.")]

@@ -270,6 +270,8 @@ class TransientsConfig(_Section):
     frames_per_site: int = Field(ge=1, le=10_000)
     frame_size: int = Field(ge=64, le=4096)
     torch_threads: Workers
+    associate_radius: float = Field(gt=0, le=60)  # arcsec: detections this close are one object (alerts stage)
+    alert_history_days: float = Field(gt=0, le=3650)  # days of detections and upper limits a packet carries
 
 
 class UnetConfig(_Section):
@@ -297,6 +299,11 @@ class RealBogusConfig(_Section):
     adapt_target: str
 
 
+class AlertsConfig(_Section):
+    filters: dict[str, Annotated[str, Field(min_length=1, max_length=4000)]]  # name -> SQL WHERE (alerts filter)
+    interval: float = Field(gt=0, le=86400)  # seconds between polls of `alerts ingest --follow`
+
+
 class Config(_Section):
     sim: SimConfig
     photometry: PhotometryConfig
@@ -309,6 +316,7 @@ class Config(_Section):
     transients: TransientsConfig
     unet: UnetConfig
     realbogus: RealBogusConfig
+    alerts: AlertsConfig
 
     def to_dict(self) -> dict[str, Any]:
         """Plain nested dict (tuples as lists), ready for TOML or JSON."""
@@ -332,6 +340,9 @@ RENAMED = {
     "transients.patience": "unet.patience and realbogus.patience",
 }
 
+# Tables whose keys the user names (a named filter): any key is valid there, the model checks the values.
+OPEN_TABLES = {"alerts.filters"}
+
 
 def _check_keys(user: dict[str, Any], reference: dict[str, Any], prefix: str = "") -> None:
     """Raise ConfigError naming the first key of `user` that `reference` does not have."""
@@ -348,7 +359,8 @@ def _check_keys(user: dict[str, Any], reference: dict[str, Any], prefix: str = "
         if isinstance(reference[key], dict):
             if not isinstance(value, dict):
                 raise ConfigError(f"config key '{dotted}' is a section; set one of its keys, e.g. '{dotted}.<key>'")
-            _check_keys(value, reference[key], dotted + ".")
+            if dotted not in OPEN_TABLES:
+                _check_keys(value, reference[key], dotted + ".")
 
 
 def _merge(base: dict[str, Any], over: dict[str, Any]) -> dict[str, Any]:

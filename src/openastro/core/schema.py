@@ -1,6 +1,6 @@
 """The catalog's tables, by schema version; later versions add migrations instead of breaking old workspaces."""
 
-SCHEMA_VERSION = 7
+SCHEMA_VERSION = 8
 
 # Version 1: the foundation. Each entry creates one table.
 TABLES_V1: dict[str, str] = {
@@ -121,6 +121,16 @@ TABLES_V7: dict[str, str] = {
 REBUILT_V7 = tuple(TABLES_V7)
 REDONE_V7 = ("candidates", "lightcurves", "vetting")  # stages whose units or outputs changed shape
 
+# Version 8: alerts out. Real transient detections associated into objects (ids "OA" + year + letters, centred
+# on their first detection, kept from night to night) and the ZTF Avro packet written for each detection
+# (`path` relative to the workspace: alerts/<night>/<objectId>_<candid>.avro). Only new tables: nothing is lost.
+TABLES_V8: dict[str, str] = {
+    "transient_objects": """object_id VARCHAR PRIMARY KEY, field_id VARCHAR, ra DOUBLE, dec DOUBLE, first_mjd DOUBLE,
+        last_mjd DOUBLE, ndet INTEGER, first_candidate_id VARCHAR""",
+    "alert_packets": """candid BIGINT PRIMARY KEY, object_id VARCHAR, candidate_id VARCHAR, field_id VARCHAR,
+        site_id VARCHAR, night VARCHAR, mjd DOUBLE, path VARCHAR""",
+}
+
 # Tables exported to Parquet after each run, for Dask, pandas or Spark.
 BULK_TABLES = ("frames", "frame_measurements", "sources", "photometry")
 
@@ -149,4 +159,5 @@ MIGRATIONS: dict[int, list[str]] = {
     + [f"ALTER TABLE field_stars ADD COLUMN IF NOT EXISTS {col}" for col in STAR_COLUMNS_V7]
     + ["ALTER TABLE templates ADD COLUMN IF NOT EXISTS filter VARCHAR"]
     + create_statements(TABLES_V7),
+    7: create_statements(TABLES_V8),
 }

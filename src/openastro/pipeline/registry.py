@@ -11,13 +11,14 @@ from openastro.pipeline.stages import Stage
 
 def stage_classes() -> list[type[Stage]]:
     """Every stage, in run order."""
+    from openastro.pipeline.alerts_stage import AlertsStage
     from openastro.pipeline.lightcurve_stage import LightcurveStage
     from openastro.pipeline.photometry_stage import PhotometryStage
     from openastro.pipeline.quality_stage import QualityStage
     from openastro.pipeline.transients_stage import CandidatesStage
     from openastro.pipeline.vetting_stage import VettingStage
 
-    return [PhotometryStage, QualityStage, CandidatesStage, LightcurveStage, VettingStage]
+    return [PhotometryStage, QualityStage, CandidatesStage, AlertsStage, LightcurveStage, VettingStage]
 
 
 def select_stages(config: Config) -> list[Stage]:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import gzip
 import io
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -14,7 +14,7 @@ from openastro.core.errors import InputError, first_line
 from openastro.transients.cutouts import STAMP_SIZE, cutout
 
 STAMP_KEYS = {"science": "cutoutScience", "template": "cutoutTemplate", "difference": "cutoutDifference"}
-FILTER_NAMES = {1: "g", 2: "r", 3: "i"}
+FILTER_NAMES = {1: "g", 2: "r", 3: "i", 4: "u", 5: "z", 6: "V", 7: "B"}  # ZTF's fid 1-3; 4-7 the network's own
 MJD_OFFSET = 2400000.5
 SHOW_KEYS = (
     "objectId",
@@ -62,6 +62,7 @@ class Alert:
     template: np.ndarray
     difference: np.ndarray
     schema: str | None = None
+    stamp_bytes: dict[str, bytes] = field(default_factory=dict)  # name -> the stamp as the packet carries it
 
     def cutouts(self, size: int = STAMP_SIZE) -> np.ndarray:
         """(3, size, size) float32: science, reference (template), difference; centred, NaN-padded."""
@@ -114,8 +115,15 @@ def read_alerts(path: str | Path) -> list[Alert]:
 
 def _read_file(path: Path) -> list[Alert]:
     """The alerts in one Avro file; InputError naming the file when it is not Avro or not an alert."""
+    return [alert_from_record(record, path) for record in read_records(path)]
+
+
+def read_records(path: str | Path) -> list[Any]:
+    """The raw Avro records of one file (one alert packet or a container of several); InputError naming the
+    file when it is not Avro, is truncated or holds no record."""
     import fastavro
 
+    path = Path(path)
     try:
         with path.open("rb") as handle:
             if handle.read(4) != AVRO_MAGIC:
@@ -133,15 +141,15 @@ def _read_file(path: Path) -> list[Alert]:
         ) from None
     if not records:
         raise InputError(f"{path} holds no Avro records; pass a ZTF alert packet (.avro)")
-    return [_alert(record, path) for record in records]
+    return records
 
 
-def _alert(record: Any, path: Path) -> Alert:
-    """One Avro record -> Alert; InputError when it lacks the alert fields or the cutouts."""
+def alert_from_record(record: Any, path: str | Path) -> Alert:
+    """One Avro record -> Alert; InputError naming `path` when it lacks the alert fields or the cutouts."""
     if (
         not isinstance(record, dict)
         or not isinstance(record.get("candidate"), dict)
-        or "candid" not in record
+        or not isinstance(record.get("candid"), int)
     ):
         raise InputError(
             f"{path} is Avro but not an alert packet (no candid or candidate); pass a ZTF alert packet"
@@ -164,6 +172,7 @@ def _alert(record: Any, path: Path) -> Alert:
         candidate=candidate,
         prv_candidates=list(record.get("prv_candidates") or []),
         schema=record.get("schemavsn"),
+        stamp_bytes={name: record[key]["stampData"] for name, key in STAMP_KEYS.items()},
         **stamps,
     )
 

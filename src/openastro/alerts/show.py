@@ -1,0 +1,83 @@
+"""Rich output of the broker verbs: the ingest summary, the alerts a filter passed, a backtest per night."""
+
+from __future__ import annotations
+
+from typing import Any
+
+HIDDEN = ("jd", "sigmapsf", "n_alerts")  # in --json rows, left out of the table unless the filter names them
+
+
+def _cell(value: Any) -> str:
+    """A table cell: Julian dates to 1e-7 d, other floats to 4 significant digits, None as '-'."""
+    if value is None:
+        return "-"
+    if isinstance(value, float):
+        return f"{value:.7f}" if value > 1e6 else f"{value:.4g}" if abs(value) < 1e4 else f"{value:.1f}"
+    return str(value)
+
+
+def _print(*items: Any) -> None:
+    """Print rich items; 160 columns wide when stdout is not a terminal (a pipe or a log file)."""
+    from rich.console import Console
+
+    console = Console()
+    (console if console.is_terminal else Console(width=160)).print(*items)
+
+
+def ingest_summary(result: dict[str, Any]) -> None:
+    """Counts of this ingest, the store's totals, and where the store and run folder are."""
+    added, duplicates = result["added"], result["duplicates"]
+    print(f"read {result['read']} alert packets from {result['files']} files: {added} added, "
+          f"{duplicates} already in the store, {result['bad']} bad")
+    if not added and duplicates:
+        print("nothing new: every alert read was already in the store (ingest is idempotent by candid)")
+    if result.get("follow"):
+        streamed = result["follow"]
+        print(f"followed {streamed['folder']} for {streamed['polls']} polls: {streamed['added']} added")
+    totals = result.get("totals") or {}
+    if totals:
+        print("store: " + ", ".join(f"{n} {t}" for t, n in totals.items()) + f" ({result['store']})")
+    print(f"run: {result['run_dir']}")
+
+
+def poll_line(poll: int, result: dict[str, Any]) -> str:
+    """One line per poll of a followed folder that found packets."""
+    return (f"poll {poll}: {result['read']} read, {result['added']} added, {result['duplicates']} duplicates, "
+            f"{result['bad']} bad")
+
+
+def filter_summary(result: dict[str, Any]) -> None:
+    """The first alerts that passed, then how many passed of all and of how many objects."""
+    from rich.table import Table
+
+    name = f" '{result['name']}'" if result.get("name") else ""
+    if result["rows"]:
+        table = Table(title=f"alerts passing filter{name}: {result['where']}")
+        columns = [c for c in result["columns"] if c not in HIDDEN or c in result.get("named", ())]
+        for column in columns:
+            table.add_column(column, overflow="fold", no_wrap=column in ("objectId", "candid", "night"))
+        for row in result["rows"]:
+            table.add_row(*[_cell(row.get(c)) for c in columns])
+        _print(table)
+    shown = f" (first {len(result['rows'])} shown)" if 0 < len(result["rows"]) < result["passed"] else ""
+    objects = f"{result['objects']} object" + ("s" if result["objects"] != 1 else "")
+    print(f"{result['passed']} of {result['total']} alerts passed, {objects}{shown}")
+    print(f"run: {result['run_dir']}")
+
+
+def backtest_table(result: dict[str, Any]) -> None:
+    """Per night: alerts passed of total; with labels TP, FP, FN, precision and recall; then the whole replay."""
+    from rich.table import Table
+
+    scored = result.get("positive") is not None
+    columns = ["night", "passed", "total"] + (["labelled", "TP", "FP", "FN", "precision", "recall"] if scored else [])
+    keys = ["night", "passed", "total"] + (["labelled", "tp", "fp", "fn", "precision", "recall"] if scored else [])
+    what = f", positive '{result['positive']}'" if scored else ""
+    title = f"backtest of {result['where']}{what}"
+    table = Table(title=title, min_width=min(len(title) + 4, 120))
+    for column in columns:
+        table.add_column(column, justify="left" if column == "night" else "right")
+    for row in [*result["nights"], {"night": "all", **result["overall"]}]:
+        table.add_row(*[_cell(row.get(k)) for k in keys])
+    _print(table)
+    print(f"run: {result['run_dir']}")
