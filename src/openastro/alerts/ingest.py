@@ -17,6 +17,7 @@ from openastro.core.errors import InputError, WorkspaceError, first_line
 from openastro.transients.alerts import FILTER_NAMES, Alert, alert_fields, alert_from_record, read_records
 
 Warn = Callable[[str], None]
+Classify = Callable[[AlertStore, list[str]], int]  # writes the touched objects' class probabilities; how many
 CHUNK_FILES = 200  # files per transaction: a crash loses at most one chunk, never half an alert
 MJD_ZERO = date(1858, 11, 17)
 FIELD_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]{0,63}")  # candidate fields kept as columns (names from packets)
@@ -45,8 +46,9 @@ def expand_paths(paths: Iterable[Path | str]) -> list[Path]:
 
 
 def ingest(paths: Iterable[Path | str], store: AlertStore, progress: bool = False,
-           warn: Warn | None = None) -> dict[str, Any]:
-    """Read every packet the paths name into `store`; returns counts (read = added + duplicates + bad)."""
+           warn: Warn | None = None, classify: Classify | None = None) -> dict[str, Any]:
+    """Read every packet the paths name into `store` (then `classify` the objects touched); returns counts
+    (read = added + duplicates + bad)."""
     from openastro.core.progress import progress_bar
 
     files = expand_paths(paths)
@@ -71,6 +73,7 @@ def ingest(paths: Iterable[Path | str], store: AlertStore, progress: bool = Fals
             tally["added"] += len(alerts)
             bar.advance(len(chunk))
     store.refresh_objects(sorted(touched))
+    tally["classified"] = classify(store, sorted(touched)) if classify is not None and touched else 0
     return {**tally, "objects_touched": len(touched), "warnings": warnings, "store": str(store.path),
             "totals": store.counts()}
 
@@ -182,7 +185,8 @@ def detection_rows(alert: Alert) -> list[dict[str, Any]]:
 
 def follow(folder: Path | str, store: Path | str, interval: float = 5.0, stop_after: float | None = None,
            polls: int | None = None, warn: Warn | None = None,
-           on_poll: Callable[[int, dict[str, Any]], None] | None = None) -> dict[str, Any]:
+           on_poll: Callable[[int, dict[str, Any]], None] | None = None,
+           classify: Classify | None = None) -> dict[str, Any]:
     """Ingest new or changed packets of `folder` into the store file every `interval` s, until `stop_after` s,
     `polls` polls or Ctrl-C; the store is open only while a poll writes, so filters read between polls."""
     folder = Path(folder).expanduser()
@@ -191,13 +195,14 @@ def follow(folder: Path | str, store: Path | str, interval: float = 5.0, stop_af
     AlertStore(Path(store)).close()  # made, or its version checked, once: later polls fail only on a busy lock
     started = time.monotonic()
     state: dict[Path, tuple[int, int]] = {}
-    totals = {"polls": 0, "files": 0, "read": 0, "added": 0, "duplicates": 0, "bad": 0, "warnings": []}
+    totals = {"polls": 0, "files": 0, "read": 0, "added": 0, "duplicates": 0, "bad": 0, "classified": 0,
+              "warnings": []}
     try:
         while True:
-            result = _poll(folder, Path(store), state, warn)
+            result = _poll(folder, Path(store), state, warn, classify)
             totals["polls"] += 1
-            for key in ("files", "read", "added", "duplicates", "bad"):
-                totals[key] += result[key]
+            for key in ("files", "read", "added", "duplicates", "bad", "classified"):
+                totals[key] += result.get(key, 0)
             totals["warnings"].extend(result["warnings"])
             if on_poll is not None:
                 on_poll(totals["polls"], result)
@@ -210,7 +215,8 @@ def follow(folder: Path | str, store: Path | str, interval: float = 5.0, stop_af
     return {**totals, "folder": str(folder), "store": str(store)}
 
 
-def _poll(folder: Path, store_file: Path, state: dict[Path, tuple[int, int]], warn: Warn | None) -> dict[str, Any]:
+def _poll(folder: Path, store_file: Path, state: dict[Path, tuple[int, int]], warn: Warn | None,
+          classify: Classify | None = None) -> dict[str, Any]:
     """One poll: ingest the packets whose size or time changed since they were last read."""
     fresh = []
     for path in sorted(folder.rglob("*.avro")):
@@ -225,7 +231,7 @@ def _poll(folder: Path, store_file: Path, state: dict[Path, tuple[int, int]], wa
         return {"files": 0, "read": 0, "added": 0, "duplicates": 0, "bad": 0, "warnings": []}
     try:
         with AlertStore(store_file) as store:
-            return ingest(fresh, store, warn=warn)
+            return ingest(fresh, store, warn=warn, classify=classify)
     except (InputError, WorkspaceError) as exc:  # the new files vanished, or a reader held the store too long
         if isinstance(exc, WorkspaceError):
             for path in fresh:

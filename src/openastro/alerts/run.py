@@ -11,7 +11,7 @@ from typing import Any
 from openastro.core.errors import InputError
 from openastro.core.workspace import DEFAULT_WORKDIR, Workspace
 
-COUNTS = ("files", "read", "added", "duplicates", "bad")
+COUNTS = ("files", "read", "added", "duplicates", "bad", "classified")
 
 
 @dataclass(frozen=True)
@@ -23,6 +23,7 @@ class IngestOptions:
     interval: float = 5.0
     polls: int | None = None
     stop_after: float | None = None
+    classify: bool = True  # class probabilities of the touched objects into object_features (alert classifier)
 
     def to_dict(self) -> dict[str, Any]:
         """The options as an [alerts_ingest] section (TOML has no None: unset options are left out)."""
@@ -48,8 +49,9 @@ class FilterOptions:
 
 def run_ingest(options: IngestOptions, workdir: Path | str = DEFAULT_WORKDIR, argv: list[str] | None = None,
                progress: bool = False, on_poll: Callable[[int, dict[str, Any]], None] | None = None,
-               warn: Callable[[str], None] | None = None) -> dict[str, Any]:
-    """Ingest the packets, then follow a folder if asked; InputError when not one packet given could be read."""
+               warn: Callable[[str], None] | None = None, config: Any = None) -> dict[str, Any]:
+    """Ingest the packets (classifying the objects they touch unless `options.classify` is off), then follow a
+    folder if asked; InputError when not one packet given could be read."""
     from openastro.alerts.ingest import expand_paths, follow, ingest
     from openastro.alerts.store import AlertStore, store_path
 
@@ -62,10 +64,11 @@ def run_ingest(options: IngestOptions, workdir: Path | str = DEFAULT_WORKDIR, ar
         raise InputError(f"--follow {options.follow} is not a folder; pass the folder where alert packets land")
     ws = Workspace.open(workdir)
     run_dir = ws.new_run("alerts-ingest", options, argv)  # duck-typed: new_run needs to_dict()
+    classify = _classifier(ws.root, config, warn) if options.classify else None
     result: dict[str, Any] = {key: 0 for key in COUNTS} | {"warnings": []}
     if files:
         with AlertStore.at(ws.root) as store:
-            result = ingest(files, store, progress=progress)
+            result = ingest(files, store, progress=progress, classify=classify)
         if result["bad"] and not result["added"] and not result["duplicates"]:
             first = result["warnings"][0]
             raise InputError(first if result["bad"] == 1 else
@@ -74,7 +77,7 @@ def run_ingest(options: IngestOptions, workdir: Path | str = DEFAULT_WORKDIR, ar
             warn(message)
     if options.follow is not None:
         streamed = follow(options.follow, store_path(ws.root), options.interval, options.stop_after, options.polls,
-                          warn=warn, on_poll=on_poll)
+                          warn=warn, on_poll=on_poll, classify=classify)
         result = {**result, **{k: result[k] + streamed[k] for k in COUNTS},
                   "warnings": result["warnings"] + streamed["warnings"], "follow": streamed}
         if store_path(ws.root).is_file():
@@ -83,6 +86,14 @@ def run_ingest(options: IngestOptions, workdir: Path | str = DEFAULT_WORKDIR, ar
     result = {**result, "store": str(store_path(ws.root)), "run_dir": str(run_dir)}
     (run_dir / "summary.json").write_text(json.dumps(result, indent=1, default=str))
     return result
+
+
+def _classifier(workdir: Path, config: Any, warn: Callable[[str], None] | None) -> Callable[..., int] | None:
+    """The step writing class probabilities of touched objects, with the resolved alert classifier (None: none)."""
+    from openastro.alerts.classify import classify_objects, load_classifier
+
+    model = load_classifier(workdir, config, warn)
+    return None if model is None else (lambda store, ids: classify_objects(store, ids, model))
 
 
 def run_filter_verb(options: FilterOptions, workdir: Path | str = DEFAULT_WORKDIR,

@@ -31,6 +31,9 @@ def ingest_summary(result: dict[str, Any]) -> None:
           f"{duplicates} already in the store, {result['bad']} bad")
     if not added and duplicates:
         print("nothing new: every alert read was already in the store (ingest is idempotent by candid)")
+    if result.get("classified"):
+        print(f"classified {result['classified']} objects (p_snia, p_sn_other, p_agn, p_variable, p_asteroid, "
+              "p_bogus, alert_class)")
     if result.get("follow"):
         streamed = result["follow"]
         print(f"followed {streamed['folder']} for {streamed['polls']} polls: {streamed['added']} added")
@@ -81,3 +84,40 @@ def backtest_table(result: dict[str, Any]) -> None:
         table.add_row(*[_cell(row.get(k)) for k in keys])
     _print(table)
     print(f"run: {result['run_dir']}")
+
+
+def metrics_table(metrics: dict[str, Any], title: str) -> None:
+    """Per-class precision, recall and F1, then the confusion matrix (rows: truth)."""
+    from rich.table import Table
+
+    per = Table(title=f"{title}: macro F1 {_cell(metrics['macro_f1'])}")
+    for column in ("class", "precision", "recall", "F1", "objects"):
+        per.add_column(column, justify="left" if column == "class" else "right")
+    for name, v in metrics["per_class"].items():
+        per.add_row(name, _cell(v.get("precision")), _cell(v.get("recall")), _cell(v.get("f1")), _cell(v.get("n")))
+    confusion = Table(title="confusion matrix (rows: truth, columns: predicted)")
+    confusion.add_column("truth")
+    for label in metrics["labels"]:
+        confusion.add_column(label, justify="right")
+    for label, row in zip(metrics["labels"], metrics["confusion_matrix"], strict=False):
+        confusion.add_row(label, *map(str, row))
+    _print(per, confusion)
+
+
+def train_summary(result: dict[str, Any]) -> None:
+    """Held-out metrics of `train alerts`, then where the model and its card are."""
+    metrics_table(result["test"], f"alert classifier on held-out simulated seed {result['seeds']['test']}")
+    for key in ("model", "card", "mlflow_run_id", "run_dir"):
+        print(f"{key}: {result[key]}")
+
+
+def evaluate_summary(result: dict[str, Any]) -> None:
+    """Metrics of `evaluate alerts` (simulated seed or real folder)."""
+    where = f"real alerts of {result['real']}" if "real" in result else f"simulated seed {result['test_seed']}"
+    metrics_table(result["metrics"], f"alert classifier on {where}")
+    blind = result["metrics"].get("without_ssdistnr")
+    if blind:
+        print(f"without ssdistnr: macro F1 {_cell(blind['macro_f1'])}")
+    for key in ("model", "card", "run_dir"):
+        if key in result:
+            print(f"{key}: {result[key]}")

@@ -36,6 +36,8 @@ def alerts_ingest(
     interval: Annotated[float | None, typer.Option(help="Seconds between polls of --follow (alerts.interval).")] = None,
     polls: Annotated[int | None, typer.Option(help="Stop following after this many polls.")] = None,
     stop_after: Annotated[float | None, typer.Option(help="Stop following after this many seconds.")] = None,
+    classify: Annotated[bool, typer.Option(help="Write the alert classifier's class probabilities (p_snia, ...) "
+                                               "of the objects touched, for filters.")] = True,
     workdir: Workdir = DEFAULT_WORKDIR,
     config: ConfigFile = None,
     set_: Overrides = None,
@@ -48,13 +50,14 @@ def alerts_ingest(
     cfg = _config(config, set_)
     options = IngestOptions(paths=tuple(paths or ()), follow=None if follow is None else str(follow),
                             interval=cfg.alerts.interval if interval is None else interval, polls=polls,
-                            stop_after=stop_after)
+                            stop_after=stop_after, classify=classify)
 
     def on_poll(poll: int, result: dict) -> None:
         if result["read"] and not as_json:
             typer.echo(show.poll_line(poll, result))
 
-    result = run_ingest(options, workdir, argv=sys.argv, progress=not as_json, on_poll=on_poll, warn=_warn)
+    result = run_ingest(options, workdir, argv=sys.argv, progress=not as_json, on_poll=on_poll, warn=_warn,
+                        config=cfg)
     _emit(result, as_json, show.ingest_summary)
 
 

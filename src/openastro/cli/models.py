@@ -38,7 +38,8 @@ OPTIONS: dict[str, tuple[Any, Any, str]] = {
     "n_train": (int | None, None, "Simulated training light curves."),
     "n": (int | None, None, "Held-out light curves."),
     "real": (Path | None, None, "A folder of labelled real alerts (alerts.parquet with ZTF fields and cutouts, "
-                                "labels.csv), as ../shared/realdata/alerts_labelled: fraction scored real per class."),
+                                "labels.csv), as ../shared/realdata/alerts_labelled: the model's figures on them (realbogus: "
+                                "fraction scored real per class; alerts: macro F1, per-class F1)."),
     "card": (bool | None, None, "With --real: write the real-alert figures into the model's MODEL_CARD.md."),
     "adapt": (str | None, None, "Domain adaptation: none, dann (an adversary on the features) or mmd; default the "
                                 "section's `adapt` (none)."),

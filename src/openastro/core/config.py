@@ -304,6 +304,22 @@ class AlertsConfig(_Section):
     interval: float = Field(gt=0, le=86400)  # seconds between polls of `alerts ingest --follow`
 
 
+class AlertsModelConfig(_Section):
+    model: str
+    seed: Seed
+    n_train: int = Field(ge=10, le=1_000_000)  # simulated objects (custom mode; full uses these too)
+    n_val: int = Field(ge=10, le=1_000_000)
+    n_test: int = Field(ge=10, le=1_000_000)
+    ztf_fraction: Probability  # objects seen with the ZTF-like cadence, the rest by the network's sites
+    n_estimators: int = Field(ge=1, le=10_000)
+    num_leaves: int = Field(ge=2, le=1024)
+    learning_rate: float = Field(gt=0, le=1)
+    min_child_samples: int = Field(ge=1)
+    colsample_bytree: float = Field(gt=0, le=1)
+    calibration: str = Field(pattern="^(isotonic|none)$")
+    threads: Workers
+
+
 class Config(_Section):
     sim: SimConfig
     photometry: PhotometryConfig
@@ -317,6 +333,7 @@ class Config(_Section):
     unet: UnetConfig
     realbogus: RealBogusConfig
     alerts: AlertsConfig
+    alerts_model: AlertsModelConfig
 
     def to_dict(self) -> dict[str, Any]:
         """Plain nested dict (tuples as lists), ready for TOML or JSON."""

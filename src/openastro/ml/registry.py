@@ -1,6 +1,6 @@
 """One registry of the project's learned models, and one resolver for the weights a name means.
 
-A model name (`quality`, `vetting`, `unet`, `realbogus`, and every later one) maps to its estimator class, the
+A model name (`quality`, `vetting`, `unet`, `realbogus`, `alerts`, and every later one) maps to its estimator class, the
 config section that holds its `model` key and training settings, the shipped default weights, and the functions
 behind `openastro train NAME` and `openastro evaluate NAME`. Classes and functions are named by import path, so
 the registry costs no import: capabilities (floor 4) stay out of the training kit (floor 3) until a name is used.
@@ -84,6 +84,11 @@ MODELS: dict[str, ModelSpec] = {spec.name: spec for spec in (
               train_options=("mode", "samples", "epochs", "batch_size", "chunks", "seed", "adapt", "target",
                              "adapt_weight"),
               evaluate_options=("chunks", "seed", "real", "card"), show="openastro.transients.show"),
+    ModelSpec("alerts", "alert classifier: calibrated LightGBM on light-curve features (SN Ia, SN other, AGN, "
+              "variable star, asteroid, bogus)", "openastro.alerts.classifier:AlertClassifier", "alerts_model",
+              "openastro.alerts:weights/alerts", "openastro.alerts.train:train_alerts",
+              "openastro.alerts.train:evaluate_alerts", train_options=("mode", "seed", "n_train"),
+              evaluate_options=("seed", "n", "real", "card"), show="openastro.alerts.show"),
 )}
 
 

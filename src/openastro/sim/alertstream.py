@@ -1,0 +1,276 @@
+"""Simulated alert streams at the catalogue level (no pixels): objects of the broker's classes observed with a
+ZTF-like g/r cadence or by the network's sites, as detection tables in ZTF field names plus truth.
+
+    stream = simulate_alert_stream(2000, seed=1)
+    stream.detections   # objectId, jd, fid, magpsf, sigmapsf, diffmaglim, isdiffpos, rb, ssdistnr, distpsnr1, sgscore1
+    stream.truth        # objectId, class, cadence, z, mu, abs_mag, peak_mag, t_cut (read only by training/evaluation)
+
+A point is a detection when its signed difference flux is beyond 5 sigma of the epoch's depth (`diffmaglim`, the
+5-sigma limit); otherwise it is an upper limit (magpsf null). Each object is seen as at one of its alerts: the
+history is cut at a random detection (`cut="random"`, as ALeRCE and Fink train) or at its last one (`"end"`),
+keeps either the last 30 days (one packet's prv_candidates) or everything (a broker's merged light curve), and
+limits only within 30 days before a detection (what packets carry). Every class draws from its own random
+stream, so changing one class's count leaves the others' objects alone.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+
+from openastro.sim import alertmodels as models
+from openastro.sim.sites import Site, load_sites
+from openastro.sim.streams import stream
+
+CLASSES = ("SN Ia", "SN II", "SN Ibc", "SLSN", "TDE", "kilonova", "AGN", "rrlyrae", "cepheid", "eclipsing", "dscuti",
+           "lpv", "flare", "cv", "yso", "asteroid", "bogus")
+DEFAULT_FRACTIONS = {"SN Ia": 0.18, "SN II": 0.08, "SN Ibc": 0.05, "SLSN": 0.03, "TDE": 0.025, "kilonova": 0.005,
+                     "AGN": 0.15, "rrlyrae": 0.035, "cepheid": 0.025, "eclipsing": 0.04, "dscuti": 0.02, "lpv": 0.035,
+                     "flare": 0.015, "cv": 0.03, "yso": 0.03, "asteroid": 0.12, "bogus": 0.13}
+FIDS = {"g": 1, "r": 2, "i": 3, "u": 4, "z": 5, "V": 6, "B": 7}  # ZTF's 1-3, the network's others after
+DETECTION_COLUMNS = ("objectId", "jd", "fid", "magpsf", "sigmapsf", "diffmaglim", "isdiffpos", "rb", "ssdistnr",
+                     "distpsnr1", "sgscore1")
+JD0 = 2459215.5  # 2021-01-01: the simulated survey's first night
+SURVEY_DAYS = 365.0
+HISTORY_DAYS = 30.0  # prv_candidates of one ZTF packet
+SEASON_DAYS = 240.0  # a field is observable this long per year
+ZTF_DEPTH = 20.5
+BAND_DEPTH = {"u": -1.0, "g": 0.1, "V": 0.0, "r": 0.0, "i": -0.3, "z": -0.8}
+Epochs = dict[str, np.ndarray]  # equal-length arrays of one object: t/band/limit, or the detection columns
+PART = 400  # random streams of this module: stream(seed, PART, class index)
+MAX_TRIES = 50  # draws per wanted object (faint ones go undetected and are drawn again)
+
+
+@dataclass
+class AlertStream:
+    """Detections (and upper limits) per object in ZTF field names, and the truth of each object."""
+
+    detections: pd.DataFrame
+    truth: pd.DataFrame
+
+
+def class_counts(n: int, fractions: dict[str, float] | None = None) -> dict[str, int]:
+    """Objects per class (largest remainder); unknown class names are a ValueError."""
+    fractions = dict(DEFAULT_FRACTIONS if fractions is None else fractions)
+    unknown = set(fractions) - set(CLASSES)
+    if unknown:
+        raise ValueError(f"unknown alert classes {sorted(unknown)}; known: {', '.join(CLASSES)}")
+    total = sum(fractions.values()) or 1.0
+    quotas = np.array([fractions.get(c, 0.0) / total * n for c in CLASSES])
+    counts = np.floor(quotas).astype(int)
+    counts[np.argsort(-(quotas - counts), kind="stable")[:n - counts.sum()]] += 1
+    return dict(zip(CLASSES, counts.tolist(), strict=True))
+
+
+def ztf_cadence(rng: np.random.Generator) -> Epochs:
+    """A ZTF-like field: g and r visits every 1-4 nights (about 2.5), 20.5 mag deep with weather scatter, a
+    seasonal gap."""
+    nights = np.cumsum(rng.choice([1, 2, 3, 4], size=200, p=[0.25, 0.35, 0.25, 0.15]))
+    nights = nights[(nights < SURVEY_DAYS) & _in_season(nights, rng)]
+    rows = []
+    for name, p_visit in (("g", 0.8), ("r", 0.9)):
+        seen = nights[rng.random(len(nights)) < p_visit]
+        t = seen + rng.uniform(0.15, 0.35, len(seen)) + (0.03 if name == "r" else 0.0)
+        depth = np.clip(rng.normal(ZTF_DEPTH + BAND_DEPTH[name], 0.35, len(seen)), 18.5, 21.3)
+        rows.append((t, np.full(len(t), name), depth))
+    return _epochs(rows)
+
+
+def site_depth(site: Site) -> float:
+    """5-sigma depth (mag) of one site's 60-s frame in r, scaled from ZTF's by aperture, throughput, sky, seeing."""
+    return (ZTF_DEPTH + 2.5 * math.log10(site.aperture_m / 1.22) + 1.25 * math.log10(site.throughput / 0.5)
+            + 0.5 * (site.sky_dark - 21.0) - 2.5 * math.log10(site.seeing_median / 2.0))
+
+
+def network_cadence(sites: list[Site], rng: np.random.Generator) -> Epochs:
+    """The network on one field: 2-4 sites, each on a fraction of its clear nights at its own local midnight,
+    one or two bands of its filter wheel per visit, at its own depth."""
+    rows = []
+    for k in rng.choice(len(sites), size=int(rng.integers(2, 5)), replace=False):
+        site = sites[int(k)]
+        nights = np.arange(SURVEY_DAYS)
+        nights = nights[(rng.random(len(nights)) < 0.4 * site.clear_fraction) & _in_season(nights, rng)]
+        midnight = (-site.lon / 360.0) % 1.0
+        for visit in range(2):
+            filters = np.array(site.filter_set)
+            chosen = filters[rng.integers(0, len(filters), len(nights))]
+            keep = rng.random(len(nights)) < (1.0 if visit == 0 else 0.5)
+            t = nights[keep] + midnight + rng.uniform(-0.15, 0.15, keep.sum()) + 0.01 * visit
+            depth = site_depth(site) + np.array([BAND_DEPTH[b] for b in chosen[keep]]) + rng.normal(0, 0.3, keep.sum())
+            rows.append((t, chosen[keep], depth))
+    return _epochs(rows)
+
+
+def _epochs(parts: list[tuple[np.ndarray, np.ndarray, np.ndarray]]) -> Epochs:
+    """Epoch arrays (t, band, limit) joined and sorted in time."""
+    t, band, limit = (np.concatenate([p[k] for p in parts]) for k in range(3))
+    order = np.argsort(t, kind="stable")
+    return {"t": t[order], "band": band[order].astype(str), "limit": limit[order]}
+
+
+def _in_season(nights: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+    """Nights when the field is up: a random SEASON_DAYS stretch of each year."""
+    start = rng.uniform(0, 365.0)
+    return ((nights - start) % 365.0) < SEASON_DAYS
+
+
+def _power_law_mag(lo: float, hi: float, slope: float, rng: np.random.Generator) -> float:
+    """A magnitude from number counts N(<m) ~ 10^(slope m) between lo and hi."""
+    a, b = 10 ** (slope * lo), 10 ** (slope * hi)
+    return math.log10(a + rng.random() * (b - a)) / slope
+
+
+def _flux(mag: np.ndarray | float) -> np.ndarray:
+    """uJy of an AB magnitude."""
+    return 10 ** (-0.4 * (np.asarray(mag, float) - models.ZP_UJY))
+
+
+def _context(kind: str, rng: np.random.Generator) -> dict[str, float]:
+    """The catalogue fields of an object's alerts: known-asteroid distance, nearest PS1 source and its
+    star/galaxy score (ZTF's -999 for none read as NaN)."""
+    nan = math.nan
+    if kind == "asteroid":
+        known = rng.random() < 0.75
+        star = rng.random() < 0.5
+        return {"ssdistnr": rng.uniform(0.0, 2.5) if known else nan, "distpsnr1": rng.exponential(6.0),
+                "sgscore1": rng.uniform(0.8, 1.0) if star else rng.uniform(0.0, 0.3)}
+    if kind in models.EXPLOSIVE and kind != "TDE":
+        on_host = rng.random() < 0.85
+        return {"ssdistnr": nan, "distpsnr1": rng.lognormal(math.log(1.5), 0.6) if on_host else rng.uniform(2, 20),
+                "sgscore1": rng.uniform(0.0, 0.4) if on_host else rng.uniform(0.7, 1.0)}
+    if kind in ("AGN", "TDE"):
+        point = kind == "AGN" and rng.random() < 0.5
+        return {"ssdistnr": nan, "distpsnr1": abs(rng.normal(0, 0.3)),
+                "sgscore1": rng.uniform(0.6, 1.0) if point else rng.uniform(0.0, 0.4)}
+    if kind == "bogus":
+        near_star = rng.random() < 0.5
+        return {"ssdistnr": nan, "distpsnr1": rng.uniform(0.3, 4.0) if near_star else rng.exponential(6.0),
+                "sgscore1": rng.uniform(0.8, 1.0) if near_star else rng.uniform(0.0, 1.0)}
+    return {"ssdistnr": nan, "distpsnr1": abs(rng.normal(0, 0.2)),
+            "sgscore1": rng.uniform(0.75, 1.0) if rng.random() < 0.9 else rng.uniform(0.3, 0.75)}
+
+
+def true_flux(kind: str, obs: Epochs, rng: np.random.Generator) -> tuple[np.ndarray, dict]:
+    """Signed difference flux (uJy) of one new object of class `kind` at the epochs, and its truth."""
+    t, names = obs["t"], obs["band"]
+    if kind in models.EXPLOSIVE:
+        p = models.draw_explosive(kind, rng.uniform(-30.0, SURVEY_DAYS + 20.0), 21.5, rng)
+        flux = np.zeros(len(t))
+        for name in np.unique(names):
+            at = names == name
+            flux[at] = models.explosive_flux(p, t[at], name)
+        return flux, {"z": p["z"], "mu": p["mu"], "abs_mag": p["abs_mag"], "peak_mag": p["abs_mag"] + p["mu"]}
+    if kind in ("AGN", "yso"):
+        p = models.draw_stochastic(kind, rng)
+        mean = _power_law_mag(16.0, 21.5, 0.5, rng) if kind == "AGN" else _power_law_mag(12.0, 19.5, 0.3, rng)
+        dmag = models.stochastic_dmag(p, t, names, rng)
+    elif kind in ("asteroid", "bogus"):
+        return _one_night(kind, obs, rng)
+    else:
+        p = models.draw_star(kind, 0.0, rng)
+        lo, hi = (10.0, 17.0) if kind == "lpv" else (12.0, 20.5)
+        mean, p["g_r"] = _power_law_mag(lo, hi, 0.3, rng), rng.uniform(0.2, 1.0) if kind != "lpv" else 1.5
+        dmag = models.star_dmag(kind, p, t, names)
+    base = _flux(mean + models.per_band(names, lambda b: models.colour_offset(b, p["g_r"])))
+    return base * (10 ** (-0.4 * dmag) - 1), {"peak_mag": mean}
+
+
+def _one_night(kind: str, obs: Epochs, rng: np.random.Generator) -> tuple[np.ndarray, dict]:
+    """An asteroid (one epoch, sometimes a second the same night; never again at this place) or a bogus
+    (one to three unrelated epochs near the limit, either sign)."""
+    t, limit = obs["t"], obs["limit"]
+    flux = np.zeros(len(t))
+    if not len(t):
+        return flux, {}
+    if kind == "asteroid":
+        mag = _power_law_mag(15.0, 21.0, 0.35, rng)
+        first = int(rng.integers(len(t)))
+        same_night = np.flatnonzero((np.abs(t - t[first]) < 0.2) & (np.arange(len(t)) != first))
+        epochs = [first] + ([int(same_night[0])] if len(same_night) and rng.random() < 0.25 else [])
+        colour = models.per_band(obs["band"][epochs], lambda b: models.colour_offset(b, 0.55))
+        flux[epochs] = _flux(mag + colour)
+        return flux, {"peak_mag": mag}
+    epochs = rng.choice(len(t), size=min(len(t), int(rng.choice([1, 2, 3], p=[0.7, 0.2, 0.1]))), replace=False)
+    sign = np.where(rng.random(len(epochs)) < 0.6, 1.0, -1.0)
+    flux[epochs] = sign * _flux(limit[epochs] - rng.uniform(0.1, 1.5, len(epochs)))
+    return flux, {}
+
+
+def observe(kind: str, obs: Epochs, flux: np.ndarray, rng: np.random.Generator) -> Epochs:
+    """Detections beyond 5 sigma (magnitude of the absolute difference flux, isdiffpos its sign, rb the stamp
+    score) and upper limits, over all epochs."""
+    sigma = _flux(obs["limit"]) / 5.0
+    measured = flux + rng.normal(0.0, 1.0, len(flux)) * sigma
+    det = np.abs(measured) >= 5.0 * sigma
+    size = np.where(det, np.abs(measured), 1.0)
+    rb = rng.beta(1.5, 6.0, len(flux)) if kind == "bogus" else rng.beta(6.0, 1.5, len(flux))
+    return {"jd": JD0 + obs["t"], "fid": models.per_band(obs["band"], FIDS.get).astype(np.int32),
+            "magpsf": np.where(det, models.ZP_UJY - 2.5 * np.log10(size), np.nan),
+            "sigmapsf": np.where(det, 1.0857 * sigma / size, np.nan), "diffmaglim": obs["limit"],
+            "isdiffpos": np.where(det, np.where(measured > 0, "t", "f"), None), "rb": np.where(det, rb, np.nan)}
+
+
+def cut_history(points: Epochs, cut: str, rng: np.random.Generator) -> tuple[Epochs, float]:
+    """The object as seen at one of its alerts (see the module doc); the alert's jd."""
+    is_det = np.isfinite(points["magpsf"])
+    det_t = points["jd"][is_det]
+    t_cut = float(det_t[int(rng.integers(len(det_t)))] if cut == "random" else det_t[-1])
+    jd = points["jd"]
+    start = t_cut - HISTORY_DAYS if rng.random() < 0.5 else -np.inf
+    kept_det = det_t[(det_t <= t_cut) & (det_t >= start)]
+    next_det = kept_det[np.minimum(np.searchsorted(kept_det, jd), len(kept_det) - 1)]
+    keep = (jd <= t_cut) & (jd >= start) & (is_det | ((next_det >= jd) & (next_det - jd <= HISTORY_DAYS)))
+    return {k: v[keep] for k, v in points.items()}, t_cut
+
+
+def simulate_class(kind: str, n: int, seed: int, ztf_fraction: float, cut: str,
+                   sites: list[Site]) -> tuple[list[Epochs], list[dict]]:
+    """`n` detected objects of one class from its own random stream."""
+    rng = stream(seed, PART, CLASSES.index(kind))
+    tables, truths = [], []
+    for _ in range(n * MAX_TRIES):
+        if len(tables) == n:
+            break
+        ztf = rng.random() < ztf_fraction
+        obs = ztf_cadence(rng) if ztf else network_cadence(sites, rng)
+        flux, truth = true_flux(kind, obs, rng)
+        points = observe(kind, obs, flux, rng)
+        if not np.isfinite(points["magpsf"]).any():
+            continue
+        points, t_cut = cut_history(points, cut, rng)
+        context = _context(kind, rng)
+        if not ztf and rng.random() < 0.5:  # the network's own packets often lack the catalogue fields
+            context = {k: math.nan for k in context} | {"ssdistnr": context["ssdistnr"]}
+        tables.append(points | {k: np.full(len(points["jd"]), v) for k, v in context.items()})
+        truths.append({"class": kind, "cadence": "ztf" if ztf else "network", "t_cut": t_cut, **truth})
+    return tables, truths
+
+
+def simulate_alert_stream(n: int, seed: int, fractions: dict[str, float] | None = None, ztf_fraction: float = 0.5,
+                          cut: str = "random", sites: list[Site] | None = None,
+                          on_class: Callable[[str, int], None] | None = None) -> AlertStream:
+    """`n` objects with at least one detection each, classes by `fractions`, cadence ZTF-like with probability
+    `ztf_fraction` (else the network's sites), seen at a random alert (`cut="random"`) or their last (`"end"`)."""
+    if cut not in ("random", "end"):
+        raise ValueError(f"cut must be 'random' or 'end', not {cut!r}")
+    sites = sites or load_sites()
+    tables, truths = [], []
+    for kind, count in class_counts(n, fractions).items():
+        if count:
+            found, truth = simulate_class(kind, count, seed, ztf_fraction, cut, sites)
+            tables += found
+            truths += truth
+        if on_class is not None:
+            on_class(kind, count)
+    order = stream(seed, PART, 999).permutation(len(tables))  # ids in random order: an id says nothing of class
+    ids = [f"OA{seed}_{i:06d}" for i in range(len(tables))]
+    columns = {name: np.concatenate([tables[k][name] for k in order]) for name in DETECTION_COLUMNS[1:]}
+    sizes = [len(tables[k]["jd"]) for k in order]
+    detections = pd.DataFrame({"objectId": np.repeat(ids, sizes), **columns})
+    truth = pd.DataFrame([{"objectId": ids[i], **truths[k]} for i, k in enumerate(order)])
+    columns = ["objectId", "class", "cadence", "z", "mu", "abs_mag", "peak_mag", "t_cut"]
+    return AlertStream(detections[list(DETECTION_COLUMNS)], truth.reindex(columns=columns))
