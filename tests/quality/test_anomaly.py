@@ -22,7 +22,7 @@ from openastro.quality.thumbnail import make_thumbnail
 from openastro.sim import simulate
 
 DEFECTS = ("clouds", "tracking", "defocus", "dew", "bright_background", "trail", "electronics")
-QUIET = ["sim.stars_per_field=60", "sim.weather=false", "sim.n_fields=1",
+QUIET = ["sim.stars_per_field=60", "sim.weather=false", "sim.n_fields=1", "sim.galaxies.enabled=false",
          *[f"sim.variability.{k}_per_field=0" for k in ("supernovae", "novae", "asteroids")],
          *[f"sim.defects.{d}=0" for d in DEFECTS]]
 EPOCHS = 30

@@ -240,6 +240,7 @@ class QualityConfig(_Section):
     frame_size: int = Field(ge=64, le=4096)
     max_frames_per_site: int = Field(ge=0)
     defect_rate: Probability
+    galaxies: bool
     unseen_site: str
     holdout_defect: str = Field(pattern="^(clouds|tracking|defocus|dew|bright_background|trail|electronics)$")
     fpr: float = Field(gt=0, lt=1)

@@ -82,7 +82,8 @@ def sim_config(qcfg: Any, seed: int) -> Any:
     overrides = [f"sim.seed={seed}", f"sim.nights={qcfg.nights}", f"sim.n_fields={qcfg.n_fields}",
                  f"sim.frame_size={qcfg.frame_size}",
                  f"sim.max_frames_per_site={qcfg.max_frames_per_site}", "sim.sites=[]", "sim.weather=true",
-                 "sim.template_frames=0", *(f"sim.defects.{d}={rate}" for d in DEFECTS)]
+                 "sim.template_frames=0", f"sim.galaxies.enabled={str(qcfg.galaxies).lower()}",
+                 *(f"sim.defects.{d}={rate}" for d in DEFECTS)]
     return load_config(overrides=overrides).sim
 
 
