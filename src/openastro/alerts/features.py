@@ -128,10 +128,10 @@ def _band(det: pd.DataFrame, name: str) -> pd.DataFrame:
     flux = np.where(det["positive"].to_numpy(), 1.0, -1.0) * 10 ** (-0.4 * (m - ZP_UJY))
     flux_err = np.abs(flux) * e / 1.0857
     t0 = t - (t.min() if len(t) else 0.0)  # the fits like small times
-    split = starts[1:]
-    curves = list(zip(np.split(t0, split), np.split(m, split), np.split(e, split), strict=True)) if len(t) else []
-    fluxes = list(zip(np.split(t0, split), np.split(flux, split), np.split(flux_err, split), strict=True)) \
-        if len(t) else []
+    edges = [*starts.tolist(), len(t)]
+    bounds = list(zip(edges[:-1], edges[1:], strict=True))  # each object's rows
+    curves = [(t0[a:b], m[a:b], e[a:b]) for a, b in bounds]
+    fluxes = [(t0[a:b], flux[a:b], flux_err[a:b]) for a, b in bounds]
     columns = [f"{name}_{c}" for c in (*magnitude.names, *bazin.names)]
     if not curves:
         return pd.DataFrame(columns=columns, dtype=float)
