@@ -6,9 +6,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from openastro.ml.card import fmt, markdown_table
-
-CARD_NAME = "MODEL_CARD.md"
+from openastro.ml.card import fmt, markdown_table, write_text_card
 
 
 def metrics_tables(m: dict[str, Any]) -> list[str]:
@@ -103,6 +101,4 @@ def card_text(model: Any) -> str:
 
 def write_card(folder: Path, model: Any) -> Path:
     """Write MODEL_CARD.md beside the model."""
-    path = Path(folder) / CARD_NAME
-    path.write_text(card_text(model))
-    return path
+    return write_text_card(folder, card_text(model))

@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
+from pathlib import Path
 from typing import Any
+
+from openastro.ml.bundle import CARD as CARD_NAME
 
 
 def fmt(value: Any, digits: int = 3) -> str:
@@ -38,3 +41,10 @@ def rebuild_command(name: str, argv: Sequence[str] | None, default: str = "") ->
             continue
         words.append(word)
     return " ".join(words)
+
+
+def write_text_card(folder: Path | str, text: str) -> Path:
+    """Write a card's markdown as MODEL_CARD.md beside the model it describes."""
+    path = Path(folder) / CARD_NAME
+    path.write_text(text)
+    return path

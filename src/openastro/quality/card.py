@@ -6,10 +6,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from openastro.ml.card import fmt, markdown_table
+from openastro.ml.card import fmt, markdown_table, write_text_card
 from openastro.quality.labels import DEFECTS, MIN_CLOUD_LOSS_MAG, MIN_DEW_LEVEL, MIN_ELONGATION
-
-CARD_NAME = "MODEL_CARD.md"
 
 
 def adaptation_line(adaptation: dict[str, Any] | None) -> str:
@@ -117,6 +115,4 @@ def card_text(model: Any) -> str:
 
 def write_card(folder: Path, model: Any) -> Path:
     """Write MODEL_CARD.md beside the model."""
-    path = Path(folder) / CARD_NAME
-    path.write_text(card_text(model))
-    return path
+    return write_text_card(folder, card_text(model))

@@ -108,16 +108,7 @@ def explosive_flux(p: dict, t: np.ndarray, band_name: str) -> np.ndarray:
 def drw(t: np.ndarray, tau: float, sf_inf: float, rng: np.random.Generator) -> np.ndarray:
     """A damped random walk (Ornstein-Uhlenbeck, exact on irregular times) with asymptotic structure function
     `sf_inf` (mag) and time scale `tau` (days), started from its stationary distribution."""
-    sigma = sf_inf / math.sqrt(2)
-    x = np.empty(len(t))
-    if not len(t):
-        return x
-    x[0] = rng.normal(0, sigma)
-    decay = np.exp(-np.diff(t) / tau)
-    kicks = rng.normal(0, 1, len(t) - 1) * sigma * np.sqrt(1 - decay**2)
-    for i in range(1, len(t)):
-        x[i] = x[i - 1] * decay[i - 1] + kicks[i - 1]
-    return x
+    return variability.ou_process(t, sf_inf / math.sqrt(2), tau, rng)
 
 
 def draw_stochastic(kind: str, rng: np.random.Generator) -> dict:

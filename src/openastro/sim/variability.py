@@ -162,3 +162,17 @@ def delta_mag(kind: str, p: pd.Series, t: np.ndarray, exposure_days: float,
         boost = (10 ** (0.4 * flares["amplitude"].to_numpy()) - 1) * np.where(dt < 0, rise, decay)
         return -2.5 * np.log10(1 + boost.sum(axis=1))
     return np.zeros_like(t)
+
+
+def ou_process(t: np.ndarray, sigma: float, tau: float, rng: np.random.Generator) -> np.ndarray:
+    """An Ornstein-Uhlenbeck process (a damped random walk; correlation time `tau` days, rms `sigma`), exact at
+    irregular times `t` and started from its stationary distribution."""
+    out = np.empty(len(t))
+    if not len(t):
+        return out
+    out[0] = rng.normal(0, sigma)
+    decay = np.exp(-np.diff(t) / tau)
+    kicks = rng.normal(0, 1, len(t) - 1) * sigma * np.sqrt(1 - decay**2)
+    for i in range(1, len(t)):
+        out[i] = out[i - 1] * decay[i - 1] + kicks[i - 1]
+    return out

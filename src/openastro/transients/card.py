@@ -6,9 +6,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from openastro.ml.card import fmt, markdown_table
+from openastro.ml.card import CARD_NAME, fmt, markdown_table, write_text_card
 
-CARD_NAME = "MODEL_CARD.md"
 TITLES = {"unet": "Transient segmentation: U-Net on (science, reference, difference)",
           "realbogus": "Real/bogus: CNN on 63x63 (science, reference, difference) stamps"}
 LIMITS = {
@@ -156,6 +155,4 @@ def add_real_section(folder: Path, metrics: dict[str, Any], command: str) -> Pat
 
 def write_card(folder: Path, est: Any, kind: str) -> Path:
     """Write MODEL_CARD.md beside the model."""
-    path = Path(folder) / CARD_NAME
-    path.write_text(card_text(est, kind))
-    return path
+    return write_text_card(folder, card_text(est, kind))

@@ -7,8 +7,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from openastro.ml.bundle import CARD
-from openastro.ml.card import fmt, markdown_table
+from openastro.ml.card import fmt, markdown_table, write_text_card
 from openastro.vetting.data import POSITIVE, TRAIN_CLASSES
 from openastro.vetting.views import SCALAR_NAMES
 
@@ -133,6 +132,4 @@ def card_text(model: Any) -> str:
 
 def write_card(folder: Path | str, model: Any) -> Path:
     """Write MODEL_CARD.md into `folder`."""
-    path = Path(folder) / CARD
-    path.write_text(card_text(model))
-    return path
+    return write_text_card(folder, card_text(model))

@@ -87,23 +87,14 @@ class ViewSet:
                        meta["seed"], meta["dropped"])
 
 
-def _red_noise(t: np.ndarray, sigma: float, tau: float, rng: np.random.Generator) -> np.ndarray:
-    """An Ornstein-Uhlenbeck process (correlation time `tau` days, rms `sigma`) sampled at times `t`."""
-    out = np.empty(len(t))
-    out[0] = rng.normal(0, sigma)
-    decay = np.exp(-np.diff(t) / tau)
-    kicks = rng.normal(0, 1, len(t) - 1) * sigma * np.sqrt(1 - decay**2)
-    for i in range(1, len(t)):
-        out[i] = out[i - 1] * decay[i - 1] + kicks[i - 1]
-    return out
-
-
 def add_systematics(lc: LightCurve, which: str, rng: np.random.Generator) -> LightCurve:
     """A constant star made harder: correlated (red) noise or a few single faint outliers, in magnitudes."""
+    from openastro.sim.variability import ou_process
+
     lc = lc.sorted()
     noise = float(np.median(lc.err)) or 0.01
     if which == "red_noise":
-        delta = _red_noise(lc.time, noise * rng.uniform(0.5, 3.0), rng.uniform(0.03, 0.5), rng)
+        delta = ou_process(lc.time, noise * rng.uniform(0.5, 3.0), rng.uniform(0.03, 0.5), rng)
     elif which == "outliers":
         delta = np.zeros(len(lc))
         hit = rng.choice(len(lc), size=min(len(lc), int(rng.integers(1, 4))), replace=False)
