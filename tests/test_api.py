@@ -51,3 +51,16 @@ def test_model_verbs_check_their_options(tmp_path):
         oa.evaluate("unett", tmp_path / "w")
     model = oa.load_model("realbogus", backend="onnx")
     assert model.name == "realbogus" and 0 < model.threshold_ < 1
+
+
+def test_alerts_and_active_as_functions(tmp_path, realdata):
+    packet = realdata / "transients" / "ztf_472263571115115000.avro"
+    ingested = oa.alerts_ingest(tmp_path / "w", packet, classify=False)
+    assert ingested["added"] == 1 and oa.alerts_ingest(tmp_path / "w", packet, classify=False)["added"] == 0
+    passed = oa.alerts_filter(tmp_path / "w", where="magpsf < 30")
+    assert passed["passed"] == 1
+    result = oa.active_learning(workspace=tmp_path / "w", simulate=200, strategies="uncertainty,random", queries=5,
+                       seeds=1, initial=12, positive="SN Ia")
+    assert set(result["strategies"]) == {"uncertainty", "random"} and result["cost_unit"] == "telescope hours"
+    with pytest.raises(InputError, match="`openastro active` takes no option nope"):
+        oa.active_learning(simulate=200, nope=1)

@@ -19,7 +19,8 @@ from typing import Any
 _WHERE = {
     "Workspace": "openastro.core.workspace", "LightCurve": "openastro.lightcurve.model",
     **{verb: "openastro.api" for verb in ("settings", "simulate", "ingest", "run", "report", "info", "periods",
-                                          "vet", "train", "evaluate", "export", "load_model", "runs")},
+                                          "vet", "train", "evaluate", "export", "load_model", "runs", "alerts_ingest",
+                                          "alerts_filter", "active_learning")},
 }
 __all__ = sorted(_WHERE)
 

@@ -152,6 +152,46 @@ def runs(workspace: Where = DEFAULT_WORKDIR, experiment: str | None = None, limi
     return list_runs(_root(workspace), experiment, limit)
 
 
+def alerts_ingest(workspace: Where, *paths: Path | str, classify: bool = True, config: Path | str | None = None,
+                  set: Overrides = None, argv: list[str] | None = None) -> dict[str, Any]:
+    """Read ZTF alert packets (Avro files, folders, globs) into the workspace's alert store, classifying the
+    objects they touch; counts of files, alerts read, added, duplicates and bad ones."""
+    from openastro.alerts.run import IngestOptions, run_ingest
+
+    cfg = settings(config, set)
+    options = IngestOptions(paths=tuple(str(p) for p in paths), interval=cfg.alerts.interval, classify=classify)
+    return run_ingest(options, _root(workspace), argv=argv, config=cfg)
+
+
+def alerts_filter(workspace: Where = DEFAULT_WORKDIR, where: str | None = None, name: str | None = None,
+                  backtest: bool = False, labels: Path | str | None = None, positive: str | None = None,
+                  limit: int = 20, config: Path | str | None = None, set: Overrides = None,
+                  argv: list[str] | None = None) -> dict[str, Any]:
+    """The stored alerts a filter (SQL `where`, or a named filter of the config) passes; with `backtest`, what it
+    would have passed night by night, with precision and recall against `labels`."""
+    from openastro.alerts.run import FilterOptions, run_filter_verb
+
+    options = FilterOptions(where=where, name=name, backtest=backtest, positive=positive, limit=limit,
+                            labels=None if labels is None else str(labels))
+    return run_filter_verb(options, _root(workspace), settings(config, set).alerts.filters, argv=argv)
+
+
+def active_learning(table: Path | str | None = None, workspace: Where = DEFAULT_WORKDIR, plot: Path | str | None = None,
+           argv: list[str] | None = None, **options: Any) -> dict[str, Any]:
+    """`openastro active` (named so because `openastro.active` is the package): learning curves per strategy on a feature table, a simulated stream (`simulate=N`) or
+    the broker's objects (`broker=True, labels=CSV`), statically or night by night (`time_domain=True`); or
+    tonight's queries as catalog requests (`request=True`). `options`: the verb's, with underscores."""
+    from dataclasses import fields
+
+    from openastro.active.run import ActiveOptions, run_active
+
+    _check_options("", "active", options, [f.name for f in fields(ActiveOptions) if f.name != "table"])
+    tuples = {k: tuple(v.split(",")) if isinstance(v, str) else tuple(v) for k, v in options.items()
+              if k in ("strategies", "classes", "sites")}
+    resolved = ActiveOptions(table=None if table is None else str(table), **{**options, **tuples})
+    return run_active(resolved, _root(workspace), plot, argv)
+
+
 def _root(workspace: Where) -> Path:
     """The folder a workspace argument names."""
     return workspace.root if isinstance(workspace, Workspace) else Path(workspace)
@@ -175,4 +215,5 @@ def _check_options(name: str, verb: str, options: Mapping[str, Any], allowed: Se
     unknown = sorted(set(options) - set(allowed))
     if unknown:
         takes = ", ".join(allowed) or "no options"
-        raise InputError(f"`openastro {verb} {name}` takes no option {', '.join(unknown)} (it takes: {takes})")
+        command = f"openastro {verb} {name}".strip()
+        raise InputError(f"`{command}` takes no option {', '.join(unknown)} (it takes: {takes})")

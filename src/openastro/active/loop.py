@@ -157,14 +157,14 @@ def _mean_std(values: list[float]) -> tuple[float, float]:
 
 
 def learning_curves(runs: list[list[dict[str, Any]]]) -> list[dict[str, Any]]:
-    """One point per loop: labels, cost and metrics averaged over the runs (seeds) that reached that loop,
-    with their standard deviations (`<key>_std`) and `seeds`, how many runs the point averages."""
+    """One point per loop: labels, cost, metrics (and the night's jd, in the time domain) averaged over the runs
+    (seeds) that reached that loop, with their standard deviations (`<key>_std`) and `seeds`, how many runs the point averages."""
     points = []
     for loop in range(max(len(run) for run in runs)):
         rows = [run[loop] for run in runs if len(run) > loop]
         point: dict[str, Any] = {"loop": loop}
         spread = {}
-        for key in ("labels", "cost", *METRICS):
+        for key in ("labels", "cost", *METRICS, *(("day",) if "day" in rows[0] else ())):
             point[key], spread[f"{key}_std"] = _mean_std([row[key] for row in rows])
         if point["labels"].is_integer():  # every seed labelled as many: say 10, not 10.0
             point["labels"] = int(point["labels"])

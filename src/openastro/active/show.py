@@ -24,7 +24,8 @@ def summary_table(result: dict[str, Any]) -> None:
     sizes = result["sizes"]
     table = Table(title=f"active learning, {target}: {result['seeds']} seeds, {sizes['test']} test rows, "
                         f"pool {sizes['pool']}")
-    for name in ("strategy", "labels", "cost", "accuracy", "efficiency", "purity", "FoM (W=3)", "seeds"):
+    cost = "telescope h" if result.get("cost_unit") == "telescope hours" else "cost"
+    for name in ("strategy", "labels", cost, "accuracy", "efficiency", "purity", "FoM (W=3)", "seeds"):
         table.add_column(name, justify="left" if name == "strategy" else "right")
     for strategy, points in result["strategies"].items():
         for i, p in enumerate(_checkpoints(points)):
@@ -53,7 +54,25 @@ def plot_curves(result: dict[str, Any], path: Path | str | None = None) -> Any:
             y, std = (np.array([p[k] for p in points]) for k in (y_key, y_key + "_std"))
             (line,) = ax.plot(x, y, label=strategy)
             ax.fill_between(x, y - std, y + std, color=line.get_color(), alpha=0.2)
-        ax.set(xlabel="labels" if x_key == "labels" else "cost spent (telescope time)", ylabel=title,
+        ax.set(xlabel="labels" if x_key == "labels" else f"cost spent ({result.get('cost_unit', 'cost column')})",
+               ylabel=title,
                title=f"{title} vs {x_key}", ylim=(0, 1.02))
         ax.legend()
     return _finish(fig, path)
+
+
+def requests_table(result: dict[str, Any]) -> None:
+    """Print tonight's planned queries: object, telescope, magnitude, exposure, priority."""
+    from rich.console import Console
+    from rich.table import Table
+
+    table = Table(title=f"follow-up requests ({result['strategy']}): {result['written']} written, from "
+                        f"{result['unlabelled']} unlabelled objects ({result['labelled']} labelled)")
+    for name in ("rank", "object", "telescope", "mag", "exposure s", "window (MJD)", "priority"):
+        table.add_column(name, justify="left" if name in ("object", "telescope") else "right")
+    for q in result["requests"]:
+        table.add_row(str(q["rank"]), q["object_id"], q["site_id"], f"{q['mag']:.2f}", f"{q['exposure_s']:.0f}",
+                      f"{q['window_start_mjd']:.2f}-{q['window_end_mjd']:.2f}", f"{q['priority']:.3f}")
+    console = Console() if sys.stdout.isatty() else Console(width=160)
+    console.print(table)
+    console.print(f"run folder: {result['run_dir']}")

@@ -32,18 +32,22 @@ class FeatureTable:
 
     def encode(self, positive: str | None = None) -> tuple[np.ndarray, list[str]]:
         """Labels as class indices and the class names: (other, POSITIVE) with `positive`, else sorted classes."""
-        classes = sorted(set(self.labels.tolist()))
-        if len(classes) < 2:
-            raise InputError(f"{self.path}: the label column holds one class only ({classes[0]!r}); "
-                             "active learning needs at least two classes")
-        if positive is None:
-            return np.searchsorted(classes, self.labels), classes
-        if positive not in classes:
-            shown = ", ".join(repr(c) for c in classes[:10])
-            raise InputError(f"{self.path}: --positive {positive!r} is not a label in the file "
-                             f"(labels: {shown}); pass one of them")
-        other = "not " + positive
-        return (self.labels == positive).astype(int), [other, positive]
+        return encode_labels(self.labels, positive, str(self.path))
+
+
+def encode_labels(labels: np.ndarray, positive: str | None, where: str) -> tuple[np.ndarray, list[str]]:
+    """Text labels as class indices and the class names: (other, POSITIVE) with `positive`, else sorted."""
+    classes = sorted(set(labels.tolist()))
+    if len(classes) < 2:
+        raise InputError(f"{where}: the label column holds one class only ({classes[0]!r}); "
+                         "active learning needs at least two classes")
+    if positive is None:
+        return np.searchsorted(classes, labels), classes
+    if positive not in classes:
+        shown = ", ".join(repr(c) for c in classes[:10])
+        raise InputError(f"{where}: --positive {positive!r} is not a label in the file "
+                         f"(labels: {shown}); pass one of them")
+    return (labels == positive).astype(int), ["not " + positive, positive]
 
 
 def read_table(path: Path | str, label: str, id_column: str | None = None) -> FeatureTable:

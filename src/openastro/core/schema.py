@@ -1,6 +1,6 @@
 """The catalog's tables, by schema version; later versions add migrations instead of breaking old workspaces."""
 
-SCHEMA_VERSION = 8
+SCHEMA_VERSION = 9
 
 # Version 1: the foundation. Each entry creates one table.
 TABLES_V1: dict[str, str] = {
@@ -131,6 +131,16 @@ TABLES_V8: dict[str, str] = {
         site_id VARCHAR, night VARCHAR, mjd DOUBLE, path VARCHAR""",
 }
 
+# Version 9: follow-up requests, the scheduler's input: what to observe (an alert object or coordinates), where
+# (a site, or any when null), how (kind spectrum or imaging, filter, exposure, repeats), when (a window in MJD) and
+# how much it matters (priority, higher first); `source` says who asked (active-learning queries first).
+TABLES_V9: dict[str, str] = {
+    "requests": """request_id VARCHAR PRIMARY KEY, object_id VARCHAR, name VARCHAR, ra DOUBLE, dec DOUBLE,
+        site_id VARCHAR, kind VARCHAR, filter VARCHAR, exposure_s DOUBLE, repeats INTEGER, window_start_mjd DOUBLE,
+        window_end_mjd DOUBLE, priority DOUBLE, max_airmass DOUBLE, source VARCHAR, reason VARCHAR,
+        status VARCHAR, created_at TIMESTAMP, details JSON""",
+}
+
 # Tables exported to Parquet after each run, for Dask, pandas or Spark.
 BULK_TABLES = ("frames", "frame_measurements", "sources", "photometry")
 
@@ -160,4 +170,5 @@ MIGRATIONS: dict[int, list[str]] = {
     + ["ALTER TABLE templates ADD COLUMN IF NOT EXISTS filter VARCHAR"]
     + create_statements(TABLES_V7),
     7: create_statements(TABLES_V8),
+    8: create_statements(TABLES_V9),
 }
