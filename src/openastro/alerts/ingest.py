@@ -1,5 +1,6 @@
-"""ZTF Avro packets (files, folders, globs) into the alert store, idempotently by candid; `follow` reads a folder
-as packets land in it. A bad packet is one warning naming the file; the rest of the batch goes on."""
+"""ZTF Avro packets and Parquet alert tables (files, folders, globs) into the alert store, idempotently by candid;
+`follow` reads a folder as packets land in it. A bad packet or table is one warning naming the file, a bad row of
+a table one naming the row; the rest of the batch goes on."""
 
 from __future__ import annotations
 
@@ -7,18 +8,19 @@ import glob
 import math
 import re
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+from openastro.alerts import tables
 from openastro.alerts.store import ALERT_COLUMNS, RESERVED, AlertStore
 from openastro.core.errors import InputError, WorkspaceError, first_line
 from openastro.transients.alerts import FILTER_NAMES, Alert, alert_fields, alert_from_record, read_records
 
 Warn = Callable[[str], None]
 Classify = Callable[[AlertStore, list[str]], int]  # writes the touched objects' class probabilities; how many
-CHUNK_FILES = 200  # files per transaction: a crash loses at most one chunk, never half an alert
+CHUNK_FILES = 200  # Avro files per transaction (a Parquet table: a batch of rows): a crash loses at most one chunk
 MJD_ZERO = date(1858, 11, 17)
 FIELD_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]{0,63}")  # candidate fields kept as columns (names from packets)
 TAKEN = {name.lower() for name in ALERT_COLUMNS} | RESERVED | {"schema"}
@@ -28,27 +30,35 @@ NUMERIC = [k for k, t in ALERT_COLUMNS.items() if t.split()[0] in ("DOUBLE", "IN
 
 
 def expand_paths(paths: Iterable[Path | str]) -> list[Path]:
-    """Every file the arguments name: folders (every *.avro below), globs and single files, each once."""
+    """Every file the arguments name: folders (every *.avro and *.parquet below), globs and single files, each
+    once."""
     files: list[Path] = []
     for item in paths:
         text = str(item)
         path = Path(text).expanduser()
         matches = [path] if path.exists() else [Path(m) for m in sorted(glob.glob(text, recursive=True))]
         if not matches:
-            raise InputError(f"{text} does not exist and matches no file; pass alert packets (.avro), folders of "
-                             "them or a glob such as 'night/*.avro'")
+            raise InputError(f"{text} does not exist and matches no file; pass alert packets (.avro), Parquet "
+                             "alert tables (.parquet), folders of them or a glob such as 'night/*.avro'")
         for match in matches:
-            files.extend(sorted(p for p in match.rglob("*.avro") if p.is_file()) if match.is_dir() else [match])
+            files.extend(alert_files(match) if match.is_dir() else [match])
     unique = list(dict.fromkeys(p.resolve() for p in files))
     if not unique:
-        raise InputError(f"no .avro files in {', '.join(map(str, paths))}; pass ZTF alert packets or folders of them")
+        raise InputError(f"no .avro or .parquet files in {', '.join(map(str, paths))}; pass ZTF alert packets, "
+                         "Parquet alert tables or folders of them")
     return unique
+
+
+def alert_files(folder: Path) -> list[Path]:
+    """The Avro packets and Parquet alert tables below a folder, sorted."""
+    patterns = ("*.avro", *(f"*{suffix}" for suffix in tables.SUFFIXES))
+    return sorted(p for pattern in patterns for p in folder.rglob(pattern) if p.is_file())
 
 
 def ingest(paths: Iterable[Path | str], store: AlertStore, progress: bool = False,
            warn: Warn | None = None, classify: Classify | None = None) -> dict[str, Any]:
-    """Read every packet the paths name into `store` (then `classify` the objects touched); returns counts
-    (read = added + duplicates + bad)."""
+    """Read every packet and table row the paths name into `store` (then `classify` the objects touched);
+    returns counts (read = added + duplicates + bad; a file that cannot be read counts as one bad)."""
     from openastro.core.progress import progress_bar
 
     files = expand_paths(paths)
@@ -63,34 +73,63 @@ def ingest(paths: Iterable[Path | str], store: AlertStore, progress: bool = Fals
     touched: set[str] = set()
     seen: set[int] = set()
     with progress_bar("ingesting alerts", len(files) if progress else 0) as bar:
-        for start in range(0, len(files), CHUNK_FILES):
-            chunk = files[start:start + CHUNK_FILES]
-            alerts = _read_chunk(chunk, store, seen, tally, bad)
+        for records, from_table, finished in _record_groups(files, tally, bad):
+            alerts = _new_alerts(records, store, seen, tally, bad, from_table)
             notes = store.add(*_rows(alerts))
             for note in dict.fromkeys(notes):
                 bad(note)
             touched.update(a.objectId for a in alerts)
             tally["added"] += len(alerts)
-            bar.advance(len(chunk))
+            bar.advance(finished)
     store.refresh_objects(sorted(touched))
     tally["classified"] = classify(store, sorted(touched)) if classify is not None and touched else 0
     return {**tally, "objects_touched": len(touched), "warnings": warnings, "store": str(store.path),
             "totals": store.counts()}
 
 
-def _read_chunk(files: list[Path], store: AlertStore, seen: set[int], tally: dict[str, int],
-                bad: Warn) -> list[Alert]:
-    """The new, good alerts of some files; duplicates and bad packets counted (and bad ones warned about)."""
+def _record_groups(files: list[Path], tally: dict[str, int],
+                   bad: Warn) -> Iterator[tuple[list[tuple[str, Any]], bool, int]]:
+    """(records with where each came from, whether from a table, files finished) groups, each stored in one
+    transaction: the records of up to CHUNK_FILES Avro files, or one batch of rows of a Parquet table. A file
+    that cannot be read is counted and warned about (a table part-way through: its earlier batches are kept)."""
     records: list[tuple[str, Any]] = []
+    finished = 0
+
+    def unreadable(exc: InputError) -> None:
+        tally["read"] += 1
+        tally["bad"] += 1
+        bad(str(exc))
+
     for file in files:
+        if tables.is_table(file):
+            if finished:
+                yield records, False, finished
+                records, finished = [], 0
+            try:
+                for rows in tables.records(file):
+                    yield rows, True, 0
+            except InputError as exc:
+                unreadable(exc)
+            yield [], True, 1
+            continue
+        finished += 1
         try:
             found = read_records(file)
         except InputError as exc:
-            tally["read"] += 1
-            tally["bad"] += 1
-            bad(str(exc))
+            unreadable(exc)
             continue
         records.extend((str(file) if len(found) == 1 else f"{file} (record {i + 1})", r) for i, r in enumerate(found))
+        if finished == CHUNK_FILES:
+            yield records, False, finished
+            records, finished = [], 0
+    if finished:
+        yield records, False, finished
+
+
+def _new_alerts(records: list[tuple[str, Any]], store: AlertStore, seen: set[int], tally: dict[str, int],
+                bad: Warn, from_table: bool = False) -> list[Alert]:
+    """The new, good alerts of some records; duplicates and bad records counted (and bad ones warned about).
+    A table's alerts may carry no cutouts (broker exports of detections)."""
     tally["read"] += len(records)
     candids = [r["candid"] for _, r in records if isinstance(r, dict) and isinstance(r.get("candid"), int)]
     known = store.known_candids(candids) | seen
@@ -103,7 +142,7 @@ def _read_chunk(files: list[Path], store: AlertStore, seen: set[int], tally: dic
             if record["candid"] in known:
                 tally["duplicates"] += 1
                 continue
-            alert = alert_from_record(record, where)
+            alert = alert_from_record(record, where, stamps_optional=from_table)
             _check_candidate(alert, where)
         except InputError as exc:
             tally["bad"] += 1
@@ -139,12 +178,13 @@ def _is_number(value: Any) -> bool:
 
 
 def _rows(alerts: list[Alert]) -> tuple[list[dict[str, Any]], list[dict[str, Any]], list[dict[str, Any]]]:
-    """The alerts, cutouts and detections rows of new alerts."""
+    """The alerts, cutouts (of the alerts that carry them) and detections rows of new alerts."""
     now = datetime.now(UTC).replace(tzinfo=None)
     rows, cutouts, detections = [], [], []
     for alert in alerts:
         rows.append(alert_row(alert, now))
-        cutouts.append({"candid": alert.candid, **alert.stamp_bytes})
+        if alert.stamp_bytes:
+            cutouts.append({"candid": alert.candid, **alert.stamp_bytes})
         detections.extend(detection_rows(alert))
     return rows, cutouts, detections
 
@@ -217,9 +257,9 @@ def follow(folder: Path | str, store: Path | str, interval: float = 5.0, stop_af
 
 def _poll(folder: Path, store_file: Path, state: dict[Path, tuple[int, int]], warn: Warn | None,
           classify: Classify | None = None) -> dict[str, Any]:
-    """One poll: ingest the packets whose size or time changed since they were last read."""
+    """One poll: ingest the packets (and tables) whose size or time changed since they were last read."""
     fresh = []
-    for path in sorted(folder.rglob("*.avro")):
+    for path in alert_files(folder):
         try:
             stat = path.stat()
         except OSError:  # gone between listing and looking

@@ -29,16 +29,11 @@ def read_light_curves(folder: Path | str) -> pd.DataFrame:
     """Every object's points: each alert's candidate and its prv_candidates (detections and upper limits), the
     candidate first where both give a (jd, fid), so its rb and catalogue fields are kept."""
     import pyarrow.compute as pc
-    import pyarrow.parquet as pq
+
+    from openastro.alerts.tables import read_table
 
     path = check_folder(folder) / "alerts.parquet"
-    try:
-        names = set(pq.read_schema(path).names)
-        table = pq.read_table(path, columns=[c for c in ("objectId", *FIELDS, "prv_candidates") if c in names])
-    except Exception as exc:  # noqa: BLE001 - any unreadable parquet is one line
-        raise InputError(f"{path} is not a readable alerts table ({str(exc).splitlines()[0][:160]})") from None
-    if "objectId" not in table.column_names or "jd" not in table.column_names:
-        raise InputError(f"{path} has no objectId or jd column; pass ZTF alert fields")
+    table = read_table(path, columns=("objectId", *FIELDS, "prv_candidates"), needed=("objectId", "jd"))
     candidates = table.drop_columns([c for c in ("prv_candidates",) if c in table.column_names]).to_pandas()
     parts = [candidates]
     if "prv_candidates" in table.column_names:

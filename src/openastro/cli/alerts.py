@@ -1,4 +1,5 @@
-"""The broker verbs on `openastro alerts`: `ingest` ZTF Avro packets into the alert store, `filter` them in SQL."""
+"""The broker verbs on `openastro alerts`: `ingest` ZTF Avro packets or Parquet alert tables into the alert store,
+`filter` them in SQL."""
 
 from __future__ import annotations
 
@@ -20,8 +21,9 @@ from openastro.cli.common import (
 )
 from openastro.cli.transients import alerts_app
 
-Paths = Annotated[list[str] | None, typer.Argument(help="ZTF alert packets (.avro), folders (every .avro below) or "
-                                                        "globs; multi-alert containers too.")]
+Paths = Annotated[list[str] | None, typer.Argument(help="ZTF alert packets (.avro), Parquet alert tables (.parquet, "
+                                                        "one row per alert), folders (every .avro and .parquet "
+                                                        "below) or globs; multi-alert containers too.")]
 
 
 def _warn(message: str) -> None:
@@ -43,7 +45,8 @@ def alerts_ingest(
     set_: Overrides = None,
     as_json: Json = False,
 ) -> None:
-    """Read ZTF alert packets into the alert store (alerts, cutouts, light curves, objects), once per candid."""
+    """Read ZTF alert packets or Parquet alert tables into the alert store (alerts, cutouts, light curves,
+    objects), once per candid."""
     from openastro.alerts import show
     from openastro.alerts.run import IngestOptions, run_ingest
 

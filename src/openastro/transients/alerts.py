@@ -144,8 +144,10 @@ def read_records(path: str | Path) -> list[Any]:
     return records
 
 
-def alert_from_record(record: Any, path: str | Path) -> Alert:
-    """One Avro record -> Alert; InputError naming `path` when it lacks the alert fields or the cutouts."""
+def alert_from_record(record: Any, path: str | Path, stamps_optional: bool = False) -> Alert:
+    """One Avro record -> Alert; InputError naming `path` when it lacks the alert fields or the cutouts (with
+    `stamps_optional`, as in broker tables, an alert may carry no cutout at all: its stamps are then all NaN and
+    its stamp_bytes empty, but never only some of the three)."""
     if (
         not isinstance(record, dict)
         or not isinstance(record.get("candidate"), dict)
@@ -155,15 +157,18 @@ def alert_from_record(record: Any, path: str | Path) -> Alert:
             f"{path} is Avro but not an alert packet (no candid or candidate); pass a ZTF alert packet"
         )
     missing = [key for key in STAMP_KEYS.values() if not (record.get(key) or {}).get("stampData")]
-    if missing:
+    if missing and not (stamps_optional and len(missing) == len(STAMP_KEYS)):
         raise InputError(
             f"{path} is not a complete alert: {', '.join(missing)} missing; "
             f"pass ZTF alert packets that carry their cutouts"
         )
+    keys = {} if missing else STAMP_KEYS
     try:
-        stamps = {name: decode_stamp(record[key]["stampData"]) for name, key in STAMP_KEYS.items()}
+        stamps = {name: decode_stamp(record[key]["stampData"]) for name, key in keys.items()}
     except InputError as exc:
         raise InputError(f"{path}: {exc}") from exc
+    blank = np.full((STAMP_SIZE, STAMP_SIZE), np.nan, dtype=np.float32)
+    stamps = {name: stamps.get(name, blank) for name in STAMP_KEYS}
     candidate = record["candidate"]
     return Alert(
         file=str(path),
@@ -172,7 +177,7 @@ def alert_from_record(record: Any, path: str | Path) -> Alert:
         candidate=candidate,
         prv_candidates=list(record.get("prv_candidates") or []),
         schema=record.get("schemavsn"),
-        stamp_bytes={name: record[key]["stampData"] for name, key in STAMP_KEYS.items()},
+        stamp_bytes={name: record[key]["stampData"] for name, key in keys.items()},
         **stamps,
     )
 
