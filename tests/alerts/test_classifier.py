@@ -39,6 +39,21 @@ def test_features_of_a_known_light_curve():
     assert f["span"] == pytest.approx(100.0) and f["r_rise_rate"] > 0 and f["r_decline_rate"] > 0
 
 
+def test_night_features_tell_hours_at_one_place_from_minutes():
+    hour = 1 / 24
+    jd = 2460000.7 + np.array([0.0, 2 * hour, 3 * hour, 2.0, 2.0 + 0.5 * hour, 3.0, 3.0 + 0.25, 3.0 + 0.45, 3.0 + 0.6])
+    curve = pd.DataFrame({"objectId": ["A"] * 5 + ["B"] * 4, "jd": jd, "fid": 2, "magpsf": 18.0, "sigmapsf": 0.05,
+                          "diffmaglim": 20.0, "isdiffpos": "t"})
+    asteroid = pd.DataFrame({"objectId": "C", "jd": [jd[0] - 0.1, jd[0]], "fid": 1, "magpsf": [np.nan, 17.0],
+                             "sigmapsf": [np.nan, 0.05], "diffmaglim": 20.0, "isdiffpos": [None, "t"]})
+    f = object_features(pd.concat([curve, asteroid]))
+    assert f.loc["A", "first_night_span_h"] == pytest.approx(3.0) and f.loc["A", "last_night_span_h"] == pytest.approx(0.5)
+    assert f.loc["A", "max_night_ndet"] == 3 and f.loc["A", "n_nights"] == 2
+    assert f.loc["B", "first_night_span_h"] == pytest.approx(10.8) and f.loc["B", "last_night_span_h"] == pytest.approx(8.4)
+    assert f.loc["B", "max_night_ndet"] == 3  # 0, 6 and 10.8 h, or 6, 10.8 and 14.4 h: never all four in 12 h
+    assert f.loc["C", ["max_night_ndet", "first_night_span_h", "last_night_span_h"]].tolist() == [1.0, 0.0, 0.0]
+
+
 @pytest.fixture(scope="module")
 def splits():
     """Features and broad labels of three small simulated streams (train, validation, test seeds)."""

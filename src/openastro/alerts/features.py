@@ -2,9 +2,11 @@
 
 The standard feature set of the `light-curve` package (one `Extractor` per band over the detections' magpsf,
 its `BazinFit` with the fast `lmsder` least squares over the signed difference flux), plus what alerts carry:
-counts, time span and nights, the share of negative differences, colours g-r at the r peak and latest, rise and
-decline rates, the depth and age of the last upper limit before the first detection, the stamp real/bogus score,
-the known-asteroid distance (ssdistnr) and the nearest catalogued source (distpsnr1, sgscore1). ZTF's -999 and
+counts, time span and nights, the detections of the most-covered night and the hours spanned within the first and
+the last night (an asteroid leaves the 1.5-arcsec association radius within minutes, so hours of detections at one
+place are no asteroid), the share of negative differences, colours g-r at the r peak and latest, rise and decline
+rates, the depth and age of the last upper limit before the first detection, the stamp real/bogus score, the
+known-asteroid distance (ssdistnr) and the nearest catalogued source (distpsnr1, sgscore1). ZTF's -999 and
 absent fields are NaN (LightGBM routes them). One extractor call per object and band; no per-point Python.
 """
 
@@ -20,6 +22,7 @@ BANDS = {1: "g", 2: "r", 3: "i"}  # bands with their own features (others count 
 ZP_UJY = 23.9
 PAIR_DAYS = 1.0  # a g and an r detection this close make a colour
 KNOWN_ASTEROID_ARCSEC = 5.0
+NIGHT_DAYS = 0.5  # a "night": detections within this of each other (a site's night, or the network's sites' run)
 NEEDED = ("objectId", "jd", "fid", "magpsf", "sigmapsf", "diffmaglim", "isdiffpos")
 OPTIONAL = ("rb", "ssdistnr", "distpsnr1", "sgscore1")
 
@@ -63,7 +66,7 @@ def object_features(detections: pd.DataFrame) -> pd.DataFrame:
     d = prepared(detections)
     ids = pd.Index(d["objectId"].unique(), name="objectId")
     det = d[d["detected"]]
-    out = pd.concat([_counts(d, det), _context(det), _history(d, det), _colours(det)], axis=1)
+    out = pd.concat([_counts(d, det), _nights(det), _context(det), _history(d, det), _colours(det)], axis=1)
     for fid, name in BANDS.items():
         out = out.join(_band(det[det["fid"] == fid], name))
     return out.reindex(index=ids, columns=feature_names()).astype(float)
@@ -82,6 +85,29 @@ def _counts(d: pd.DataFrame, det: pd.DataFrame) -> pd.DataFrame:
         "last_mag": g["magpsf"].last(), "first_mag": g["magpsf"].first(),
         "peak_depth": g["diffmaglim"].median() - g["magpsf"].min(),
     })
+
+
+def _nights(det: pd.DataFrame) -> pd.DataFrame:
+    """Detections in the most-covered NIGHT_DAYS window, and the hours spanned by the detections within NIGHT_DAYS
+    after the first detection and before the last one."""
+    jd, obj = det["jd"], det["objectId"]
+    first, last = jd.groupby(obj).transform("min"), jd.groupby(obj).transform("max")
+    early, late = jd.where(jd - first <= NIGHT_DAYS), jd.where(last - jd <= NIGHT_DAYS)
+    return pd.DataFrame({
+        "max_night_ndet": pd.Series(_window_counts(det), index=det.index).groupby(obj).max(),
+        "first_night_span_h": 24.0 * (early.groupby(obj).max() - first.groupby(obj).first()),
+        "last_night_span_h": 24.0 * (last.groupby(obj).first() - late.groupby(obj).min()),
+    })
+
+
+def _window_counts(det: pd.DataFrame) -> np.ndarray:
+    """For each detection (sorted by object and time), the object's detections from it to NIGHT_DAYS later."""
+    jd = det["jd"].to_numpy(np.float64)
+    if not len(jd):
+        return np.zeros(0, dtype=np.int64)
+    code = pd.factorize(det["objectId"], sort=False)[0]
+    key = code * (jd.max() - jd.min() + 2 * NIGHT_DAYS + 1.0) + (jd - jd.min())  # objects far apart on one axis
+    return np.searchsorted(key, key + NIGHT_DAYS, side="right") - np.arange(len(key))
 
 
 def _context(det: pd.DataFrame) -> pd.DataFrame:
@@ -160,8 +186,9 @@ def _rates(det: pd.DataFrame, name: str) -> pd.DataFrame:
 def feature_names() -> tuple[str, ...]:
     """Every feature, in the classifier's column order."""
     magnitude, bazin = extractors()
-    fixed = ("ndet", "nlim", "span", "n_nights", "frac_negative", "n_bands", "rb_mean", "rb_max", "rb_min",
-             "peak_mag", "mag_range", "last_mag", "first_mag", "peak_depth", "ssdistnr", "known_asteroid",
-             "distpsnr1", "sgscore1", "dt_last_limit", "dmag_last_limit", "gr_peak", "gr_last")
+    fixed = ("ndet", "nlim", "span", "n_nights", "max_night_ndet", "first_night_span_h", "last_night_span_h",
+             "frac_negative", "n_bands", "rb_mean", "rb_max", "rb_min", "peak_mag", "mag_range", "last_mag",
+             "first_mag", "peak_depth", "ssdistnr", "known_asteroid", "distpsnr1", "sgscore1", "dt_last_limit",
+             "dmag_last_limit", "gr_peak", "gr_last")
     per_band = (*magnitude.names, *bazin.names, "ndet", "rise_rate", "decline_rate")
     return fixed + tuple(f"{band}_{c}" for band in BANDS.values() for c in per_band)

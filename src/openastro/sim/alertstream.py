@@ -3,7 +3,7 @@ ZTF-like g/r cadence or by the network's sites, as detection tables in ZTF field
 
     stream = simulate_alert_stream(2000, seed=1)
     stream.detections   # objectId, jd, fid, magpsf, sigmapsf, diffmaglim, isdiffpos, rb, ssdistnr, distpsnr1, sgscore1
-    stream.truth        # objectId, class, cadence, z, mu, abs_mag, peak_mag, t_cut (read only by training/evaluation)
+    stream.truth        # objectId, class, cadence, new_field, z, mu, abs_mag, peak_mag, t_cut (training/evaluation only)
 
 A point is a detection when its signed difference flux is beyond 5 sigma of the epoch's depth (`diffmaglim`, the
 5-sigma limit); otherwise it is an upper limit (magpsf null). Each object is seen as at one of its alerts: the
@@ -11,6 +11,12 @@ history is cut at a random detection (`cut="random"`, as ALeRCE and Fink train) 
 keeps either the last 30 days (one packet's prv_candidates) or everything (a broker's merged light curve), and
 limits only within 30 days before a detection (what packets carry). Every class draws from its own random
 stream, so changing one class's count leaves the others' objects alone.
+
+The network's sites visit a field several times a night (every `sim.cadence_min` minutes, 10 by default, cycling
+their filters, as `sim.schedule` plans the pixel simulator's frames), so its objects have repeats within a night;
+a share of them sit on a field the network first observes that night (no earlier limits) and are seen at an alert
+of those first nights. An asteroid moves (main belt: ~0.5 arcsec/min), so only its detections within the minutes
+it takes to cross the 1.5-arcsec association radius join one object.
 """
 
 from __future__ import annotations
@@ -41,6 +47,13 @@ SEASON_DAYS = 240.0  # a field is observable this long per year
 ZTF_DEPTH = 20.5
 BAND_DEPTH = {"u": -1.0, "g": 0.1, "V": 0.0, "r": 0.0, "i": -0.3, "z": -0.8}
 Epochs = dict[str, np.ndarray]  # equal-length arrays of one object: t/band/limit, or the detection columns
+VISIT_MINUTES = (5.0, 30.0)  # a site's revisit time of a field within a night (sim.cadence_min: 10)
+NIGHT_HOURS = 8.0  # longest run of one site's visits of a field in a night
+MAX_VISITS = 48  # a site's visits of one field in a night: a whole 8-hour night at 10 minutes
+NEW_FIELD_FRACTION = 0.3  # network objects on a field first observed the night of one of their detections
+NEW_FIELD_DAYS = ((1.0, 2.0, 3.0), (0.6, 0.25, 0.15))  # such an object is seen at an alert this soon after
+ASSOCIATION_ARCSEC = 1.5  # detections this close join one object
+ASTEROID_RATE = (0.5, 0.5, 0.1)  # arcsec/min: log-normal median and log sigma, floor (main belt ~30"/h)
 PART = 400  # random streams of this module: stream(seed, PART, class index)
 MAX_TRIES = 50  # draws per wanted object (faint ones go undetected and are drawn again)
 
@@ -87,22 +100,33 @@ def site_depth(site: Site) -> float:
 
 
 def network_cadence(sites: list[Site], rng: np.random.Generator) -> Epochs:
-    """The network on one field: 2-4 sites, each on a fraction of its clear nights at its own local midnight,
-    one or two bands of its filter wheel per visit, at its own depth."""
+    """The network on one field: 2-4 sites, each on a fraction of its clear nights around its own local midnight,
+    visiting the field one to MAX_VISITS times a night at its own cadence, the next band of its filter wheel at
+    each visit, at its own depth."""
     rows = []
     for k in rng.choice(len(sites), size=int(rng.integers(2, 5)), replace=False):
         site = sites[int(k)]
         nights = np.arange(SURVEY_DAYS)
         nights = nights[(rng.random(len(nights)) < 0.4 * site.clear_fraction) & _in_season(nights, rng)]
-        midnight = (-site.lon / 360.0) % 1.0
-        for visit in range(2):
-            filters = np.array(site.filter_set)
-            chosen = filters[rng.integers(0, len(filters), len(nights))]
-            keep = rng.random(len(nights)) < (1.0 if visit == 0 else 0.5)
-            t = nights[keep] + midnight + rng.uniform(-0.15, 0.15, keep.sum()) + 0.01 * visit
-            depth = site_depth(site) + np.array([BAND_DEPTH[b] for b in chosen[keep]]) + rng.normal(0, 0.3, keep.sum())
-            rows.append((t, chosen[keep], depth))
+        t, visit = night_visits(nights + (-site.lon / 360.0) % 1.0, rng)
+        filters = np.array(site.filter_set)
+        chosen = filters[(int(rng.integers(len(filters))) + visit) % len(filters)]
+        depth = site_depth(site) + np.array([BAND_DEPTH[b] for b in chosen]) + rng.normal(0, 0.3, len(t))
+        rows.append((t, chosen, depth))
     return _epochs(rows)
+
+
+def night_visits(midnights: np.ndarray, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
+    """Times (days) of one site's visits of a field: per night a run of 1 to MAX_VISITS visits (log-uniform, within
+    NIGHT_HOURS) every few minutes (the site's cadence), centred near local midnight; and each visit's number in
+    the site's sequence."""
+    minutes = rng.uniform(*VISIT_MINUTES)
+    most = min(MAX_VISITS, int(NIGHT_HOURS * 60 / minutes) + 1)
+    count = np.exp(rng.uniform(0.0, math.log(most + 1), len(midnights))).astype(int).clip(1, most)
+    step = minutes / 1440.0
+    first = midnights - (count - 1) * step / 2 + rng.uniform(-0.1, 0.1, len(midnights))
+    index = np.arange(count.sum()) - np.repeat(np.cumsum(count) - count, count)
+    return np.repeat(first, count) + index * step, np.arange(count.sum())
 
 
 def _epochs(parts: list[tuple[np.ndarray, np.ndarray, np.ndarray]]) -> Epochs:
@@ -180,17 +204,15 @@ def true_flux(kind: str, obs: Epochs, rng: np.random.Generator) -> tuple[np.ndar
 
 
 def _one_night(kind: str, obs: Epochs, rng: np.random.Generator) -> tuple[np.ndarray, dict]:
-    """An asteroid (one epoch, sometimes a second the same night; never again at this place) or a bogus
-    (one to three unrelated epochs near the limit, either sign)."""
+    """An asteroid (the epochs within the minutes it takes to cross the association radius, never again at this
+    place) or a bogus (one to three unrelated epochs near the limit, either sign)."""
     t, limit = obs["t"], obs["limit"]
     flux = np.zeros(len(t))
     if not len(t):
         return flux, {}
     if kind == "asteroid":
         mag = _power_law_mag(15.0, 21.0, 0.35, rng)
-        first = int(rng.integers(len(t)))
-        same_night = np.flatnonzero((np.abs(t - t[first]) < 0.2) & (np.arange(len(t)) != first))
-        epochs = [first] + ([int(same_night[0])] if len(same_night) and rng.random() < 0.25 else [])
+        epochs = asteroid_epochs(t, rng)
         colour = models.per_band(obs["band"][epochs], lambda b: models.colour_offset(b, 0.55))
         flux[epochs] = _flux(mag + colour)
         return flux, {"peak_mag": mag}
@@ -198,6 +220,15 @@ def _one_night(kind: str, obs: Epochs, rng: np.random.Generator) -> tuple[np.nda
     sign = np.where(rng.random(len(epochs)) < 0.6, 1.0, -1.0)
     flux[epochs] = sign * _flux(limit[epochs] - rng.uniform(0.1, 1.5, len(epochs)))
     return flux, {}
+
+
+def asteroid_epochs(t: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+    """Indices of the epochs at which an asteroid is at one place: a random one (where the object is made) and
+    those within the time its motion (log-normal rate, ASTEROID_RATE) takes to leave ASSOCIATION_ARCSEC of it."""
+    median, sigma, floor = ASTEROID_RATE
+    rate = max(rng.lognormal(math.log(median), sigma), floor)
+    minutes = (t - t[int(rng.integers(len(t)))]) * 1440.0
+    return np.flatnonzero((minutes >= 0) & (minutes * rate <= ASSOCIATION_ARCSEC))
 
 
 def observe(kind: str, obs: Epochs, flux: np.ndarray, rng: np.random.Generator) -> Epochs:
@@ -214,17 +245,29 @@ def observe(kind: str, obs: Epochs, flux: np.ndarray, rng: np.random.Generator) 
             "isdiffpos": np.where(det, np.where(measured > 0, "t", "f"), None), "rb": np.where(det, rb, np.nan)}
 
 
-def cut_history(points: Epochs, cut: str, rng: np.random.Generator) -> tuple[Epochs, float]:
-    """The object as seen at one of its alerts (see the module doc); the alert's jd."""
+def cut_history(points: Epochs, cut: str, rng: np.random.Generator, start: float = -np.inf,
+                within: float = np.inf) -> tuple[Epochs, float]:
+    """The object as seen at one of its alerts (see the module doc), nothing before `start` (a field first observed
+    then) and, with cut="random", at a detection within `within` days of `start`; the alert's jd."""
+    points = {k: v[points["jd"] >= start] for k, v in points.items()}
     is_det = np.isfinite(points["magpsf"])
     det_t = points["jd"][is_det]
-    t_cut = float(det_t[int(rng.integers(len(det_t)))] if cut == "random" else det_t[-1])
+    early = det_t[det_t - start <= within]
+    t_cut = float(early[int(rng.integers(len(early)))] if cut == "random" else det_t[-1])
     jd = points["jd"]
-    start = t_cut - HISTORY_DAYS if rng.random() < 0.5 else -np.inf
-    kept_det = det_t[(det_t <= t_cut) & (det_t >= start)]
+    begin = t_cut - HISTORY_DAYS if rng.random() < 0.5 else -np.inf
+    kept_det = det_t[(det_t <= t_cut) & (det_t >= begin)]
     next_det = kept_det[np.minimum(np.searchsorted(kept_det, jd), len(kept_det) - 1)]
-    keep = (jd <= t_cut) & (jd >= start) & (is_det | ((next_det >= jd) & (next_det - jd <= HISTORY_DAYS)))
+    keep = (jd <= t_cut) & (jd >= begin) & (is_det | ((next_det >= jd) & (next_det - jd <= HISTORY_DAYS)))
     return {k: v[keep] for k, v in points.items()}, t_cut
+
+
+def new_field(points: Epochs, rng: np.random.Generator) -> tuple[float, float]:
+    """Start and alert window (days) of a field the network first observes on the night of a random detection:
+    it starts up to half a day before that detection."""
+    det_t = points["jd"][np.isfinite(points["magpsf"])]
+    start = float(det_t[int(rng.integers(len(det_t)))]) - rng.uniform(0.0, 0.5)
+    return start, float(rng.choice(NEW_FIELD_DAYS[0], p=NEW_FIELD_DAYS[1]))
 
 
 def simulate_class(kind: str, n: int, seed: int, ztf_fraction: float, cut: str,
@@ -241,12 +284,14 @@ def simulate_class(kind: str, n: int, seed: int, ztf_fraction: float, cut: str,
         points = observe(kind, obs, flux, rng)
         if not np.isfinite(points["magpsf"]).any():
             continue
-        points, t_cut = cut_history(points, cut, rng)
+        fresh = not ztf and rng.random() < NEW_FIELD_FRACTION
+        points, t_cut = cut_history(points, cut, rng, *(new_field(points, rng) if fresh else ()))
         context = _context(kind, rng)
         if not ztf and rng.random() < 0.5:  # the network's own packets often lack the catalogue fields
             context = {k: math.nan for k in context} | {"ssdistnr": context["ssdistnr"]}
         tables.append(points | {k: np.full(len(points["jd"]), v) for k, v in context.items()})
-        truths.append({"class": kind, "cadence": "ztf" if ztf else "network", "t_cut": t_cut, **truth})
+        truths.append({"class": kind, "cadence": "ztf" if ztf else "network", "new_field": fresh, "t_cut": t_cut,
+                       **truth})
     return tables, truths
 
 
@@ -272,5 +317,5 @@ def simulate_alert_stream(n: int, seed: int, fractions: dict[str, float] | None 
     sizes = [len(tables[k]["jd"]) for k in order]
     detections = pd.DataFrame({"objectId": np.repeat(ids, sizes), **columns})
     truth = pd.DataFrame([{"objectId": ids[i], **truths[k]} for i, k in enumerate(order)])
-    columns = ["objectId", "class", "cadence", "z", "mu", "abs_mag", "peak_mag", "t_cut"]
+    columns = ["objectId", "class", "cadence", "new_field", "z", "mu", "abs_mag", "peak_mag", "t_cut"]
     return AlertStream(detections[list(DETECTION_COLUMNS)], truth.reindex(columns=columns))
