@@ -82,3 +82,19 @@ def test_the_night_loop_keeps_its_budget_and_asks_only_open_objects(pool):
         assert record["cost"] == pytest.approx(previous["cost"] + sum(spent.values()) / 3600, abs=1e-3)
     assert len(asked) == len(set(asked)) > 0  # nobody is asked twice, and somebody was asked
     assert records[-1]["hours"]["skinakas"] <= records[-1]["hours"]["cerro-tololo"]  # the small one is slow
+
+
+def test_a_magnitude_limited_pool_holds_only_bright_objects():
+    bright = simulated_pool(60, seed=2, classes=["SN Ia", "SN II"], max_peak_mag=18.0)
+    peak = bright.points.groupby("objectId")["magpsf"].min()
+    assert len(bright) == 60 and len(set(bright.ids)) == 60 and (peak.reindex(bright.ids) <= 18.0).all()
+    assert set(bright.labels) == {"SN Ia", "SN other"} and "peak <= 18.0" in bright.source
+
+
+def test_a_brighter_faint_limit_draws_nearer_transients():
+    from openastro.sim.alertstream import simulate_alert_stream
+
+    deep = simulate_alert_stream(200, 3, {"SN Ia": 1.0}, cut="end")
+    near = simulate_alert_stream(200, 3, {"SN Ia": 1.0}, cut="end", faint_limit=18.5)
+    assert near.truth["z"].max() < deep.truth["z"].median()
+    assert near.truth["peak_mag"].median() < deep.truth["peak_mag"].median() - 1.5

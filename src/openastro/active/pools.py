@@ -12,6 +12,10 @@ import pandas as pd
 from openastro.core.errors import InputError
 
 ID_COLUMNS = ("objectId", "object_id", "id")
+MAX_DRAWS = 20  # streams drawn at most to fill a magnitude-limited pool
+BRIGHT_DRAW = 1000  # objects per stream drawn for a magnitude-limited pool
+BRIGHT_MARGIN = 0.5  # mag: transients drawn out to this much fainter than the pool's limit (noise scatters in)
+PART_SEED = 7919  # seed step between those streams (their ids differ: OA<seed>_...)
 UNLABELLED = ""
 
 
@@ -46,8 +50,11 @@ class LightCurvePool:
         return peak.reindex(self.ids.astype(str)).to_numpy(dtype=float)
 
 
-def simulated_pool(n: int, seed: int, classes: list[str] | None = None) -> LightCurvePool:
-    """`n` objects of a simulated alert stream seen to their last detection, labelled with the broker's classes."""
+def simulated_pool(n: int, seed: int, classes: list[str] | None = None,
+                   max_peak_mag: float | None = None) -> LightCurvePool:
+    """`n` objects of a simulated alert stream seen to their last detection, labelled with the broker's classes;
+    with `max_peak_mag`, only objects whose brightest detection is at least that bright (a magnitude-limited
+    sample such as ZTF's Bright Transient Survey), drawn from successive streams until there are `n`."""
     from openastro.alerts.labels import SIMULATED
     from openastro.sim.alertstream import CLASSES, DEFAULT_FRACTIONS, simulate_alert_stream
 
@@ -59,10 +66,29 @@ def simulated_pool(n: int, seed: int, classes: list[str] | None = None) -> Light
         if unknown:
             raise InputError(f"--classes: unknown simulated class {unknown[0]!r}; pass some of {', '.join(CLASSES)}")
         fractions = {c: DEFAULT_FRACTIONS[c] for c in classes}
-    stream = simulate_alert_stream(n, seed, fractions, cut="end")
-    labels = stream.truth["class"].map(SIMULATED).to_numpy(dtype=object).astype(str)
-    return LightCurvePool(stream.truth["objectId"].to_numpy(dtype=str), labels, stream.detections,
-                          f"simulated stream ({n} objects, seed {seed})")
+    points, truth = [], []
+    for draw in range(MAX_DRAWS):
+        size = n if max_peak_mag is None else max(n, BRIGHT_DRAW)
+        limit = {} if max_peak_mag is None else {"faint_limit": max_peak_mag + BRIGHT_MARGIN}
+        stream = simulate_alert_stream(size, seed + PART_SEED * draw, fractions, cut="end", **limit)
+        keep = stream.truth["objectId"]
+        if max_peak_mag is not None:
+            peak = stream.detections.groupby("objectId")["magpsf"].min()
+            keep = peak.index[peak <= max_peak_mag]
+        points.append(stream.detections[stream.detections["objectId"].isin(set(keep))])
+        truth.append(stream.truth[stream.truth["objectId"].isin(set(keep))])
+        if sum(len(t) for t in truth) >= n:
+            break
+    truth_all = pd.concat(truth, ignore_index=True).iloc[:n]
+    if len(truth_all) < n:
+        raise InputError(f"--max-peak-mag {max_peak_mag}: only {len(truth_all)} of {n} simulated objects are that "
+                         f"bright after {MAX_DRAWS} streams; ask for fewer objects or a fainter limit")
+    points_all = pd.concat(points, ignore_index=True)
+    points_all = points_all[points_all["objectId"].isin(set(truth_all["objectId"]))]
+    labels = truth_all["class"].map(SIMULATED).to_numpy(dtype=object).astype(str)
+    limit = "" if max_peak_mag is None else f", peak <= {max_peak_mag} mag"
+    return LightCurvePool(truth_all["objectId"].to_numpy(dtype=str), labels, points_all.reset_index(drop=True),
+                          f"simulated stream ({n} objects{limit}, seed {seed})")
 
 
 def read_labels(path: Path | str, label: str = "label") -> pd.Series:

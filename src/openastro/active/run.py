@@ -35,6 +35,7 @@ class ActiveOptions:
     id_column: str | None = None
     simulate: int | None = None  # objects of a simulated alert stream as the pool
     classes: tuple[str, ...] = ()  # the simulated classes drawn (all when empty)
+    max_peak_mag: float | None = None  # a magnitude-limited simulated pool: peak at least this bright
     broker: bool = False  # the workspace's alert-store objects as the pool
     labels: str | None = None  # CSV of known labels of broker objects
     time_domain: bool = False
@@ -126,7 +127,7 @@ def _pool(options: ActiveOptions, source: str, workdir: Path | str) -> Any:
     from openastro.active.pools import broker_pool, simulated_pool
 
     if source == "simulate":
-        return simulated_pool(options.simulate, options.seed, list(options.classes))
+        return simulated_pool(options.simulate, options.seed, list(options.classes), options.max_peak_mag)
     pool = broker_pool(workdir, options.labels, options.label if options.label != "type" else "label")
     if not options.request and not pool.labelled.all():
         raise InputError(f"{pool.source}: {int((~pool.labelled).sum())} of {len(pool)} objects have no label in "

@@ -41,6 +41,9 @@ def active(
                                                       "curves; its classes are the spectra's answers).")] = None,
     classes: Annotated[str, typer.Option(help="Simulated classes drawn, comma-separated (e.g. 'SN Ia,SN II,"
                                               "SN Ibc,SLSN'); default all.")] = "",
+    max_peak_mag: Annotated[float | None, typer.Option(help="Simulated pool limited to objects that peak at least "
+                                                            "this bright (e.g. 18.5, like ZTF's Bright Transient "
+                                                            "Survey).")] = None,
     broker: Annotated[bool, typer.Option("--broker", help="Pool: the workspace's alert-store objects, labelled "
                                                           "by --labels.")] = False,
     labels: Annotated[Path | None, typer.Option(help="CSV of known labels of broker objects (objectId and the "
@@ -72,7 +75,7 @@ def active(
                             strategies=tuple(parse_strategies(strategies)), queries=queries, batch=batch,
                             seeds=seeds, seed=seed, initial=initial, test_fraction=test_fraction,
                             classifier=classifier, budget=budget, committee=committee, id_column=id_column,
-                            simulate=simulate, classes=_names(classes), broker=broker,
+                            simulate=simulate, classes=_names(classes), max_peak_mag=max_peak_mag, broker=broker,
                             labels=None if labels is None else str(labels), time_domain=time_domain,
                             nights=nights, start=start, telescope_hours=telescope_hours, recent=recent,
                             sites=_names(sites), request=request)

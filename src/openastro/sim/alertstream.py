@@ -45,6 +45,7 @@ SURVEY_DAYS = 365.0
 HISTORY_DAYS = 30.0  # prv_candidates of one ZTF packet
 SEASON_DAYS = 240.0  # a field is observable this long per year
 ZTF_DEPTH = 20.5
+FAINT_LIMIT = 21.5  # mag: transients are drawn out to where their class's bright end peaks this faint
 BAND_DEPTH = {"u": -1.0, "g": 0.1, "V": 0.0, "r": 0.0, "i": -0.3, "z": -0.8}
 Epochs = dict[str, np.ndarray]  # equal-length arrays of one object: t/band/limit, or the detection columns
 VISIT_MINUTES = (5.0, 30.0)  # a site's revisit time of a field within a night (sim.cadence_min: 10)
@@ -178,11 +179,12 @@ def _context(kind: str, rng: np.random.Generator) -> dict[str, float]:
             "sgscore1": rng.uniform(0.75, 1.0) if rng.random() < 0.9 else rng.uniform(0.3, 0.75)}
 
 
-def true_flux(kind: str, obs: Epochs, rng: np.random.Generator) -> tuple[np.ndarray, dict]:
+def true_flux(kind: str, obs: Epochs, rng: np.random.Generator,
+              faint_limit: float = FAINT_LIMIT) -> tuple[np.ndarray, dict]:
     """Signed difference flux (uJy) of one new object of class `kind` at the epochs, and its truth."""
     t, names = obs["t"], obs["band"]
     if kind in models.EXPLOSIVE:
-        p = models.draw_explosive(kind, rng.uniform(-30.0, SURVEY_DAYS + 20.0), 21.5, rng)
+        p = models.draw_explosive(kind, rng.uniform(-30.0, SURVEY_DAYS + 20.0), faint_limit, rng)
         flux = np.zeros(len(t))
         for name in np.unique(names):
             at = names == name
@@ -271,7 +273,7 @@ def new_field(points: Epochs, rng: np.random.Generator) -> tuple[float, float]:
 
 
 def simulate_class(kind: str, n: int, seed: int, ztf_fraction: float, cut: str,
-                   sites: list[Site]) -> tuple[list[Epochs], list[dict]]:
+                   sites: list[Site], faint_limit: float = FAINT_LIMIT) -> tuple[list[Epochs], list[dict]]:
     """`n` detected objects of one class from its own random stream."""
     rng = stream(seed, PART, CLASSES.index(kind))
     tables, truths = [], []
@@ -280,7 +282,7 @@ def simulate_class(kind: str, n: int, seed: int, ztf_fraction: float, cut: str,
             break
         ztf = rng.random() < ztf_fraction
         obs = ztf_cadence(rng) if ztf else network_cadence(sites, rng)
-        flux, truth = true_flux(kind, obs, rng)
+        flux, truth = true_flux(kind, obs, rng, faint_limit)
         points = observe(kind, obs, flux, rng)
         if not np.isfinite(points["magpsf"]).any():
             continue
@@ -297,16 +299,19 @@ def simulate_class(kind: str, n: int, seed: int, ztf_fraction: float, cut: str,
 
 def simulate_alert_stream(n: int, seed: int, fractions: dict[str, float] | None = None, ztf_fraction: float = 0.5,
                           cut: str = "random", sites: list[Site] | None = None,
-                          on_class: Callable[[str, int], None] | None = None) -> AlertStream:
+                          on_class: Callable[[str, int], None] | None = None,
+                          faint_limit: float = FAINT_LIMIT) -> AlertStream:
     """`n` objects with at least one detection each, classes by `fractions`, cadence ZTF-like with probability
-    `ztf_fraction` (else the network's sites), seen at a random alert (`cut="random"`) or their last (`"end"`)."""
+    `ztf_fraction` (else the network's sites), seen at a random alert (`cut="random"`) or their last (`"end"`);
+    transients from the volume where their class's bright end peaks brighter than `faint_limit` (a brighter
+    limit draws a magnitude-limited sample's transients without simulating the faint majority)."""
     if cut not in ("random", "end"):
         raise ValueError(f"cut must be 'random' or 'end', not {cut!r}")
     sites = sites or load_sites()
     tables, truths = [], []
     for kind, count in class_counts(n, fractions).items():
         if count:
-            found, truth = simulate_class(kind, count, seed, ztf_fraction, cut, sites)
+            found, truth = simulate_class(kind, count, seed, ztf_fraction, cut, sites, faint_limit)
             tables += found
             truths += truth
         if on_class is not None:
