@@ -128,44 +128,64 @@ def run_nights(full: np.ndarray, labels: np.ndarray, split: Split, nights: list[
                plan: NightPlan, telescopes: Sequence[Site], classes: Sequence[str], positive: int | None = None,
                on_night: Callable[[int], None] | None = None) -> list[dict[str, Any]]:
     """Records of loop 0 (the initial set) and every night: labels, telescope hours spent (in all and per
-    telescope), the objects queried that night with their telescope, and the test metrics."""
+    telescope), the objects queried that night with their telescope, and the test metrics. A queried object's
+    features follow its photometry night after night (its label stays); the classifier is refitted when they
+    change."""
     y, k = np.asarray(labels, dtype=int), len(classes)
     rank, committee_rng = np.random.default_rng([config.seed, 2]), np.random.default_rng([config.seed, 3])
-    x_lab, y_lab = [full[i] for i in split.initial], [y[i] for i in split.initial]
+    learned = {int(i): full[i] for i in split.initial}  # row -> its features as the survey knows them now
     asked = np.zeros(len(y), bool)
     asked[split.initial] = asked[split.test] = True
     hours = np.zeros(len(telescopes))
     names = [site.site_id for site in telescopes]
 
+    def fit() -> Any:
+        rows = list(learned)
+        return classifiers.fit(config.classifier, np.array([learned[r] for r in rows]), y[rows], config.seed)
+
     def record(loop: int, day: float, model: Any, queried: list[dict[str, Any]]) -> dict[str, Any]:
         predicted = classifiers.proba(model, full[split.test], k).argmax(axis=1)
-        return {"loop": loop, "day": day, "labels": len(y_lab), "cost": float(hours.sum()), "queried": queried,
+        return {"loop": loop, "day": day, "labels": len(learned), "cost": float(hours.sum()), "queried": queried,
                 "hours": dict(zip(names, hours.round(4).tolist(), strict=True)),
                 **classification_metrics(y[split.test], predicted, classes, positive)}
 
-    model = classifiers.fit(config.classifier, np.array(x_lab), np.array(y_lab), config.seed)
+    model = fit()
     records = [record(0, nights[0].day - 1, model, [])]
+    initial = set(learned)
     for night, snap in enumerate(nights, start=1):
-        open_rows = ~asked[snap.rows] & np.isfinite(snap.cost).any(axis=1)
-        candidates = np.flatnonzero(open_rows)
-        queried: list[dict[str, Any]] = []
-        if len(candidates):
-            scores = strategy_scores(config, model, np.array(x_lab), np.array(y_lab), snap.features[candidates], k,
-                             committee_rng)
-            order = STRATEGIES[config.strategy](scores, None, rank)
-            left = np.full(len(telescopes), plan.hours * 3600.0)
-            for c, t in assign(order, snap.cost[candidates], left, plan.per_night):
-                row = snap.rows[candidates[c]]
-                asked[row] = True
-                x_lab.append(snap.features[candidates[c]])
-                y_lab.append(y[row])
-                seconds = float(snap.cost[candidates[c], t])
-                hours[t] += seconds / 3600.0
-                queried.append({"row": int(row), "telescope": names[t], "seconds": round(seconds, 1),
-                                "mag": round(float(snap.mag[candidates[c]]), 3)})
-        if queried:
-            model = classifiers.fit(config.classifier, np.array(x_lab), np.array(y_lab), config.seed)
+        grown = [j for j, row in enumerate(snap.rows) if row in learned and row not in initial
+                 and not np.array_equal(learned[row], snap.features[j])]
+        for j in grown:
+            learned[int(snap.rows[j])] = snap.features[j]
+        candidates = np.flatnonzero(~asked[snap.rows] & np.isfinite(snap.cost).any(axis=1))
+        queried = _query_night(config, model, learned, y, snap, candidates, k, plan, telescopes, rank,
+                               committee_rng) if len(candidates) else []
+        for q in queried:
+            asked[q["row"]] = True
+            hours[names.index(q["telescope"])] += q["seconds"] / 3600.0
+        if queried or grown:
+            model = fit()
         records.append(record(night, snap.day, model, queried))
         if on_night is not None:
             on_night(1)
     return records
+
+
+def _query_night(config: LoopConfig, model: Any, learned: dict[int, np.ndarray], y: np.ndarray, snap: Snapshot,
+                 candidates: np.ndarray, k: int, plan: NightPlan, telescopes: Sequence[Site],
+                 rank: np.random.Generator, committee_rng: np.random.Generator) -> list[dict[str, Any]]:
+    """One night's queries: the strategy's order over the candidates, each to a telescope with time left; the
+    queried objects join `learned` with tonight's features."""
+    rows = list(learned)
+    scores = strategy_scores(config, model, np.array([learned[r] for r in rows]), y[rows],
+                             snap.features[candidates], k, committee_rng)
+    order = STRATEGIES[config.strategy](scores, None, rank)
+    left = np.full(len(telescopes), plan.hours * 3600.0)
+    queried = []
+    for c, t in assign(order, snap.cost[candidates], left, plan.per_night):
+        row = int(snap.rows[candidates[c]])
+        learned[row] = snap.features[candidates[c]]
+        queried.append({"row": row, "telescope": telescopes[t].site_id,
+                        "seconds": round(float(snap.cost[candidates[c], t]), 1),
+                        "mag": round(float(snap.mag[candidates[c]]), 3)})
+    return queried
