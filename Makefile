@@ -21,6 +21,8 @@ test: $(STAMP)
 	$(BIN)/python -m pytest
 
 bench: $(STAMP)
+	$(BIN)/python -m pip install --quiet -e '.[bench]'
+	$(BIN)/python -m pip install --quiet --no-deps resspect==0.2
 	$(BIN)/python -m benchmarks
 
 lint: $(STAMP)
