@@ -81,6 +81,9 @@ def test_the_night_loop_keeps_its_budget_and_asks_only_open_objects(pool):
         assert record["labels"] == previous["labels"] + len(record["queried"])
         assert record["cost"] == pytest.approx(previous["cost"] + sum(spent.values()) / 3600, abs=1e-3)
     assert len(asked) == len(set(asked)) > 0  # nobody is asked twice, and somebody was asked
+    # a queried object seen again with new points the next nights has its training features refreshed
+    seen_again = [r for r in records[2:] if r["refreshed"]]
+    assert seen_again and all(r["refreshed"] <= r["labels"] - 12 for r in records)
     assert records[-1]["hours"]["skinakas"] <= records[-1]["hours"]["cerro-tololo"]  # the small one is slow
 
 

@@ -128,9 +128,9 @@ def run_nights(full: np.ndarray, labels: np.ndarray, split: Split, nights: list[
                plan: NightPlan, telescopes: Sequence[Site], classes: Sequence[str], positive: int | None = None,
                on_night: Callable[[int], None] | None = None) -> list[dict[str, Any]]:
     """Records of loop 0 (the initial set) and every night: labels, telescope hours spent (in all and per
-    telescope), the objects queried that night with their telescope, and the test metrics. A queried object's
-    features follow its photometry night after night (its label stays); the classifier is refitted when they
-    change."""
+    telescope), the objects queried that night with their telescope, how many labelled objects' features were
+    `refreshed`, and the test metrics. A queried object's features follow its photometry night after night (its
+    label stays); the classifier is refitted when they change."""
     y, k = np.asarray(labels, dtype=int), len(classes)
     rank, committee_rng = np.random.default_rng([config.seed, 2]), np.random.default_rng([config.seed, 3])
     learned = {int(i): full[i] for i in split.initial}  # row -> its features as the survey knows them now
@@ -143,14 +143,15 @@ def run_nights(full: np.ndarray, labels: np.ndarray, split: Split, nights: list[
         rows = list(learned)
         return classifiers.fit(config.classifier, np.array([learned[r] for r in rows]), y[rows], config.seed)
 
-    def record(loop: int, day: float, model: Any, queried: list[dict[str, Any]]) -> dict[str, Any]:
+    def record(loop: int, day: float, model: Any, queried: list[dict[str, Any]], refreshed: int) -> dict[str, Any]:
         predicted = classifiers.proba(model, full[split.test], k).argmax(axis=1)
         return {"loop": loop, "day": day, "labels": len(learned), "cost": float(hours.sum()), "queried": queried,
+                "refreshed": refreshed,
                 "hours": dict(zip(names, hours.round(4).tolist(), strict=True)),
                 **classification_metrics(y[split.test], predicted, classes, positive)}
 
     model = fit()
-    records = [record(0, nights[0].day - 1, model, [])]
+    records = [record(0, nights[0].day - 1, model, [], 0)]
     initial = set(learned)
     for night, snap in enumerate(nights, start=1):
         grown = [j for j, row in enumerate(snap.rows) if row in learned and row not in initial
@@ -165,7 +166,7 @@ def run_nights(full: np.ndarray, labels: np.ndarray, split: Split, nights: list[
             hours[names.index(q["telescope"])] += q["seconds"] / 3600.0
         if queried or grown:
             model = fit()
-        records.append(record(night, snap.day, model, queried))
+        records.append(record(night, snap.day, model, queried, len(grown)))
         if on_night is not None:
             on_night(1)
     return records
