@@ -88,13 +88,19 @@ def test_multiclass_per_class(cli, tmp_path):
     (["{csv}", "--classifier", "svm"], "unknown classifier 'svm'"),
     (["{one}"], "holds one class only"),
     (["{words}"], "no numeric feature column"),
+    (["{huge}"], "beyond ±1e+15"),
+    (["{trained}"], "every row's orig_sample is 'train'"),
+    (["{csv}", "--seed", "-1"], "--seed must be 0 or more"),
 ])
 def test_bad_input_exits_2_with_one_line(cli, tmp_path, args, message):
     csv = tmp_path / "t.csv"
     csv.write_text("id,type,f0\na,Ia,1.0\nb,II,2.0\nc,Ia,3.0\n")
     (tmp_path / "one.csv").write_text("id,type,f0\na,Ia,1.0\nb,Ia,2.0\n")
     (tmp_path / "words.csv").write_text("id,type,f0\na,Ia,x\nb,II,y\n")
-    paths = {"csv": csv, "one": tmp_path / "one.csv", "words": tmp_path / "words.csv"}
+    (tmp_path / "huge.csv").write_text("id,type,f0\na,Ia,1e308\nb,II,2.0\nc,Ia,3.0\n")
+    (tmp_path / "trained.csv").write_text("id,type,f0,orig_sample\na,Ia,1.0,train\nb,II,2.0,train\n")
+    paths = {"csv": csv, "one": tmp_path / "one.csv", "words": tmp_path / "words.csv", "huge": tmp_path / "huge.csv",
+             "trained": tmp_path / "trained.csv"}
     code, _, err = cli("active", *[a.format(**paths) for a in args], "--workdir", tmp_path / "w")
     assert code == 2 and message in err and len(err.strip().splitlines()) == 1
     assert not (tmp_path / "w" / "runs").exists() or not any((tmp_path / "w" / "runs").iterdir())

@@ -1,4 +1,5 @@
-"""`python -m tests.campaign [--cases N] [--jobs J] [--seed S] [--json PATH]`: run the hostile-input campaign."""
+"""`python -m tests.campaign [--cases N] [--jobs J] [--seed S] [--family NAME] [--json PATH]`: run the hostile-input
+campaign."""
 
 from __future__ import annotations
 
@@ -14,6 +15,7 @@ from pathlib import Path
 
 import numpy as np
 
+from tests.campaign.broker import broker_cases
 from tests.campaign.judge import OPENASTRO, OUTCOMES, Case, Result, run_case
 from tests.campaign.readers import alert_cases, curve_cases, frame_cases, labelled_cases
 from tests.campaign.settings import TINY, option_cases, path_cases, setting_cases, workspace_cases
@@ -34,7 +36,12 @@ def all_cases(realdata: Path, template: Path, seed: int) -> list[Case]:
     return [*frame_cases(realdata, sim_frame, seed), *curve_cases(realdata, seed), *alert_cases(realdata, seed),
             *labelled_cases(realdata),
             *setting_cases(template, seed), *option_cases(template), *path_cases(realdata, template),
-            *workspace_cases(template)]
+            *workspace_cases(template), *broker_cases(realdata, template, seed)]
+
+
+def in_families(case: Case, families: list[str] | None) -> bool:
+    """Whether `--family` picks the case: its family by name, or a group of them by prefix (broker: broker-*)."""
+    return not families or any(case.family == f or case.family.startswith(f + "-") for f in families)
 
 
 def run_campaign(cases: list[Case], root: Path, jobs: int) -> list[Result]:
@@ -65,13 +72,14 @@ def main() -> int:
     parser.add_argument("--cases", type=int, default=0, help="run a random sample of this many (0: all)")
     parser.add_argument("--jobs", type=int, default=2)
     parser.add_argument("--seed", type=int, default=14)
-    parser.add_argument("--family", action="append", help="only these families (fits, curve, alert, ...)")
+    parser.add_argument("--family", action="append",
+                        help="only these families (fits, curve, alert, ...; broker: broker-ingest, -filter, -active)")
     parser.add_argument("--json", type=Path, default=Path("benchmarks/results/hostile_campaign.json"))
     args = parser.parse_args()
     with tempfile.TemporaryDirectory(prefix="campaign-") as tmp:
         root = Path(tmp)
         template = make_template(root)
-        cases = [c for c in all_cases(REALDATA, template, args.seed) if not args.family or c.family in args.family]
+        cases = [c for c in all_cases(REALDATA, template, args.seed) if in_families(c, args.family)]
         if args.cases:
             picked = np.random.default_rng(args.seed).choice(len(cases), min(args.cases, len(cases)), replace=False)
             cases = [cases[i] for i in sorted(picked)]

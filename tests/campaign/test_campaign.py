@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from tests.campaign.__main__ import REALDATA, all_cases, make_template, run_campaign, summary
+from tests.campaign.__main__ import REALDATA, all_cases, in_families, make_template, run_campaign, summary
 from tests.campaign.judge import Case, _judge
 
 
@@ -15,6 +15,20 @@ def test_a_sample_of_the_campaign_ends_well(tmp_path):
     cases = all_cases(REALDATA, template, seed=16)
     picked = np.random.default_rng(16).choice(len(cases), 60, replace=False)
     report = summary(run_campaign([cases[i] for i in sorted(picked)], tmp_path, jobs=2))
+    assert report["outcomes"]["ok"] == report["cases"], report["findings"]
+
+
+@pytest.mark.slow
+def test_a_sample_of_the_broker_families_ends_well(tmp_path):
+    """The broker verbs and active learning (`--family broker`): a sample of each of the three families."""
+    template = make_template(tmp_path)
+    cases = [c for c in all_cases(REALDATA, template, seed=16) if in_families(c, ["broker"])]
+    rng = np.random.default_rng(16)
+    picked = []
+    for family in ("broker-ingest", "broker-filter", "broker-active"):
+        members = [c for c in cases if c.family == family]
+        picked += [members[i] for i in sorted(rng.choice(len(members), 8, replace=False))]
+    report = summary(run_campaign(picked, tmp_path, jobs=1))
     assert report["outcomes"]["ok"] == report["cases"], report["findings"]
 
 

@@ -67,8 +67,13 @@ def make_split(y: np.ndarray, seed: int, test_fraction: float = 0.3, initial: in
     `train`, else `initial` random rows (stratified); the pool: everything else."""
     if not 0 < test_fraction < 1:
         raise InputError(f"--test-fraction must lie between 0 and 1 (got {test_fraction})")
+    if seed < 0:
+        raise InputError(f"--seed must be 0 or more (got {seed})")
     rng, rows = np.random.default_rng(seed), np.arange(len(y))
     marked = sample if sample is not None else np.full(len(y), "")
+    if (marked == "train").all():
+        raise InputError("every row's orig_sample is 'train': nothing is left to query or to test on; mark some "
+                         "rows 'pool' (and 'test'), or drop the orig_sample column")
     if (marked == "test").any():
         test = rows[marked == "test"]
     else:

@@ -10,6 +10,7 @@ import numpy as np
 from openastro.core.errors import InputError, first_line
 
 QUERYABLE, COST, SAMPLE = "queryable", "cost", "orig_sample"
+LARGEST_FEATURE = 1e15  # larger values overflow float32 trees and the scaler's variances
 TRUE_WORDS, FALSE_WORDS = {"true", "t", "yes", "y", "1", "1.0"}, {"false", "f", "no", "n", "0", "0.0"}
 
 
@@ -83,6 +84,11 @@ def read_table(path: Path | str, label: str, id_column: str | None = None) -> Fe
         row, col = np.argwhere(bad)[0]
         raise InputError(f"{path}: feature {names[col]!r} is missing or infinite on line {row + 2}; fill or "
                          "drop such rows")
+    huge = np.abs(features) > LARGEST_FEATURE
+    if huge.any():
+        row, col = np.argwhere(huge)[0]
+        raise InputError(f"{path}: feature {names[col]!r} is {features[row, col]:g} on line {row + 2}, beyond "
+                         f"±{LARGEST_FEATURE:g} (classifiers compute in float32); rescale it, e.g. to its logarithm")
     ids = frame[id_column].to_numpy() if id_column else np.arange(len(frame))
     sample = frame[SAMPLE].astype(str).str.strip().str.lower().to_numpy() if SAMPLE in columns else None
     return FeatureTable(path, ids, frame[label].astype(str).to_numpy(), features, tuple(names),

@@ -28,8 +28,8 @@ def resolve_where(where: str | None, name: str | None, filters: dict[str, str]) 
 
 def run_filter(store: AlertStore, where: str, named: str | None = None, limit: int = 20) -> dict[str, Any]:
     """The alerts passing `where` (time order): how many of all, of how many objects, the first `limit` rows."""
-    if limit < 0:
-        raise InputError(f"--limit must be 0 or more (got {limit})")
+    if not 0 <= limit < 2**63:  # SQL's LIMIT takes a BIGINT
+        raise InputError(f"--limit must be 0 or more, below 2**63 (got {limit})")
     where = check_where(where)
     columns = list(store.columns("alert_features"))
     mentioned = named_columns(where, columns)
@@ -99,7 +99,7 @@ def read_labels(path: Path | str, positive: str | None) -> dict[str, str]:
     """objectId -> label from a CSV with objectId and label columns (others ignored)."""
     path = Path(path)
     try:
-        with path.open(newline="") as handle:
+        with path.open(newline="", encoding="utf-8-sig") as handle:  # a spreadsheet's BOM is no part of a name
             reader = csv.DictReader(handle)
             header = reader.fieldnames or []
             if not {"objectId", "label"} <= set(header):

@@ -14,19 +14,32 @@ from pathlib import Path
 from typing import Any
 
 from openastro.alerts import tables
+from openastro.alerts.labels import PROBABILITY_COLUMNS
 from openastro.alerts.store import ALERT_COLUMNS, RESERVED, AlertStore
 from openastro.core.errors import InputError, WorkspaceError, first_line
-from openastro.transients.alerts import FILTER_NAMES, Alert, alert_fields, alert_from_record, read_records
+from openastro.transients.alerts import (
+    FILTER_NAMES,
+    MJD_OFFSET,
+    Alert,
+    alert_fields,
+    alert_from_record,
+    read_records,
+)
 
 Warn = Callable[[str], None]
 Classify = Callable[[AlertStore, list[str]], int]  # writes the touched objects' class probabilities; how many
 CHUNK_FILES = 200  # Avro files per transaction (a Parquet table: a batch of rows): a crash loses at most one chunk
 MJD_ZERO = date(1858, 11, 17)
 FIELD_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]{0,63}")  # candidate fields kept as columns (names from packets)
-TAKEN = {name.lower() for name in ALERT_COLUMNS} | RESERVED | {"schema"}
+# Names a candidate field may not take as an alert column: the alert's own, the filter view's object columns, and
+# the classifier's object_features columns (an alert column p_snia would make every later classification fail).
+CLASSIFIER_COLUMNS = {*PROBABILITY_COLUMNS.values(), "alert_class"}
+TAKEN = {name.lower() for name in ALERT_COLUMNS} | RESERVED | CLASSIFIER_COLUMNS | {"schema"}
 CORE_KEYS = [k for k in ALERT_COLUMNS if k not in ("night", "file", "ingested_at", "schemavsn")] + ["schema"]
 REQUIRED = ("jd", "fid", "ra", "dec")
 NUMERIC = [k for k, t in ALERT_COLUMNS.items() if t.split()[0] in ("DOUBLE", "INTEGER", "BIGINT")]
+# The Julian dates whose night is a date (years 1 to 9999): a jd outside (NaN, inf, 1e300, -1e6) is no observation.
+JD_RANGE = (MJD_OFFSET + (date.min - MJD_ZERO).days, MJD_OFFSET + (date.max - MJD_ZERO).days)
 
 
 def expand_paths(paths: Iterable[Path | str]) -> list[Path]:
@@ -171,6 +184,9 @@ def _check_candidate(alert: Alert, where: str) -> None:
     if missing or wrong:
         what = f"no {', '.join(missing)}" if missing else f"{', '.join(wrong)} not a number"
         raise InputError(f"{where}: the candidate has {what}; pass ZTF alert packets")
+    if not JD_RANGE[0] <= candidate["jd"] <= JD_RANGE[1]:  # NaN fails the comparison too
+        raise InputError(f"{where}: the candidate's jd {candidate['jd']} is no observation time (a Julian date "
+                         f"from {JD_RANGE[0]} to {JD_RANGE[1]}, years 1 to 9999); pass ZTF alert packets")
 
 
 def _is_number(value: Any) -> bool:

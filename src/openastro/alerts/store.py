@@ -7,7 +7,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from openastro.core.errors import InputError, WorkspaceError
+from openastro.core.errors import InputError, WorkspaceError, first_line
 
 SCHEMA_VERSION = 1
 STORE_NAME = Path("alerts") / "alerts.duckdb"
@@ -68,10 +68,16 @@ class AlertStore:
                              f"--workdir {self.path.parent.parent} PACKETS`")
         self.path.parent.mkdir(parents=True, exist_ok=True)
         self.con = _connect(self.path, read_only)
-        if not read_only:
-            self._create()
-        self._check_version()
-        self._views()
+        try:
+            if not read_only:
+                self._create()
+            self._check_version()
+            self._views()
+        except Exception as exc:
+            self.close()
+            if _is_damage(exc):
+                raise _damaged(self.path, exc) from None
+            raise
 
     @classmethod
     def at(cls, workdir: Path | str, read_only: bool = False) -> AlertStore:
@@ -81,8 +87,11 @@ class AlertStore:
     def __enter__(self) -> AlertStore:
         return self
 
-    def __exit__(self, *exc: object) -> None:
+    def __exit__(self, kind: object, exc: BaseException | None, trace: object) -> None:
+        """Close; a corrupt block met while the store was read or written is one WorkspaceError naming it."""
         self.close()
+        if exc is not None and _is_damage(exc):
+            raise _damaged(self.path, exc) from None
 
     def close(self) -> None:
         """Close the connection (and release the file lock)."""
@@ -201,8 +210,10 @@ class AlertStore:
         """Refuse a store made by a newer openastro (older ones are migrated here when versions change)."""
         try:
             version = int(self.con.execute("SELECT value FROM meta WHERE key = 'schema_version'").fetchone()[0])
-        except Exception:  # noqa: BLE001 - no meta table or no row: not an alert store
+        except Exception as exc:  # noqa: BLE001 - no meta table or no row: not an alert store
             self.close()
+            if _is_damage(exc):
+                raise _damaged(self.path, exc) from None
             raise WorkspaceError(f"{self.path} is not an openastro alert store (no schema version); "
                                  "move it away or pass another --workdir") from None
         if version > SCHEMA_VERSION:
@@ -225,8 +236,22 @@ class AlertStore:
             o ON true LEFT JOIN object_features f ON f.objectId = a.objectId""")
 
 
+def _is_damage(exc: BaseException) -> bool:
+    """Whether DuckDB failed on the file itself (a block failing its checksum, a short read), not on a query."""
+    import duckdb
+
+    return type(exc) is duckdb.Error or isinstance(exc, duckdb.IOException | duckdb.SerializationException |
+                                                   duckdb.FatalException)
+
+
+def _damaged(path: Path, exc: BaseException) -> WorkspaceError:
+    return WorkspaceError(f"cannot read the alert store {path} ({first_line(exc)[:160]}); it is damaged: move it "
+                          "away (or restore a copy) and ingest again, or pass another --workdir")
+
+
 def _connect(path: Path, read_only: bool) -> Any:
-    """A DuckDB connection (no file access beyond the store); waits a while when another process writes it."""
+    """A DuckDB connection (no file access beyond the store); waits a while when another process writes it. A
+    file DuckDB cannot open (damaged, not a database) is one WorkspaceError, the file left as it is."""
     import duckdb
 
     config = {"enable_external_access": False} if read_only else {}
@@ -234,11 +259,18 @@ def _connect(path: Path, read_only: bool) -> Any:
     while True:
         try:
             return duckdb.connect(str(path), read_only=read_only, config=config)
-        except duckdb.IOException as exc:
-            if "lock" not in str(exc).lower() or time.monotonic() > deadline:
-                raise WorkspaceError(f"cannot open the alert store {path} ({str(exc).splitlines()[0][:160]}); "
-                                     "another process (an `alerts ingest --follow`?) may hold it") from None
-            time.sleep(0.2)
+        except duckdb.Error as exc:  # a lock is an IOException; a corrupt block a plain duckdb.Error
+            text = str(exc).lower()
+            locked = isinstance(exc, duckdb.IOException) and "lock" in text
+            if locked and time.monotonic() <= deadline:
+                time.sleep(0.2)
+                continue
+            denied = any(w in text for w in ("permission denied", "not permitted", "read-only file system"))
+            hint = ("another process (an `alerts ingest --follow`?) may hold it" if locked else
+                    "the file may not be written: let this user write it (filters only read it)" if denied else
+                    "it is damaged or not an alert store: move it away (or restore a copy) or pass another "
+                    "--workdir")
+            raise WorkspaceError(f"cannot open the alert store {path} ({first_line(exc)[:160]}); {hint}") from None
 
 
 def _arrow(rows: list[dict[str, Any]], names: tuple[str, ...] | None) -> tuple[Any, list[str]]:
