@@ -77,7 +77,7 @@ def test_tonights_queries_become_requests_in_the_catalog(cli, broker):
     assert code == 0, err
     result = json.loads(out)
     queries = result["requests"]
-    assert queries and result["written"] == len(queries) and result["labelled"] == len(pool.ids[::2])
+    assert len(queries) > 1 and result["written"] == len(queries) and result["labelled"] == len(pool.ids[::2])
     labelled = set(pool.ids[::2])
     assert not {q["object_id"] for q in queries} & labelled  # only unlabelled objects are asked
     per_site: dict[str, float] = {}
@@ -91,6 +91,8 @@ def test_tonights_queries_become_requests_in_the_catalog(cli, broker):
     assert [r[0] for r in rows] == [q["object_id"] for q in queries]
     assert {r[2] for r in rows} == {"spectrum"} and {r[5] for r in rows} == {"active-learning"}
     assert all(r[6] == "pending" and r[7] is not None and 0 < r[3] <= 3600 for r in rows)
+    code, out, err = cli(*args[:-3], "--per-night", "1", "--json", "--workdir", root)
+    assert code == 0 and len(json.loads(out)["requests"]) == 1, err
     code, _, err = cli(*args)  # planning the same night again replaces, not duplicates
     assert code == 0, err
     with duckdb.connect(str(Workspace.open(root).catalog_path), read_only=True) as con:
@@ -121,6 +123,7 @@ def test_time_domain_through_the_cli(cli, tmp_path):
     (("--simulate", "100", "--sites", "atlantis"), "--sites: unknown site"),
     (("--simulate", "100", "--time-domain", "--telescope-hours", "0"), "--telescope-hours must be positive"),
     (("--simulate", "100", "--classes", "SN Zz"), "unknown simulated class"),
+    (("--simulate", "100", "--time-domain", "--per-night", "0"), "--per-night must be at least 1"),
 ])
 def test_bad_pools_and_plans_get_one_line_and_exit_2(cli, tmp_path, args, words):
     code, _, err = cli("active", *args, "--workdir", tmp_path / "w")

@@ -43,6 +43,7 @@ class ActiveOptions:
     start: float = 20.0
     telescope_hours: float = 1.0  # spectroscopic hours per telescope per night
     recent: float = 3.0
+    per_night: int | None = None  # most objects labelled per night (None: as many as the hours allow)
     sites: tuple[str, ...] = ()  # telescopes lending spectroscopic time (all sites when empty)
     request: bool = False  # plan tonight's queries as catalog requests instead of a learning experiment
 
@@ -108,9 +109,8 @@ def run_active(options: ActiveOptions, workdir: Path | str = DEFAULT_WORKDIR, pl
 def _night_plan(options: ActiveOptions) -> Any:
     from openastro.active.timedomain import NightPlan
 
-    per_night = options.batch if options.batch > 1 or options.request else None
     return NightPlan(nights=options.nights, start=options.start, hours=options.telescope_hours,
-                     recent=options.recent, per_night=per_night)
+                     recent=options.recent, per_night=options.per_night)
 
 
 def _telescopes(names: tuple[str, ...]) -> list[Any]:
@@ -128,6 +128,7 @@ def _pool(options: ActiveOptions, source: str, workdir: Path | str) -> Any:
 
     if source == "simulate":
         return simulated_pool(options.simulate, options.seed, list(options.classes), options.max_peak_mag)
+    # --label defaults to `type`, the RESSPECT table's column; a broker labels CSV names it `label`
     pool = broker_pool(workdir, options.labels, options.label if options.label != "type" else "label")
     if not options.request and not pool.labelled.all():
         raise InputError(f"{pool.source}: {int((~pool.labelled).sum())} of {len(pool)} objects have no label in "

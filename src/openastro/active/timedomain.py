@@ -47,7 +47,7 @@ class NightPlan:
         if not self.recent > 0:
             raise InputError(f"--recent must be a positive number of days (got {self.recent})")
         if self.per_night is not None and self.per_night < 1:
-            raise InputError(f"--batch must be at least 1 (got {self.per_night})")
+            raise InputError(f"--per-night must be at least 1 (got {self.per_night})")
 
 
 @dataclass

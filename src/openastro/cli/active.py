@@ -57,6 +57,8 @@ def active(
     telescope_hours: Annotated[float, typer.Option(help="Spectroscopic hours per telescope per night.")] = 1.0,
     recent: Annotated[float, typer.Option(help="Queryable while the latest detection is at most this many days "
                                                "old.")] = 3.0,
+    per_night: Annotated[int | None, typer.Option(help="Time domain and --request: most objects labelled per "
+                                                        "night (default: as many as the hours allow).")] = None,
     sites: Annotated[str, typer.Option(help="Telescopes lending spectroscopic time (site names or ids, "
                                             "comma-separated); default every site.")] = "",
     request: Annotated[bool, typer.Option("--request", help="With --broker: plan tonight's queries (first "
@@ -78,7 +80,7 @@ def active(
                             simulate=simulate, classes=_names(classes), max_peak_mag=max_peak_mag, broker=broker,
                             labels=None if labels is None else str(labels), time_domain=time_domain,
                             nights=nights, start=start, telescope_hours=telescope_hours, recent=recent,
-                            sites=_names(sites), request=request)
+                            per_night=per_night, sites=_names(sites), request=request)
     result = run_active(options, workdir, plot, argv=sys.argv, progress=not as_json)
     _emit(result, as_json, requests_table if request else summary_table)
 
