@@ -134,3 +134,11 @@ def test_a_learning_experiment_on_broker_objects_needs_every_label(cli, broker):
     root, _, _, half = broker
     code, _, err = cli("active", "--broker", "--labels", half, "--workdir", root)
     assert code == 2 and "have no label" in err, err
+
+
+def test_an_unwritable_plot_is_refused_before_any_work(cli, tmp_path):
+    (tmp_path / "file").write_text("not a folder")
+    code, _, err = cli("active", "--simulate", "100", "--plot", tmp_path / "file" / "curves.png",
+                       "--workdir", tmp_path / "w")
+    assert code == 2 and "--plot" in err and "\n" not in err.strip(), err
+    assert not (tmp_path / "w" / "runs").exists()

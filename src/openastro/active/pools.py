@@ -3,6 +3,7 @@ a spectrograph would return) or the broker's own objects (labelled by a CSV of c
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -50,11 +51,12 @@ class LightCurvePool:
         return peak.reindex(self.ids.astype(str)).to_numpy(dtype=float)
 
 
-def simulated_pool(n: int, seed: int, classes: list[str] | None = None,
-                   max_peak_mag: float | None = None) -> LightCurvePool:
+def simulated_pool(n: int, seed: int, classes: list[str] | None = None, max_peak_mag: float | None = None,
+                   on_object: Callable[[int], None] | None = None) -> LightCurvePool:
     """`n` objects of a simulated alert stream seen to their last detection, labelled with the broker's classes;
     with `max_peak_mag`, only objects whose brightest detection is at least that bright (a magnitude-limited
-    sample such as ZTF's Bright Transient Survey), drawn from successive streams until there are `n`."""
+    sample such as ZTF's Bright Transient Survey), drawn from successive streams until there are `n`.
+    `on_object(k)` hears of every k objects drawn (a progress bar)."""
     from openastro.alerts.labels import SIMULATED
     from openastro.sim.alertstream import CLASSES, DEFAULT_FRACTIONS, simulate_alert_stream
 
@@ -70,7 +72,8 @@ def simulated_pool(n: int, seed: int, classes: list[str] | None = None,
     for draw in range(MAX_DRAWS):
         size = n if max_peak_mag is None else max(n, BRIGHT_DRAW)
         limit = {} if max_peak_mag is None else {"faint_limit": max_peak_mag + BRIGHT_MARGIN}
-        stream = simulate_alert_stream(size, seed + PART_SEED * draw, fractions, cut="end", **limit)
+        stream = simulate_alert_stream(size, seed + PART_SEED * draw, fractions, cut="end",
+                                       on_class=None if on_object is None else lambda _, k: on_object(k), **limit)
         keep = stream.truth["objectId"]
         if max_peak_mag is not None:
             peak = stream.detections.groupby("objectId")["magpsf"].min()

@@ -81,6 +81,8 @@ def run_active(options: ActiveOptions, workdir: Path | str = DEFAULT_WORKDIR, pl
                                 classifier=options.classifier, budget=options.budget, committee=options.committee)
                for name in options.strategies}
     plan, telescopes = _night_plan(options), _telescopes(options.sites)
+    if plot is not None:
+        _writable(Path(plot))
     if options.request:
         return _request(options, configs, plan, telescopes, workdir, argv)
     if source == "table":
@@ -89,7 +91,7 @@ def run_active(options: ActiveOptions, workdir: Path | str = DEFAULT_WORKDIR, pl
         result = _static(read_table(options.table, options.label, options.id_column), options, configs, progress)
         result["cost_unit"] = "cost column" if result["cost_column"] else "labels"
     else:
-        pool = _pool(options, source, workdir)
+        pool = _pool(options, source, workdir, progress)
         if options.time_domain:
             result = _time_domain(pool, options, configs, plan, telescopes, progress)
         else:
@@ -123,11 +125,25 @@ def _telescopes(names: tuple[str, ...]) -> list[Any]:
         raise InputError(str(exc).replace("config key 'sim.sites'", "--sites")) from None
 
 
-def _pool(options: ActiveOptions, source: str, workdir: Path | str) -> Any:
+def _writable(path: Path) -> None:
+    """An InputError now, before any work, when the plot cannot be written where asked."""
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise InputError(f"--plot {path}: cannot make its folder ({exc.strerror}); pass a writable path") from None
+    if path.is_dir():
+        raise InputError(f"--plot {path} is a folder; pass a file name ending in .png")
+
+
+def _pool(options: ActiveOptions, source: str, workdir: Path | str, progress: bool = False) -> Any:
     from openastro.active.pools import broker_pool, simulated_pool
+    from openastro.core.progress import progress_bar
 
     if source == "simulate":
-        return simulated_pool(options.simulate, options.seed, list(options.classes), options.max_peak_mag)
+        total = (options.simulate if options.max_peak_mag is None else None) if progress else 0
+        with progress_bar("simulating the pool", total) as bar:
+            return simulated_pool(options.simulate, options.seed, list(options.classes), options.max_peak_mag,
+                                  bar.advance)
     # --label defaults to `type`, the RESSPECT table's column; a broker labels CSV names it `label`
     pool = broker_pool(workdir, options.labels, options.label if options.label != "type" else "label")
     if not options.request and not pool.labelled.all():
