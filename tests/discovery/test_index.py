@@ -1,0 +1,84 @@
+"""The vector index: recall against exact search, incremental growth equal to a full rebuild, persistence and
+refusals."""
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from openastro.core.errors import InputError, WorkspaceError
+from openastro.discovery.index import IndexSettings, VectorIndex, recall_at_k
+
+
+def _vectors(n: int, ndim: int = 16, seed: int = 0) -> np.ndarray:
+    """Clustered vectors (like embeddings: a few classes, scatter within)."""
+    rng = np.random.default_rng(seed)
+    centres = rng.normal(size=(8, ndim))
+    return (centres[rng.integers(0, 8, n)] + 0.4 * rng.normal(size=(n, ndim))).astype(np.float32)
+
+
+@pytest.mark.parametrize("metric", ["cos", "l2sq"])
+def test_the_graph_recalls_what_exact_search_finds(tmp_path, metric):
+    x = _vectors(3000)
+    index = VectorIndex.create(tmp_path / "v", 16, IndexSettings(metric=metric))
+    assert index.add([f"o{i}" for i in range(len(x))], x) == 3000
+    queries = _vectors(50, seed=1)
+    approximate, exact = index.search(queries, 10), index.exact(queries, 10)
+    assert recall_at_k(approximate, exact) >= 0.99
+    assert all(a[0][0] == e[0][0] for a, e in zip(approximate, exact, strict=True))
+    # an indexed vector finds itself first, at distance 0
+    hits = index.search(x[7], 3)[0]
+    assert hits[0][0] == "o7" and hits[0][1] == pytest.approx(0.0, abs=1e-5)
+    distances = [d for _, d in hits]
+    assert distances == sorted(distances)
+
+
+def test_growing_night_by_night_equals_a_full_rebuild(tmp_path):
+    x = _vectors(1500)
+    ids = [f"o{i}" for i in range(len(x))]
+    grown = VectorIndex.create(tmp_path / "grown", 16)
+    for night in range(3):  # three nights, the last one repeating objects already indexed
+        rows = slice(night * 600, min((night + 1) * 600, 1500))
+        grown.add(ids[rows], x[rows], pd.DataFrame({"night": night}, index=range(len(x[rows]))))
+    assert grown.add(ids[:100], x[:100]) == 0 and len(grown) == 1500
+    whole = VectorIndex.create(tmp_path / "whole", 16)
+    whole.add(ids, x)
+    queries = _vectors(40, seed=2)
+    a, b = grown.search(queries, 10), whole.search(queries, 10)
+    assert [[i for i, _ in hits] for hits in a] == [[i for i, _ in hits] for hits in b]
+    np.testing.assert_allclose([[d for _, d in h] for h in a], [[d for _, d in h] for h in b], atol=1e-6)
+    assert grown.exact(queries, 10) == whole.exact(queries, 10)
+    reopened = VectorIndex.open(tmp_path / "grown")
+    assert reopened.ids == ids and reopened.search(queries, 10) == grown.search(queries, 10)
+    (tmp_path / "grown" / "index.usearch").unlink()  # a lost graph is rebuilt from the Parquet parts
+    assert recall_at_k(VectorIndex.open(tmp_path / "grown").search(queries, 10), whole.exact(queries, 10)) >= 0.99
+
+
+def test_bad_vectors_and_queries_are_refused_in_one_line(tmp_path):
+    index = VectorIndex.create(tmp_path / "v", 4)
+    with pytest.raises(InputError, match="empty"):
+        index.search(np.zeros(4), 3)
+    with pytest.raises(InputError, match=r"for a 4-d index"):
+        index.add(["a"], np.zeros((1, 5)))
+    with pytest.raises(InputError, match="NaN or infinity"):
+        index.add(["a", "b"], np.array([[0, 0, 0, 1], [np.nan, 0, 0, 0]]))
+    with pytest.raises(InputError, match="2 ids for 1 vectors"):
+        index.add(["a", "b"], np.ones((1, 4)))
+    assert len(index) == 0
+    with pytest.raises(InputError, match="holds 4-d vectors"):
+        VectorIndex.create(tmp_path / "v", 8)
+    with pytest.raises(InputError, match="no vector index"):
+        VectorIndex.open(tmp_path / "none")
+    with pytest.raises(InputError, match="unknown metric"):
+        IndexSettings(metric="manhattan")
+
+
+def test_a_damaged_store_is_one_line(tmp_path):
+    index = VectorIndex.create(tmp_path / "v", 4)
+    index.add(["a", "b"], np.eye(4)[:2])
+    part = next((tmp_path / "v" / "vectors").glob("*.parquet"))
+    part.write_bytes(part.read_bytes()[:40])
+    with pytest.raises(WorkspaceError, match="is damaged"):
+        VectorIndex.open(tmp_path / "v")
+    (tmp_path / "v" / "manifest.json").write_text("{not json")
+    with pytest.raises(WorkspaceError, match="manifest.json is damaged"):
+        VectorIndex.open(tmp_path / "v")
