@@ -1,0 +1,100 @@
+"""A small astroPT-style patch transformer (Smith et al. 2024): a cutout is cut into patches read from the
+centre outward, an MLP turns each patch into a token, a causal transformer reads them in order and an MLP head
+predicts the next patch, trained with a Huber loss. The mean of the last layer's tokens is the embedding.
+
+Sized for a CPU by default (about 1.2 M parameters at width 128, depth 6); `width` and `depth` scale it.
+
+    images = normalise(cutouts)                       # (N, C, H, W) -> robustly standardised
+    patches = patchify(images, patch=8)               # (N, L, C * 8 * 8), centre first
+    model = PatchGPT(patch_dim=patches.shape[-1], n_patches=patches.shape[1])
+    loss = next_patch_loss(model, patches)
+    vectors = model.embed(patches)                    # (N, width)
+"""
+
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+
+def spiral_order(grid: int) -> torch.Tensor:
+    """Raster indices of a grid x grid patch grid in a square spiral from the centre outward (astroPT's order:
+    the object first, the sky last)."""
+    y, x = (grid - 1) // 2, (grid - 1) // 2
+    order, step, dy, dx = [y * grid + x], 1, 0, 1
+    while len(order) < grid * grid:
+        for _ in range(2):  # each run length is walked twice (right, down; left, up; ...), then grows
+            for _ in range(step):
+                y, x = y + dy, x + dx
+                if 0 <= y < grid and 0 <= x < grid:
+                    order.append(y * grid + x)
+            dy, dx = dx, -dy
+        step += 1
+    return torch.tensor(order, dtype=torch.long)
+
+
+def normalise(images: torch.Tensor, clip: float = 10.0) -> torch.Tensor:
+    """Each image minus its median, over 1.4826 x its median absolute deviation, clipped at +-`clip`
+    (cutouts of stars, galaxies and sky alike land on one scale; NaN pixels become 0)."""
+    flat = torch.nan_to_num(images.flatten(1), nan=0.0)
+    median = flat.median(dim=1, keepdim=True).values
+    mad = (flat - median).abs().median(dim=1, keepdim=True).values * 1.4826
+    scaled = (flat - median) / mad.clamp_min(1e-6)
+    return scaled.clamp(-clip, clip).reshape(images.shape)
+
+
+def patchify(images: torch.Tensor, patch: int) -> torch.Tensor:
+    """(N, C, H, W) -> (N, L, C * patch * patch) patches in spiral order; H and W multiples of `patch`, H == W."""
+    n, c, h, w = images.shape
+    if h != w or h % patch:
+        raise ValueError(f"images of {h}x{w} do not split into {patch}x{patch} patches of a square grid")
+    grid = h // patch
+    tiles = images.reshape(n, c, grid, patch, grid, patch).permute(0, 2, 4, 1, 3, 5)
+    return tiles.reshape(n, grid * grid, c * patch * patch)[:, spiral_order(grid)]
+
+
+def unpatchify(patches: torch.Tensor, channels: int, patch: int) -> torch.Tensor:
+    """The inverse of `patchify`."""
+    n, length, _ = patches.shape
+    grid = round(length**0.5)
+    raster = torch.empty_like(patches)
+    raster[:, spiral_order(grid)] = patches
+    tiles = raster.reshape(n, grid, grid, channels, patch, patch).permute(0, 3, 1, 4, 2, 5)
+    return tiles.reshape(n, channels, grid * patch, grid * patch)
+
+
+class PatchGPT(nn.Module):
+    """MLP tokenizer, learned positions, a causal pre-norm transformer and an MLP next-patch head."""
+
+    def __init__(self, patch_dim: int, n_patches: int, width: int = 128, depth: int = 6, heads: int = 4,
+                 dropout: float = 0.0) -> None:
+        super().__init__()
+        self.tokenizer = nn.Sequential(nn.Linear(patch_dim, width), nn.GELU(), nn.Linear(width, width))
+        self.position = nn.Parameter(torch.zeros(1, n_patches, width))
+        layer = nn.TransformerEncoderLayer(width, heads, 4 * width, dropout, activation="gelu", batch_first=True,
+                                           norm_first=True)
+        self.blocks = nn.TransformerEncoder(layer, depth, enable_nested_tensor=False)
+        self.norm = nn.LayerNorm(width)
+        self.head = nn.Sequential(nn.Linear(width, width), nn.GELU(), nn.Linear(width, patch_dim))
+        nn.init.normal_(self.position, std=0.02)
+
+    def tokens(self, patches: torch.Tensor) -> torch.Tensor:
+        """(N, L, width) causal token states: position t has seen patches 0..t only."""
+        length = patches.shape[1]
+        mask = torch.triu(torch.full((length, length), float("-inf"), device=patches.device), diagonal=1)
+        x = self.tokenizer(patches) + self.position[:, :length]
+        return self.norm(self.blocks(x, mask=mask, is_causal=True))
+
+    def forward(self, patches: torch.Tensor) -> torch.Tensor:
+        """(N, L, patch_dim) predictions: position t predicts patch t + 1."""
+        return self.head(self.tokens(patches))
+
+    def embed(self, patches: torch.Tensor) -> torch.Tensor:
+        """(N, width) embeddings: the mean of the last layer's tokens."""
+        return self.tokens(patches).mean(dim=1)
+
+
+def next_patch_loss(model: PatchGPT, patches: torch.Tensor, delta: float = 1.0) -> torch.Tensor:
+    """Huber loss of every position's prediction of the patch after it."""
+    return F.huber_loss(model(patches)[:, :-1], patches[:, 1:], delta=delta)
