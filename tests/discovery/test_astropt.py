@@ -5,7 +5,14 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from openastro.discovery.astropt import PatchGPT, next_patch_loss, normalise, patchify, spiral_order, unpatchify
+from openastro.discovery.astropt import (
+    PatchGPT,
+    next_patch_loss,
+    normalise,
+    patchify,
+    spiral_order,
+    unpatchify,
+)
 
 
 @pytest.mark.parametrize("grid", [1, 2, 3, 4, 7, 8])
