@@ -53,9 +53,10 @@ def test_a_prediction_never_sees_later_patches():
     changed = patches.clone()
     changed[:, 5:] = torch.randn(2, 4, 16)
     with torch.no_grad():
-        a, b = model(patches), model(changed)
+        a, b = model(patches)[1], model(changed)[1]
+        embedding = model(patches)[0]
     assert torch.allclose(a[:, :5], b[:, :5], atol=1e-6) and not torch.allclose(a[:, 5:], b[:, 5:])
-    assert model.embed(patches).shape == (2, 32)
+    assert embedding.shape == (2, 32) and torch.allclose(embedding, model.embed(patches), atol=1e-5)
 
 
 def test_the_loss_is_the_huber_loss_of_the_next_patch_and_training_lowers_it():
@@ -65,7 +66,7 @@ def test_the_loss_is_the_huber_loss_of_the_next_patch_and_training_lowers_it():
     blobs = torch.stack([torch.exp(-((x - 7.5) ** 2 + (y - 7.5) ** 2) / (2 * s**2)) for s in (1.5, 2.5, 3.5, 4.5)])
     patches = patchify(normalise(blobs[:, None] + 0.01 * torch.randn(4, 1, 16, 16)), 4)
     with torch.no_grad():
-        expected = F.huber_loss(model(patches)[:, :-1], patches[:, 1:])
+        expected = F.huber_loss(model(patches)[1][:, :-1], patches[:, 1:])
     assert next_patch_loss(model, patches).item() == pytest.approx(expected.item())
     optimiser = torch.optim.AdamW(model.parameters(), lr=3e-3)
     first = next_patch_loss(model, patches).item()

@@ -7,7 +7,7 @@ Sized for a CPU by default (about 1.2 M parameters at width 128, depth 6); `widt
     images = normalise(cutouts)                       # (N, C, H, W) -> robustly standardised
     patches = patchify(images, patch=8)               # (N, L, C * 8 * 8), centre first
     model = PatchGPT(patch_dim=patches.shape[-1], n_patches=patches.shape[1])
-    loss = next_patch_loss(model, patches)
+    loss = next_patch_loss(model, patches)            # what `encoder.PatchEncoder.fit` trains on
     vectors = model.embed(patches)                    # (N, width)
 """
 
@@ -86,15 +86,23 @@ class PatchGPT(nn.Module):
         x = self.tokenizer(patches) + self.position[:, :length]
         return self.norm(self.blocks(x, mask=mask, is_causal=True))
 
-    def forward(self, patches: torch.Tensor) -> torch.Tensor:
-        """(N, L, patch_dim) predictions: position t predicts patch t + 1."""
-        return self.head(self.tokens(patches))
+    def forward(self, patches: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """(embedding (N, width), predictions (N, L, patch_dim)): the mean of the last layer's tokens, and at each
+        position t the prediction of patch t + 1. The embedding comes first: inference (torch or ONNX Runtime)
+        keeps a network's first output."""
+        tokens = self.tokens(patches)
+        return tokens.mean(dim=1), self.head(tokens)
 
     def embed(self, patches: torch.Tensor) -> torch.Tensor:
-        """(N, width) embeddings: the mean of the last layer's tokens."""
+        """(N, width) embeddings."""
         return self.tokens(patches).mean(dim=1)
+
+
+def huber_next(output: tuple[torch.Tensor, torch.Tensor], patches: torch.Tensor, delta: float = 1.0) -> torch.Tensor:
+    """The training loss from the network's output: Huber loss of each prediction against the patch after it."""
+    return F.huber_loss(output[1][:, :-1], patches[:, 1:], delta=delta)
 
 
 def next_patch_loss(model: PatchGPT, patches: torch.Tensor, delta: float = 1.0) -> torch.Tensor:
     """Huber loss of every position's prediction of the patch after it."""
-    return F.huber_loss(model(patches)[:, :-1], patches[:, 1:], delta=delta)
+    return huber_next(model(patches), patches, delta)

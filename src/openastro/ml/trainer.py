@@ -203,13 +203,15 @@ class Trainer:
         return metrics
 
     def _eval_batch(self, x, y=None) -> tuple[np.ndarray, float]:
-        """One batch's output (numpy) without gradients, and its loss when `y` is given (else NaN)."""
+        """One batch's output (numpy; a network with several outputs: its first, as inference keeps) without
+        gradients, and its loss, from every output, when `y` is given (else NaN)."""
         import torch
 
         with torch.no_grad(), self._autocast():
             out = self._forward(to_device(x, self.device))
             loss = math.nan if y is None else self.loss_fn(out, to_device(y, self.device)).float().item()
-        return out.float().cpu().numpy(), loss
+        first = out[0] if isinstance(out, tuple | list) else out
+        return first.float().cpu().numpy(), loss
 
     def _end_epoch(self, row: dict, generator) -> None:
         """Record the epoch: history, best value and weights, checkpoints."""
