@@ -16,8 +16,7 @@ from openastro.active import classifiers
 from openastro.active.etc import exposure_time, query_cost
 from openastro.active.loop import LoopConfig
 from openastro.active.pools import LightCurvePool
-from openastro.active.strategies import STRATEGIES
-from openastro.active.timedomain import NightPlan, assign, features_matrix, strategy_scores
+from openastro.active.timedomain import NightPlan, features_matrix, plan_night
 from openastro.core.errors import InputError
 from openastro.sim.sites import Site
 
@@ -43,11 +42,8 @@ def plan_queries(pool: LightCurvePool, config: LoopConfig, plan: NightPlan, tele
         return []
     k = 2 if positive else len(names)
     model = classifiers.fit(config.classifier, x[labelled], y[labelled], config.seed)
-    scores = strategy_scores(config, model, x[labelled], y[labelled], x[open_rows], k,
-                             np.random.default_rng([config.seed, 3]))
-    order = STRATEGIES[config.strategy](scores, None, np.random.default_rng([config.seed, 2]))
-    left = np.full(len(telescopes), plan.hours * 3600.0)
-    chosen = assign(order, cost[open_rows], left, plan.per_night)
+    chosen = plan_night(config, model, x[labelled], y[labelled], x[open_rows], cost[open_rows], k, plan,
+                        np.random.default_rng([config.seed, 2]), np.random.default_rng([config.seed, 3]))
     out = []
     for rank, (c, t) in enumerate(chosen):
         row, site = open_rows[c], telescopes[t]

@@ -172,18 +172,26 @@ def run_nights(full: np.ndarray, labels: np.ndarray, split: Split, nights: list[
     return records
 
 
+def plan_night(config: LoopConfig, model: Any, x: np.ndarray, y: np.ndarray, candidates: np.ndarray,
+               cost: np.ndarray, k: int, plan: NightPlan, rank: np.random.Generator,
+               committee_rng: np.random.Generator) -> list[tuple[int, int]]:
+    """(candidate, telescope) pairs for one night: the strategy's order over the candidates' features, each given
+    to a telescope with time left of the plan's hours (`cost`: seconds per candidate and telescope)."""
+    scores = strategy_scores(config, model, x, y, candidates, k, committee_rng)
+    order = STRATEGIES[config.strategy](scores, None, rank)
+    return assign(order, cost, np.full(cost.shape[1], plan.hours * 3600.0), plan.per_night)
+
+
 def _query_night(config: LoopConfig, model: Any, learned: dict[int, np.ndarray], y: np.ndarray, snap: Snapshot,
                  candidates: np.ndarray, k: int, plan: NightPlan, telescopes: Sequence[Site],
                  rank: np.random.Generator, committee_rng: np.random.Generator) -> list[dict[str, Any]]:
     """One night's queries: the strategy's order over the candidates, each to a telescope with time left; the
     queried objects join `learned` with tonight's features."""
     rows = list(learned)
-    scores = strategy_scores(config, model, np.array([learned[r] for r in rows]), y[rows],
-                             snap.features[candidates], k, committee_rng)
-    order = STRATEGIES[config.strategy](scores, None, rank)
-    left = np.full(len(telescopes), plan.hours * 3600.0)
+    chosen = plan_night(config, model, np.array([learned[r] for r in rows]), y[rows], snap.features[candidates],
+                        snap.cost[candidates], k, plan, rank, committee_rng)
     queried = []
-    for c, t in assign(order, snap.cost[candidates], left, plan.per_night):
+    for c, t in chosen:
         row = int(snap.rows[candidates[c]])
         learned[row] = snap.features[candidates[c]]
         queried.append({"row": row, "telescope": telescopes[t].site_id,
