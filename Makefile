@@ -16,6 +16,10 @@ $(STAMP): pyproject.toml
 
 demo: $(STAMP)
 	$(BIN)/openastro run --workdir openastro-work --dask local
+	$(BIN)/openastro embed --workdir openastro-work
+	$(BIN)/openastro anomalies --workdir openastro-work --top 10
+	$(BIN)/openastro explore --workdir openastro-work
+	$(BIN)/openastro report --workdir openastro-work
 
 test: $(STAMP)
 	$(BIN)/python -m pytest

@@ -20,7 +20,8 @@ _WHERE = {
     "Workspace": "openastro.core.workspace", "LightCurve": "openastro.lightcurve.model",
     **{verb: "openastro.api" for verb in ("settings", "simulate", "ingest", "run", "report", "info", "periods",
                                           "vet", "train", "evaluate", "export", "load_model", "runs", "alerts_ingest",
-                                          "alerts_filter", "active_learning")},
+                                          "alerts_filter", "active_learning", "embed", "similar", "explore",
+                                          "probe", "anomalies")},
 }
 __all__ = sorted(_WHERE)
 

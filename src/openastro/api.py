@@ -192,6 +192,70 @@ def active_learning(table: Path | str | None = None, workspace: Where = DEFAULT_
     return run_active(resolved, _root(workspace), plot, argv)
 
 
+def embed(source: Path | str | None = None, workspace: Where = DEFAULT_WORKDIR, name: str | None = None,
+          model: Path | str | None = None, config: Path | str | None = None, set: Overrides = None,
+          argv: list[str] | None = None, progress: bool = False) -> dict[str, Any]:
+    """Embed images (a FITS file or cube, a folder, an .npz; default: the workspace's alert objects) into the
+    vector index WORKDIR/embeddings/NAME; only ids the index does not hold yet are embedded."""
+    from openastro.discovery.embedding import default_name, read_source
+    from openastro.discovery.run import run_embed
+
+    root = _root(workspace)
+    if source is None:
+        from openastro.pipeline.alert_images import alert_images
+
+        return run_embed(lambda known: alert_images(root, known, progress), name or "alerts", root, model,
+                         settings(config, set), argv, progress)
+    return run_embed(lambda known: read_source(source), name or default_name(source), root, model,
+                     settings(config, set), argv, progress, str(source))
+
+
+def similar(query: str | Path | None = None, workspace: Where = DEFAULT_WORKDIR, name: str | None = None,
+            k: int = 10, plot: Path | str | None = None, model: Path | str | None = None, list_ids: bool = False,
+            config: Path | str | None = None, set: Overrides = None,
+            argv: list[str] | None = None) -> list[dict[str, Any]]:
+    """The `k` nearest objects of an indexed id or of an image file (rank, id, distance, metadata), a montage
+    PNG at `plot`; `list_ids`: every indexed object instead."""
+    from openastro.discovery.run import run_similar
+
+    return run_similar(None if query is None else str(query), _root(workspace), name, k, plot, model,
+                       settings(config, set), argv, list_ids)
+
+
+def explore(workspace: Where = DEFAULT_WORKDIR, name: str | None = None, color: Sequence[str] | str | None = None,
+            out: Path | str | None = None, png: Path | str | None = None, max_points: int = 5000,
+            neighbours: int = 10, config: Path | str | None = None, set: Overrides = None,
+            argv: list[str] | None = None, progress: bool = False) -> dict[str, Any]:
+    """The latent-space explorer of an index: an offline HTML page (2-D and 3-D UMAP, colours by metadata,
+    thumbnails on hover, neighbours on click) and a static PNG."""
+    from openastro.discovery.run import run_explore
+
+    colors = [color] if isinstance(color, str) else list(color or [])
+    return run_explore(_root(workspace), name, colors, out, png, max_points, neighbours, settings(config, set),
+                       argv, progress)
+
+
+def probe(images: Path | str, label: str, workspace: Where = DEFAULT_WORKDIR, model: Path | str | None = None,
+          baselines: bool = True, folds: int = 5, config: Path | str | None = None, set: Overrides = None,
+          argv: list[str] | None = None, progress: bool = False) -> dict[str, Any]:
+    """ROC AUC of a linear probe reading a two-valued label (a metadata column of the image set) off the
+    encoder's vectors, beside the baselines under the same folds."""
+    from openastro.discovery.run import run_probe
+
+    return run_probe(images, label, _root(workspace), model, baselines, folds, settings(config, set), argv,
+                     progress)
+
+
+def anomalies(workspace: Where = DEFAULT_WORKDIR, name: str | None = None, top: int = 20,
+              mark: Sequence[str] = (), feedback: Path | str | None = None) -> list[dict[str, Any]]:
+    """The most anomalous objects of the vector index `<workspace>/embeddings/<name>/` (default: the only one,
+    else `alerts`), after taking the verdicts `mark` ("ID=1" interesting, "ID=0" not) and those of the
+    `feedback` CSV (id, label), which are kept beside the index: `[{"id", "score", "rank"}, ...]`."""
+    from openastro.discovery.ranking import index_folder, rank_index
+
+    return rank_index(index_folder(_root(workspace), name), top, list(mark), feedback)
+
+
 def _root(workspace: Where) -> Path:
     """The folder a workspace argument names."""
     return workspace.root if isinstance(workspace, Workspace) else Path(workspace)

@@ -76,3 +76,23 @@ def test_the_loss_is_the_huber_loss_of_the_next_patch_and_training_lowers_it():
         loss.backward()
         optimiser.step()
     assert loss.item() < 0.5 * first
+
+
+def test_augmented_batches_are_turned_or_flipped_copies_of_their_images():
+    from openastro.discovery.astropt import DihedralPatches
+
+    torch.manual_seed(0)
+    images = torch.randn(6, 2, 8, 8)
+    before = images.clone()
+    served = DihedralPatches(images, 4).__getitems__(list(range(6)) * 4)
+    seen = set()
+    for k, (patches, target) in enumerate(served):
+        assert torch.equal(patches, target)  # next-patch prediction: the input is its own target
+        image = images[k % 6]
+        symmetries = [patchify((torch.rot90(image, t % 4, dims=(-2, -1)).flip(-1) if t >= 4 else
+                                torch.rot90(image, t % 4, dims=(-2, -1)))[None], 4)[0] for t in range(8)]
+        matches = [t for t, s in enumerate(symmetries) if torch.equal(s, patches)]
+        assert matches, "a served sequence is always one of the image's eight symmetries"
+        seen.add(matches[0])
+    assert len(seen) > 2  # the turns are drawn, not fixed
+    assert torch.equal(images, before)  # the stored images are never turned in place

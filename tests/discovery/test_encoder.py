@@ -38,8 +38,17 @@ def test_the_bundle_round_trips_in_torch_and_onnx_runtime(encoder, tmp_path):
     np.testing.assert_allclose(onnx.transform(images), encoder.transform(images), atol=1e-3)
 
 
-def test_images_of_another_size_or_shape_are_refused(encoder):
-    with pytest.raises(InputError, match="was trained on 16 of 16"):
-        encoder.transform(np.zeros((2, 1, 24, 24), np.float32))
+def test_images_of_another_size_are_conformed_and_bad_shapes_refused(encoder):
+    images = _blobs(3, seed=4)
+    channels, side = encoder.input_shape
+    assert images.shape[1:] == (channels, side, side)
+    # twice the size, each pixel split into four: area averaging gives back the same image, so the same vector
+    bigger = np.repeat(np.repeat(images, 2, axis=2), 2, axis=3)
+    np.testing.assert_allclose(encoder.transform(bigger), encoder.transform(images), atol=1e-5)
+    # a wider, non-square image keeps its central square
+    wide = np.concatenate([np.zeros_like(images), images, np.zeros_like(images)], axis=3)
+    np.testing.assert_allclose(encoder.transform(wide), encoder.transform(images), atol=1e-5)
+    # three identical bands for a one-band encoder are averaged to that band
+    np.testing.assert_allclose(encoder.transform(np.repeat(images, 3, axis=1)), encoder.transform(images), atol=1e-5)
     with pytest.raises(InputError, match=r"pass \(N, C, H, W\)"):
         encoder.transform(np.zeros((16, 16), np.float32))

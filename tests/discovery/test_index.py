@@ -43,10 +43,14 @@ def test_growing_night_by_night_equals_a_full_rebuild(tmp_path):
     whole = VectorIndex.create(tmp_path / "whole", 16)
     whole.add(ids, x)
     queries = _vectors(40, seed=2)
-    # HNSW graphs built on several threads differ in detail, not in what they find: both recall the exact answer
+    # graphs built on one thread are the same every time and recall the exact answer
     a, b, truth = grown.search(queries, 10), whole.search(queries, 10), whole.exact(queries, 10)
-    assert recall_at_k(a, truth) >= 0.99 and recall_at_k(b, truth) >= 0.99 and recall_at_k(a, b) >= 0.98
+    assert recall_at_k(a, truth) >= 0.99 and recall_at_k(b, truth) >= 0.99 and recall_at_k(a, b) >= 0.99
     assert [h[0][0] for h in a] == [h[0][0] for h in truth]
+    # float32 in the graph: its distances are the exact ones (usearch's bf16 default is off by ~1e-3)
+    exact_distance = [dict(row) for row in truth]
+    shared = [(d, exact_distance[q][oid]) for q, row in enumerate(b) for oid, d in row if oid in exact_distance[q]]
+    assert np.allclose(*zip(*shared, strict=True), atol=1e-5)
     assert grown.exact(queries, 10) == whole.exact(queries, 10)
     reopened = VectorIndex.open(tmp_path / "grown")
     assert reopened.ids == ids and reopened.search(queries, 10) == grown.search(queries, 10)

@@ -6,20 +6,22 @@ import sys
 
 import typer
 
-from openastro.cli import active, alerts, lightcurves, models, pipeline, transients  # noqa: F401 - alerts: verbs
+from openastro.cli import active, alerts, discovery, lightcurves, models, pipeline, transients  # noqa: F401 - alerts: verbs
+from openastro.cli import anomalies as anomaly_verbs
 from openastro.cli.common import say_error
 from openastro.core.errors import OpenAstroError
 
 app = typer.Typer(add_completion=False, no_args_is_help=True, pretty_exceptions_enable=False,
                   help="OpenAstro ML: the machine-learning pipeline of a network of small telescopes.")
 
-for verbs in (pipeline.commands, lightcurves.commands, models.commands, active.commands):
+for verbs in (pipeline.commands, lightcurves.commands, models.commands, active.commands, discovery.commands):
     app.add_typer(verbs)
 app.add_typer(pipeline.config_app, name="config")
 app.add_typer(models.train, name="train")
 app.add_typer(models.evaluate, name="evaluate")
 app.add_typer(transients.alerts_app, name="alerts")
 app.add_typer(transients.infer_app, name="infer")
+app.add_typer(anomaly_verbs.commands)
 
 
 def main() -> None:

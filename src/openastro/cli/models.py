@@ -40,12 +40,16 @@ OPTIONS: dict[str, tuple[Any, Any, str]] = {
     "real": (Path | None, None, "A folder of labelled real alerts (alerts.parquet with ZTF fields and cutouts, "
                                 "labels.csv), as ../shared/realdata/alerts_labelled: the model's figures on them (realbogus: "
                                 "fraction scored real per class; alerts: macro F1, per-class F1)."),
-    "card": (bool | None, None, "With --real: write the real-alert figures into the model's MODEL_CARD.md."),
+    "card": (bool | None, None, "With --real (embed: --images and --label): write those figures into the "
+                               "model's MODEL_CARD.md."),
     "adapt": (str | None, None, "Domain adaptation: none, dann (an adversary on the features) or mmd; default the "
                                 "section's `adapt` (none)."),
     "target": (Path | None, None, "With --adapt: a folder of unlabelled real alerts (Avro packets or an "
                                   "alerts.parquet), the target domain; never the folder you evaluate on."),
     "adapt_weight": (float | None, None, "With --adapt: lambda of the domain term (default the section's)."),
+    "images": (Path | None, None, "Your own images (a folder, FITS file or .npz): train pretrains on them instead "
+                                  "of simulated galaxy cutouts; evaluate probes them with --label."),
+    "label": (str | None, None, "With --images: the column of the image set the linear probe reads (two values)."),
 }
 COMMON = {
     "train": {"out": OutFolder, "workdir": Workdir, "config": ConfigFile, "set_": Overrides, "as_json": Json},

@@ -13,11 +13,14 @@ Sized for a CPU by default (about 1.2 M parameters at width 128, depth 6); `widt
 
 from __future__ import annotations
 
+import functools
+
 import torch
 import torch.nn.functional as F
 from torch import nn
 
 
+@functools.lru_cache(maxsize=64)
 def spiral_order(grid: int) -> torch.Tensor:
     """Raster indices of a grid x grid patch grid in a square spiral from the centre outward (astroPT's order:
     the object first, the sky last)."""
@@ -35,12 +38,13 @@ def spiral_order(grid: int) -> torch.Tensor:
 
 
 def normalise(images: torch.Tensor, clip: float = 10.0) -> torch.Tensor:
-    """Each image minus its median, over 1.4826 x its median absolute deviation, clipped at +-`clip`
-    (cutouts of stars, galaxies and sky alike land on one scale; NaN pixels become 0)."""
+    """Each image minus its median, over 1.4826 x its median absolute deviation, asinh-stretched (noise stays
+    linear, a galaxy's bright core is compressed rather than cut, so its rings and arms keep their contrast) and
+    clipped at +-`clip` (asinh 10 is about 1e4 sigma); NaN pixels become 0."""
     flat = torch.nan_to_num(images.flatten(1), nan=0.0)
     median = flat.median(dim=1, keepdim=True).values
     mad = (flat - median).abs().median(dim=1, keepdim=True).values * 1.4826
-    scaled = (flat - median) / mad.clamp_min(1e-6)
+    scaled = torch.asinh((flat - median) / mad.clamp_min(1e-6))
     return scaled.clamp(-clip, clip).reshape(images.shape)
 
 
@@ -62,6 +66,30 @@ def unpatchify(patches: torch.Tensor, channels: int, patch: int) -> torch.Tensor
     raster[:, spiral_order(grid)] = patches
     tiles = raster.reshape(n, grid, grid, channels, patch, patch).permute(0, 3, 1, 4, 2, 5)
     return tiles.reshape(n, channels, grid * patch, grid * patch)
+
+
+class DihedralPatches(torch.utils.data.Dataset):
+    """Normalised images served as patch sequences, each turned by a random one of the square's eight symmetries
+    (galaxies have no preferred orientation on the sky); the input is also the target of next-patch prediction."""
+
+    def __init__(self, images: torch.Tensor, patch: int) -> None:
+        self.images, self.patch = images, patch
+
+    def __len__(self) -> int:
+        return len(self.images)
+
+    def __getitem__(self, i: int) -> tuple[torch.Tensor, torch.Tensor]:
+        return self.__getitems__([i])[0]
+
+    def __getitems__(self, indices: list[int]) -> list[tuple[torch.Tensor, torch.Tensor]]:
+        """A batch at once (the DataLoader asks for it so): eight tensor operations, not eight per image."""
+        images = self.images[indices]
+        turns = torch.randint(8, (len(indices),))
+        for turn in turns.unique().tolist():
+            chosen = turns == turn
+            turned = torch.rot90(images[chosen], turn % 4, dims=(-2, -1))
+            images[chosen] = turned.flip(-1) if turn >= 4 else turned
+        return [(p, p) for p in patchify(images, self.patch)]
 
 
 class PatchGPT(nn.Module):

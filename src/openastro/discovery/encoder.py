@@ -30,6 +30,7 @@ class PatchEncoder(TorchEstimator):
     depth: int = 6
     heads: int = 4
     huber_delta: float = 1.0
+    augment: bool = True  # each training image turned by a random rotation or flip every epoch
 
     def network_spec(self) -> Any:
         from openastro.ml.bundle import NetworkSpec
@@ -39,17 +40,21 @@ class PatchEncoder(TorchEstimator):
                            {"patch_dim": dim, "n_patches": length, "width": self.width, "depth": self.depth,
                             "heads": self.heads}, {"patches": [length, dim]}, ["embedding", "next_patches"])
 
+    def square(self, X: np.ndarray) -> np.ndarray:
+        """Images (N, C, H, W) cropped to a square of whole patches."""
+        x = np.asarray(X, dtype=np.float32)
+        if x.ndim != 4 or min(x.shape[-2:]) < self.patch:
+            raise InputError(f"images of shape {x.shape}: pass (N, C, H, W) with sides of at least {self.patch} px")
+        side = (min(x.shape[-2:]) // self.patch) * self.patch
+        return np.ascontiguousarray(x[..., :side, :side])
+
     def patches(self, X: np.ndarray) -> np.ndarray:
         """Images (N, C, H, W) as normalised patch sequences (N, L, C * patch * patch), cropped to whole patches."""
         import torch
 
         from openastro.discovery.astropt import normalise, patchify
 
-        x = np.asarray(X, dtype=np.float32)
-        if x.ndim != 4 or min(x.shape[-2:]) < self.patch:
-            raise InputError(f"images of shape {x.shape}: pass (N, C, H, W) with sides of at least {self.patch} px")
-        side = (min(x.shape[-2:]) // self.patch) * self.patch
-        return patchify(normalise(torch.from_numpy(x[..., :side, :side])), self.patch).numpy()
+        return patchify(normalise(torch.from_numpy(self.square(X))), self.patch).numpy()
 
     def fit(self, X: np.ndarray, y: Any = None, X_val: np.ndarray | None = None, y_val: Any = None, *,
             callbacks: list | None = None, checkpoint_dir: Any = None, resume: Any = None) -> PatchEncoder:
@@ -58,32 +63,49 @@ class PatchEncoder(TorchEstimator):
 
         import torch
 
-        from openastro.discovery.astropt import huber_next
+        from openastro.discovery.astropt import DihedralPatches, huber_next, normalise, patchify
 
-        train = self.patches(X)
+        images = self.square(X)
         if X_val is None:
-            order = np.random.default_rng(self.seed).permutation(len(train))
-            cut = max(1, int(round(VAL_FRACTION * len(train))))
-            train, val = train[order[cut:]], train[order[:cut]]
+            order = np.random.default_rng(self.seed).permutation(len(images))
+            cut = max(1, int(round(VAL_FRACTION * len(images))))
+            images, val = images[order[cut:]], self.patches(images[order[:cut]])
         else:
             val = self.patches(X_val)
-        if not len(train):
+        if not len(images):
             raise InputError("no images left to train on; pass more images")
-        self.tokens_shape_ = list(train.shape[1:])
-        tensors = [torch.from_numpy(a) for a in (train, val)]
+        self.tokens_shape_ = list(val.shape[1:])
+        normalised = normalise(torch.from_numpy(images))
+        if self.augment:
+            train_set = DihedralPatches(normalised, self.patch)
+        else:
+            train = patchify(normalised, self.patch)
+            train_set = torch.utils.data.TensorDataset(train, train)
+        val_set = torch.utils.data.TensorDataset(torch.from_numpy(val), torch.from_numpy(val))
         loss = functools.partial(huber_next, delta=self.huber_delta)
-        self._train(torch.utils.data.TensorDataset(tensors[0], tensors[0]),
-                    torch.utils.data.TensorDataset(tensors[1], tensors[1]), loss, callbacks=callbacks,
+        self._train(train_set, val_set, loss, callbacks=callbacks,
                     checkpoint_dir=checkpoint_dir, resume=resume)
         return self
 
+    @property
+    def input_shape(self) -> tuple[int, int]:
+        """(channels, side) of the images the encoder was trained on."""
+        length, dim = self.tokens_shape_
+        return dim // self.patch**2, round(length**0.5) * self.patch
+
+    def conform(self, X: np.ndarray) -> np.ndarray:
+        """Images of any size and band count as the encoder's input (see `conform_images`)."""
+        return conform_images(X, *self.input_shape)
+
+    def n_parameters(self) -> int:
+        """Trainable parameters of the network."""
+        self.check_fitted()
+        return sum(p.numel() for p in self.network_.parameters() if p.requires_grad)
+
     def transform(self, X: np.ndarray) -> np.ndarray:
-        """(N, width) embeddings of the images."""
-        patches = self.patches(X)
-        if list(patches.shape[1:]) != list(self.tokens_shape_):
-            raise InputError(f"images give {patches.shape[1]} patches of {patches.shape[2]} values; this encoder "
-                             f"was trained on {self.tokens_shape_[0]} of {self.tokens_shape_[1]}: crop or resample")
-        return np.asarray(self._forward(patches), dtype=np.float32)
+        """(N, width) embeddings of the images (conformed first: any size, one band or the trained number)."""
+        self.check_fitted()
+        return np.asarray(self._forward(self.patches(self.conform(X))), dtype=np.float32)
 
     predict = transform
 
@@ -97,3 +119,31 @@ class PatchEncoder(TorchEstimator):
         patches = torch.from_numpy(self.patches(X))
         with torch.no_grad():
             return -float(huber_next(self.network_(patches), patches, self.huber_delta))
+
+
+def conform_images(X: np.ndarray, channels: int | None, side: int) -> np.ndarray:
+    """(N, C, H, W) images as (N, channels, side, side): the central square, resampled to `side` (flux-conserving
+    area averages when shrinking, bilinear when growing), one band repeated or several averaged to `channels`
+    (None: keep the bands)."""
+    import torch
+
+    x = np.asarray(X, dtype=np.float32)
+    if x.ndim != 4:
+        raise InputError(f"images of shape {x.shape}: pass (N, C, H, W)")
+    if channels is not None and x.shape[1] != channels:
+        if x.shape[1] == 1:
+            x = np.repeat(x, channels, axis=1)
+        elif channels == 1:
+            x = x.mean(axis=1, keepdims=True)
+        else:
+            raise InputError(f"images with {x.shape[1]} bands for an encoder trained on {channels}; pass 1 or "
+                             f"{channels} bands")
+    h, w = x.shape[-2:]
+    square = min(h, w)
+    top, left = (h - square) // 2, (w - square) // 2
+    x = x[..., top:top + square, left:left + square]
+    if square != side:
+        mode = {"mode": "area"} if square > side else {"mode": "bilinear", "align_corners": False}
+        x = torch.nn.functional.interpolate(torch.nan_to_num(torch.from_numpy(np.ascontiguousarray(x))),
+                                            size=(side, side), **mode).numpy()
+    return x

@@ -70,7 +70,8 @@ def _read_npz(path: Path) -> ImageSet:
         images = images[:, None]
     elif images.shape[-1] <= 4 < images.shape[1]:  # channels last (N, H, W, C), as most image sets are
         images = images.transpose(0, 3, 1, 2)
-    meta = pd.DataFrame({k: a for k, a in arrays.items() if k != key and a.ndim == 1 and len(a) == len(images)})
+    meta = pd.DataFrame({k: a for k, a in arrays.items() if k != key and a.ndim == 1 and len(a) == len(images)},
+                        index=range(len(images)))  # one row per image even with no metadata array
     return _stack([(str(i), im) for i, im in enumerate(images)], meta, str(path))
 
 

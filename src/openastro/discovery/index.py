@@ -23,6 +23,7 @@ from openastro.core.errors import InputError, WorkspaceError
 
 MANIFEST, GRAPH, PARTS = "manifest.json", "index.usearch", "vectors"
 METRICS = ("cos", "l2sq")
+DTYPES = ("f32", "f16", "bf16", "i8")  # what the graph stores; the Parquet parts always keep float32
 Hits = list[list[tuple[str, float]]]
 
 
@@ -31,16 +32,22 @@ class IndexSettings:
     """The HNSW graph's build and search settings (usearch names)."""
 
     metric: str = "cos"
+    dtype: str = "f32"  # usearch stores bf16 by default, which reorders near-tied neighbours
     connectivity: int = 32
     expansion_add: int = 256
     expansion_search: int = 256
+    threads: int = 1  # one thread builds the same graph every time; 0 uses every core (faster, recalls a bit less)
 
     def __post_init__(self) -> None:
         if self.metric not in METRICS:
             raise InputError(f"unknown metric {self.metric!r}; pass one of {', '.join(METRICS)}")
+        if self.dtype not in DTYPES:
+            raise InputError(f"unknown vector type {self.dtype!r}; pass one of {', '.join(DTYPES)}")
         for name in ("connectivity", "expansion_add", "expansion_search"):
             if getattr(self, name) < 2:
                 raise InputError(f"index setting {name} must be at least 2 (got {getattr(self, name)})")
+        if self.threads < 0:
+            raise InputError(f"index setting threads must be 0 (every core) or more (got {self.threads})")
 
 
 class VectorIndex:
@@ -108,7 +115,8 @@ class VectorIndex:
         start = len(self.ids)
         part = meta.iloc[new].assign(id=[ids[k] for k in new], vector=list(vectors[new]))
         part.to_parquet(self.folder / PARTS / f"part-{start:09d}.parquet", index=False)
-        self._graph.add(np.arange(start, start + len(new), dtype=np.uint64), vectors[new])
+        self._graph.add(np.arange(start, start + len(new), dtype=np.uint64), vectors[new],
+                        threads=self.settings.threads)
         for row, k in enumerate(new, start=start):
             self.ids.append(ids[k])
             self._rows[ids[k]] = row
@@ -147,7 +155,7 @@ class VectorIndex:
         """A fresh graph from the Parquet parts (when the graph file is lost or settings change)."""
         self._graph = self._new_graph()
         if self.ids:
-            self._graph.add(np.arange(len(self.ids), dtype=np.uint64), self.vectors())
+            self._graph.add(np.arange(len(self.ids), dtype=np.uint64), self.vectors(), threads=self.settings.threads)
         self._graph.save(str(self.folder / GRAPH))
 
     def _checked(self, vectors: np.ndarray) -> np.ndarray:
@@ -171,8 +179,8 @@ class VectorIndex:
         from usearch.index import Index
 
         s = self.settings
-        return Index(ndim=self.ndim, metric=s.metric, connectivity=s.connectivity, expansion_add=s.expansion_add,
-                     expansion_search=s.expansion_search)
+        return Index(ndim=self.ndim, metric=s.metric, dtype=s.dtype, connectivity=s.connectivity,
+                     expansion_add=s.expansion_add, expansion_search=s.expansion_search)
 
     def _load_graph(self) -> Any:
         """The saved graph, or one rebuilt from the vectors when it is missing or does not hold them all."""

@@ -42,8 +42,10 @@ def linear_probe(vectors: np.ndarray, labels: np.ndarray, folds: int = FOLDS, se
     return {"roc_auc": float(scores.mean()), "roc_auc_std": float(scores.std())}
 
 
-def random_encoder_vectors(images: np.ndarray, patch: int = 8, seed: int = 0, batch: int = 64) -> np.ndarray:
-    """Embeddings of an untrained patch transformer (the floor a trained one must clear)."""
+def random_encoder_vectors(images: np.ndarray, patch: int = 8, seed: int = 0, batch: int = 64,
+                           **architecture: int) -> np.ndarray:
+    """Embeddings of an untrained patch transformer (the floor a trained one must clear); `architecture`:
+    PatchGPT's width, depth and heads (its defaults otherwise)."""
     import torch
 
     from openastro.discovery.astropt import PatchGPT, normalise, patchify
@@ -53,12 +55,51 @@ def random_encoder_vectors(images: np.ndarray, patch: int = 8, seed: int = 0, ba
     x = normalise(x[..., :side, :side])
     torch.manual_seed(seed)
     first = patchify(x[:1], patch)
-    model = PatchGPT(patch_dim=first.shape[-1], n_patches=first.shape[1]).eval()
+    model = PatchGPT(patch_dim=first.shape[-1], n_patches=first.shape[1], **architecture).eval()
     with torch.no_grad():
         return torch.cat([model.embed(patchify(x[k:k + batch], patch)) for k in range(0, len(x), batch)]).numpy()
 
 
+def baseline_vectors(images: np.ndarray, seed: int = 0,
+                     encoder: Any = None) -> dict[str, tuple[np.ndarray, int | None]]:
+    """Each baseline's vectors and the PCA its probe applies: the pixels (through PCA) and a random encoder (of
+    `encoder`'s architecture when given)."""
+    pixels = np.asarray(images, dtype=np.float32).reshape(len(images), -1)
+    shape = {} if encoder is None else {"patch": encoder.patch, "width": encoder.width, "depth": encoder.depth,
+                                        "heads": encoder.heads}
+    return {"pca": (pixels, PCA_COMPONENTS), "random_encoder": (random_encoder_vectors(images, seed=seed, **shape),
+                                                                None)}
+
+
+def probe_methods(vectors: np.ndarray, images: np.ndarray, labels: np.ndarray, encoder: Any = None,
+                  folds: int = FOLDS, seed: int = 0, with_baselines: bool = True) -> dict[str, dict[str, float]]:
+    """The probe on the encoder's `vectors` (key "encoder") and on every baseline's vectors of the same `images`
+    (the random encoder of `encoder`'s architecture), all under the same folds."""
+    methods = {"encoder": (vectors, None), **(baseline_vectors(images, seed, encoder) if with_baselines else {})}
+    return {name: linear_probe(v, labels, folds=folds, seed=seed, pca=pca) for name, (v, pca) in methods.items()}
+
+
+def labelled(found: Any, label: str, where: Any) -> tuple[np.ndarray, np.ndarray]:
+    """The images of an image set with a value of `label`, and those values; InputError for a missing label or
+    one without exactly two values."""
+    import pandas as pd
+
+    meta = found.metadata
+    if label not in meta.columns:
+        have = ", ".join(c for c in meta.columns) or "none"
+        raise InputError(f"no label column {label!r} in {where} (columns: {have}); an .npz carries labels as 1-D "
+                         "arrays of one value per image")
+    values = meta[label]
+    present = values.notna().to_numpy()
+    classes = pd.unique(values[present])
+    if len(classes) != 2:
+        shown = ", ".join(map(str, classes[:5])) + (", ..." if len(classes) > 5 else "")
+        raise InputError(f"label {label!r} in {where} has {len(classes)} values ({shown}); the probe needs a label "
+                         "with exactly two")
+    return found.images[present], values[present].to_numpy()
+
+
 def baselines(images: np.ndarray, labels: np.ndarray, seed: int = 0) -> dict[str, dict[str, float]]:
-    """The probe on the pixels through PCA and on a random encoder's vectors, same folds."""
-    return {"pca": linear_probe(images, labels, seed=seed, pca=PCA_COMPONENTS),
-            "random_encoder": linear_probe(random_encoder_vectors(images, seed=seed), labels, seed=seed)}
+    """The probe on every baseline's vectors, same folds."""
+    return {name: linear_probe(vectors, labels, seed=seed, pca=pca)
+            for name, (vectors, pca) in baseline_vectors(images, seed).items()}

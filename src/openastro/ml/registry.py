@@ -89,6 +89,12 @@ MODELS: dict[str, ModelSpec] = {spec.name: spec for spec in (
               "openastro.alerts:weights/alerts", "openastro.alerts.train:train_alerts",
               "openastro.alerts.train:evaluate_alerts", train_options=("mode", "seed", "n_train"),
               evaluate_options=("seed", "n", "real", "card"), show="openastro.alerts.show"),
+    ModelSpec("embed", "image encoder for discovery: an astroPT-style patch transformer pretrained by next-patch "
+              "prediction", "openastro.discovery.encoder:PatchEncoder", "embed",
+              "openastro.discovery:weights/embed", "openastro.discovery.train:train_embed",
+              "openastro.discovery.train:evaluate_embed",
+              train_options=("mode", "samples", "epochs", "batch_size", "seed", "images"),
+              evaluate_options=("seed", "n", "images", "label", "card"), show="openastro.discovery.show"),
 )}
 
 

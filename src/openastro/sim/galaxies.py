@@ -98,6 +98,11 @@ def profile(galaxy: Any, band: str = "r") -> Any:
     return _profile(*(_key(galaxy)), bands.band(band).name)
 
 
+def forget_profiles() -> None:
+    """Drop the cached profiles (each ring or spiral keeps megabytes of k-space; one-off galaxies need none)."""
+    _profile.cache_clear()
+
+
 def _key(galaxy: Any) -> tuple:
     return tuple(float(getattr(galaxy, name)) if name != "kind" else str(galaxy.kind)
                  for name in ("kind", "re_arcsec", "q", "pa_deg", "bulge_frac", "bar_frac", "ring_frac", "arm_frac",

@@ -34,6 +34,7 @@ MAX_QUALITY_ROWS = 40
 
 def render(data: NightData, root: Path, config: ReportConfig) -> str:
     """The whole report page; sections are built in page order so plotly.js lands in the first chart."""
+    from openastro.pipeline.report.discovery import discovery_section
     from openastro.pipeline.report.lightcurve_sections import lightcurve_sections
     from openastro.pipeline.report.transients import transients_section
 
@@ -48,6 +49,7 @@ def render(data: NightData, root: Path, config: ReportConfig) -> str:
         frames_section(summary, colors, plotter),
         quality_section(data.quality),
         transients_section(data, config.n_candidates, root),
+        discovery_section(root, data.night),
         examples_section(data.examples),
         variables_section(data.photometry, ranked, colors, plotter),
     ]

@@ -1,0 +1,71 @@
+"""The model card written beside the image encoder: data, rebuild command, probes against the baselines, limits."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from openastro.ml.card import markdown_table, write_text_card
+
+
+def probe_rows(probes: dict[str, dict[str, float]]) -> str:
+    """One row per probed label: ROC AUC of the encoder and of each baseline."""
+    methods = list(next(iter(probes.values()), {}))
+    return markdown_table([[label, *(row.get(m) for m in methods)] for label, row in probes.items()],
+                          ["label", *methods])
+
+
+def real_section(real: dict[str, Any] | None) -> list[str]:
+    """The probe on a labelled real image set, or how to get it."""
+    if not real:
+        return ["## Real images", "Not measured yet: `openastro evaluate embed --images FILE --label COLUMN --card` "
+                "on a labelled image set (e.g. shared/realdata/galaxies/zoobot_rings) writes it here."]
+    rows = [[name, v.get("roc_auc"), v.get("roc_auc_std")] for name, v in real.get("methods", {}).items()]
+    return ["## Real images (never used for training or any choice)",
+            f"`{real.get('command')}`: label `{real.get('label')}` of `{real.get('images')}`, {real.get('n')} images "
+            f"resampled to the encoder's input; {real.get('folds')}-fold stratified ROC AUC of a logistic "
+            "regression on frozen vectors, the baselines under the same folds.",
+            markdown_table(rows, ["vectors", "ROC AUC", "std over folds"])]
+
+
+def card_text(model: Any) -> str:
+    """Markdown for a trained PatchEncoder (its `info` holds data, sizes, seeds, probes and the command)."""
+    import torch
+
+    info, cfg = model.info_, model.info_.get("config", {})
+    size = info.get("sizes", {})
+    sections = [
+        "# Image encoder: an astroPT-style patch transformer pretrained by next-patch prediction",
+        f"Written {datetime.now(UTC):%Y-%m-%d %H:%M} UTC by `openastro train embed` (torch {torch.__version__}; "
+        f"mode `{info.get('mode')}`; {info.get('parameters')} parameters: width {model.width}, depth {model.depth}, "
+        f"{model.heads} heads, {model.patch} px patches of {cfg.get('size')} px cutouts).",
+        "## Rebuild", f"```\n{info.get('command', '')}\n```",
+        "Deterministic given the seed and the `[embed]` config on the same torch build and thread count.",
+        "## Data",
+        f"{info.get('data')}: {size.get('samples')} pretraining and {size.get('val_samples')} validation cutouts "
+        f"(simulator seeds {info.get('seeds')}), i, r, g as three channels, each cutout scaled by its own median "
+        "and MAD and asinh-stretched. No labels are used.",
+        f"Trained {info.get('epochs_run')} epochs (at most {size.get('epochs')}, batch {size.get('batch_size')}).",
+        "## Probes on held-out simulated cutouts",
+        "5-fold stratified ROC AUC of a logistic regression on frozen vectors (test seed, never trained on); "
+        "baselines under the same folds: `pca` (the pixels through 64-component PCA), `random_encoder` (the "
+        "same transformer untrained). Binary labels: morphology from the simulator's truth; bright, large and "
+        "round are above the median magnitude, half-light radius and axis ratio.",
+        probe_rows(info.get("probes", {})),
+        *real_section(info.get("real")),
+        "## Use", "`openastro embed SOURCE`, `openastro similar ID`, `openastro explore`, `openastro probe IMAGES "
+        "--label COLUMN`. Any image size and 1 or 3 bands are accepted: the central square is resampled to "
+        f"{cfg.get('size')} px and one band repeated.",
+        "## Limits",
+        "- Pretrained on simulated galaxies only: GalSim bulges, discs, bars, rings and spiral arms, a few "
+        "neighbours, Moffat PSFs and Gaussian noise; no real survey artefacts (satellite trails, ghosts, "
+        "saturation, JPEG compression).",
+        "- Small and CPU-sized; the embedding is the mean of the last layer's tokens.",
+    ]
+    return "\n\n".join(sections) + "\n"
+
+
+def write_card(folder: Path, model: Any) -> Path:
+    """Write MODEL_CARD.md beside the model."""
+    return write_text_card(folder, card_text(model))

@@ -1,0 +1,33 @@
+"""Rich output of `openastro train embed` and `openastro evaluate embed`: the probe table against the baselines."""
+
+from __future__ import annotations
+
+from typing import Any
+
+
+def probe_table(probes: dict[str, dict[str, float]], title: str) -> None:
+    """ROC AUC per label (rows) for the encoder and each baseline (columns)."""
+    from rich.console import Console
+    from rich.table import Table
+
+    methods = list(next(iter(probes.values()), {}))
+    table = Table(title=title)
+    for column in ("label", *methods):
+        table.add_column(column, justify="left" if column == "label" else "right")
+    for label, row in probes.items():
+        table.add_row(label, *(f"{row[m]:.3f}" if row.get(m) is not None else "-" for m in methods))
+    Console().print(table)
+
+
+def train_summary(summary: dict[str, Any]) -> None:
+    """Where the encoder went and how its probes compare with the baselines."""
+    probe_table(summary["probes"], f"linear probes, held-out seed {summary['seeds']['test']} (ROC AUC)")
+    print(f"model: {summary['model']} ({summary['parameters']} parameters)\ncard: {summary['card']}\n"
+          f"mlflow run: {summary['mlflow_run_id']}")
+
+
+def evaluate_summary(result: dict[str, Any]) -> None:
+    """The probes of a saved encoder."""
+    probe_table(result["probes"], result["title"])
+    if result.get("card"):
+        print(f"card: {result['card']}")
