@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import sys
 from pathlib import Path
 from typing import Any
 
@@ -17,8 +16,9 @@ def _checkpoints(points: list[dict[str, Any]]) -> list[dict[str, Any]]:
 
 def summary_table(result: dict[str, Any]) -> None:
     """Print each strategy's metrics (mean ± std over seeds) at a few label counts, then the run folder."""
-    from rich.console import Console
     from rich.table import Table
+
+    from openastro.core.console import console as wide_console
 
     target = f"{result['positive']} versus the rest" if result["mode"] == "binary" else "macro over classes"
     sizes = result["sizes"]
@@ -33,7 +33,7 @@ def summary_table(result: dict[str, Any]) -> None:
                           *(f"{p[k]:.3f} ± {p[k + '_std']:.3f}" for k in ("accuracy", "efficiency", "purity", "fom")),
                           str(p["seeds"]))
         table.add_section()
-    console = Console() if sys.stdout.isatty() else Console(width=160)
+    console = wide_console()
     console.print(table)
     console.print(f"run folder: {result['run_dir']}" + (f"; plot: {result['plot']}" if result["plot"] else ""))
 
@@ -63,8 +63,9 @@ def plot_curves(result: dict[str, Any], path: Path | str | None = None) -> Any:
 
 def requests_table(result: dict[str, Any]) -> None:
     """Print tonight's planned queries: object, telescope, magnitude, exposure, priority."""
-    from rich.console import Console
     from rich.table import Table
+
+    from openastro.core.console import console as wide_console
 
     table = Table(title=f"follow-up requests ({result['strategy']}): {result['written']} written, from "
                         f"{result['unlabelled']} unlabelled objects ({result['labelled']} labelled)")
@@ -73,6 +74,6 @@ def requests_table(result: dict[str, Any]) -> None:
     for q in result["requests"]:
         table.add_row(str(q["rank"]), q["object_id"], q["site_id"], f"{q['mag']:.2f}", f"{q['exposure_s']:.0f}",
                       f"{q['window_start_mjd']:.2f}-{q['window_end_mjd']:.2f}", f"{q['priority']:.3f}")
-    console = Console() if sys.stdout.isatty() else Console(width=160)
+    console = wide_console()
     console.print(table)
     console.print(f"run folder: {result['run_dir']}")

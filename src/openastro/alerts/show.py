@@ -17,11 +17,9 @@ def _cell(value: Any) -> str:
 
 
 def _print(*items: Any) -> None:
-    """Print rich items; 160 columns wide when stdout is not a terminal (a pipe or a log file)."""
-    from rich.console import Console
+    from openastro.core.console import show
 
-    console = Console()
-    (console if console.is_terminal else Console(width=160)).print(*items)
+    show(*items)
 
 
 def ingest_summary(result: dict[str, Any]) -> None:

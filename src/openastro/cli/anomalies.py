@@ -36,11 +36,12 @@ def anomalies(
 
 def _table(rows: list[dict[str, Any]], workdir: Path, name: str | None) -> None:
     """Rank, id, score, the verdict given and the index's metadata."""
-    from rich.console import Console
     from rich.table import Table
 
+    from openastro.core.console import show
     from openastro.discovery.anomaly import AnomalyRanker
     from openastro.discovery.ranking import index_folder, metadata
+    from openastro.discovery.tables import cell
 
     folder = index_folder(workdir, name)
     meta = metadata(folder, [r["id"] for r in rows])
@@ -53,13 +54,6 @@ def _table(rows: list[dict[str, Any]], workdir: Path, name: str | None) -> None:
     for row, info in zip(rows, meta.itertuples(index=False), strict=True):
         said = {1: "interesting", 0: "not"}.get(verdicts.get(row["id"], -1), "")
         table.add_row(str(row["rank"]), row["id"], f"{row['score']:.4f}", said,
-                      *[_cell(getattr(info, c)) for c in extra])
-    Console().print(table)
+                      *[cell(getattr(info, c)) for c in extra])
+    show(table)
 
-
-def _cell(value: Any) -> str:
-    """A metadata value as short text."""
-    if isinstance(value, float):
-        return f"{value:.4g}"
-    text = "" if value is None else str(value)
-    return text if len(text) <= 40 else text[:39] + "…"

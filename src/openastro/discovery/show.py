@@ -7,8 +7,9 @@ from typing import Any
 
 def probe_table(probes: dict[str, dict[str, float]], title: str) -> None:
     """ROC AUC per label (rows) for the encoder and each baseline (columns)."""
-    from rich.console import Console
     from rich.table import Table
+
+    from openastro.core.console import show
 
     methods = list(next(iter(probes.values()), {}))
     table = Table(title=title)
@@ -16,7 +17,7 @@ def probe_table(probes: dict[str, dict[str, float]], title: str) -> None:
         table.add_column(column, justify="left" if column == "label" else "right")
     for label, row in probes.items():
         table.add_row(label, *(f"{row[m]:.3f}" if row.get(m) is not None else "-" for m in methods))
-    Console().print(table)
+    show(table)
 
 
 def train_summary(summary: dict[str, Any]) -> None:

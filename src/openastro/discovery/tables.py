@@ -9,17 +9,16 @@ PREFERRED = ("night", "filter", "magpsf", "site_id", "mjd", "ndet", "source")
 
 
 def _print(*items: Any) -> None:
-    """Print rich items; 160 columns wide when stdout is not a terminal."""
-    from rich.console import Console
+    from openastro.core.console import show
 
-    console = Console()
-    (console if console.is_terminal else Console(width=160)).print(*items)
+    show(*items)
 
 
-def _cell(value: Any) -> str:
+def cell(value: Any) -> str:
+    """A metadata value as table text: dates (mjd, jd) to 1e-5 d, other floats to 6 significant digits."""
     if value is None:
         return "-"
-    if isinstance(value, float):  # dates (mjd, jd) to 1e-5 d, other values to 6 significant digits
+    if isinstance(value, float):
         return f"{value:.5f}" if abs(value) >= 1e4 else f"{value:.6g}"
     return str(value)
 
@@ -55,7 +54,7 @@ def similar_table(rows: list[dict[str, Any]]) -> None:
         table.add_column(column, justify="right" if column in ("rank", "distance") else "left",
                          overflow="fold")
     for row in rows:
-        table.add_row(str(row["rank"]), row["id"], f"{row['distance']:.4f}", *(_cell(row.get(c)) for c in extra))
+        table.add_row(str(row["rank"]), row["id"], f"{row['distance']:.4f}", *(cell(row.get(c)) for c in extra))
     _print(table)
 
 
@@ -68,7 +67,7 @@ def listing_table(rows: list[dict[str, Any]]) -> None:
     for column in columns:
         table.add_column(column, overflow="fold")
     for row in rows:
-        table.add_row(*(_cell(row.get(c)) for c in columns))
+        table.add_row(*(cell(row.get(c)) for c in columns))
     _print(table)
 
 

@@ -7,11 +7,9 @@ from typing import Any
 
 def _console():
     """A console on stdout; wide enough for the tables when stdout is a file or a pipe (e.g. `make demo | tee`)."""
-    import sys
+    from openastro.core.console import console
 
-    from rich.console import Console
-
-    return Console() if sys.stdout.isatty() else Console(width=160)
+    return console()
 
 
 def _table(title: str, rows: list[dict[str, Any]], columns: list[str] | None = None):
