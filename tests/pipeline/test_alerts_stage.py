@@ -4,21 +4,19 @@ by `read_alerts`, and nothing redone or rewritten on a second run."""
 from __future__ import annotations
 
 import json
+import shutil
 
 from openastro.core.catalog import Catalog
+from tests.pipeline.conftest import SUPERNOVA_SIM as SIM
 
-SIM = ["--set", "sim.frame_size=256", "--set", "sim.n_fields=1", "--set", "sim.max_frames_per_site=4",
-       "--set", "sim.sites=['Siding Spring']", "--set", "sim.template_frames=3", "--set", "sim.weather=false",
-       "--set", "sim.variability.supernovae_per_field=6", "--set", "sim.filters=['r']"]
 STAGES = ["--set", "run.stages=['photometry', 'quality', 'candidates', 'alerts']"]
 
 
-def test_alerts_stage_writes_listed_packets_and_is_idempotent(tmp_path, cli):
+def test_alerts_stage_writes_listed_packets_and_is_idempotent(supernova_night, tmp_path, cli):
     from openastro.transients.alerts import read_alerts
 
-    ws = tmp_path / "ws"
-    code, _, err = cli("simulate", "--workdir", ws, *SIM)
-    assert code == 0, err
+    # a copy of the simulated night whose photometry, quality and candidates are done (the stages before alerts)
+    ws = shutil.copytree(supernova_night[0], tmp_path / "ws")
     code, out, err = cli("run", "--workdir", ws, "--json", *SIM, *STAGES)
     assert code == 0, err
     stage = {s["stage"]: s for s in json.loads(out)["stages"]}["alerts"]

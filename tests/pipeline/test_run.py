@@ -34,6 +34,16 @@ def _copy(ws: Path, dest: Path) -> Path:
     return dest
 
 
+@pytest.fixture(scope="module")
+def ran(simulated, tmp_path_factory, cli):
+    """A copy of the simulated workspace after one in-process `openastro run`, and what the run printed (once
+    for the module; tests that go on running in it work on their own copy)."""
+    ws = _copy(simulated[0], tmp_path_factory.mktemp("ran") / "ws")
+    code, out, _ = cli("run", "--workdir", ws, "--json")
+    assert code == 0
+    return ws, json.loads(out)
+
+
 def _photometry(ws: Path) -> pd.DataFrame:
     with Catalog(ws / "catalog.duckdb", read_only=True) as cat:
         df = cat.query("SELECT frame_id, star_id, flux, flux_err, mag, zero_point FROM photometry")
@@ -55,11 +65,8 @@ def test_simulate_ingests_frames_and_reference(simulated):
     assert list((ws / "runs").glob("*-simulate/config.toml"))
 
 
-def test_run_end_to_end(simulated, tmp_path, cli):
-    ws = _copy(simulated[0], tmp_path / "ws")
-    code, out, _ = cli("run", "--workdir", ws, "--json")
-    assert code == 0
-    result = json.loads(out)
+def test_run_end_to_end(simulated, ran, tmp_path, cli):
+    ws, result = _copy(ran[0], tmp_path / "ws"), ran[1]  # the first run's workspace, and what it printed
     n_frames = simulated[1]["frames_simulated"]
     stages = {s["stage"]: s for s in result["stages"]}
     assert list(stages)[:5] == ["photometry", "quality", "candidates", "alerts", "lightcurves"]
@@ -134,9 +141,8 @@ def test_run_end_to_end(simulated, tmp_path, cli):
     assert (stage["processed"], stage["skipped"]) == (n_site, n_frames - n_site)
 
 
-def test_realism_checks_the_measured_sky_and_draws_a_side_by_side(simulated, realdata, tmp_path, cli):
-    ws = _copy(simulated[0], tmp_path / "ws")
-    cli("run", "--workdir", ws, "--json", "--set", "run.stages=['photometry']")
+def test_realism_checks_the_measured_sky_and_draws_a_side_by_side(ran, realdata, tmp_path, cli):
+    ws = _copy(ran[0], tmp_path / "ws")  # the simulated night, measured
     frame = realdata / "ccd" / "sep_eso_ntt_emmi_image.fits"
     code, out, err = cli("realism", "--workdir", ws, "--real", frame, "--pixel-scale", "0.35", "--json")
     assert code == 0, err
@@ -187,10 +193,9 @@ def test_a_photometry_setting_redoes_the_photometry_not_the_verdicts(simulated, 
         pd.testing.assert_frame_equal(table, before[name], obj=name)
 
 
-def test_dask_local_cluster_gives_the_same_results(simulated, tmp_path, cli):
-    a = _copy(simulated[0], tmp_path / "a")
+def test_dask_local_cluster_gives_the_same_results(simulated, ran, tmp_path, cli):
+    a = ran[0]  # the simulated night run in-process
     b = _copy(simulated[0], tmp_path / "b")
-    assert cli("run", "--workdir", a, "--json")[0] == 0
     code, out, _ = cli("run", "--workdir", b, "--dask", "local", "--json")
     assert code == 0 and json.loads(out)["executor"].startswith("dask")
     pa, pb = _photometry(a), _photometry(b)
@@ -233,20 +238,12 @@ def test_bad_input_is_one_line_and_exit_2(args, needle, tmp_path, cli):
     assert code == 2 and needle in err and "\n" not in err.strip()
 
 
-def test_candidates_stage_finds_simulated_supernovae(tmp_path, cli):
+def test_candidates_stage_finds_simulated_supernovae(supernova_night):
     """Templates -> reference stack -> differences -> candidates scored by the shipped models; truth only here."""
     from openastro.transients.cutouts import cutouts_from_bytes
 
-    ws = tmp_path / "ws"
-    sim = ["--set", "sim.frame_size=256", "--set", "sim.n_fields=1", "--set", "sim.max_frames_per_site=4",
-           "--set", "sim.sites=['Siding Spring']", "--set", "sim.template_frames=3", "--set", "sim.weather=false",
-           "--set", "sim.variability.supernovae_per_field=6", "--set", "sim.filters=['r']"]
-    code, _, err = cli("simulate", "--workdir", ws, *sim)
-    assert code == 0, err
-    code, out, err = cli("run", "--workdir", ws, "--json", *sim,
-                         "--set", "run.stages=['photometry', 'quality', 'candidates']")
-    assert code == 0, err
-    stage = {s["stage"]: s for s in json.loads(out)["stages"]}["candidates"]
+    ws, ran = supernova_night  # simulated (256 px, one site and band, 6 supernovae), run up to the candidates
+    stage = {s["stage"]: s for s in ran["stages"]}["candidates"]
     assert stage["processed"] == 1 and stage["failed"] == 0
     with Catalog(ws / "catalog.duckdb", read_only=True) as cat:
         refs = cat.query("SELECT * FROM reference_images")

@@ -44,7 +44,7 @@ def test_shipped_model_judges_fresh_simulated_frames(shipped, tmp_path):
     from openastro.quality.data import measure_simulation
     from openastro.sim import simulate
 
-    cfg = load_config(overrides=["sim.seed=99", "sim.frame_size=256", "sim.n_fields=2", "sim.max_frames_per_site=24",
+    cfg = load_config(overrides=["sim.seed=99", "sim.frame_size=256", "sim.n_fields=2", "sim.max_frames_per_site=16",
                                  'sim.sites=["Cerro Tololo", "Xinglong", "Mount John"]', "sim.defects.defocus=0.1",
                                  "sim.defects.trail=0.1", "sim.defects.tracking=0.1", "sim.defects.electronics=0.1"])
     simulate(cfg.sim, tmp_path / "sim")

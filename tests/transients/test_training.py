@@ -16,11 +16,17 @@ def tcfg():
 
 
 @pytest.fixture(scope="module")
-def chunk(tmp_path_factory, tcfg):
+def chunk_root(tmp_path_factory):
+    """The folder whose cache/transients/ holds the chunk below."""
+    return tmp_path_factory.mktemp("tr")
+
+
+@pytest.fixture(scope="module")
+def chunk(chunk_root, tcfg):
     """One simulated, differenced and labelled chunk (3 sites, 2 fields, 5 frames each)."""
     from openastro.transients.data import load_split
 
-    return load_split(tcfg, "train", 1, tmp_path_factory.mktemp("tr"))
+    return load_split(tcfg, "train", 1, chunk_root)
 
 
 def test_chunk_has_frames_masks_and_labelled_detections(chunk):
@@ -106,13 +112,18 @@ def test_realbogus_learns_and_onnx_matches_torch(chunk, tmp_path):
     assert np.abs(torch_scores - onnx_scores).max() <= 1e-4
 
 
-def test_unet_custom_training_lowers_validation_loss(tmp_path):
+def test_unet_custom_training_lowers_validation_loss(chunk, chunk_root, tmp_path):
     """A tiny custom run through the same entry point as `openastro train unet`: validation loss falls and a
     model bundle, card and plots land in the output folder."""
+    import shutil
+
     from openastro.transients.train import train_unet
 
     config = load_config(overrides=[*TINY, "unet.width=8", "unet.depth=3",
                                     "transients.torch_threads=1"])
+    # its training chunk is the module's `chunk` (same seed, same settings): the workspace's cache has it, the
+    # validation and test chunks are simulated as usual
+    shutil.copytree(chunk_root / "cache", tmp_path / "ws" / "cache")
     summary = train_unet(tmp_path / "ws", mode="custom", samples=192, epochs=3, batch_size=16, config=config)
     losses = summary["val_loss"]
     assert min(losses[1:]) < losses[0]

@@ -7,6 +7,31 @@ from typing import Any, Protocol
 
 from openastro.core.errors import ConfigError
 
+CONNECT_TIMEOUT = 10  # seconds to reach a Dask scheduler
+
+
+def _probe(address: str, timeout: float) -> None:
+    """Raise OSError at once where no scheduler can listen at a tcp:// or tls:// address (refused, or a host
+    name that does not resolve): dask's Client retries those until its timeout runs out. One TCP connection is
+    opened and closed (the scheduler logs it as closed before the handshake); other schemes are left to Client."""
+    import socket
+
+    from distributed.comm import parse_address
+    from distributed.comm.addressing import parse_host_port
+
+    try:
+        scheme, location = parse_address(address)
+        host, port = parse_host_port(location)
+    except ValueError:
+        return
+    if scheme not in ("tcp", "tls"):
+        return
+    try:
+        connection = socket.create_connection((host, port), timeout=timeout)
+    except (OverflowError, ValueError):  # not an address a socket takes (a port past 65535): Client's own error
+        return
+    connection.close()
+
 
 class Executor(Protocol):
     """Maps a picklable function over tasks, yielding results as they finish (in any order)."""
@@ -44,7 +69,8 @@ class DaskExecutor:
             self.client = Client(self._cluster)
         else:
             try:
-                self.client = Client(address, timeout="10s")
+                _probe(address, CONNECT_TIMEOUT)
+                self.client = Client(address, timeout=f"{CONNECT_TIMEOUT}s")
             except OSError as exc:
                 raise ConfigError(f"cannot reach the Dask scheduler at {address} ({exc}); start one with "
                                   "`dask scheduler` or pass --dask local") from None

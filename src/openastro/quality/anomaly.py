@@ -75,14 +75,29 @@ def segment_offsets(length: int, angles: int) -> list[list[tuple[int, int]]]:
 
 
 def oriented_medians(residual: Any, length: int, angles: int) -> Any:
-    """(n, angles, h, w): the median of an (n, h, w) tensor along a segment at each orientation."""
+    """(n, angles, h, w): the median of an (n, h, w) tensor along a segment at each orientation (for an even
+    count, the lower of the two middle values, as torch's median)."""
     import torch
     import torch.nn.functional as F
 
     half, (h, w) = length // 2, residual.shape[1:]
     padded = F.pad(residual[:, None], (half,) * 4, mode="reflect")[:, 0]
-    return torch.stack([torch.stack([padded[:, half + dy:half + dy + h, half + dx:half + dx + w] for dy, dx in seg],
-                                    1).median(1).values for seg in segment_offsets(length, angles)], 1)
+    segments = segment_offsets(length, angles)
+    if torch.isnan(padded).any():  # np.partition sorts NaN last where torch's median returns it: torch's way
+        return torch.stack([torch.stack([padded[:, half + dy:half + dy + h, half + dx:half + dx + w]
+                                         for dy, dx in seg], 1).median(1).values for seg in segments], 1)
+    # the same medians, an order of magnitude faster: each frame's segment values gathered into a small buffer
+    # (one frame's copies stay in the cache, where stacking the whole batch does not) and partitioned, not sorted
+    pixels = padded.detach().cpu().numpy()
+    out = np.empty((len(pixels), angles, h, w), dtype=pixels.dtype)
+    for a, seg in enumerate(segments):
+        buffer = np.empty((h, w, len(seg)), dtype=pixels.dtype)
+        middle = (len(seg) - 1) // 2
+        for i, frame in enumerate(pixels):
+            for k, (dy, dx) in enumerate(seg):
+                buffer[:, :, k] = frame[half + dy:half + dy + h, half + dx:half + dx + w]
+            out[i, a] = np.partition(buffer, middle, axis=2)[:, :, middle]
+    return torch.from_numpy(out)
 
 
 def extended_score(residual: Any, length: int, angles: int, top_fraction: float) -> Any:

@@ -81,6 +81,26 @@ def find_streak(image: np.ndarray, noise: float, usable: np.ndarray, psf_axis: f
     return Streak(best.strength, best.length * factor / float(np.hypot(*image.shape)))
 
 
+def nanmedian(a: np.ndarray, axis: int, keepdims: bool = False) -> np.ndarray:
+    """np.nanmedian along one axis, value for value (the mean of the two middle values of an even count; NaN for
+    an all-NaN slice), without its masked arrays and its warning per all-NaN slice: the line search takes
+    medians of many short, often empty (off the frame, masked) slices, where those cost far more than the sort."""
+    a = np.asarray(a)
+    if not np.issubdtype(a.dtype, np.floating) or not 0 < a.shape[axis] < 600:  # numpy's other way past 600
+        return np.nanmedian(a, axis=axis, keepdims=keepdims)
+    missing = np.isnan(a)
+    # sorted as numpy's masked median sorts (NaN as +inf, the same argsort), so that even ties of 0.0 and -0.0
+    # come out alike
+    filled = np.where(missing, np.inf, a)
+    ordered = np.take_along_axis(filled, filled.argsort(axis=axis), axis=axis)
+    n = np.expand_dims(np.count_nonzero(~missing, axis=axis), axis)
+    low = np.take_along_axis(ordered, np.maximum((n - 1) // 2, 0), axis=axis)
+    high = np.take_along_axis(ordered, n // 2 - (n == 0), axis=axis)
+    middle = np.concatenate([low, high], axis=axis).sum(axis=axis, keepdims=True) / 2  # as numpy adds them
+    middle = np.where(n > 0, middle, np.nan).astype(a.dtype, copy=False)
+    return middle if keepdims else np.squeeze(middle, axis=axis)
+
+
 def search_mask(ex: Extraction) -> np.ndarray:
     """Pixels the line search may use: not bad, not on or next to a compact source.
 
@@ -157,15 +177,15 @@ def _high_pass(z: np.ndarray) -> np.ndarray:
 
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", RuntimeWarning)  # all-NaN rows, columns or blocks
-        z = z - np.nan_to_num(np.nanmedian(z, axis=1, keepdims=True))
+        z = z - np.nan_to_num(nanmedian(z, axis=1, keepdims=True))
         z[:, _bad_columns(z)] = np.nan
-        z = z - np.nan_to_num(np.nanmedian(z, axis=0, keepdims=True))
+        z = z - np.nan_to_num(nanmedian(z, axis=0, keepdims=True))
         ny, nx = -(-z.shape[0] // BLOCK), -(-z.shape[1] // BLOCK)
         padded = np.full((ny * BLOCK, nx * BLOCK), np.nan)
         padded[: z.shape[0], : z.shape[1]] = z
         blocks = padded.reshape(ny, BLOCK, nx, BLOCK).transpose(0, 2, 1, 3).reshape(ny, nx, -1)
-        level = np.nanmedian(blocks, axis=-1)
-        scale = 1.4826 * np.nanmedian(np.abs(blocks - level[..., None]), axis=-1)
+        level = nanmedian(blocks, axis=-1)
+        scale = 1.4826 * nanmedian(np.abs(blocks - level[..., None]), axis=-1)
     fallback = np.nanmedian(scale) if np.isfinite(scale).any() else 1.0
     scale = np.where(np.isfinite(scale) & (scale > 0), scale, fallback)
 
@@ -184,7 +204,7 @@ def _bad_columns(z: np.ndarray) -> np.ndarray:
     half = z.shape[0] // 2
     bad = np.zeros(z.shape[1], dtype=bool)
     for part in (z[:half], z[half:]):
-        level = np.nan_to_num(np.nanmedian(part, axis=0))
+        level = np.nan_to_num(nanmedian(part, axis=0))
         bad |= np.abs(level - median_filter(level, size=7, mode="nearest")) > BAD_COLUMN
     return bad
 
@@ -271,7 +291,7 @@ def _continuity(z: np.ndarray, rho_bin: int, theta_bin: int) -> Streak:
         line = np.nanmean([along(centre - 0.5), along(centre + 0.5)], axis=0)
         # the sky on each side: the median of SIDE_BINS offsets from RIDGE out, so that an aircraft's second line
         # of lights at one of them does not pass for sky; both sides: an edge is not a ridge
-        left, right = (np.nanmedian([along(centre + sign * (RIDGE + k)) for k in range(SIDE_BINS)], axis=0)
+        left, right = (nanmedian(np.array([along(centre + sign * (RIDGE + k)) for k in range(SIDE_BINS)]), axis=0)
                        for sign in (-1, 1))
         sides = (left + right) / 2
         ridge = line - sides
@@ -283,7 +303,7 @@ def _continuity(z: np.ndarray, rho_bin: int, theta_bin: int) -> Streak:
         if len(ridge) < window:
             return Streak(0.0, 0.0)
         stretches = sliding_window_view(ridge, window)
-        median = np.nanmedian(stretches, axis=1)
+        median = nanmedian(stretches, axis=1)
     n = np.isfinite(stretches).sum(axis=1)
     # the ridge of unit-noise bins scatters by sqrt(1/2 + 1/2) = 1, a median of n by 1.2533 / sqrt(n)
     dense = (n >= window // 2) & (median > WINDOW_SIGMAS * 1.2533 / np.sqrt(np.maximum(n, 1)))
