@@ -1,4 +1,5 @@
-"""Shared fixtures: paths to the real data beside the project, and a CLI runner."""
+"""Shared fixtures: paths to the real data beside the project, a CLI runner, and the simulated chunks the
+transient models train on."""
 
 from __future__ import annotations
 
@@ -37,3 +38,27 @@ def cli():
         return result.exit_code, result.stdout, result.stderr
 
     return invoke
+
+
+# The transient models' training data in the tests: chunks of 6 frames a site, 256 px (the seeds: [transients])
+TRANSIENT_CHUNKS = ["transients.frames_per_site=6", "transients.frame_size=256"]
+
+
+@pytest.fixture(scope="session")
+def transient_chunks(tmp_path_factory) -> Path:
+    """A folder whose cache/transients/ holds one simulated, differenced and labelled chunk of each split
+    (training, validation, test) with TRANSIENT_CHUNKS: what `openastro train unet|realbogus` in custom mode with
+    one chunk simulates first. Copy its cache/ into a workspace to train there on these chunks."""
+    from concurrent.futures import ProcessPoolExecutor
+    from multiprocessing import get_context
+
+    from openastro.core.config import load_config
+    from openastro.transients.data import load_split
+
+    tcfg = load_config(overrides=TRANSIENT_CHUNKS).transients
+    root = tmp_path_factory.mktemp("transient-chunks")
+    splits = ("train", "val", "test")
+    # the three chunks side by side, each in a process of its own (spawned: no threads inherited from this one)
+    with ProcessPoolExecutor(len(splits), mp_context=get_context("spawn")) as pool:
+        list(pool.map(load_split, [tcfg] * len(splits), splits, [1] * len(splits), [root] * len(splits)))
+    return root

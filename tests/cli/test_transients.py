@@ -7,11 +7,14 @@ from pathlib import Path
 
 import pytest
 
+from tests.conftest import TRANSIENT_CHUNKS
+
 PACKET = "transients/ztf_2019_01_10_739260766315010006.avro"
 PGB = "transients/pgb_alerts_for_testing"
-# 192 px frames: after the CCD reduction, 128 px chunks can hold no bogus detection at all
-TINY = ["--mode", "custom", "--samples", "300", "--epochs", "2", "--set", "transients.frames_per_site=4",
-        "--set", "transients.frame_size=192"]
+# One chunk per split, of the session's `transient_chunks` settings (6 frames a site, 256 px): the workspace gets
+# those chunks in its cache, so training reads them instead of simulating its own
+TINY = ["--mode", "custom", "--samples", "300", "--epochs", "2", "--chunks", "1",
+        *(arg for setting in TRANSIENT_CHUNKS for arg in ("--set", setting))]
 ROW_KEYS = {"file", "objectId", "candid", "score", "real", "threshold", "rb", "drb"}
 
 
@@ -20,12 +23,15 @@ def _one_line_exit_2(code: int, err: str, needle: str) -> bool:
 
 
 @pytest.fixture(scope="module")
-def trained(tmp_path_factory, cli) -> tuple[Path, dict]:
+def trained(tmp_path_factory, cli, transient_chunks) -> tuple[Path, dict]:
     """A workspace with a tiny real/bogus model trained through `openastro train realbogus` (once per module)."""
+    import shutil
+
     import torch
 
     torch.set_num_threads(1)
     ws = tmp_path_factory.mktemp("rb") / "ws"
+    shutil.copytree(transient_chunks / "cache", ws / "cache")
     code, out, err = cli("train", "realbogus", *TINY, "-w", ws, "--json")
     assert code == 0, err
     return ws, json.loads(out)

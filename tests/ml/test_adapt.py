@@ -23,8 +23,17 @@ from openastro.ml.adapt import (
 from openastro.ml.device import seed_everything
 from openastro.ml.trainer import TrainConfig, Trainer
 
-torch.set_num_threads(1)
 SHIFT = np.array([3.0, -2.0], np.float32)
+
+
+@pytest.fixture(autouse=True)
+def one_torch_thread():
+    """Tiny networks train on one thread, whatever count an earlier test left set (a second thread only spins,
+    and on a busy machine made these fits many times slower); the count is given back afterwards."""
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)
 
 
 class Tiny(nn.Module):

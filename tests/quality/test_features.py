@@ -5,7 +5,9 @@ against the same frames without it."""
 from __future__ import annotations
 
 import dataclasses
+import os
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -62,17 +64,31 @@ def run_sim(out: Path, *overrides: str) -> tuple[pd.DataFrame, pd.DataFrame]:
     return frames, pd.DataFrame(rows)
 
 
+def _run_named_sim(job: tuple[str, str]) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Worker: `run_sim` of one of SIMS into a folder."""
+    name, out = job
+    return run_sim(Path(out), *SIMS[name])
+
+
 @pytest.fixture(scope="module")
 def sims(tmp_path_factory):
-    """Simulations made on first use and kept for the module: name -> (truth frames, features)."""
-    cache: dict[str, tuple[pd.DataFrame, pd.DataFrame]] = {}
+    """The simulations of SIMS, name -> (truth frames, features), kept for the module. The first use starts
+    them all, side by side in worker processes (spawned: no threads inherited), and waits for the one asked for;
+    the module's end drops those not started."""
+    from concurrent.futures import ProcessPoolExecutor
+    from multiprocessing import get_context
 
-    def get(name: str, *overrides: str) -> tuple[pd.DataFrame, pd.DataFrame]:
-        if name not in cache:
-            cache[name] = run_sim(tmp_path_factory.mktemp(name) / "out", *overrides)
-        return cache[name]
+    pool = ProcessPoolExecutor(min(len(SIMS), os.cpu_count() or 1), mp_context=get_context("spawn"))
+    futures: dict[str, Any] = {}
 
-    return get
+    def get(name: str) -> tuple[pd.DataFrame, pd.DataFrame]:
+        if not futures:
+            futures.update({n: pool.submit(_run_named_sim, (n, str(tmp_path_factory.mktemp(n) / "out")))
+                            for n in SIMS})
+        return futures[name].result()
+
+    yield get
+    pool.shutdown(cancel_futures=True)
 
 
 # --- real frames -------------------------------------------------------------------------------------------
@@ -159,13 +175,19 @@ SHIFTS = {
     "bright_background": ("sky_gradient", 0.2),
     "dew": ("halo_fraction", 0.02),
 }
+# the simulations the tests below measure (settings on top of TINY): none, each defect on every frame, clouds,
+# cosmic rays
+SIMS = {"clean": (), **{defect: (f"sim.defects.{defect}=1.0",) for defect in SHIFTS},
+        # weather on: this seed gives Siding Spring a partly cloudy night, with some clear frames
+        "clouds": ("sim.weather=true", "sim.seed=8", "sim.max_frames_per_site=12", 'sim.sites=["Siding Spring"]'),
+        "cosmic_rays": ("sim.defects.cosmic_ray_rate=100",)}
 
 
 @pytest.mark.parametrize("defect", list(SHIFTS))
 def test_each_defect_moves_its_feature_up(sims, defect):
     feature, least = SHIFTS[defect]
     clean_frames, clean = sims("clean")
-    frames, features = sims(defect, f"sim.defects.{defect}=1.0")
+    frames, features = sims(defect)
     assert (frames["file"] == clean_frames["file"]).all()  # the same frames, with and without the defect
     hit = (frames["dew_level"] > 0.3) if defect == "dew" else frames[defect]
     both = hit & features[feature].notna() & clean[feature].notna()
@@ -177,15 +199,15 @@ def test_each_defect_moves_its_feature_up(sims, defect):
 
 def test_tracking_error_aligns_the_stars(sims):
     _, clean = sims("clean")
-    frames, features = sims("tracking", "sim.defects.tracking=1.0")
+    frames, features = sims("tracking")
     assert np.median(features["pa_coherence"]) > 0.8 > np.median(clean["pa_coherence"])
 
 
 def test_no_streak_without_a_trail(sims):
     for name in ("clean", *(d for d in SHIFTS if d != "trail")):
-        _, features = sims(name, *([f"sim.defects.{name}=1.0"] if name != "clean" else []))
+        _, features = sims(name)
         assert (features["streak"] < 0.1).all() and (features["streak_length"] < 0.1).all(), name
-    frames, features = sims("trail", "sim.defects.trail=1.0")
+    frames, features = sims("trail")
     assert (features["streak_length"] > 0.2).all()  # trails cross the frame (length relative to the diagonal)
 
 
@@ -198,9 +220,7 @@ def test_zero_point_matches_truth_on_clean_frames(sims):
 
 
 def test_clouds_lower_the_zero_point(sims):
-    # weather on: this seed gives Siding Spring a partly cloudy night, with some clear frames
-    frames, features = sims("clouds", "sim.weather=true", "sim.seed=8", "sim.max_frames_per_site=12",
-                            'sim.sites=["Siding Spring"]')
+    frames, features = sims("clouds")  # a partly cloudy night at Siding Spring
     loss = -2.5 * np.log10(frames["transparency"])
     cloudy, clear = loss > 0.3, loss < 0.05
     assert cloudy.sum() >= 3 and clear.sum() >= 2, loss.round(2).tolist()
@@ -212,6 +232,6 @@ def test_clouds_lower_the_zero_point(sims):
 
 def test_cosmic_rays_are_counted(sims):
     _, clean = sims("clean")
-    _, features = sims("cosmic_rays", "sim.defects.cosmic_ray_rate=100")
+    _, features = sims("cosmic_rays")
     assert (features["n_cosmic_rays"] >= clean["n_cosmic_rays"]).all()
     assert np.median(features["n_cosmic_rays"] - clean["n_cosmic_rays"]) >= 5

@@ -6,8 +6,7 @@ import numpy as np
 import pytest
 
 from openastro.core.config import load_config
-
-TINY = ["transients.frames_per_site=6", "transients.frame_size=256"]
+from tests.conftest import TRANSIENT_CHUNKS as TINY
 
 
 @pytest.fixture(scope="module")
@@ -16,17 +15,12 @@ def tcfg():
 
 
 @pytest.fixture(scope="module")
-def chunk_root(tmp_path_factory):
-    """The folder whose cache/transients/ holds the chunk below."""
-    return tmp_path_factory.mktemp("tr")
-
-
-@pytest.fixture(scope="module")
-def chunk(chunk_root, tcfg):
-    """One simulated, differenced and labelled chunk (3 sites, 2 fields, 5 frames each)."""
+def chunk(transient_chunks, tcfg):
+    """One simulated, differenced and labelled chunk (3 sites, 2 fields, 5 frames each): the training chunk of
+    the session's `transient_chunks`."""
     from openastro.transients.data import load_split
 
-    return load_split(tcfg, "train", 1, chunk_root)
+    return load_split(tcfg, "train", 1, transient_chunks)
 
 
 def test_chunk_has_frames_masks_and_labelled_detections(chunk):
@@ -112,7 +106,7 @@ def test_realbogus_learns_and_onnx_matches_torch(chunk, tmp_path):
     assert np.abs(torch_scores - onnx_scores).max() <= 1e-4
 
 
-def test_unet_custom_training_lowers_validation_loss(chunk, chunk_root, tmp_path):
+def test_unet_custom_training_lowers_validation_loss(transient_chunks, tmp_path):
     """A tiny custom run through the same entry point as `openastro train unet`: validation loss falls and a
     model bundle, card and plots land in the output folder."""
     import shutil
@@ -121,9 +115,9 @@ def test_unet_custom_training_lowers_validation_loss(chunk, chunk_root, tmp_path
 
     config = load_config(overrides=[*TINY, "unet.width=8", "unet.depth=3",
                                     "transients.torch_threads=1"])
-    # its training chunk is the module's `chunk` (same seed, same settings): the workspace's cache has it, the
-    # validation and test chunks are simulated as usual
-    shutil.copytree(chunk_root / "cache", tmp_path / "ws" / "cache")
+    # its training, validation and test chunks (same seeds, same settings) are the session's, cached in the
+    # workspace as a first run leaves them: this run reads them instead of simulating them again
+    shutil.copytree(transient_chunks / "cache", tmp_path / "ws" / "cache")
     summary = train_unet(tmp_path / "ws", mode="custom", samples=192, epochs=3, batch_size=16, config=config)
     losses = summary["val_loss"]
     assert min(losses[1:]) < losses[0]

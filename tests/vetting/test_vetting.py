@@ -41,12 +41,12 @@ def _config():
 @pytest.fixture(scope="session")
 def workdir(tmp_path_factory) -> Path:
     """A workspace whose view cache holds the train/validation/test splits of SEED (simulated once)."""
-    from openastro.vetting.data import load_split
+    from openastro.vetting.data import load_splits
 
     root = tmp_path_factory.mktemp("vetting")
     cfg = _config().vetting.model_dump()
-    for offset, name in enumerate(("train", "val", "test")):
-        load_split(SEED + offset, SIZES[f"n_{name}"], cfg, workdir=root)
+    load_splits({name: (SEED + offset, SIZES[f"n_{name}"]) for offset, name in enumerate(("train", "val", "test"))},
+                cfg, workdir=root)
     return root
 
 

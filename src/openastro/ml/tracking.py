@@ -71,6 +71,9 @@ def new_store(db: Path) -> None:
             os.link(filled, db)  # atomic: never half a store, never over another one
         except FileExistsError:
             pass
+        except OSError:  # a file system without hard links
+            if not db.exists():
+                os.replace(filled, db)
     finally:
         shutil.rmtree(scratch, ignore_errors=True)
 

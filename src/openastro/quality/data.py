@@ -97,15 +97,25 @@ def _measure_job(task: Any) -> tuple[dict[str, Any], np.ndarray]:
     return {**measured.header, **features.values, "missing": json.dumps(features.reasons)}, features.thumbnail
 
 
-def measure_simulation(sim_dir: Path, photometry: Any = None, workers: int = 0, progress: bool = False) -> QualitySet:
-    """Measure every frame of a simulation exactly as the pipeline does (reduced with the simulator's master
-    frames, `calibration/<site>/`; `photometry`: the [photometry] settings, default the defaults) and label it
-    from its truth (training and evaluation only)."""
+def _measure_jobs(tasks: list[Any]) -> list[tuple[dict[str, Any], np.ndarray]]:
+    """`_measure_job` of a few frames (one pool task)."""
+    return [_measure_job(task) for task in tasks]
+
+
+def _simulate_job(job: tuple[Any, str]) -> None:
+    """Worker: simulate one split (its simulator settings) into a folder."""
+    from openastro.sim import simulate
+
+    settings, out = job
+    simulate(settings, Path(out))
+
+
+def frame_tasks(sim_dir: Path, photometry: Any = None) -> list[Any]:
+    """What measuring each frame of a simulation takes (the pipeline's one pass): its file, its field's catalog
+    stars in its band, the [photometry] settings (default the defaults) and its site's master frames."""
     from openastro.core.config import load_config
-    from openastro.core.parallel import parallel_map
     from openastro.image.masters import masters_in
     from openastro.image.process import FrameTask, in_band
-    from openastro.quality.context import context_features
 
     photometry = photometry if photometry is not None else load_config().photometry
     truth = pd.read_parquet(sim_dir / "truth" / "frames.parquet")
@@ -114,10 +124,18 @@ def measure_simulation(sim_dir: Path, photometry: Any = None, workers: int = 0, 
     bands = truth["filter"] if "filter" in truth else pd.Series("", index=truth.index)
     masters = {site: {k: str(v) for k, v in masters_in(sim_dir / "calibration" / site).items()}
                for site in truth["site_id"].unique()}
-    tasks = [FrameTask(str(sim_dir / f), in_band(by_field.get(field_id), band), photometry, masters[site])
-             for f, field_id, site, band in zip(truth["file"], truth["field_id"], truth["site_id"], bands,
-                                                strict=True)]
-    results = parallel_map(_measure_job, tasks, workers, "measuring frames", progress)
+    return [FrameTask(str(sim_dir / f), in_band(by_field.get(field_id), band), photometry, masters[site])
+            for f, field_id, site, band in zip(truth["file"], truth["field_id"], truth["site_id"], bands,
+                                               strict=True)]
+
+
+def measured_set(sim_dir: Path, results: list[tuple[dict[str, Any], np.ndarray]]) -> QualitySet:
+    """The frames of a simulation from their measurements (`_measure_job` of each of `frame_tasks`, in order),
+    labelled from its truth."""
+    from openastro.quality.context import context_features
+
+    truth = pd.read_parquet(sim_dir / "truth" / "frames.parquet")
+    bands = truth["filter"] if "filter" in truth else pd.Series("", index=truth.index)
     rows = pd.DataFrame([r[0] for r in results])
     context = context_features(rows)
     frames = pd.concat([truth[["file", "site_id", "field_id"]].assign(filter=bands).reset_index(drop=True),
@@ -125,6 +143,16 @@ def measure_simulation(sim_dir: Path, photometry: Any = None, workers: int = 0, 
                         rows[[*IMAGE_FEATURES, "missing"]]], axis=1)
     thumbs = np.stack([r[1] for r in results]) if results else np.zeros((0, 64, 64), np.float32)
     return QualitySet(frames, thumbs, defect_labels(truth).reset_index(drop=True))
+
+
+def measure_simulation(sim_dir: Path, photometry: Any = None, workers: int = 0, progress: bool = False) -> QualitySet:
+    """Measure every frame of a simulation exactly as the pipeline does (reduced with the simulator's master
+    frames, `calibration/<site>/`; `photometry`: the [photometry] settings, default the defaults) and label it
+    from its truth (training and evaluation only)."""
+    from openastro.core.parallel import parallel_map
+
+    results = parallel_map(_measure_job, frame_tasks(sim_dir, photometry), workers, "measuring frames", progress)
+    return measured_set(sim_dir, results)
 
 
 def cache_key(config: Any, seed: int) -> str:
@@ -136,6 +164,11 @@ def cache_key(config: Any, seed: int) -> str:
     return hashlib.sha256(text.encode()).hexdigest()[:12]
 
 
+def split_folder(config: Any, seed: int, root: Path) -> Path:
+    """Where a split's measured frames are cached in the workspace at `root`."""
+    return root / "cache" / "quality" / f"seed{seed}-{cache_key(config, seed)}"
+
+
 def load_split(config: Any, seed: int, root: Path, progress: bool = False) -> QualitySet:
     """The measured frames of one seed, simulated and measured once, then cached in `<root>/cache/quality/`
     (`config`: the whole configuration; [quality] shapes the simulation, [photometry] the measurement)."""
@@ -145,7 +178,7 @@ def load_split(config: Any, seed: int, root: Path, progress: bool = False) -> Qu
     from openastro.core.progress import progress_bar
     from openastro.sim import simulate
 
-    folder = root / "cache" / "quality" / f"seed{seed}-{cache_key(config, seed)}"
+    folder = split_folder(config, seed, root)
     if (folder / "labels.parquet").is_file():
         return QualitySet.load(folder)
     folder.parent.mkdir(parents=True, exist_ok=True)
@@ -158,3 +191,56 @@ def load_split(config: Any, seed: int, root: Path, progress: bool = False) -> Qu
         shutil.rmtree(sim_dir, ignore_errors=True)
     data.save(folder)
     return data
+
+
+MEASURE_CHUNK = 4  # frames per pool task
+
+
+def load_splits(config: Any, seeds: dict[str, int], root: Path, progress: bool = False) -> dict[str, QualitySet]:
+    """`load_split` of each seed (name -> seed), the same frames. Where several are not cached yet, they are
+    simulated side by side and each one's frames measured as soon as it is simulated, all in one pool of
+    [quality] workers processes (0: one per core): no worker waits while a simulation runs alone."""
+    import os
+    import shutil
+    import tempfile
+    from concurrent.futures import ProcessPoolExecutor, as_completed
+    from multiprocessing import get_context
+
+    from openastro.core.progress import progress_bar
+
+    folders = {name: split_folder(config, seed, root) for name, seed in seeds.items()}
+    missing = [name for name, folder in folders.items() if not (folder / "labels.parquet").is_file()]
+    workers = config.quality.workers or os.cpu_count() or 1
+    if len(missing) < 2 or workers == 1:
+        return {name: load_split(config, seed, root, progress) for name, seed in seeds.items()}
+    parent = folders[missing[0]].parent
+    parent.mkdir(parents=True, exist_ok=True)
+    sim_dirs = {name: Path(tempfile.mkdtemp(prefix=f"sim{seeds[name]}-", dir=parent)) for name in missing}
+    made: dict[str, QualitySet] = {}
+    # spawn, not fork: workers must not inherit threads (torch, DuckDB) from the parent
+    pool = ProcessPoolExecutor(workers, mp_context=get_context("spawn"))
+    try:
+        with progress_bar(f"simulating {len(missing)} splits, measuring their frames",
+                          total=None if progress else 0) as bar:
+            simulating = {pool.submit(_simulate_job, (sim_config(config.quality, seeds[name]), str(sim_dirs[name]))):
+                          name for name in missing}
+            measuring: dict[str, list[Any]] = {}
+            for done in as_completed(simulating):
+                done.result()
+                name = simulating[done]
+                tasks = frame_tasks(sim_dirs[name], config.photometry)
+                measuring[name] = [pool.submit(_measure_jobs, tasks[i:i + MEASURE_CHUNK])
+                                   for i in range(0, len(tasks), MEASURE_CHUNK)]
+            jobs = [job for name in missing for job in measuring[name]]
+            for i, done in enumerate(as_completed(jobs), 1):
+                done.result()
+                bar.update(i, len(jobs))
+        for name in missing:
+            made[name] = measured_set(sim_dirs[name], [r for job in measuring[name] for r in job.result()])
+    finally:
+        pool.shutdown(cancel_futures=True)
+        for sim_dir in sim_dirs.values():
+            shutil.rmtree(sim_dir, ignore_errors=True)
+    for name, data in made.items():
+        data.save(folders[name])
+    return {name: made[name] if name in made else QualitySet.load(folders[name]) for name in seeds}

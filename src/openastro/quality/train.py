@@ -12,7 +12,7 @@ from typing import Any
 from openastro.core.config import with_section
 from openastro.core.errors import ConfigError, InputError
 from openastro.core.workspace import DEFAULT_WORKDIR, Workspace
-from openastro.quality.data import QualitySet, load_split, split_seeds
+from openastro.quality.data import QualitySet, load_split, load_splits, split_seeds
 from openastro.quality.labels import describe
 
 EXPERIMENT = "quality"
@@ -21,9 +21,9 @@ DATA_KEYS = ("seed", "nights", "n_fields", "frame_size", "max_frames_per_site", 
              "holdout_defect", "fpr")
 
 
-def load_splits(config: Any, root: Path, progress: bool) -> dict[str, QualitySet]:
+def training_splits(config: Any, root: Path, progress: bool) -> dict[str, QualitySet]:
     """Train, validation and test frames (simulated and measured once per workspace, then cached)."""
-    return {name: load_split(config, seed, root, progress) for name, seed in split_seeds(config.quality.seed).items()}
+    return load_splits(config, split_seeds(config.quality.seed), root, progress)
 
 
 def seen_sites(data: QualitySet, unseen_site: str) -> QualitySet:
@@ -64,7 +64,7 @@ def train_quality(workdir: Path | str = DEFAULT_WORKDIR, config: Any = None, out
     ws = Workspace.open(workdir)
     run_dir = ws.new_run("train-quality", cfg, argv)
     out = ws.model_folder("quality", out)
-    splits = load_splits(cfg, ws.root, progress)
+    splits = training_splits(cfg, ws.root, progress)
     if qcfg.unseen_site not in set(splits["test"].frames["site_id"]):
         raise ConfigError(f"quality.unseen_site '{qcfg.unseen_site}' observed nothing in the test simulation; "
                           "pick a built-in site id (see `openastro info` or sim/data/sites.csv)")

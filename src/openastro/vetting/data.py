@@ -150,17 +150,29 @@ def _cache_key(seed: int, n: int, config: dict[str, Any]) -> str:
 def load_split(seed: int, n: int, config: Any, workdir: Path | str | None = None,
                progress: bool = False) -> ViewSet:
     """The views of `n` curves simulated with `seed`, cached in `<workdir>/cache/vetting/` when a workdir is given."""
+    return load_splits({"split": (seed, n)}, config, workdir, progress)["split"]
+
+
+def load_splits(splits: dict[str, tuple[int, int]], config: Any, workdir: Path | str | None = None,
+                progress: bool = False) -> dict[str, ViewSet]:
+    """`load_split` of several splits (name -> (seed, n)): the views of every curve not cached yet are made in
+    one pool of worker processes ([vetting] workers), not one pool per split."""
     config = config if isinstance(config, dict) else config.model_dump()
-    cache = Path(workdir) / "cache" / "vetting" / f"split-{seed}-{n}-{_cache_key(seed, n, config)}.npz" \
-        if workdir else None
-    if cache is not None and cache.is_file():
-        return ViewSet.load(cache)
-    lcs, classes, true_periods = simulate(n, seed, config)
-    views = views_of_many(lcs, config, progress)
-    keep = [i for i, v in enumerate(views) if v is not None]
-    data = ViewSet.from_views([views[i] for i in keep], [int(classes[i] == POSITIVE) for i in keep],
-                              [classes[i] for i in keep], true_periods[keep], seed, dropped=len(views) - len(keep))
-    if cache is not None:
-        cache.parent.mkdir(parents=True, exist_ok=True)
-        data.save(cache)
-    return data
+    caches = {name: Path(workdir) / "cache" / "vetting" / f"split-{seed}-{n}-{_cache_key(seed, n, config)}.npz"
+              if workdir else None for name, (seed, n) in splits.items()}
+    out = {name: ViewSet.load(cache) for name, cache in caches.items() if cache is not None and cache.is_file()}
+    simulated = {name: simulate(n, seed, config) for name, (seed, n) in splits.items() if name not in out}
+    views = views_of_many([lc for lcs, _, _ in simulated.values() for lc in lcs], config, progress)
+    start = 0
+    for name, (lcs, classes, true_periods) in simulated.items():
+        mine, start = views[start:start + len(lcs)], start + len(lcs)
+        keep = [i for i, v in enumerate(mine) if v is not None]
+        data = ViewSet.from_views([mine[i] for i in keep], [int(classes[i] == POSITIVE) for i in keep],
+                                  [classes[i] for i in keep], true_periods[keep], splits[name][0],
+                                  dropped=len(mine) - len(keep))
+        cache = caches[name]
+        if cache is not None:
+            cache.parent.mkdir(parents=True, exist_ok=True)
+            data.save(cache)
+        out[name] = data
+    return {name: out[name] for name in splits}

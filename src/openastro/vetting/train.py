@@ -13,7 +13,7 @@ from typing import Any
 from openastro.core.config import with_section
 from openastro.core.errors import InputError
 from openastro.core.workspace import DEFAULT_WORKDIR, Workspace
-from openastro.vetting.data import ViewSet, load_split
+from openastro.vetting.data import ViewSet, load_split, load_splits
 
 EXPERIMENT = "vetting"
 EVAL_SEED_OFFSET = 3  # `evaluate` defaults to seed + 3: a seed neither training nor model selection saw
@@ -64,8 +64,8 @@ def train_vetting(workdir: Path | str = DEFAULT_WORKDIR, config: Any = None, out
     run_dir = ws.new_run("train-vetting", cfg, argv)
     out = ws.model_folder("vetting", out)
     seeds = split_seeds(vcfg.seed)
-    splits = {name: load_split(seeds[name], getattr(vcfg, f"n_{name}"), vcfg.model_dump(), ws.root, progress)
-              for name in SPLITS}
+    splits = load_splits({name: (seeds[name], getattr(vcfg, f"n_{name}")) for name in SPLITS}, vcfg.model_dump(),
+                         ws.root, progress)
     data_seconds = time.time() - started
     fit_set, missed = curated(splits["train"])
     # Validation (early stopping, the threshold) sees the curves as the pipeline meets them, search misses
