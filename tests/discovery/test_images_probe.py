@@ -1,6 +1,7 @@
 """Image sets for embedding (npz, FITS, folders; bad images skipped with a line) and the linear-probe protocol."""
 
 import numpy as np
+import pandas as pd
 import pytest
 from astropy.io import fits
 
@@ -67,5 +68,43 @@ def test_baselines_run_under_the_same_protocol():
     images = rng.normal(size=(40, 1, 16, 16)).astype(np.float32)
     images[y == 1, :, 6:10, 6:10] += 4.0  # a bright centre: both baselines can see it
     result = baselines(images, y)
-    assert set(result) == {"pca", "random_encoder"} and result["pca"]["roc_auc"] > 0.9
+    assert set(result) == {"pca", "random_encoder", "autoencoder"} and result["pca"]["roc_auc"] > 0.9
     assert 0.0 <= result["random_encoder"]["roc_auc"] <= 1.0
+    assert result["autoencoder"]["roc_auc"] > 0.8  # its bottleneck must hold the bright centre to rebuild it
+
+
+def test_the_autoencoder_baseline_is_fitted_without_labels_and_repeats_from_its_seed():
+    from openastro.discovery.autoencoder import AutoencoderSettings, autoencoder_vectors
+
+    rng = np.random.default_rng(4)
+    images = rng.normal(size=(24, 3, 32, 32)).astype(np.float32)
+    small = AutoencoderSettings(side=32, latent=8, epochs=2)
+    first = autoencoder_vectors(images, seed=1, settings=small)
+    assert first.shape == (24, 8) and np.isfinite(first).all()
+    np.testing.assert_array_equal(first, autoencoder_vectors(images, seed=1, settings=small))
+    assert not np.allclose(first, autoencoder_vectors(images, seed=2, settings=small))
+
+
+def test_the_regression_probe_reads_a_linear_number_and_not_noise():
+    from openastro.discovery.probe import regression_probe
+
+    rng = np.random.default_rng(6)
+    x = rng.normal(size=(200, 10))
+    y = 2.0 * x[:, 3] - x[:, 7] + rng.normal(0, 0.1, 200)
+    assert regression_probe(x, y)["r2"] > 0.95
+    assert regression_probe(x, rng.normal(size=200))["r2"] < 0.1
+    with pytest.raises(InputError, match="finite"):
+        regression_probe(x, np.full(200, np.nan))
+
+
+def test_a_labelled_ztf_alert_folder_is_an_image_set_of_one_cutout_per_object(realdata):
+    folder = realdata / "alerts_labelled"
+    found = read_images(folder)
+    meta = found.metadata
+    assert found.images.shape[1:] == (1, 63, 63) and len(found) == len(meta) >= 50
+    assert meta["objectId"].is_unique and found.ids == meta["objectId"].tolist()  # no object on both sides of a fold
+    labels = pd.read_csv(folder / "labels.csv").set_index("objectId")["label"]
+    assert (meta["label"].to_numpy() == labels[meta["objectId"]].to_numpy()).all()
+    assert meta.loc[meta["label"].isin(["SN Ia", "AGN/QSO"]), "extragalactic"].all()
+    assert not meta.loc[meta["label"].isin(["RR Lyrae", "Asteroid"]), "extragalactic"].any()
+    assert 5 <= meta["extragalactic"].sum() <= len(meta) - 5  # both values, enough for the probe's folds

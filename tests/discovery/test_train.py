@@ -30,11 +30,16 @@ def test_train_writes_the_bundle_card_run_and_probes(trained):
     assert all((folder / name).is_file() for name in ("model.pt", "model.json", "MODEL_CARD.md"))
     card = (folder / "MODEL_CARD.md").read_text()
     # the rebuild command is the command line that ran (here pytest's, so only its start is checked)
-    assert "## Rebuild\n\n```\nopenastro" in card and "| label | encoder | pca | random_encoder |" in card
+    assert "## Rebuild\n\n```\nopenastro" in card and "| label | encoder | pca | random_encoder | autoencoder |" in card
     assert summary["sizes"] == {"samples": 24, "epochs": 2, "batch_size": 16, "val_samples": 16}
-    # every probed label has the encoder and both baselines, each a ROC AUC
-    assert summary["probes"] and all(set(row) == {"encoder", "pca", "random_encoder"} and
-                                     all(0 <= v <= 1 for v in row.values()) for row in summary["probes"].values())
+    # every probed label has the encoder and the three baselines, each a ROC AUC
+    methods = {"encoder", "pca", "random_encoder", "autoencoder"}
+    assert summary["probes"] and all(set(row) == methods and all(0 <= v <= 1 for v in row.values())
+                                     for row in summary["probes"].values())
+    # and every physical number an R^2 per method (at most 1; a useless vector scores near or below 0)
+    assert set(summary["regressions"]) == {"mag", "log_size", "axis_ratio", "g_r"}
+    assert all(set(row) == methods and all(v <= 1 for v in row.values()) for row in summary["regressions"].values())
+    assert "ridge regression" in card
     from mlflow.tracking import MlflowClient
 
     from openastro.ml.tracking import tracking_uri
@@ -42,6 +47,7 @@ def test_train_writes_the_bundle_card_run_and_probes(trained):
     run = MlflowClient(tracking_uri(ws)).get_run(summary["mlflow_run_id"])
     assert run.data.params["samples"] == "24" and "train_loss" in run.data.metrics
     assert any(key.startswith("probe") for key in run.data.metrics)
+    assert any(key.startswith("r2_mag") for key in run.data.metrics)
     run_dir = Path(summary["run_dir"])
     assert (run_dir / "config.toml").is_file() and "size = 32" in (run_dir / "config.toml").read_text()
     # the rendered cutouts are cached in the workspace: a second run would not render them again
@@ -61,7 +67,8 @@ def test_evaluate_probes_a_labelled_image_set_and_writes_the_card(trained, cli, 
     code, out, err = cli("evaluate", "embed", "--images", path, "--label", "broad", "--card", "-w", ws, "--json")
     assert code == 0, err
     result = json.loads(out)
-    assert result["n"] == 40 and set(result["probes"]["broad"]) == {"encoder", "pca", "random_encoder"}
+    assert result["n"] == 40 and set(result["probes"]["broad"]) == {"encoder", "pca", "random_encoder",
+                                                                        "autoencoder"}
     assert result["probes"]["broad"]["pca"] > 0.9  # the pixels alone tell broad from narrow
     assert "Real images (never used for training" in (ws / "models" / "embed" / "MODEL_CARD.md").read_text()
 

@@ -10,10 +10,18 @@ from openastro.ml.card import markdown_table, write_text_card
 
 
 def probe_rows(probes: dict[str, dict[str, float]]) -> str:
-    """One row per probed label: ROC AUC of the encoder and of each baseline."""
+    """One row per probed label: the figure of the encoder and of each baseline."""
     methods = list(next(iter(probes.values()), {}))
     return markdown_table([[label, *(row.get(m) for m in methods)] for label, row in probes.items()],
                           ["label", *methods])
+
+
+def regression_section(regressions: dict[str, dict[str, float]] | None) -> list[str]:
+    """The ridge probes of physical numbers, when measured."""
+    if not regressions:
+        return []
+    return ["5-fold R^2 of a ridge regression on the same frozen vectors, same baselines: magnitude, log "
+            "half-light radius, axis ratio and g-r colour from the simulator's truth.", probe_rows(regressions)]
 
 
 def real_section(real: dict[str, Any] | None) -> list[str]:
@@ -50,9 +58,12 @@ def card_text(model: Any) -> str:
         "## Probes on held-out simulated cutouts",
         "5-fold stratified ROC AUC of a logistic regression on frozen vectors (test seed, never trained on); "
         "baselines under the same folds: `pca` (the pixels through 64-component PCA), `random_encoder` (the "
-        "same transformer untrained). Binary labels: morphology from the simulator's truth; bright, large and "
-        "round are above the median magnitude, half-light radius and axis ratio.",
+        "same transformer untrained), `autoencoder` (a convolutional autoencoder fitted on the probe's own "
+        "images, no labels; absent from cards written before it was added). Binary labels: morphology from the "
+        "simulator's truth; bright, large and round are above the median magnitude, half-light radius and axis "
+        "ratio.",
         probe_rows(info.get("probes", {})),
+        *regression_section(info.get("regressions")),
         *real_section(info.get("real")),
         "## Use", "`openastro embed SOURCE`, `openastro similar ID`, `openastro explore`, `openastro probe IMAGES "
         "--label COLUMN`. Any image size and 1 or 3 bands are accepted: the central square is resampled to "

@@ -1,5 +1,6 @@
-"""Image sets for embedding: a NumPy `.npz` array file, a FITS file (an image or a cube of them) or a folder of
-FITS and `.npy` cutouts, as one (N, C, H, W) float32 array with ids and metadata. Images whose shape differs from
+"""Image sets for embedding: a NumPy `.npz` array file, a FITS file (an image or a cube of them), a folder of
+FITS and `.npy` cutouts, or a folder of labelled ZTF alerts (alerts.parquet and labels.csv, laid out like
+shared/realdata/alerts_labelled), as one (N, C, H, W) float32 array with ids and metadata. Images whose shape differs from
 the set's, that hold no finite pixel or cannot be read are skipped, each with one line saying why."""
 
 from __future__ import annotations
@@ -32,6 +33,8 @@ class ImageSet:
 def read_images(path: Path | str) -> ImageSet:
     """The image set at `path` (see the module doc); InputError when nothing usable is there."""
     path = Path(path)
+    if path.is_dir() and (path / "alerts.parquet").is_file():
+        return _read_alert_folder(path)
     if path.is_dir():
         found = sorted(p for p in path.rglob("*") if p.is_file() and p.name.lower().endswith(FOLDER_SUFFIXES))
         arrays = [(p.relative_to(path).as_posix(), _read_one(p)) for p in found]
@@ -73,6 +76,24 @@ def _read_npz(path: Path) -> ImageSet:
     meta = pd.DataFrame({k: a for k, a in arrays.items() if k != key and a.ndim == 1 and len(a) == len(images)},
                         index=range(len(images)))  # one row per image even with no metadata array
     return _stack([(str(i), im) for i, im in enumerate(images)], meta, str(path))
+
+
+def _read_alert_folder(path: Path) -> ImageSet:
+    """The science cutout of each labelled object's first alert: one image per object, so that no object sits on
+    both sides of a probe's folds. Metadata: label, broad class, `extragalactic` (supernovae, TDEs, AGN: objects
+    on or in galaxies), `on_host` (a PS1 galaxy within 5"), ZTF's drb."""
+    from openastro.alerts.labels import REAL
+    from openastro.transients.realdata import HOSTED, read_labelled
+
+    stamps, rows = read_labelled(path)
+    first = rows.assign(row=np.arange(len(rows))).sort_values("candid").drop_duplicates("objectId")
+    first = first.sort_values("objectId")
+    meta = pd.DataFrame({"objectId": first["objectId"].to_numpy(), "label": first["label"].to_numpy(),
+                         "class": first["label"].map(REAL).to_numpy(),
+                         "extragalactic": first["label"].isin([*HOSTED, "AGN/QSO"]).to_numpy(),
+                         "on_host": first["on_host"].to_numpy(), "drb": first["drb"].to_numpy()})
+    science = stamps[first["row"].to_numpy(), :1]
+    return _stack([(oid, im) for oid, im in zip(meta["objectId"], science, strict=True)], meta, str(path))
 
 
 def _read_one(path: Path) -> np.ndarray | str:

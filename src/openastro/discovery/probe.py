@@ -1,6 +1,7 @@
 """Linear probes on frozen representations: how well a logistic regression reads a label off the vectors,
-by stratified cross-validation (ROC AUC), and the baselines every encoder must beat under the same protocol:
-the pixels through PCA, and a randomly initialised patch transformer."""
+by stratified cross-validation (ROC AUC), how well a ridge regression reads a number off them (R^2), and the
+baselines every encoder must beat under the same protocol: the pixels through PCA, a randomly initialised patch
+transformer and a convolutional autoencoder fitted on the same images without labels."""
 
 from __future__ import annotations
 
@@ -42,6 +43,26 @@ def linear_probe(vectors: np.ndarray, labels: np.ndarray, folds: int = FOLDS, se
     return {"roc_auc": float(scores.mean()), "roc_auc_std": float(scores.std())}
 
 
+def regression_probe(vectors: np.ndarray, values: np.ndarray, folds: int = FOLDS, seed: int = 0,
+                     pca: int | None = None) -> dict[str, float]:
+    """R^2 of a number (a magnitude, a log size) from the vectors by ridge regression: mean and standard deviation
+    over shuffled folds (the regularisation chosen inside each training fold)."""
+    from sklearn.decomposition import PCA
+    from sklearn.linear_model import RidgeCV
+    from sklearn.model_selection import KFold, cross_val_score
+    from sklearn.pipeline import make_pipeline
+    from sklearn.preprocessing import StandardScaler
+
+    x, y = np.asarray(vectors, dtype=np.float64).reshape(len(vectors), -1), np.asarray(values, dtype=np.float64)
+    if len(y) < 2 * folds or not np.isfinite(y).all():
+        raise InputError(f"the regression probe needs at least {2 * folds} finite values (got {len(y)})")
+    components = min(pca, len(x) * (folds - 1) // folds, x.shape[1]) if pca else None
+    steps = [StandardScaler()] + ([PCA(components, random_state=0)] if components else [])
+    model = make_pipeline(*steps, RidgeCV(alphas=np.logspace(-3, 4, 15)))
+    scores = cross_val_score(model, x, y, cv=KFold(folds, shuffle=True, random_state=seed), scoring="r2")
+    return {"r2": float(scores.mean()), "r2_std": float(scores.std())}
+
+
 def random_encoder_vectors(images: np.ndarray, patch: int = 8, seed: int = 0, batch: int = 64,
                            **architecture: int) -> np.ndarray:
     """Embeddings of an untrained patch transformer (the floor a trained one must clear); `architecture`:
@@ -62,21 +83,36 @@ def random_encoder_vectors(images: np.ndarray, patch: int = 8, seed: int = 0, ba
 
 def baseline_vectors(images: np.ndarray, seed: int = 0,
                      encoder: Any = None) -> dict[str, tuple[np.ndarray, int | None]]:
-    """Each baseline's vectors and the PCA its probe applies: the pixels (through PCA) and a random encoder (of
-    `encoder`'s architecture when given)."""
+    """Each baseline's vectors and the PCA its probe applies: the pixels (through PCA), a random encoder (of
+    `encoder`'s architecture when given) and the autoencoder fitted on `images`."""
+    from openastro.discovery.autoencoder import autoencoder_vectors
+
     pixels = np.asarray(images, dtype=np.float32).reshape(len(images), -1)
     shape = {} if encoder is None else {"patch": encoder.patch, "width": encoder.width, "depth": encoder.depth,
                                         "heads": encoder.heads}
-    return {"pca": (pixels, PCA_COMPONENTS), "random_encoder": (random_encoder_vectors(images, seed=seed, **shape),
-                                                                None)}
+    return {"pca": (pixels, PCA_COMPONENTS),
+            "random_encoder": (random_encoder_vectors(images, seed=seed, **shape), None),
+            "autoencoder": (autoencoder_vectors(images, seed=seed), None)}
+
+
+def representations(vectors: np.ndarray, images: np.ndarray, encoder: Any = None, seed: int = 0,
+                    with_baselines: bool = True) -> dict[str, tuple[np.ndarray, int | None]]:
+    """The encoder's `vectors` (key "encoder") and every baseline's vectors of the same `images` (the random
+    encoder of `encoder`'s architecture), each with the PCA its probe applies: made once, probed for many labels."""
+    return {"encoder": (vectors, None), **(baseline_vectors(images, seed, encoder) if with_baselines else {})}
+
+
+def probe_each(methods: dict[str, tuple[np.ndarray, int | None]], labels: np.ndarray, folds: int = FOLDS,
+               seed: int = 0, regression: bool = False) -> dict[str, dict[str, float]]:
+    """The linear probe (or with `regression` the ridge probe) of `labels` on each representation, same folds."""
+    probe = regression_probe if regression else linear_probe
+    return {name: probe(v, labels, folds=folds, seed=seed, pca=pca) for name, (v, pca) in methods.items()}
 
 
 def probe_methods(vectors: np.ndarray, images: np.ndarray, labels: np.ndarray, encoder: Any = None,
                   folds: int = FOLDS, seed: int = 0, with_baselines: bool = True) -> dict[str, dict[str, float]]:
-    """The probe on the encoder's `vectors` (key "encoder") and on every baseline's vectors of the same `images`
-    (the random encoder of `encoder`'s architecture), all under the same folds."""
-    methods = {"encoder": (vectors, None), **(baseline_vectors(images, seed, encoder) if with_baselines else {})}
-    return {name: linear_probe(v, labels, folds=folds, seed=seed, pca=pca) for name, (v, pca) in methods.items()}
+    """The probe of one label on the encoder's `vectors` and on every baseline's (see `representations`)."""
+    return probe_each(representations(vectors, images, encoder, seed, with_baselines), labels, folds, seed)
 
 
 def labelled(found: Any, label: str, where: Any) -> tuple[np.ndarray, np.ndarray]:
@@ -101,5 +137,4 @@ def labelled(found: Any, label: str, where: Any) -> tuple[np.ndarray, np.ndarray
 
 def baselines(images: np.ndarray, labels: np.ndarray, seed: int = 0) -> dict[str, dict[str, float]]:
     """The probe on every baseline's vectors, same folds."""
-    return {name: linear_probe(vectors, labels, seed=seed, pca=pca)
-            for name, (vectors, pca) in baseline_vectors(images, seed).items()}
+    return probe_each(baseline_vectors(images, seed), labels, seed=seed)

@@ -6,7 +6,7 @@ from typing import Any
 
 
 def probe_table(probes: dict[str, dict[str, float]], title: str) -> None:
-    """ROC AUC per label (rows) for the encoder and each baseline (columns)."""
+    """A probe's figure per label (rows) for the encoder and each baseline (columns)."""
     from rich.table import Table
 
     from openastro.core.console import show
@@ -23,6 +23,8 @@ def probe_table(probes: dict[str, dict[str, float]], title: str) -> None:
 def train_summary(summary: dict[str, Any]) -> None:
     """Where the encoder went and how its probes compare with the baselines."""
     probe_table(summary["probes"], f"linear probes, held-out seed {summary['seeds']['test']} (ROC AUC)")
+    if summary.get("regressions"):
+        probe_table(summary["regressions"], f"ridge probes of physical numbers, seed {summary['seeds']['test']} (R^2)")
     print(f"model: {summary['model']} ({summary['parameters']} parameters)\ncard: {summary['card']}\n"
           f"mlflow run: {summary['mlflow_run_id']}")
 
@@ -30,5 +32,7 @@ def train_summary(summary: dict[str, Any]) -> None:
 def evaluate_summary(result: dict[str, Any]) -> None:
     """The probes of a saved encoder."""
     probe_table(result["probes"], result["title"])
+    if result.get("regressions"):
+        probe_table(result["regressions"], f"ridge probes of physical numbers, seed {result.get('seed')} (R^2)")
     if result.get("card"):
         print(f"card: {result['card']}")

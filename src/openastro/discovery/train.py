@@ -82,15 +82,25 @@ def probe_targets(truth: Any) -> dict[str, np.ndarray]:
             "round": (truth["q"] > truth["q"].median()).to_numpy()}
 
 
-def probe_table(encoder: Any, images: np.ndarray, targets: dict[str, np.ndarray], seed: int) -> dict[str, Any]:
-    """ROC AUC of every target from the encoder's vectors and from each baseline, same folds."""
-    from openastro.discovery.probe import probe_methods
+def regression_targets(truth: Any) -> dict[str, np.ndarray]:
+    """Physical numbers the held-out regression probes read: magnitude, log half-light radius, axis ratio, g-r."""
+    return {"mag": truth["mag"].to_numpy(), "log_size": np.log10(truth["re_arcsec"].to_numpy()),
+            "axis_ratio": truth["q"].to_numpy(), "g_r": truth["g_r"].to_numpy()}
+
+
+def probe_table(encoder: Any, images: np.ndarray, truth: Any, seed: int) -> dict[str, Any]:
+    """ROC AUC of every binary target (`probe_targets`) and R^2 of every number (`regression_targets`) from the
+    encoder's vectors and from each baseline's, same folds: {"probes": ..., "regressions": ...}."""
+    from openastro.discovery.probe import probe_each, representations
 
     conformed = encoder.conform(images)
-    vectors = encoder.transform(conformed)
-    return {name: {method: m["roc_auc"] for method, m in probe_methods(vectors, conformed, y, encoder,
-                                                                        seed=seed).items()}
-            for name, y in targets.items() if 5 <= y.sum() <= len(y) - 5}
+    methods = representations(encoder.transform(conformed), conformed, encoder, seed)
+    probes = {name: {method: m["roc_auc"] for method, m in probe_each(methods, y, seed=seed).items()}
+              for name, y in probe_targets(truth).items() if 5 <= y.sum() <= len(y) - 5}
+    regressions = {name: {method: m["r2"] for method, m in probe_each(methods, y, seed=seed,
+                                                                      regression=True).items()}
+                   for name, y in regression_targets(truth).items()}
+    return {"probes": probes, "regressions": regressions}
 
 
 def train_embed(workdir: Path | str = DEFAULT_WORKDIR, config: Any = None, out: Path | str | None = None,
@@ -129,17 +139,20 @@ def train_embed(workdir: Path | str = DEFAULT_WORKDIR, config: Any = None, out: 
         mlflow.log_params({**ecfg.model_dump(), **size, "mode": mode})
         encoder.fit(train, X_val=val, callbacks=[mlflow_callback()])
         encoder.save(out)  # the weights are kept before the probes, whatever happens to those
-        probes = probe_table(encoder, test, probe_targets(truth), seeds["test"])
-        mlflow.log_metrics(numeric("probe", probes, nested=True))
+        table = probe_table(encoder, test, truth, seeds["test"])
+        probes, regressions = table["probes"], table["regressions"]
+        mlflow.log_metrics({**numeric("probe", probes, nested=True), **numeric("r2", regressions, nested=True)})
     encoder.info_ = {"command": rebuild_command("embed", argv, f"openastro train embed --mode {mode}"),
                      "mode": mode, "seeds": seeds, "sizes": size, "config": ecfg.model_dump(),
                      "data": ecfg.images or "simulated galaxy cutouts (discovery.stamps)",
-                     "parameters": encoder.n_parameters(), "probes": probes, "epochs_run": len(encoder.history_),
+                     "parameters": encoder.n_parameters(), "probes": probes, "regressions": regressions,
+                     "epochs_run": len(encoder.history_),
                      "seconds": {"data": round(data_seconds, 1), "total": round(time.time() - started, 1)}}
     encoder.save(out)
     card = write_card(out, encoder)
     summary = {"model": str(out), "card": str(card), "mode": mode, "seeds": seeds, "sizes": size,
-               "parameters": encoder.info_["parameters"], "probes": probes, "mlflow_run_id": run.info.run_id,
+               "parameters": encoder.info_["parameters"], "probes": probes, "regressions": regressions,
+               "mlflow_run_id": run.info.run_id,
                "run_dir": str(run_dir), "seconds": encoder.info_["seconds"]}
     (run_dir / "summary.json").write_text(json.dumps(summary, indent=1, default=str))
     return summary
@@ -177,10 +190,13 @@ def evaluate_embed(workdir: Path | str = DEFAULT_WORKDIR, config: Any = None, mo
                 raise InputError(f"--seed {test_seed} is a training or validation seed of this encoder; pick another")
             side = encoder.input_shape[1]
             cutouts, truth = simulated_cutouts(ws, n or cfg.embed.probe_samples, side, test_seed, progress, "probe")
-            probes, where = probe_table(encoder, cutouts, probe_targets(truth), test_seed), {"seed": test_seed}
+            table = probe_table(encoder, cutouts, truth, test_seed)
+            probes, where = table["probes"], {"seed": test_seed, "regressions": table["regressions"]}
             title = f"linear probes, simulated seed {test_seed} (ROC AUC)"
-        mlflow.log_params({"model": str(folder), **{k: v for k, v in where.items() if k != "methods"}})
-        mlflow.log_metrics(numeric("probe", probes, nested=True))
+        mlflow.log_params({"model": str(folder), **{k: v for k, v in where.items()
+                                                    if k not in ("methods", "regressions")}})
+        mlflow.log_metrics({**numeric("probe", probes, nested=True),
+                            **numeric("r2", where.get("regressions", {}), nested=True)})
     summary = {"model": str(folder), **where, "probes": probes, "title": title, "mlflow_run_id": run.info.run_id,
                "run_dir": str(run_dir)}
     if card:

@@ -7,12 +7,12 @@ from torch import Tensor, nn
 
 class ThumbnailAutoencoder(nn.Sequential):
     """Encoder (four stride-2 3x3 convolutions with GELU, a linear bottleneck of `latent` numbers) and a mirrored
-    transposed-convolution decoder with a linear output: (N, 1, size, size) -> the same shape."""
+    transposed-convolution decoder with a linear output: (N, channels, size, size) -> the same shape."""
 
-    def __init__(self, size: int = 64, width: int = 16, latent: int = 64) -> None:
+    def __init__(self, size: int = 64, width: int = 16, latent: int = 64, channels: int = 1) -> None:
         if size % 16:
             raise ValueError(f"thumbnail size {size} is not a multiple of 16")
-        chans, cells = [1, width, 2 * width, 2 * width, 2 * width], size // 16
+        chans, cells = [channels, width, 2 * width, 2 * width, 2 * width], size // 16
         encoder: list[nn.Module] = []
         for c_in, c_out in zip(chans[:-1], chans[1:], strict=True):
             encoder += [nn.Conv2d(c_in, c_out, 3, stride=2, padding=1), nn.GELU()]
