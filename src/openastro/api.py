@@ -256,6 +256,19 @@ def anomalies(workspace: Where = DEFAULT_WORKDIR, name: str | None = None, top: 
     return rank_index(index_folder(_root(workspace), name), top, list(mark), feedback)
 
 
+def schedule(workspace: Where = DEFAULT_WORKDIR, night: str = "", sites: Sequence[str] = (),
+             requests: Path | str | None = None, forecast: Path | str | None = None,
+             config: Path | str | None = None, set: Overrides = None,
+             argv: list[str] | None = None) -> dict[str, Any]:
+    """Plan one night of the network (`night`: the evening's date) from a request file (CSV or TOML) or the
+    workspace catalog's open requests; writes plans/<night>.json and .csv and the catalog's `plans` and
+    `executions`: `{"scheduled": [{"name", "site", "start", "end", ...}], "unscheduled": [{"name", "reason"}],
+    "metrics": {...}}`."""
+    from openastro.schedule.run import run_schedule
+
+    return run_schedule(_root(workspace), night, list(sites), requests, forecast, settings(config, set), argv)
+
+
 def _root(workspace: Where) -> Path:
     """The folder a workspace argument names."""
     return workspace.root if isinstance(workspace, Workspace) else Path(workspace)

@@ -94,7 +94,7 @@ def test_version_1_catalog_migrates_to_the_latest_keeping_its_rows(tmp_path):
                 "('photometry', 'f1', 'ok')")
     con.close()
     with Catalog(path) as cat:
-        assert cat.version() == SCHEMA_VERSION == 9
+        assert cat.version() == SCHEMA_VERSION == 10
         assert cat.scalar("SELECT score FROM candidates WHERE candidate_id = 'c1'") == 0.9
         cand = set(cat.query("SELECT column_name FROM information_schema.columns WHERE table_name = 'candidates'")
                    ["column_name"])
@@ -124,6 +124,10 @@ def test_version_1_catalog_migrates_to_the_latest_keeping_its_rows(tmp_path):
         assert cat.count("transient_objects") == 0 and cat.count("alert_packets") == 0
         # version 9: follow-up requests (new table only)
         assert cat.count("requests") == 0
+        # version 10: plans gain their night, config and metrics; executions of planned blocks (new table)
+        plans = set(cat.query("SELECT column_name FROM information_schema.columns WHERE table_name = 'plans'")
+                    ["column_name"])
+        assert {"plan_id", "night", "config", "metrics"} <= plans and cat.count("executions") == 0
 
 
 def test_version_7_catalog_migrates_to_the_latest_losing_nothing(tmp_path):
@@ -140,10 +144,10 @@ def test_version_7_catalog_migrates_to_the_latest_losing_nothing(tmp_path):
     con.execute("INSERT INTO stage_runs (stage, unit, status) VALUES ('candidates', 's|F01|r', 'ok')")
     con.close()
     with Catalog(path) as cat:
-        assert cat.version() == 9
+        assert cat.version() == 10
         assert cat.scalar("SELECT rb_score FROM candidates WHERE candidate_id = 'f1:000'") == 0.9
         assert cat.count("stage_runs") == 1
-        assert {"transient_objects", "alert_packets", "requests"} <= set(cat.tables())
+        assert {"transient_objects", "alert_packets", "requests", "executions"} <= set(cat.tables())
 
 
 def test_frame_features_columns_follow_the_feature_table():

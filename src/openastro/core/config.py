@@ -342,6 +342,38 @@ class EmbedConfig(_Section):
     expansion_search: int = Field(ge=2, le=4096)
 
 
+class EmbedLcConfig(_Section):
+    model: str
+    seed: Seed
+    n_train: int = Field(ge=10, le=10_000_000)  # simulated objects the encoder pretrains on (full and custom modes)
+    n_test: int = Field(ge=20, le=1_000_000)  # held-out simulated objects the class probes read
+    max_len: int = Field(ge=2, le=4096)  # detections per object the encoder reads; longer curves are thinned
+    width: int = Field(ge=8, le=4096)
+    depth: int = Field(ge=1, le=48)
+    heads: int = Field(ge=1, le=64)
+    epochs: int = Field(ge=1, le=10_000)
+    batch_size: int = Field(ge=1, le=65_536)
+    learning_rate: float = Field(gt=0, le=1)
+    patience: int = Field(ge=1)
+    threads: Workers  # torch CPU threads while training: the same seed gives the same weights only with the same count
+
+
+class ScheduleConfig(_Section):
+    slot_min: float = Field(ge=0.1, le=120.0)  # minutes per slot of the night grid
+    slew_rate_deg_s: float = Field(gt=0.0, le=100.0)
+    settle_s: NonNegative
+    filter_change_s: NonNegative
+    readout_s: NonNegative
+    twilight: str = Field(pattern="^(astronomical|nautical|civil)$")
+    max_airmass: float = Field(gt=1.0, le=40.0)
+    min_moon_sep_deg: float = Field(ge=0.0, le=180.0)
+    max_moon_illumination: Probability
+    max_block_min: float = Field(gt=0.0, le=1440.0)
+    urgency_weight: float = Field(ge=0.0, le=100.0)
+    seed: Seed
+    forecast: str = Field(pattern="^(process|climate|clear)$")
+
+
 class Config(_Section):
     sim: SimConfig
     photometry: PhotometryConfig
@@ -357,6 +389,8 @@ class Config(_Section):
     alerts: AlertsConfig
     alerts_model: AlertsModelConfig
     embed: EmbedConfig
+    embed_lc: EmbedLcConfig
+    schedule: ScheduleConfig
 
     def to_dict(self) -> dict[str, Any]:
         """Plain nested dict (tuples as lists), ready for TOML or JSON."""

@@ -1,6 +1,6 @@
 """The catalog's tables, by schema version; later versions add migrations instead of breaking old workspaces."""
 
-SCHEMA_VERSION = 9
+SCHEMA_VERSION = 10
 
 # Version 1: the foundation. Each entry creates one table.
 TABLES_V1: dict[str, str] = {
@@ -141,6 +141,18 @@ TABLES_V9: dict[str, str] = {
         status VARCHAR, created_at TIMESTAMP, details JSON""",
 }
 
+# Version 10: the scheduler's plans and what became of them. `plans` (an empty table since version 1) gains one
+# row per plan: the night, when it was made, the resolved [schedule] config, the sites, the metrics and the plan
+# file (relative to the workspace); `executions` holds one row per planned block (status planned, later done or
+# failed, with a reason). Only new columns and a new table: nothing stored is lost.
+PLAN_COLUMNS_V10 = ("night VARCHAR", "created_at TIMESTAMP", "config JSON", "sites VARCHAR[]", "n_requests INTEGER",
+                    "n_scheduled INTEGER", "metrics JSON", "path VARCHAR")
+TABLES_V10: dict[str, str] = {
+    "executions": """plan_id VARCHAR, block INTEGER, request_id VARCHAR, name VARCHAR, site_id VARCHAR,
+        start_mjd DOUBLE, end_mjd DOUBLE, filter VARCHAR, exposure_s DOUBLE, repeats INTEGER, airmass DOUBLE,
+        status VARCHAR, reason VARCHAR, updated_at TIMESTAMP, PRIMARY KEY (plan_id, block)""",
+}
+
 # Tables exported to Parquet after each run, for Dask, pandas or Spark.
 BULK_TABLES = ("frames", "frame_measurements", "sources", "photometry")
 
@@ -171,4 +183,6 @@ MIGRATIONS: dict[int, list[str]] = {
     + create_statements(TABLES_V7),
     7: create_statements(TABLES_V8),
     8: create_statements(TABLES_V9),
+    9: [f"ALTER TABLE plans ADD COLUMN IF NOT EXISTS {col}" for col in PLAN_COLUMNS_V10]
+    + create_statements(TABLES_V10),
 }
