@@ -194,13 +194,24 @@ def active_learning(table: Path | str | None = None, workspace: Where = DEFAULT_
 
 def embed(source: Path | str | None = None, workspace: Where = DEFAULT_WORKDIR, name: str | None = None,
           model: Path | str | None = None, config: Path | str | None = None, set: Overrides = None,
-          argv: list[str] | None = None, progress: bool = False) -> dict[str, Any]:
+          argv: list[str] | None = None, progress: bool = False,
+          lightcurves: Path | str | None = None) -> dict[str, Any]:
     """Embed images (a FITS file or cube, a folder, an .npz; default: the workspace's alert objects) into the
-    vector index WORKDIR/embeddings/NAME; only ids the index does not hold yet are embedded."""
+    vector index WORKDIR/embeddings/NAME; only ids the index does not hold yet are embedded. `lightcurves`
+    instead: a CSV or Parquet table of detections, or "alerts" (the alert store's), by the light-curve encoder."""
     from openastro.discovery.embedding import default_name, read_source
     from openastro.discovery.run import run_embed
 
     root = _root(workspace)
+    if lightcurves is not None:
+        from openastro.core.errors import InputError
+        from openastro.discovery.lcembed import STORE, light_curves
+
+        if source is not None:
+            raise InputError("pass images as SOURCE or light curves with --lightcurves, not both")
+        default = "alerts-lc" if str(lightcurves) == STORE else default_name(lightcurves)
+        return run_embed(lambda known: light_curves(lightcurves, root, known), name or default, root, model,
+                         settings(config, set), argv, progress, str(lightcurves), kind="lightcurve")
     if source is None:
         from openastro.pipeline.alert_images import alert_images
 

@@ -16,7 +16,8 @@ commands = typer.Typer()
 Name = Annotated[str | None, typer.Option(help="The index: WORKDIR/embeddings/NAME (default: the workspace's only "
                                                "one, else 'alerts').")]
 Model = Annotated[Path | None, typer.Option(help="Encoder folder; default: embed.model, else WORKDIR/models/embed "
-                                                 "if trained, else the shipped one.")]
+                                                 "if trained, else the shipped one (embed_lc's for light "
+                                                 "curves).")]
 
 
 @commands.command()
@@ -25,26 +26,34 @@ def embed(
                                                        "cutouts, or an .npz. Default: the workspace's alert "
                                                        "objects (science cutout of each object's first "
                                                        "packet).")] = None,
-    name: Annotated[str | None, typer.Option(help="Index name (default: SOURCE's name, or 'alerts').")] = None,
+    name: Annotated[str | None, typer.Option(help="Index name (default: SOURCE's name, or 'alerts'; "
+                                                  "'alerts-lc' for --lightcurves alerts).")] = None,
+    lightcurves: Annotated[str | None, typer.Option(
+        "--lightcurves", help="Embed light curves instead of images: a CSV or Parquet table of detections "
+        "(objectId, jd, fid or band, magpsf, sigmapsf), or 'alerts' for the workspace's alert store; by the "
+        "light-curve encoder (embed_lc.model, WORKDIR/models/embed_lc, else the shipped one).")] = None,
     model: Model = None,
     workdir: Workdir = DEFAULT_WORKDIR,
     config: ConfigFile = None,
     set_: Overrides = None,
     as_json: Json = False,
 ) -> None:
-    """Embed images into the vector index WORKDIR/embeddings/NAME; only ids not indexed yet are embedded."""
+    """Embed images (or light curves) into the vector index WORKDIR/embeddings/NAME; only ids not indexed yet
+    are embedded."""
     from openastro import api
+    from openastro.discovery.lcshow import embed_summary as curves_summary
     from openastro.discovery.tables import embed_summary
 
     result = api.embed(source, workdir, name=name, model=model, config=config, set=set_, argv=sys.argv,
-                       progress=not as_json)
-    _emit(result, as_json, embed_summary)
+                       progress=not as_json, lightcurves=lightcurves)
+    _emit(result, as_json, curves_summary if lightcurves is not None else embed_summary)
 
 
 @commands.command()
 def similar(
     query: Annotated[str | None, typer.Argument(help="An object id of the index (an npz row number as indexed), "
-                                                     "or an image file to embed and search with.")] = None,
+                                                     "or an image file to embed and search with (image indexes "
+                                                     "only).")] = None,
     k: Annotated[int, typer.Option("-k", help="Neighbours listed.")] = 10,
     name: Name = None,
     plot: Annotated[Path | None, typer.Option(help="Write a PNG montage of the query and its neighbours.")] = None,

@@ -39,7 +39,8 @@ OPTIONS: dict[str, tuple[Any, Any, str]] = {
     "n": (int | None, None, "Held-out light curves."),
     "real": (Path | None, None, "A folder of labelled real alerts (alerts.parquet with ZTF fields and cutouts, "
                                 "labels.csv), as ../shared/realdata/alerts_labelled: the model's figures on them (realbogus: "
-                                "fraction scored real per class; alerts: macro F1, per-class F1)."),
+                                "fraction scored real per class; alerts: macro F1, per-class F1; embed_lc: class "
+                                "probes)."),
     "card": (bool | None, None, "With --real (embed: --images and --label): write those figures into the "
                                "model's MODEL_CARD.md."),
     "adapt": (str | None, None, "Domain adaptation: none, dann (an adversary on the features) or mmd; default the "

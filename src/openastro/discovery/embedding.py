@@ -1,5 +1,6 @@
-"""Embeddings in a workspace: one vector index per image set in `<workdir>/embeddings/<name>/`, grown by one
-encoder only (its identity is kept beside the vectors), each object with its source and a thumbnail."""
+"""Embeddings in a workspace: one vector index per image set (or light-curve set) in `<workdir>/embeddings/<name>/`,
+grown by one encoder only (its identity, kind included, is kept beside the vectors), each object with its source
+and a thumbnail."""
 
 from __future__ import annotations
 
@@ -21,17 +22,20 @@ IDENTITY = "encoder.json"
 BATCH = 256  # images per forward pass (bounded memory whatever the set's size)
 NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,63}")
 INTERNAL = ("id", "vector", "thumbnail")  # columns the index writes itself; a set's own are renamed meta_<name>
-SET_SUFFIXES = (".fits.gz", ".fits", ".fit", ".fz", ".npz", ".npy")
+SET_SUFFIXES = (".fits.gz", ".fits", ".fit", ".fz", ".npz", ".npy", ".csv.gz", ".csv", ".parquet", ".pq")
+KINDS = {"image": "embed", "lightcurve": "embed_lc"}  # what an index holds -> the registered encoder making it
 ImageLoader = Callable[[set[str]], ImageSet]  # known ids -> the image set (may leave the known out)
 
 
 @dataclass
 class Encoder:
-    """A loaded image encoder, the folder it came from and the digest of what it computes."""
+    """A loaded encoder (of images or light curves: `kind`), the folder it came from and the digest of what it
+    computes."""
 
     model: Any
     folder: Path
     digest: str
+    kind: str = "image"
 
     @property
     def dim(self) -> int:
@@ -39,9 +43,12 @@ class Encoder:
 
     def identity(self) -> dict[str, Any]:
         """What an index records about the encoder that made its vectors."""
+        common = {"digest": self.digest, "model": str(self.folder), "class": type(self.model).__name__,
+                  "dim": self.dim, "kind": self.kind}
+        if self.kind == "lightcurve":
+            return {**common, "max_len": int(self.model.max_len)}
         channels, side = self.model.input_shape
-        return {"digest": self.digest, "model": str(self.folder), "class": type(self.model).__name__,
-                "dim": self.dim, "input_shape": [int(channels), int(side)]}
+        return {**common, "input_shape": [int(channels), int(side)]}
 
 
 def embeddings_root(workdir: Path | str) -> Path:
@@ -94,19 +101,23 @@ def index_folder(workdir: Path | str, name: str | None) -> Path:
     return embeddings_root(workdir) / name
 
 
-def load_encoder(workdir: Path | str, model: Path | str | None = None, config: Any = None) -> Encoder:
-    """The encoder `embed` means (--model, embed.model, <workdir>/models/embed, the shipped one), loaded."""
-    from openastro.discovery.encoder import PatchEncoder
+def load_encoder(workdir: Path | str, model: Path | str | None = None, config: Any = None,
+                 kind: str = "image") -> Encoder:
+    """The encoder of a kind (image: `embed`, lightcurve: `embed_lc`) from --model, the section's `model`,
+    <workdir>/models/NAME or the shipped one, loaded."""
     from openastro.ml.bundle import is_bundle
     from openastro.ml.registry import model_digest, model_spec, resolve_model
 
-    setting = getattr(getattr(config, "embed", None), "model", "")
-    trained = Path(workdir).expanduser() / "models" / "embed"
-    if not (model or setting or is_bundle(trained) or is_bundle(model_spec("embed").shipped_dir())):
-        raise InputError(f"no image encoder: none shipped yet and none trained in {trained}; train one with "
-                         "`openastro train embed` or pass --model FOLDER (a saved PatchEncoder)")
-    folder = resolve_model("embed", model, workdir, config).expanduser().resolve()
-    return Encoder(PatchEncoder.load(folder), folder, model_digest(folder))
+    name = KINDS[kind]
+    spec = model_spec(name)
+    setting = getattr(getattr(config, spec.section, None), "model", "")
+    trained = Path(workdir).expanduser() / "models" / name
+    if not (model or setting or is_bundle(trained) or is_bundle(spec.shipped_dir())):
+        saved = spec.estimator.rpartition(":")[2]
+        raise InputError(f"no {kind} encoder: none shipped yet and none trained in {trained}; train one with "
+                         f"`openastro train {name}` or pass --model FOLDER (a saved {saved})")
+    folder = resolve_model(name, model, workdir, config).expanduser().resolve()
+    return Encoder(spec.load_class().load(folder), folder, model_digest(folder), kind)
 
 
 def read_identity(folder: Path) -> dict[str, Any] | None:
@@ -142,13 +153,17 @@ def write_identity(folder: Path, encoder: Encoder) -> None:
 
 
 def index_encoder(folder: Path, workdir: Path | str, model: Path | str | None = None, config: Any = None) -> Encoder:
-    """The encoder that made an index's vectors: --model if given, else the folder it recorded while that still
-    computes the same, else the resolved one; InputError when it is not the index's."""
+    """The image encoder that made an index's vectors: --model if given, else the folder it recorded while that
+    still computes the same, else the resolved one; InputError when it is not the index's or the index holds
+    light curves."""
     from openastro.discovery.encoder import PatchEncoder
     from openastro.ml.bundle import is_bundle
     from openastro.ml.registry import model_digest
 
     identity = read_identity(folder) or {}
+    if identity.get("kind", "image") != "image":
+        raise InputError(f"index '{folder.name}' holds {identity['kind']} vectors: a file query works on image "
+                         f"indexes only; query one of its ids (`openastro similar --list --name {folder.name}`)")
     recorded = Path(str(identity.get("model", "")))
     if model is None and identity and is_bundle(recorded) and model_digest(recorded) == identity["digest"]:
         return Encoder(PatchEncoder.load(recorded), recorded, identity["digest"])
@@ -157,8 +172,9 @@ def index_encoder(folder: Path, workdir: Path | str, model: Path | str | None = 
     return encoder
 
 
-def vectors_of(images: np.ndarray, encoder: Encoder, progress: bool = False) -> np.ndarray:
-    """(N, dim) float32 embeddings, in batches (a progress bar on stderr when asked)."""
+def vectors_of(images: Any, encoder: Encoder, progress: bool = False) -> np.ndarray:
+    """(N, dim) float32 embeddings of images (or light-curve tokens), in batches (a progress bar on stderr when
+    asked)."""
     from contextlib import nullcontext
 
     from openastro.core.progress import progress_bar

@@ -59,9 +59,9 @@ class LightCurveEncoder(TorchEstimator):
         return self.tokens(curves).ids
 
     def fit(self, X: Any, y: Any = None, X_val: Any = None, y_val: Any = None, *, callbacks: list | None = None,
-            checkpoint_dir: Any = None, resume: Any = None) -> LightCurveEncoder:
+            checkpoint_dir: Any = None, resume: Any = None, progress: bool = False) -> LightCurveEncoder:
         """Pretrain on the light curves (labels are not used); early stopping on `X_val`, else on 10 % of the
-        objects."""
+        objects; `progress`: a bar per epoch."""
         import torch
 
         from openastro.discovery.lctransformer import MaskedTokens, loader, masked_gaussian_nll
@@ -83,7 +83,8 @@ class LightCurveEncoder(TorchEstimator):
                        self.batch_size, self.seed),
                 loader(MaskedTokens(torch.from_numpy(val_values), torch.from_numpy(val_mask), self.hide_fraction,
                                     seed=self.seed), self.batch_size, None)]
-        self._train(*sets, masked_gaussian_nll, callbacks=callbacks, checkpoint_dir=checkpoint_dir, resume=resume)
+        self._train(*sets, masked_gaussian_nll, callbacks=callbacks, checkpoint_dir=checkpoint_dir, resume=resume,
+                    progress=progress)
         return self
 
     def n_parameters(self) -> int:

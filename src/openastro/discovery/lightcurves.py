@@ -56,6 +56,10 @@ class LightCurveTokens:
     def __len__(self) -> int:
         return len(self.ids)
 
+    def __getitem__(self, rows: Any) -> LightCurveTokens:
+        """The tokens of some objects (a slice, indices or a mask)."""
+        return LightCurveTokens(self.ids[rows], self.values[rows], self.mask[rows], self.n_points[rows])
+
 
 def _column(frame: pd.DataFrame, role: str) -> str:
     """The frame's column for a role, or an InputError listing the accepted names."""

@@ -1,5 +1,5 @@
 """The discovery verbs as library calls, each recorded in a run folder (resolved config and the verb's options):
-`embed` an image set into a workspace index, find `similar` objects, `explore` the latent space, `probe` an
+`embed` an image set (or light curves) into a workspace index, find `similar` objects, `explore` the latent space, `probe` an
 encoder with a label."""
 
 from __future__ import annotations
@@ -46,9 +46,10 @@ def index_settings(config: Any) -> Any:
 
 def run_embed(load: ImageLoader, name: str, workdir: Path | str, model: Path | str | None = None,
               config: Any = None, argv: list[str] | None = None, progress: bool = False,
-              source: str | None = None) -> dict[str, Any]:
-    """Embed the images `load(known_ids)` gives that the index `name` does not hold yet (the encoder is checked
-    against the index's before any image is read); what `openastro embed --json` prints."""
+              source: str | None = None, kind: str = "image") -> dict[str, Any]:
+    """Embed the images (kind "lightcurve": the `lcembed.LightCurveSet`) `load(known_ids)` gives that the index
+    `name` does not hold yet (the encoder is checked against the index's before any object is read); what
+    `openastro embed --json` prints."""
     from openastro.discovery.embedding import (
         EMBEDDINGS,
         add_images,
@@ -58,15 +59,16 @@ def run_embed(load: ImageLoader, name: str, workdir: Path | str, model: Path | s
         write_identity,
     )
     from openastro.discovery.index import MANIFEST, VectorIndex
+    from openastro.discovery.lcembed import add_curves
 
     cfg = _config(config)
     ws = Workspace(Path(workdir))  # made only once the encoder and the images are known to be usable
     folder = ws.root / EMBEDDINGS / check_name(name)
-    encoder = load_encoder(ws.root, model, cfg)
+    encoder = load_encoder(ws.root, model, cfg, kind)
     check_encoder(folder, encoder)
     index = VectorIndex.open(folder) if (folder / MANIFEST).is_file() else None
     images = load(set(index.ids) if index is not None else set())
-    if len(images):
+    if kind == "image" and len(images):
         encoder.model.conform(images.images[:1])  # bands the encoder cannot take: refused before anything is made
     ws.create()
     run_dir = ws.new_run("embed", RunRecord(cfg, "embed_run", {"source": source or "alerts", "name": name,
@@ -74,8 +76,8 @@ def run_embed(load: ImageLoader, name: str, workdir: Path | str, model: Path | s
     if index is None:
         index = VectorIndex.create(folder, encoder.dim, index_settings(cfg))
     write_identity(folder, encoder)
-    added = add_images(index, images, encoder, progress)
-    result = {"index": str(folder), "name": name, "source": source or "alerts", "added": added,
+    added = (add_images if kind == "image" else add_curves)(index, images, encoder, progress)
+    result = {"index": str(folder), "name": name, "kind": kind, "source": source or "alerts", "added": added,
               "total": len(index), "skipped": images.skipped, "dim": encoder.dim, "encoder": encoder.digest,
               "model": str(encoder.folder), "run_dir": str(run_dir)}
     (run_dir / "summary.json").write_text(json.dumps(result, indent=1))

@@ -95,6 +95,12 @@ MODELS: dict[str, ModelSpec] = {spec.name: spec for spec in (
               "openastro.discovery.train:evaluate_embed",
               train_options=("mode", "samples", "epochs", "batch_size", "seed", "images"),
               evaluate_options=("seed", "n", "images", "label", "card"), show="openastro.discovery.show"),
+    ModelSpec("embed_lc", "light-curve encoder for discovery: a transformer over irregular multi-band detections "
+              "pretrained by masked-magnitude reconstruction", "openastro.discovery.lcencoder:LightCurveEncoder",
+              "embed_lc", "openastro.discovery:weights/embed_lc", "openastro.discovery.lctrain:train_embed_lc",
+              "openastro.discovery.lctrain:evaluate_embed_lc",
+              train_options=("mode", "n_train", "epochs", "batch_size", "seed"),
+              evaluate_options=("seed", "n", "real", "card"), show="openastro.discovery.lcshow"),
 )}
 
 
