@@ -81,6 +81,43 @@ def test_feedback_moves_the_wanted_kind_up_and_the_other_down():
         ranker.learn(["1500"], [2])
 
 
+def _cluster_and_groups() -> tuple[np.ndarray, np.ndarray]:
+    """A cloud (rows 0-1499), a tight cluster of 8 the user wants (A, 9 sigma out: 1500-1507) and two loose
+    groups of 4 dull ones (B, 14 sigma out on other axes: 1508-1515), more isolated than A."""
+    x = np.vstack([_cloud(), 9.0 * np.eye(DIM)[0] + 0.7 * _kind(0, 0.0, n=8, seed=1),
+                   -14.0 * np.eye(DIM)[1] + 1.5 * _kind(0, 0.0, n=4, seed=2),
+                   -14.0 * np.eye(DIM)[2] + 1.5 * _kind(0, 0.0, n=4, seed=3)])
+    return x, np.r_[np.zeros(1500), np.ones(8), np.zeros(8)].astype(bool)
+
+
+def test_a_verdict_raises_the_objects_like_it_and_leaves_the_far_ones():
+    x, wanted = _cluster_and_groups()
+    ranker = AnomalyRanker().fit(x)
+    anomaly, centre = ranker.scores_.copy(), ranker.score_samples(x[1500:1508].mean(axis=0, keepdims=True))
+    assert set(ranker.ranking()["id"].head(8)) == {str(i) for i in range(1508, 1516)}  # B leads
+    ranker.learn(["1500"], [1])  # one of A marked interesting: the rest of A rises, B (far) hardly moves
+    assert (ranker.scores_[1501:1508] > anomaly[1501:1508] + 0.2).all()
+    assert (ranker.relevance_[1501:1508] > 0.99).all() and ranker.scores_[1500] == 1.0
+    np.testing.assert_allclose(ranker.scores_[1508:], anomaly[1508:], atol=0.06)
+    moved = np.abs(ranker.scores_ - anomaly)[x[:, 0] < -1.0]  # the cloud's far side: its anomaly score stands
+    assert moved.max() < 0.02 and np.median(moved) < 1e-4
+    assert ranker.score_samples(x[1500:1508].mean(axis=0, keepdims=True))[0] > centre[0] + 0.2  # new vectors too
+    # the user marks the top 6 (all B) dull: the 2 unmarked B sink, behind most of A
+    fresh = AnomalyRanker().fit(x)
+    top = fresh.ranking()["id"].head(6).tolist()
+    fresh.learn(top, [0] * 6)
+    unmarked_b = np.setdiff1d(np.arange(1508, 1516), [int(i) for i in top])
+    assert (fresh.scores_[unmarked_b] < anomaly[unmarked_b] - 0.2).all()
+    assert np.median(fresh.scores_[1500:1508]) > fresh.scores_[unmarked_b].max()
+    assert fresh.ranking().set_index("id").loc[top, "rank"].min() > 1000  # the marked dull ones end the list
+
+
+def test_feedback_finds_more_of_the_interesting_kind_than_the_list_alone():
+    x, wanted = _cluster_and_groups()
+    result = evaluate_feedback(x, wanted, rounds=3, per_round=4, ks=(4, 8))
+    assert result["found_per_round"] == [0, 4, 4] and result["found_without_feedback"] == 4
+
+
 def test_evaluate_feedback_with_a_simulated_user():
     x, wanted, _ = _two_kinds()
     result = evaluate_feedback(x, wanted, rounds=1, per_round=4, ks=(4, 8))
@@ -111,6 +148,9 @@ def test_verdicts_and_settings_persist_beside_the_index(tmp_path):
     (tmp_path / "bad.csv").write_text("id,label\n1,maybe\n")
     with pytest.raises(InputError, match="line 2: label 'maybe'"):
         read_feedback(tmp_path / "bad.csv")
+    legacy = {"params": {"k": 7, "alpha": 1.0, "relevance_trees": 100}}  # the former feedback step's settings
+    (tmp_path / "anomaly.json").write_text(json.dumps(legacy))
+    assert AnomalyRanker.load(tmp_path).get_params()["k"] == 7
     (tmp_path / "anomaly.json").write_text("{")
     with pytest.raises(InputError, match="anomaly.json is damaged"):
         AnomalyRanker.load(tmp_path)

@@ -26,8 +26,8 @@ def anomalies(
     workdir: Workdir = DEFAULT_WORKDIR,
     as_json: Json = False,
 ) -> None:
-    """The most anomalous objects (isolation forest + k-NN distance in the embedding), learning from
-    verdicts."""
+    """The most anomalous objects (isolation forest + k-NN distance in the embedding); verdicts raise the
+    objects like the interesting ones and sink those like the dull ones."""
     from openastro.api import anomalies as rank
 
     result = rank(workdir, name=name, top=top, mark=mark or [], feedback=feedback)

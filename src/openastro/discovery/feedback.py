@@ -9,7 +9,9 @@ Rankings compared, each as precision at k (the share of interesting objects amon
 - `isolation_forest`, `knn`: each unsupervised score alone; `before`: the two combined (`AnomalyRanker`);
 - `after`: the whole set re-ranked after the rounds (what the user sees next, marked objects included);
 - `after_unseen` and `before_unseen`: the objects the user has not marked yet, ranked with and without the
-  feedback (the fair comparison: marked objects are known already, an interesting one among them no new find).
+  feedback (the fair comparison: marked objects are known already, an interesting one among them no new find);
+- `found_per_round` and `found_without_feedback`: the interesting objects among those marked, round by round,
+  and among as many objects from the top of the unchanging (before) ranking.
 """
 
 from __future__ import annotations
@@ -49,6 +51,7 @@ def evaluate_feedback(vectors: np.ndarray, interesting: Sequence[bool] | np.ndar
         marked += ask
         found.append(int(truth[ask].sum()))
     unseen = np.setdiff1d(np.arange(len(truth)), marked)
+    static = np.argsort(-before, kind="stable")  # the list a user would mark without feedback
 
     def at(scores: np.ndarray, rows: Any = slice(None)) -> dict[str, float]:
         return {f"p@{k}": round(v, 4) for k, v in precision_at(scores[rows], truth[rows], ks).items()}
@@ -60,6 +63,7 @@ def evaluate_feedback(vectors: np.ndarray, interesting: Sequence[bool] | np.ndar
         "isolation_forest": at(model.isolation_), "knn": at(model.distance_), "before": at(before),
         "after": at(model.scores_), "before_unseen": at(before, unseen),
         "after_unseen": at(model.scores_, unseen),
-        "found_per_round": found, "interesting_unseen": int(truth[unseen].sum()),
+        "found_per_round": found, "found_without_feedback": int(truth[static[:len(marked)]].sum()),
+        "interesting_unseen": int(truth[unseen].sum()),
     }
 
