@@ -19,7 +19,7 @@ start, middle and end <= 2, Sun below -18 deg) and for overlaps.
 
 Network scale: 6 sites x NET_REQUESTS requests (random sky, priorities 1-9, 1-4 exposures of 60-300 s, g r i),
 the simulator's weather process as forecast, 5-minute slots: our wall time (grid, dispatch). The comparison with
-the integer program's optimum comes with the integer program.
+the integer program's optimum and the replanning time: bench_schedule_exact.py (same night, same requests).
 
 Goal: at least astroplan's scheduled priority (both schedulers) at 100x the speed of its PriorityScheduler or
 more; the network night in under one second.
@@ -166,20 +166,25 @@ def one_site() -> dict:
     return out
 
 
+def network_requests(n: int, seed: int) -> list:
+    """The network night's requests: random sky, priorities 1-9, 1-4 exposures of 60-300 s in g, r or i."""
+    from openastro.schedule.requests import Request
+
+    rng = np.random.default_rng(seed)
+    return [Request(f"r{i:03d}", ra=float(rng.uniform(0, 360)), dec=float(np.degrees(np.arcsin(rng.uniform(-1, 0.7)))),
+                    priority=float(rng.integers(1, 10)), exposure_s=float(rng.choice([60, 120, 300])),
+                    repeats=int(rng.integers(1, 5)), filter=str(rng.choice(["g", "r", "i"]))) for i in range(n)]
+
+
 def network() -> dict:
     from openastro.schedule.constraints import build_grid
     from openastro.schedule.dispatcher import dispatch
     from openastro.schedule.plan import metrics
-    from openastro.schedule.requests import Request
     from openastro.schedule.settings import Settings
     from openastro.sim.sites import load_sites
 
-    rng = np.random.default_rng(SEED + 1)
     sites = load_sites()[:6]
-    requests = [Request(f"r{i:03d}", ra=float(rng.uniform(0, 360)), dec=float(np.degrees(np.arcsin(rng.uniform(-1, 0.7)))),
-                        priority=float(rng.integers(1, 10)), exposure_s=float(rng.choice([60, 120, 300])),
-                        repeats=int(rng.integers(1, 5)), filter=str(rng.choice(["g", "r", "i"])))
-                for i in range(NET_REQUESTS)]
+    requests = network_requests(NET_REQUESTS, SEED + 1)
     settings = Settings()
     build_grid(requests[:5], sites, NIGHT, settings)  # warm-up: imports
     grid_times, dispatch_times = [], []

@@ -268,16 +268,28 @@ def anomalies(workspace: Where = DEFAULT_WORKDIR, name: str | None = None, top: 
 
 
 def schedule(workspace: Where = DEFAULT_WORKDIR, night: str = "", sites: Sequence[str] = (),
-             requests: Path | str | None = None, forecast: Path | str | None = None,
+             requests: Path | str | None = None, forecast: Path | str | None = None, exact: bool = False,
+             time_limit: float = 60.0, replan_at: str | None = None, add: Path | str | None = None,
              config: Path | str | None = None, set: Overrides = None,
              argv: list[str] | None = None) -> dict[str, Any]:
     """Plan one night of the network (`night`: the evening's date) from a request file (CSV or TOML) or the
-    workspace catalog's open requests; writes plans/<night>.json and .csv and the catalog's `plans` and
+    workspace catalog's open requests, by the dispatcher or with `exact` the integer program (at most
+    `time_limit` s); or with `replan_at` (ISO UTC or MJD) replan the rest of the night's saved plan under
+    `forecast`, adding the requests of `add`. Writes plans/<night>.json and .csv and the catalog's `plans` and
     `executions`: `{"scheduled": [{"name", "site", "start", "end", ...}], "unscheduled": [{"name", "reason"}],
     "metrics": {...}}`."""
-    from openastro.schedule.run import run_schedule
+    from openastro.core.errors import InputError
+    from openastro.schedule.run import run_replan, run_schedule
 
-    return run_schedule(_root(workspace), night, list(sites), requests, forecast, settings(config, set), argv)
+    resolved = settings(config, set)
+    if replan_at is not None:
+        if exact or requests is not None or sites:
+            raise InputError("--replan-at replans the night's saved plan: it takes --add and --forecast, not "
+                             "--exact, --requests or --site")
+        return run_replan(_root(workspace), night, replan_at, add, forecast, resolved, argv)
+    if add is not None:
+        raise InputError("--add goes with --replan-at (a first plan takes its requests from --requests)")
+    return run_schedule(_root(workspace), night, list(sites), requests, forecast, resolved, argv, exact, time_limit)
 
 
 def _root(workspace: Where) -> Path:

@@ -129,3 +129,39 @@ def test_bad_input_is_one_line_and_exit_2(cli, tmp_path, args, words):
 def test_schedule_appears_in_help(cli):
     code, out, _ = cli("schedule", "--help")
     assert code == 0 and "--night" in out and "--requests" in out
+
+
+def test_exact_plan_then_replan_with_a_target_of_opportunity(cli, tmp_path, sites):
+    import csv
+
+    from openastro.core.catalog import Catalog
+
+    path, too = tmp_path / "requests.csv", tmp_path / "too.csv"
+    path.write_text(CSV)
+    too.write_text("name,ra,dec,priority,exposure_s\nGRB,150.0,-20.0,50,120\n")
+    ws = tmp_path / "w"
+    code, out, err = cli("schedule", "--night", "2026-03-20", "--site", "cerro-tololo", "--requests", path,
+                         "--exact", "--time-limit", "10", "--workdir", ws, "--json")
+    assert code == 0, err
+    first = json.loads(out)
+    solver = first["metrics"]["solver"]
+    assert first["metrics"]["method"] == "exact" and solver["status"] == "OPTIMAL"
+    assert solver["objective"] <= solver["bound"] + 1e-9 and {b["kind"] for b in first["scheduled"]} == {"exact"}
+    requests = {row["name"]: row for row in csv.DictReader(CSV.splitlines())}
+    _check_against_astropy(first["scheduled"], requests, sites)
+    starts = sorted(b["start_mjd"] for b in first["scheduled"])
+    at = (starts[1] + starts[2]) / 2
+    code, out, err = cli("schedule", "--night", "2026-03-20", "--replan-at", f"{at:.6f}", "--add", too,
+                         "--workdir", ws, "--json")
+    assert code == 0, err
+    again = json.loads(out)
+    started = [b for b in first["scheduled"] if b["start_mjd"] < at]
+    assert len(started) == 2 and all(b in again["scheduled"] for b in started)  # kept unchanged
+    assert all(b["start_mjd"] >= at - 1e-9 for b in again["scheduled"] if b not in started)
+    assert "GRB" in {b["name"] for b in again["scheduled"]}
+    saved = json.loads((ws / "plans" / "2026-03-20.json").read_text())
+    assert saved["replanned_from"] == first["plan_id"] and saved["plan_id"] == again["plan_id"]
+    with Catalog(ws / "catalog.duckdb", read_only=True) as catalog:
+        assert len(catalog.query("SELECT * FROM plans")) == 2
+    code, _, err = cli("schedule", "--night", "2026-03-21", "--replan-at", "2026-03-22T03:00", "--workdir", ws)
+    assert code == 2 and "no plan for the night of 2026-03-21" in err

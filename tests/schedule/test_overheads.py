@@ -30,7 +30,7 @@ def test_filter_change_only_when_the_filter_changes():
 
 def test_dispatched_blocks_last_setup_plus_exposures_and_follow_each_other(sites):
     settings = Settings(slot_min=1.0, slew_rate_deg_s=1.0, settle_s=7.0, filter_change_s=25.0, readout_s=4.0,
-                        forecast="clear", min_moon_sep_deg=0.0)
+                        forecast="clear", min_moon_sep_deg=0.0, density_weight=0.0)  # by priority alone
     requests = [Request("a", ra=160.0, dec=-30.0, filter="g", exposure_s=100.0, repeats=2, priority=3.0),
                 Request("b", ra=170.0, dec=-30.0, filter="r", exposure_s=50.0, repeats=3, priority=2.0),
                 Request("c", ra=170.0, dec=-20.0, filter="r", exposure_s=30.0, repeats=1, priority=1.0)]

@@ -1,4 +1,5 @@
-"""The `schedule` verb: plan one night of the network from requests, write the plan, print site timelines."""
+"""The `schedule` verb: plan one night of the network from requests (the dispatcher, or `--exact` the integer
+program), or replan its rest (`--replan-at`); write the plan, print site timelines."""
 
 from __future__ import annotations
 
@@ -25,14 +26,26 @@ def schedule(
     forecast: Annotated[Path | None, typer.Option("--forecast", help="Forecast CSV: site_id,start,end,p_clear,"
                                                                      "seeing; default the simulator's weather "
                                                                      "process.")] = None,
+    exact: Annotated[bool, typer.Option("--exact", help="Plan with the integer program (OR-Tools CP-SAT): the "
+                                                        "optimum, or the best plan found and its bound within "
+                                                        "--time-limit.")] = False,
+    time_limit: Annotated[float, typer.Option("--time-limit", help="Seconds the integer program may take "
+                                                                   "(with --exact).")] = 60.0,
+    replan_at: Annotated[str | None, typer.Option("--replan-at", help="Replan the night's saved plan from this "
+                                                                      "time (ISO UTC or MJD): blocks started by "
+                                                                      "then are kept, the rest dispatched again "
+                                                                      "under --forecast, with --add.")] = None,
+    add: Annotated[Path | None, typer.Option("--add", help="With --replan-at: requests to add (targets of "
+                                                           "opportunity), a CSV or TOML file.")] = None,
     workdir: Workdir = DEFAULT_WORKDIR,
     config: ConfigFile = None,
     set_: Overrides = None,
     as_json: Json = False,
 ) -> None:
     """Plan a night of the network: the best feasible request for each telescope whenever it is free."""
-    from openastro.api import schedule as plan_night
+    from openastro import api
     from openastro.schedule.show import timelines
 
-    result = plan_night(workdir, night, site or [], requests, forecast, config=config, set=set_, argv=sys.argv)
+    result = api.schedule(workdir, night, site or [], requests, forecast, exact=exact, time_limit=time_limit,
+                          replan_at=replan_at, add=add, config=config, set=set_, argv=sys.argv)
     _emit(result, as_json, timelines)

@@ -370,6 +370,7 @@ class ScheduleConfig(_Section):
     max_moon_illumination: Probability
     max_block_min: float = Field(gt=0.0, le=1440.0)
     urgency_weight: float = Field(ge=0.0, le=100.0)
+    density_weight: float = Field(ge=0.0, le=4.0)
     seed: Seed
     forecast: str = Field(pattern="^(process|climate|clear)$")
 

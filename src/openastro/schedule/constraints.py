@@ -10,7 +10,7 @@ numpy (`ephemeris.py`, the fast path, held to astropy's AltAz by the tests)."""
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import date
 
 import numpy as np
@@ -140,17 +140,56 @@ def _runs(feasible: np.ndarray) -> np.ndarray:
     return (next_false - np.arange(n, dtype=np.int32)).astype(np.int32)
 
 
+def _expected(forecast: Forecast, req: dict[str, np.ndarray], airmass: np.ndarray,
+              feasible: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(p_ok, value): P(sky and seeing good enough) and priority x p_ok where feasible, else 0."""
+    p_ok = (forecast.p_transparency_ok(req["min_transparency"])
+            * forecast.p_seeing_ok(airmass, req["max_seeing"])).astype(np.float32)
+    return p_ok, np.where(feasible, req["priority"][:, None, None].astype(np.float32) * p_ok, np.float32(0))
+
+
+def with_forecast(grid: NightGrid, forecast: Forecast) -> NightGrid:
+    """The same grid under another forecast (same sites and slots): only P(ok) and the value change."""
+    p_ok, value = _expected(forecast, _resolved(grid.requests, grid.settings), grid.airmass, grid.feasible)
+    return replace(grid, forecast=forecast, p_ok=p_ok, value=value)
+
+
+ROWS = ("airmass", "moon_sep", "feasible", "p_ok", "value", "run", "ra", "dec", "priority", "exposure_s",
+        "repeats", "max_airmass")  # the per-request arrays of a NightGrid
+
+
+def extend(grid: NightGrid, more: NightGrid) -> NightGrid:
+    """`grid` with the requests of `more` (built on the same sites and slot edges) appended as new rows."""
+    if more.shape[1:] != grid.shape[1:] or not np.array_equal(more.edges, grid.edges):
+        raise ValueError("extend: the new rows must be built on the same sites and slot edges (build_grid edges=)")
+    shape = grid.shape[1:]
+
+    def rows(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+        if a.ndim == 3 and a.shape[1:] != b.shape[1:]:
+            a, b = (np.broadcast_to(x, (len(x), *shape)) for x in (a, b))
+        return np.concatenate([a, b])
+
+    return replace(grid, requests=[*grid.requests, *more.requests],
+                   checks={k: rows(v, more.checks[k]) for k, v in grid.checks.items()},
+                   **{k: rows(getattr(grid, k), getattr(more, k)) for k in ROWS})
+
+
 def build_grid(requests: list[Request], sites: list[Site], night: str, settings: Settings | None = None,
-               forecast: Forecast | str | Callable[[list[Site], np.ndarray], Forecast] | None = None) -> NightGrid:
+               forecast: Forecast | str | Callable[[list[Site], np.ndarray], Forecast] | None = None,
+               edges: np.ndarray | None = None) -> NightGrid:
     """The night's grid for these requests (cadences expanded) at these sites; `forecast`: a Forecast, a
     function of (sites, slot middles), "process" (the simulator's weather process, settings.seed), "climate",
-    "clear", or None (settings.forecast)."""
+    "clear", or None (settings.forecast); `edges`: another grid's slot edges (to `extend` it), else the span of
+    every site's night."""
     s = settings or Settings()
     requests = expand_all(requests)
     req = _resolved(requests, s)
     ep = eph.epoch(night_mjd(night) + 1.0)
     loosest = max([TWILIGHT_SUN_ALT[s.twilight], *req["sun_limit"].tolist()])
-    edges, midnights = _span(night, sites, s, ep, loosest)
+    if edges is None:
+        edges, midnights = _span(night, sites, s, ep, loosest)
+    else:
+        midnights = local_midnights(night, sites)
     lat = np.radians([s_.lat for s_ in sites])
     gast = eph.gast(edges, ep)
     lst = gast[None, :] + np.radians([[x.lon] for x in sites])  # (S, E)
@@ -194,9 +233,7 @@ def build_grid(requests: list[Request], sites: list[Site], night: str, settings:
         kind = forecast or s.forecast
         forecast = (climatology(sites, len(mid)) if kind == "climate" else clear_sky(sites, len(mid))
                     if kind == "clear" else from_process(sites, mid, edges[0], s.seed))
-    p_ok = (forecast.p_transparency_ok(req["min_transparency"])
-            * forecast.p_seeing_ok(airmass, req["max_seeing"])).astype(np.float32)
-    value = np.where(feasible, req["priority"][:, None, None].astype(np.float32) * p_ok, np.float32(0))
+    p_ok, value = _expected(forecast, req, airmass, feasible)
     return NightGrid(night=night, sites=list(sites), requests=requests, settings=s, edges=edges, sun_alt=sun_slot,
                      moon_alt=np.minimum(moon_alt[:, :-1], moon_alt[:, 1:]), moon_illumination=(illum[:-1] + illum[1:]) / 2,
                      airmass=airmass, moon_sep=np.minimum(sep[..., :-1], sep[..., 1:]), checks=checks,

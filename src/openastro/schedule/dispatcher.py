@@ -11,18 +11,23 @@ becomes observable. What it does beyond a greedy pick:
   that often); when its target sets or the site's night ends, it continues wherever and whenever the rest fits,
   never at two sites at once;
 - urgency: value x (1 + w / chances left), so a target about to set goes before one that stays up;
+- value density: that score per minute of telescope time (setup included) to the power `density_weight` (1:
+  the knapsack greedy; chosen on two 6-site x 500-request nights, seeds 7 and 11, not the benchmark's, where it
+  raised the expected value by 2.5 % and 3.5 %);
 - one-of groups (the first member observed retires the others), all-of groups (every member at the same moment
   at distinct sites) and time-critical requests, both reserved first at their best moment;
 - follow-up triggers: a request with `after` becomes observable only once that request is done, from
   `after_delay_min` to `after_within_min` after it ended.
-`completed` and `start_mjd` let a replanner keep what is done and plan the rest of the night.
+`completed`, `kept` and `start_mjd` let a replanner (replan.py) keep what is done or under way and plan the rest
+of the night; `align=True` starts every block on a slot edge (the integer program's model, exact.py).
 """
 
 from __future__ import annotations
 
 import math
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 
@@ -55,6 +60,7 @@ class Plan:
     notes: dict[int, str]  # request -> why it was left out, where the dispatcher knows better than the grid
     overheads: Overheads
     wall_s: float = 0.0
+    info: dict[str, Any] = field(default_factory=dict)  # how it was made: method, and a solver's status and bound
 
 
 def _next_index(feasible: np.ndarray) -> np.ndarray:
@@ -67,9 +73,11 @@ def _next_index(feasible: np.ndarray) -> np.ndarray:
 class _State:
     """The dispatcher's working arrays."""
 
-    def __init__(self, grid: NightGrid, ov: Overheads, completed: dict[int, int] | None) -> None:
+    def __init__(self, grid: NightGrid, ov: Overheads, completed: dict[int, int] | None, opens: np.ndarray,
+                 align: bool) -> None:
         reqs = grid.requests
-        self.grid, self.ov = grid, ov
+        self.grid, self.ov, self.opens, self.align = grid, ov, opens, align
+        self.density = grid.settings.density_weight
         self.per_d = (grid.exposure_s + ov.readout_s) / 86400.0
         self.max_block_d = grid.settings.max_block_min / 1440.0
         self.filters = np.array([r.filter for r in reqs], dtype=object)
@@ -77,7 +85,7 @@ class _State:
         self.remaining = grid.repeats.copy()
         for r, k in (completed or {}).items():
             self.remaining[r] = max(0, self.remaining[r] - int(k))
-        self.usable = (grid.value > 0) & grid.feasible
+        self.usable = (grid.value > 0) & grid.feasible & (grid.edges[None, 1:] > opens[:, None] + EPS)[None]
         self.active = (self.remaining > 0) & self.usable.any(axis=(1, 2))
         self.busy_until = np.full(len(reqs), -np.inf)
         self.finished = np.where(self.remaining == 0, -np.inf, np.nan)  # end of the last block when done
@@ -108,11 +116,18 @@ class _State:
             out[has] = np.isfinite(end) & (t + EPS >= end + self.delay[idx[has]]) & (t <= end + self.within[idx[has]])
         return out
 
+    def release(self, end: float) -> float:
+        """When a block ending at `end` frees its telescope: then, or at the next slot edge when aligned."""
+        if not self.align:
+            return end
+        edges = self.grid.edges
+        return float(edges[0] + math.ceil((end - edges[0]) / self.grid.slot_days - 1e-6) * self.grid.slot_days)
+
     def commit(self, r: int, s: int, start: float, end: float, k: int, setup_s: float, kind: str) -> None:
         """Record a block and what it changes."""
         self.blocks.append(Block(int(r), int(s), float(start), float(end), int(k), float(setup_s), kind))
         self.remaining[r] -= k
-        self.busy_until[r] = end
+        self.busy_until[r] = self.release(end)
         if self.remaining[r] <= 0:
             self.active[r] = False
             self.finished[r] = end
@@ -142,12 +157,13 @@ def _reserve(st: _State, free: list[list[Block]]) -> None:
         m = np.array(members)
         if not st.active[m].all():
             continue
-        setup = ov.settle_s + ov.filter_change_s + 180.0 / ov.slew_rate_deg_s  # the worst case
+        setup = ov.worst_setup_s
         need_d = (setup + st.remaining[m] * (grid.exposure_s[m] + ov.readout_s)) / 86400.0
         need = np.ceil(need_d / grid.slot_days - EPS).astype(np.int64)
         end_idx = np.minimum(np.arange(n_slots)[None, :] + need[:, None], n_slots)  # (M, T)
         free_of_others = (taken[:, end_idx] - taken[:, np.arange(n_slots)][:, None, :]) == 0  # (S, M, T)
-        fits = st.usable[m] & (grid.run[m] >= need[:, None, None]) & free_of_others.transpose(1, 0, 2)
+        fits = st.usable[m] & (grid.run[m] >= need[:, None, None]) & free_of_others.transpose(1, 0, 2) \
+            & (grid.edges[None, None, :-1] >= st.opens[None, :, None] - EPS)
         score = np.where(fits, grid.value[m], 0).max(axis=1)  # (M, T)
         possible = fits.any(axis=1).all(axis=0) & (fits.any(axis=0).sum(axis=0) >= len(m))
         placed = False
@@ -191,14 +207,25 @@ def _match(fits: np.ndarray, value: np.ndarray) -> list[int] | None:
 
 
 def dispatch(grid: NightGrid, overheads: Overheads | None = None, start_mjd: float | None = None,
-             completed: dict[int, int] | None = None, urgency_weight: float | None = None) -> Plan:
-    """Plan the night (from `start_mjd`, counting `completed` repeats per request as done)."""
+             completed: dict[int, int] | None = None, urgency_weight: float | None = None,
+             kept: list[Block] | None = None, align: bool = False) -> Plan:
+    """Plan the night from `start_mjd`, counting `completed` repeats per request as done and keeping the blocks
+    `kept` (done or under way: their repeats count as done, their telescopes are busy until they end and point
+    at their targets); `align`: every block starts on a slot edge."""
     began = time.perf_counter()
     ov = overheads or Overheads.from_settings(grid.settings)
     w = grid.settings.urgency_weight if urgency_weight is None else urgency_weight
-    st = _State(grid, ov, completed)
     edges, slot = grid.edges, grid.slot_days
     n_req, n_sites, n_slots = grid.shape
+    kept = sorted(kept or [], key=lambda b: b.end_mjd)
+    opens = np.full(n_sites, -np.inf if start_mjd is None else float(start_mjd))
+    prev: list[tuple[float, float, str] | None] = [None] * n_sites
+    for b in kept:
+        opens[b.site] = max(opens[b.site], b.end_mjd)
+        prev[b.site] = (float(grid.ra[b.request]), float(grid.dec[b.request]), grid.requests[b.request].filter)
+    st = _State(grid, ov, completed, opens, align)
+    for b in kept:
+        st.commit(b.request, b.site, b.start_mjd, b.end_mjd, b.repeats, b.setup_s, b.kind)
     reserved: list[list[Block]] = [[] for _ in range(n_sites)]
     _reserve(st, reserved)
     any_usable = st.usable.any(axis=0)  # (S, T)
@@ -207,9 +234,8 @@ def dispatch(grid: NightGrid, overheads: Overheads | None = None, start_mjd: flo
     for s in range(n_sites):
         slots = np.flatnonzero(any_usable[s])
         if len(slots):
-            free_at[s] = max(edges[slots[0]], start_mjd if start_mjd is not None else -np.inf)
+            free_at[s] = max(edges[slots[0]], opens[s])
             site_end[s] = edges[slots[-1] + 1]
-    prev: list[tuple[float, float, str] | None] = [None] * n_sites
     while True:
         open_sites = free_at < site_end
         if not open_sites.any():
@@ -220,7 +246,7 @@ def dispatch(grid: NightGrid, overheads: Overheads | None = None, start_mjd: flo
         if queue and queue[0].start_mjd <= t + EPS:
             b = queue.pop(0)
             st.blocks.append(b)
-            free_at[s] = max(t, b.end_mjd)
+            free_at[s] = max(t, st.release(b.end_mjd))
             prev[s] = (float(grid.ra[b.request]), float(grid.dec[b.request]), st.filters[b.request])
             continue
         limit = queue[0].start_mjd if queue else edges[-1]
@@ -235,7 +261,8 @@ def dispatch(grid: NightGrid, overheads: Overheads | None = None, start_mjd: flo
         st.blocks.extend(queue)
     done = grid.repeats - st.remaining
     st.blocks.sort(key=lambda b: (b.site, b.start_mjd))
-    return Plan(grid, st.blocks, done, st.notes, ov, time.perf_counter() - began)
+    return Plan(grid, st.blocks, done, st.notes, ov, time.perf_counter() - began,
+                {"method": "dispatch", "aligned": align})
 
 
 def _pick(st: _State, s: int, t: float, i: int, idx: np.ndarray, limit: float,
@@ -254,12 +281,14 @@ def _pick(st: _State, s: int, t: float, i: int, idx: np.ndarray, limit: float,
         return False
     span = (need * st.per_d[idx] + setup_d) / grid.slot_days  # slots the rest of the request takes
     chances = np.maximum(st.chances[idx, i] / np.maximum(span, 1.0), 1.0)
-    score = np.where(ok, grid.value[idx, s, i] * (k / grid.repeats[idx]) * (1.0 + w / chances), -np.inf)
+    minutes = np.maximum((first - t + k * st.per_d[idx]) * 1440.0, 1e-3)
+    score = np.where(ok, grid.value[idx, s, i] * (k / grid.repeats[idx]) * (1.0 + w / chances)
+                     / minutes ** st.density, -np.inf)
     j = int(np.argmax(score))
     r = int(idx[j])
     end = float(first[j] + k[j] * st.per_d[r])
     st.commit(r, s, t, end, int(k[j]), float(setup_d[j] * 86400.0), "dispatch")
-    free_at[s] = end
+    free_at[s] = st.release(end)
     prev[s] = (float(grid.ra[r]), float(grid.dec[r]), st.filters[r] or (prev[s][2] if prev[s] else ""))
     return True
 

@@ -3,6 +3,7 @@ settle, filter change, readout. A block lasts overhead + repeats x (exposure + r
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 import numpy as np
@@ -30,6 +31,15 @@ class Overheads:
         """From a schedule Settings (or any object with these attributes)."""
         return cls(*(float(getattr(settings, k)) for k in ("slew_rate_deg_s", "settle_s", "filter_change_s",
                                                             "readout_s")))
+
+    @property
+    def worst_setup_s(self) -> float:
+        """The longest setup a block can need: a 180 deg slew, settle and a filter change."""
+        return float(self.slew_s(180.0) + self.settle_s + self.filter_change_s)
+
+    def fixed(self) -> Overheads:
+        """The same telescope with every block's setup at its worst case (the integer program's model)."""
+        return Overheads(math.inf, self.worst_setup_s, 0.0, self.readout_s)
 
     def slew_s(self, distance_deg: np.ndarray | float) -> np.ndarray:
         """Slew time over an angular distance (no settle)."""

@@ -59,6 +59,17 @@ def reasons(plan: Plan) -> list[dict[str, str]]:
     return out
 
 
+def expected_value(plan: Plan) -> float:
+    """What the blocks are expected to bring: priority x mean P(ok) over each block's slots x its share of the
+    request's repeats, summed (what the dispatcher and the integer program both maximise)."""
+    grid, total = plan.grid, 0.0
+    for b in plan.blocks:
+        a, z = _slots(grid, b.start_mjd, b.end_mjd)
+        total += float(grid.priority[b.request] * np.mean(grid.p_ok[b.request, b.site, a:z])
+                       * b.repeats / grid.repeats[b.request])
+    return total
+
+
 def metrics(plan: Plan) -> dict[str, Any]:
     """Scheduled priority, expected value, fraction scheduled, open-shutter and overhead fractions, mean airmass."""
     grid = plan.grid
@@ -67,24 +78,24 @@ def metrics(plan: Plan) -> dict[str, Any]:
     exposure = float(sum(b.repeats * grid.exposure_s[b.request] for b in plan.blocks))
     busy = sum((b.end_mjd - b.start_mjd) * 86400.0 for b in plan.blocks)
     dark_s = float(grid.dark().sum() * grid.slot_days * 86400.0)
-    weights, airmasses, expected = [], [], 0.0
+    weights, airmasses = [], []
     for b in plan.blocks:
         a, z = _slots(grid, b.start_mjd, b.end_mjd)
         x = grid.airmass[b.request, b.site, a:z]
         if np.isfinite(x).any():
             weights.append(b.repeats * grid.exposure_s[b.request])
             airmasses.append(float(np.mean(x[np.isfinite(x)])))
-        expected += float(grid.priority[b.request] * np.mean(grid.p_ok[b.request, b.site, a:z])
-                          * b.repeats / grid.repeats[b.request])
     return {"requests": n, "blocks": len(plan.blocks), "scheduled": int((frac >= 1).sum()),
             "fraction_scheduled": round(float((frac >= 1).mean()) if n else 0.0, 4),
             "scheduled_priority": round(float((grid.priority * frac).sum()), 4),
             "total_priority": round(float(grid.priority.sum()), 4),
-            "expected_priority": round(expected, 4),
+            "expected_priority": round(expected_value(plan), 4),
             "open_shutter_fraction": round(exposure / dark_s, 4) if dark_s else 0.0,
             "overhead_fraction": round(1.0 - exposure / busy, 4) if busy else 0.0,
             "mean_airmass": round(float(np.average(airmasses, weights=weights)), 4) if weights else None,
-            "dark_hours": round(dark_s / 3600.0, 3), "dispatch_s": round(plan.wall_s, 4)}
+            "dark_hours": round(dark_s / 3600.0, 3), "dispatch_s": round(plan.wall_s, 4),
+            "method": plan.info.get("method", "dispatch"),
+            **({"solver": plan.info} if plan.info.get("method") == "exact" else {})}
 
 
 def to_json(plan: Plan, extra_unscheduled: list[dict[str, str]] | None = None) -> dict[str, Any]:

@@ -4,7 +4,7 @@ its constraints and cadence, and the expansion of a cadence into one request per
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, field, replace
+from dataclasses import asdict, dataclass, field, replace
 
 GROUP_MODES = ("one-of", "all-of")  # one-of: the best member only; all-of: every member at once, distinct sites
 TWILIGHTS = ("astronomical", "nautical", "civil")
@@ -99,3 +99,17 @@ def overlaps(request: Request, start_mjd: float, end_mjd: float) -> bool:
         return request.cadence.start_mjd - request.cadence.jitter_days <= end_mjd and \
             request.cadence.end_mjd + request.cadence.jitter_days >= start_mjd
     return not request.windows or any(a <= end_mjd and b >= start_mjd for a, b in request.windows)
+
+
+def to_record(request: Request) -> dict:
+    """A request as plain JSON-able data (what a saved plan keeps, so that it can be replanned)."""
+    return asdict(request)
+
+
+def from_record(data: dict) -> Request:
+    """The request `to_record` wrote."""
+    d = dict(data)
+    cadence = d.pop("cadence", None)
+    return Request(**{**d, "constraints": Constraints(**d.get("constraints", {})),
+                      "cadence": Cadence(**cadence) if cadence else None,
+                      "windows": tuple(tuple(w) for w in d.get("windows", ())), "sites": tuple(d.get("sites", ()))})

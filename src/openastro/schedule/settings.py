@@ -23,6 +23,7 @@ class Settings:
     max_moon_illumination: float = 1.0
     max_block_min: float = 60.0  # a relayable request's repeats are dispatched in blocks of at most this long
     urgency_weight: float = 1.0  # dispatcher: how much a request with few chances left outranks its value
+    density_weight: float = 1.0  # dispatcher: score per minute of telescope time ** this (0: value alone)
     seed: int = 1  # the weather draw of the forecast (the simulator's weather streams)
     forecast: str = "process"  # process: the simulator's weather process; climate: each site's clear fraction
 

@@ -58,5 +58,5 @@ def _text(by_night: bool, night: str, shown: int) -> str:
     scope = f"objects of night {night}" if by_night else "objects (the index has no night column: all nights)"
     return (f"The {shown} most anomalous {scope} among every object in embeddings/alerts: isolation forest "
             "and k-NN distance in the embedding, combined, then re-weighted by the verdicts given with "
-            "`openastro anomalies --mark ID=1|0` (Astronomaly's feedback step). Rank: the place in the whole "
-            "index; score: after the verdicts, anomaly: before them.")
+            "`openastro anomalies --mark ID=1|0` (each verdict spreads to similar objects, in the Astronomaly "
+            "manner). Rank: the place in the whole index; score: after the verdicts, anomaly: before them.")
