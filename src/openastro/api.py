@@ -34,12 +34,31 @@ def settings(config: Path | str | None = None, set: Overrides = None) -> Any:
 
 def simulate(workspace: Where = DEFAULT_WORKDIR, nights: int | None = None, seed: int | None = None,
              config: Path | str | None = None, set: Overrides = None,
-             argv: list[str] | None = None) -> dict[str, Any]:
-    """Simulate the network (FITS frames, reference catalog, truth) into the workspace and ingest it."""
+             argv: list[str] | None = None, plan: str | None = None,
+             weather: Path | str | None = None) -> dict[str, Any]:
+    """Simulate the network (FITS frames, reference catalog, truth) into the workspace and ingest it; with `plan`
+    (a night, or a plan file of `schedule`), observe that plan under the night's actual weather (`weather`: a
+    weather log CSV overriding it) and record each block's outcome in `executions`."""
     from openastro.pipeline import nightly
 
     extra = [f"sim.nights={nights}"] * (nights is not None) + [f"sim.seed={seed}"] * (seed is not None)
-    return nightly.simulate_workspace(_root(workspace), settings(config, [*_overrides(set), *extra]), argv)
+    resolved = settings(config, [*_overrides(set), *extra])
+    if plan is not None:
+        from openastro.pipeline.observe import observe_workspace
+
+        return observe_workspace(_root(workspace), plan, weather, resolved, argv)
+    if weather is not None:
+        from openastro.core.errors import InputError
+
+        raise InputError("--weather goes with --plan (the actual weather a plan is observed under)")
+    return nightly.simulate_workspace(_root(workspace), resolved, argv)
+
+
+def executions(workspace: Where = DEFAULT_WORKDIR, night: str = "") -> dict[str, Any]:
+    """A night's planned blocks and what became of them, with the night's metrics (scheduled and achieved)."""
+    from openastro.pipeline.observe import executions_workspace
+
+    return executions_workspace(_root(workspace), night)
 
 
 def ingest(workspace: Where, *paths: Path | str, argv: list[str] | None = None) -> dict[str, Any]:

@@ -95,4 +95,5 @@ def test_open_catalog_requests_become_requests(tmp_path):
     r = requests[0]
     assert (r.sites, r.exposure_s, r.constraints.max_seeing, r.source) == (("mount-lemmon",), 900.0, 2.5,
                                                                           "active-learning")
+    assert r.filter == ""  # a NULL filter (read by pandas as NaN) means any filter, never a filter named "nan"
     assert skipped == [{"name": "lost", "reason": "the catalog row has no ra/dec; add the target's coordinates"}]

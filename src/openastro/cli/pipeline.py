@@ -20,6 +20,12 @@ def simulate(
     workdir: Workdir = DEFAULT_WORKDIR,
     nights: Annotated[int | None, typer.Option(help="Nights to simulate (sim.nights).")] = None,
     seed: Annotated[int | None, typer.Option(help="Random seed (sim.seed).")] = None,
+    plan: Annotated[str | None, typer.Option("--plan", help="Observe a plan of `openastro schedule`: its night "
+                                                            "(plans/<night>.json) or file; each block's frames under "
+                                                            "the night's actual weather, executions updated.")] = None,
+    weather: Annotated[Path | None, typer.Option("--weather", help="With --plan: a weather log CSV (site_id,start,"
+                                                                   "end,state: clear, partly, overcast or closed) "
+                                                                   "overriding the drawn weather.")] = None,
     config: ConfigFile = None,
     set_: Overrides = None,
     as_json: Json = False,
@@ -28,8 +34,58 @@ def simulate(
     from openastro import api
     from openastro.pipeline import show
 
-    result = api.simulate(workdir, nights, seed, config, set_, argv=sys.argv)
-    _emit(result, as_json, show.simulate_summary)
+    result = api.simulate(workdir, nights, seed, config, set_, argv=sys.argv, plan=plan, weather=weather)
+    _emit(result, as_json, observed_summary if plan is not None else show.simulate_summary)
+
+
+def observed_summary(result: dict) -> None:
+    """One line per block of an observed plan, then the night's metrics."""
+    from openastro.core.console import console
+
+    out = console()
+    for b in result["blocks"]:
+        out.print(f"{b['site']:<24} {b['name']:<20} {b['status']:<7} {b['reason']}")
+    _print_metrics(result["metrics"])
+    out.print(f"frames: {result['frames_simulated']}; log: {result['observed_file']}")
+
+
+def _print_metrics(m: dict | None) -> None:
+    """The night's metrics on one line."""
+    from openastro.core.console import console
+
+    if m is None:
+        console().print("not observed yet: openastro simulate --plan NIGHT")
+        return
+    def show(value: object, unit: str = "") -> str:
+        return "-" if value is None else f"{value}{unit}"
+
+    console().print(
+        f"completed {m['completed']} of {m['requests']} requests ({m['fraction_completed']:.0%}); priority "
+        f"{m['achieved_priority']:g} achieved of {m['scheduled_priority']:g} scheduled; open shutter "
+        f"{m['open_shutter_fraction']:.1%}, overheads {m['overhead_fraction']:.0%}, mean airmass "
+        f"{show(m['mean_airmass'])}; alert to first frame {show(m['median_alert_to_first_frame_h'], ' h')}; "
+        f"phase coverage {show(m['mean_phase_coverage'])}")
+
+
+@commands.command()
+def executions(
+    night: Annotated[str, typer.Option("--night", help="The night: the evening's date, e.g. 2026-03-20.")],
+    workdir: Workdir = DEFAULT_WORKDIR,
+    as_json: Json = False,
+) -> None:
+    """A night's plan against what was executed: each block's status and reason, and the night's metrics."""
+    from openastro import api
+
+    def show(result: dict) -> None:
+        from openastro.core.console import console
+        from openastro.schedule.loaders import iso_of
+
+        for r in result["executions"]:
+            console().print(f"{r['site_id']:<24} {iso_of(r['start_mjd'])[11:16]}-{iso_of(r['end_mjd'])[11:16]} "
+                            f"{r['name']:<20} {r['status']:<7} {r['reason']}")
+        _print_metrics(result["metrics"])
+
+    _emit(api.executions(workdir, night), as_json, show)
 
 
 @commands.command()

@@ -286,6 +286,8 @@ def from_catalog(catalog: Any, start_mjd: float, end_mjd: float) -> tuple[list[R
                          "ORDER BY priority DESC, request_id", [list(OPEN_STATUSES), end_mjd, start_mjd])
     requests, skipped = [], []
     for row in rows.to_dict("records"):
+        # a SQL NULL read by pandas as NaN becomes None: NaN is truthy, so `row.get("filter") or ""` kept "nan"
+        row = {k: None if isinstance(v, float) and math.isnan(v) else v for k, v in row.items()}
         name = str(row.get("name") or row.get("object_id") or row["request_id"])
         if not _finite(row.get("ra")) or not _finite(row.get("dec")):
             skipped.append({"name": name, "reason": "the catalog row has no ra/dec; add the target's coordinates"})

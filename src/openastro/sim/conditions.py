@@ -125,7 +125,7 @@ def _psf(frames: pd.DataFrame, draws: dict, get) -> dict[str, np.ndarray]:
             "psf_beta": get("psf_beta"), "donut": draws["defocus"] & (defocus >= DONUT_DEFOCUS)}
 
 
-def _photometry(frames: pd.DataFrame, draws: dict, get, exposure_s: float) -> dict[str, np.ndarray]:
+def _photometry(frames: pd.DataFrame, draws: dict, get, exposure_s: float | np.ndarray) -> dict[str, np.ndarray]:
     """Zero points and the sky in each frame's band: natural sky (K&S), brightened by dew, cloud glow and
     stray light.
 
@@ -156,8 +156,10 @@ def _photometry(frames: pd.DataFrame, draws: dict, get, exposure_s: float) -> di
 
 def frame_conditions(frames: pd.DataFrame, sites: list[Site], cfg: SimConfig,
                      rng: np.random.Generator) -> pd.DataFrame:
-    """Everything about each planned frame that the renderer and the truth tables need."""
+    """Everything about each planned frame that the renderer and the truth tables need (exposure: the frames'
+    own `exptime` column when they have one, as an observed plan's blocks do, else sim.exposure_s)."""
     frames = _per_site_series(frames.reset_index(drop=True), sites, cfg)
+    exposure_s = frames["exptime"].to_numpy(dtype=float) if "exptime" in frames else cfg.exposure_s
     frames = _transparency(frames, cfg, rng)
     draws = _defect_draws(frames, cfg, sites, rng)
     s_idx = frames["site"].to_numpy()
@@ -167,10 +169,10 @@ def frame_conditions(frames: pd.DataFrame, sites: list[Site], cfg: SimConfig,
 
     # Cosmic rays: flux per cm^2 per minute, 2-4x higher at 2-3 km.
     area_cm2 = (cfg.frame_size * get("pixel_um")) ** 2 * CM2_PER_UM2
-    cr_mean = cfg.defects.cosmic_ray_rate * area_cm2 * (1 + get("elevation_m") / 1000.0) * cfg.exposure_s / 60.0
+    cr_mean = cfg.defects.cosmic_ray_rate * area_cm2 * (1 + get("elevation_m") / 1000.0) * exposure_s / 60.0
     trail = draws["trail"]
     return frames.assign(
-        **_psf(frames, draws, get), **_photometry(frames, draws, get, cfg.exposure_s),
+        **_psf(frames, draws, get), **_photometry(frames, draws, get, exposure_s),
         tracking=draws["tracking"], defocus=draws["defocus"], dew=frames["dew_level"].to_numpy() > 0,
         bright_background=draws["bright_injected"], trail=trail, electronics=draws["electronics"],
         bright_angle=draws["bright_angle"], trail_aircraft=trail & draws["trail_aircraft"],

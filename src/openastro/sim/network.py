@@ -57,10 +57,16 @@ def plan_frames(cfg: SimConfig, sites: list[Site], fields: list[Field]) -> pd.Da
     frames = schedule.cap_per_night(grid[ok], cfg.max_frames_per_site)
     frames = frames.assign(filter=schedule.assign_filters(frames, sites, list(cfg.filters)))
     frames = conditions.frame_conditions(frames, sites, cfg, stream(cfg.seed, STREAM["conditions"]))
+    return name_frames(frames, sites, fields, cfg.start_date)
+
+
+def name_frames(frames: pd.DataFrame, sites: list[Site], fields: list[Field], start_date: str) -> pd.DataFrame:
+    """Site and field ids, the night's date, the file name and the pointing of each frame (night: days after
+    `start_date`)."""
     site_ids = np.array([s.site_id for s in sites])[frames["site"].to_numpy()]
     field_ids = np.array([f.field_id for f in fields])[frames["field"].to_numpy()]
     number = frames.groupby("site").cumcount().to_numpy() + 1
-    first = date.fromisoformat(cfg.start_date)
+    first = date.fromisoformat(start_date)
     nights = [(first + timedelta(days=int(n))).isoformat() for n in frames["night"]]
     files = [f"frames/{s}/{n.replace('-', '')}/{s}_{f}_{k:05d}.fits"
              for s, n, f, k in zip(site_ids, nights, field_ids, number, strict=True)]

@@ -76,8 +76,8 @@ class StarFluxWriter:
 
 
 def frames_table(frames: pd.DataFrame, exposure_s: float) -> pd.DataFrame:
-    """The truth frame table from the planned frames."""
-    return frames.assign(exptime=exposure_s)[list(FRAME_COLUMNS)]
+    """The truth frame table from the planned frames (their own `exptime` where they carry one)."""
+    return (frames if "exptime" in frames else frames.assign(exptime=exposure_s))[list(FRAME_COLUMNS)]
 
 
 def stars_table(stars: dict[str, np.ndarray], classes: np.ndarray, params: pd.DataFrame) -> pd.DataFrame:

@@ -18,8 +18,10 @@ def cloud_probabilities(clear_fraction: float) -> np.ndarray:
     return np.array([clear_fraction, 0.4 * cloudy, 0.6 * cloudy])
 
 
-def markov_clouds(hours: np.ndarray, clear_fraction: float, dwell_h: float, rng: np.random.Generator) -> np.ndarray:
-    """Cloud state (index into CLOUD_STATES) at sorted times (hours).
+def markov_clouds(hours: np.ndarray, clear_fraction: float, dwell_h: float, rng: np.random.Generator,
+                  start: int | None = None) -> np.ndarray:
+    """Cloud state (index into CLOUD_STATES) at sorted times (hours); `start`: the state known at hours[0]
+    (a forecast's draw that the night's actual weather continues), else drawn from the long-run probabilities.
 
     The chain leaves its state at rate 1/dwell and lands on a state drawn from the long-run probabilities, so
     the transition over a gap dt is exact: keep with probability exp(-dt/dwell), else redraw.
@@ -30,7 +32,9 @@ def markov_clouds(hours: np.ndarray, clear_fraction: float, dwell_h: float, rng:
     redraw = rng.random(n)
     states = np.empty(n, dtype=np.int64)
     for i in range(n):
-        if i == 0 or redraw[i] > np.exp(-(hours[i] - hours[i - 1]) / dwell_h):
+        if i == 0:
+            states[i] = fresh[i] if start is None else start
+        elif redraw[i] > np.exp(-(hours[i] - hours[i - 1]) / dwell_h):
             states[i] = fresh[i]
         else:
             states[i] = states[i - 1]

@@ -105,7 +105,8 @@ def write_all(plan: network.Plan, cfg: SimConfig, out_dir: Path,
         progress(0, total)
     dates = _iso_dates(frames["mjd"].to_numpy())
     for i, row in enumerate(frames.itertuples(index=False)):
-        transient_rows += _write_frame(plan, cfg, out_dir, row, i, dates[i], detectors, field_rows, star_flux)
+        transient_rows += _write_frame(plan, _frame_config(cfg, row), out_dir, row, i, dates[i], detectors,
+                                       field_rows, star_flux)
         if progress:
             progress(i + 1, total)
     if cfg.template_frames:
@@ -124,8 +125,17 @@ def _write_templates(plan: network.Plan, cfg: SimConfig, out_dir: Path, detector
     rows = template_rows(plan.frames, cfg.template_frames)
     dates = _iso_dates(rows["mjd"].to_numpy())
     for i, row in enumerate(rows.itertuples(index=False)):
-        _write_frame(plan, cfg, out_dir, row, i, dates[i], detectors, field_rows, star_flux, template=True)
+        _write_frame(plan, _frame_config(cfg, row), out_dir, row, i, dates[i], detectors, field_rows, star_flux,
+                     template=True)
     return truth.write_table(template_table(rows), out_dir / "reference" / "templates.parquet")
+
+
+def _frame_config(cfg: SimConfig, row: Any) -> SimConfig:
+    """The config a frame is rendered with: its own exposure when the frames carry one (an observed plan)."""
+    exptime = getattr(row, "exptime", None)
+    if exptime is None or float(exptime) == cfg.exposure_s:
+        return cfg
+    return cfg.model_copy(update={"exposure_s": float(exptime)})
 
 
 def _iso_dates(mjd: np.ndarray) -> list[str]:

@@ -36,6 +36,7 @@ def render(data: NightData, root: Path, config: ReportConfig) -> str:
     """The whole report page; sections are built in page order so plotly.js lands in the first chart."""
     from openastro.pipeline.report.discovery import discovery_section
     from openastro.pipeline.report.lightcurve_sections import lightcurve_sections
+    from openastro.pipeline.report.schedule import schedule_section
     from openastro.pipeline.report.transients import transients_section
 
     plotter = Plotter()
@@ -50,6 +51,7 @@ def render(data: NightData, root: Path, config: ReportConfig) -> str:
         quality_section(data.quality),
         transients_section(data, config.n_candidates, root),
         discovery_section(root, data.night),
+        schedule_section(data.night_plan),
         examples_section(data.examples),
         variables_section(data.photometry, ranked, colors, plotter),
     ]

@@ -14,7 +14,7 @@ import tempfile
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
@@ -47,6 +47,7 @@ class NightData:
     candidates: pd.DataFrame = field(default_factory=pd.DataFrame)  # transient candidates in the night's frames
     references: pd.DataFrame = field(default_factory=pd.DataFrame)  # reference_images of the night's site+fields
     examples: pd.DataFrame = field(default_factory=pd.DataFrame)  # example frames per site with their previews
+    night_plan: Any = None  # report/schedule.py NightPlan: the night's plan and its execution, if planned
 
 
 def nights(catalog: Catalog) -> list[str]:
@@ -60,10 +61,12 @@ def write_report(catalog: Catalog, workspace: Workspace, night: str | None, conf
     from openastro.pipeline.report.build import render
     from openastro.pipeline.report.images import load_examples
     from openastro.pipeline.report.lightcurve_data import load_fused
+    from openastro.pipeline.report.schedule import load_night_plan
 
     data = load_night(catalog, resolve_night(catalog, night))
     data.fused = load_fused(catalog, data.night, config.n_variable_stars)
     data.examples = load_examples(catalog, data.frames, config.n_example_frames)
+    data.night_plan = load_night_plan(catalog, workspace.root, data.night)
     text = render(data, workspace.root, config)
     return write_atomic(workspace.reports / f"{data.night}.html", text)
 
