@@ -62,14 +62,9 @@ def evaluate_split(model: Any, features: pd.DataFrame, labels: np.ndarray, truth
 
 def sizes(mode: str, acfg: Any, n_train: int | None) -> dict[str, int]:
     """Objects per split and trees for a mode (quick: fixed small sizes; full and custom: the config's)."""
-    if mode not in MODES:
-        raise InputError(f"--mode {mode!r}: use one of {', '.join(MODES)}")
-    chosen = dict(QUICK) if mode == "quick" else {k: getattr(acfg, k) for k in (*QUICK,)}
-    if n_train is not None:
-        if n_train < 10:
-            raise InputError("--n-train must be at least 10 simulated objects")
-        chosen["n_train"] = n_train
-    return chosen
+    from openastro.ml.modes import mode_sizes
+
+    return mode_sizes(mode, QUICK, acfg, {"n_train": (n_train, 10)})
 
 
 def train_alerts(workdir: Path | str = DEFAULT_WORKDIR, config: Any = None, out: Path | str | None = None,
@@ -170,8 +165,7 @@ def evaluate_alerts(workdir: Path | str = DEFAULT_WORKDIR, config: Any = None, m
 def _card_with_real(folder: Path, estimator: Any, metrics: dict[str, Any], name: str) -> Path:
     """Record the real figures in the model's info and rewrite its card with them."""
     from openastro.alerts.card import write_card
-    from openastro.ml.bundle import update_info
+    from openastro.ml.bundle import card_with_real
 
     real = {"folder": name, "command": f"openastro evaluate alerts --real {name} --card", **metrics}
-    estimator.info_ = update_info(folder, real=real)
-    return write_card(folder, estimator)
+    return card_with_real(folder, estimator, real, write_card)

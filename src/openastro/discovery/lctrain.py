@@ -22,15 +22,10 @@ QUICK = {"n_train": 2000, "n_test": 1000, "epochs": 10}  # about a minute on one
 
 def sizes(mode: str, cfg: Any, n_train: int | None, epochs: int | None, batch_size: int | None) -> dict[str, int]:
     """Objects per split, epochs and batch size of a mode (quick: QUICK; full and custom: the config's)."""
-    if mode not in MODES:
-        raise InputError(f"--mode {mode!r}: use one of {', '.join(MODES)}")
-    chosen = dict(QUICK) if mode == "quick" else {key: getattr(cfg, key) for key in QUICK}
-    chosen["batch_size"] = cfg.batch_size
-    for key, value, least in (("n_train", n_train, 10), ("epochs", epochs, 1), ("batch_size", batch_size, 1)):
-        if value is not None:
-            if value < least:
-                raise InputError(f"--{key.replace('_', '-')} must be at least {least} (got {value})")
-            chosen[key] = value
+    from openastro.ml.modes import mode_sizes
+
+    chosen = mode_sizes(mode, {**QUICK, "batch_size": cfg.batch_size}, cfg,
+                        {"n_train": (n_train, 10), "epochs": (epochs, 1), "batch_size": (batch_size, 1)})
     chosen["n_val"] = max(10, chosen["n_train"] // 10)
     return chosen
 
@@ -153,9 +148,8 @@ def evaluate_embed_lc(workdir: Path | str = DEFAULT_WORKDIR, config: Any = None,
 def _card_with_real(folder: Path, encoder: Any, table: dict[str, Any], name: str) -> Path:
     """Record the real-alert probes in the encoder's info and rewrite its card with them."""
     from openastro.discovery.lccard import write_card
-    from openastro.ml.bundle import update_info
+    from openastro.ml.bundle import card_with_real
 
     real = {"folder": name, "command": f"openastro evaluate embed_lc --real {name} --card",
             **{key: table[key] for key in ("probes", "counts", "objects")}}
-    encoder.info_ = update_info(folder, real=real)
-    return write_card(folder, encoder)
+    return card_with_real(folder, encoder, real, write_card)

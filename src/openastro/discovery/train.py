@@ -29,15 +29,10 @@ def split_seeds(seed: int) -> dict[str, int]:
 
 def sizes(mode: str, ecfg: Any, samples: int | None, epochs: int | None, batch_size: int | None) -> dict[str, int]:
     """Cutouts, epochs and batch size of a mode (quick: small fixed sizes; full and custom: the config's)."""
-    if mode not in MODES:
-        raise InputError(f"--mode {mode!r}: use one of {', '.join(MODES)}")
-    chosen = dict(QUICK) if mode == "quick" else {"samples": ecfg.samples, "epochs": ecfg.epochs}
-    chosen["batch_size"] = ecfg.batch_size
-    for key, value, least in (("samples", samples, 16), ("epochs", epochs, 1), ("batch_size", batch_size, 1)):
-        if value is not None:
-            if value < least:
-                raise InputError(f"--{key.replace('_', '-')} must be at least {least} (got {value})")
-            chosen[key] = value
+    from openastro.ml.modes import mode_sizes
+
+    chosen = mode_sizes(mode, {**QUICK, "batch_size": ecfg.batch_size}, ecfg,
+                        {"samples": (samples, 16), "epochs": (epochs, 1), "batch_size": (batch_size, 1)})
     chosen["val_samples"] = max(16, chosen["samples"] // 10)
     return chosen
 
@@ -220,9 +215,8 @@ def labelled_probe(encoder: Any, path: Path | str, label: str) -> tuple[dict[str
 def _card_with_real(folder: Path, encoder: Any, where: dict[str, Any], argv: list[str] | None) -> Path:
     """Record the labelled-image probe in the encoder's info and rewrite its card with it."""
     from openastro.discovery.card import write_card
-    from openastro.ml.bundle import update_info
+    from openastro.ml.bundle import card_with_real
 
     images = Path(where["images"])
     command = f"openastro evaluate embed --images {images.parent.name}/{images.name} --label {where['label']} --card"
-    encoder.info_ = update_info(folder, real={**where, "images": images.name, "command": command})
-    return write_card(folder, encoder)
+    return card_with_real(folder, encoder, {**where, "images": images.name, "command": command}, write_card)

@@ -86,6 +86,13 @@ def update_info(folder: Path | str, **entries: Any) -> dict[str, Any]:
     return meta["info"]
 
 
+def card_with_real(folder: Path | str, model: Any, real: dict[str, Any], write_card: Any) -> Path:
+    """Record figures measured on real data as the `real` entry of a saved model's info, then rewrite its card
+    (`write_card(folder, model)`); the card's path."""
+    model.info_ = update_info(folder, real=real)
+    return write_card(Path(folder), model)
+
+
 def is_bundle(folder: Path | str) -> bool:
     """Whether `folder` holds a saved model (a model.json)."""
     return (Path(folder) / META).is_file()
