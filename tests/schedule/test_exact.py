@@ -9,21 +9,12 @@ import pytest
 from openastro.schedule import Constraints, Request, Settings, build_grid, dispatch
 from openastro.schedule.exact import optimum_ratio, solve
 from openastro.schedule.plan import expected_value, metrics
+from tests.schedule.conftest import overlaps
 
 NIGHT = "2026-03-20"
 # worst-case setup 180 deg / 6 deg/s + 10 s settle = 40 s: a 200 s exposure fits one 5-minute slot, 400 s two
 FAST = Settings(slot_min=5.0, slew_rate_deg_s=6.0, settle_s=10.0, filter_change_s=0.0, readout_s=10.0,
                 forecast="clear", min_moon_sep_deg=0.0)
-
-
-def _overlaps(plan) -> int:
-    """Blocks overlapping at one site, or of one request anywhere."""
-    bad = 0
-    for key in ("site", "request"):
-        for v in {getattr(b, key) for b in plan.blocks}:
-            spans = sorted((b.start_mjd, b.end_mjd) for b in plan.blocks if getattr(b, key) == v)
-            bad += sum(nxt[0] < prev[1] - 1e-9 for prev, nxt in zip(spans, spans[1:], strict=False))
-    return bad
 
 
 def _feasible_throughout(plan) -> bool:
@@ -53,7 +44,7 @@ def test_the_optimum_where_the_greedy_choice_blocks_two_others(sites):
     assert sorted(grid.requests[b.request].name for b in plan.blocks) == ["early", "late"]
     assert expected_value(plan) == pytest.approx(3.5) and metrics(plan)["solver"]["status"] == "OPTIMAL"
     assert optimum_ratio(greedy, plan) == pytest.approx(3.0 / 3.5)
-    assert _overlaps(plan) == 0 and _feasible_throughout(plan)
+    assert overlaps(plan) == 0 and _feasible_throughout(plan)
 
 
 @pytest.mark.parametrize("seed", [2, 3, 4])
@@ -72,7 +63,7 @@ def test_small_random_nights_bound_optimum_and_dispatcher_agree(sites, seed):
     assert expected_value(plan) == pytest.approx(info["objective"], rel=1e-5)
     same_model = dispatch(grid, plan.overheads.fixed(), align=True)
     assert expected_value(same_model) <= info["objective"] + 1e-6
-    assert _overlaps(plan) == 0 and _feasible_throughout(plan) and len(plan.blocks) < len(requests)
+    assert overlaps(plan) == 0 and _feasible_throughout(plan) and len(plan.blocks) < len(requests)
     for b in plan.blocks:  # on slot edges, the worst-case setup reserved, whole requests (relay=False)
         t = (b.start_mjd - grid.edges[0]) / grid.slot_days
         assert abs(t - round(t)) < 1e-6 and b.setup_s == plan.overheads.worst_setup_s
@@ -93,4 +84,4 @@ def test_groups_one_of_and_all_of(sites):
     assert plan.info["status"] == "OPTIMAL" and names.count("one-a") + names.count("one-b") == 1
     together = [b for b in plan.blocks if grid.requests[b.request].group == "all"]
     assert len(together) == 2 and together[0].start_mjd == together[1].start_mjd
-    assert {b.site for b in together} == {0, 1} and _overlaps(plan) == 0
+    assert {b.site for b in together} == {0, 1} and overlaps(plan) == 0

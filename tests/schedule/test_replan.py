@@ -11,6 +11,7 @@ import pytest
 from openastro.schedule import Request, Settings, build_grid, dispatch
 from openastro.schedule.constraints import extend
 from openastro.schedule.replan import kept_blocks, replan
+from tests.schedule.conftest import overlaps
 
 NIGHT = "2026-03-20"
 SETTINGS = Settings(slot_min=5.0, forecast="clear", min_moon_sep_deg=0.0)
@@ -24,16 +25,6 @@ def _night(sites, n: int = 40, seed: int = 5):
                         repeats=int(rng.integers(1, 4))) for k in range(n)]
     grid = build_grid(requests, [sites["cerro-tololo"], sites["mount-lemmon"]], NIGHT, SETTINGS)
     return dispatch(grid)
-
-
-def _spans(plan, key: str):
-    for v in {getattr(b, key) for b in plan.blocks}:
-        yield sorted((b.start_mjd, b.end_mjd) for b in plan.blocks if getattr(b, key) == v)
-
-
-def _no_overlaps(plan) -> bool:
-    return all(n[0] >= p[1] - 1e-9 for key in ("site", "request") for s in _spans(plan, key)
-               for p, n in zip(s, s[1:], strict=False))
 
 
 def _mid(plan) -> float:
@@ -51,7 +42,7 @@ def test_replanning_keeps_what_started_and_starts_nothing_before_now(sites):
     assert {(b.request, b.site, b.start_mjd, b.end_mjd, b.repeats) for b in kept} <= as_tuples
     new = [b for b in later.blocks if b.start_mjd >= now - 1e-9]
     assert len(new) == len(later.blocks) - len(kept) and new
-    assert _no_overlaps(later) and (later.done <= later.grid.repeats).all()
+    assert overlaps(later) == 0 and (later.done <= later.grid.repeats).all()
     for b in kept:  # a kept block's telescope is busy until it ends
         assert all(n.start_mjd >= b.end_mjd - 1e-9 for n in new if n.site == b.site)
     assert later.info["kept"] == len(kept) and later.info["replanned_at"] == now
@@ -84,7 +75,7 @@ def test_clouds_at_one_site_move_the_rest_of_its_night_to_the_other(sites):
     moved = {b.request for b in plan.blocks if b.site == 0 and b.start_mjd >= now}
     rescued = {b.request for b in later.blocks if b.site == 1 and b.start_mjd >= now} & moved
     assert moved and rescued  # work planned at the clouded site now done at the other
-    assert _no_overlaps(later)
+    assert overlaps(later) == 0
 
 
 def test_extend_refuses_rows_built_on_other_edges(sites):
