@@ -321,41 +321,36 @@ class AlertsModelConfig(_Section):
     threads: Workers
 
 
-class EmbedConfig(_Section):
+class _TransformerTraining(_Section):
+    """What the two encoders of discovery share: a transformer's size and how it is pretrained."""
+
     model: str
     seed: Seed
+    width: int = Field(ge=8, le=4096)
+    depth: int = Field(ge=1, le=48)
+    heads: int = Field(ge=1, le=64)
+    epochs: int = Field(ge=1, le=10_000)
+    batch_size: int = Field(ge=1, le=65_536)
+    learning_rate: float = Field(gt=0, le=1)
+    patience: int = Field(ge=1)
+    threads: Workers  # torch CPU threads while training: the same seed gives the same weights only with the same count
+
+
+class EmbedConfig(_TransformerTraining):
     images: str  # "" = simulated galaxy cutouts; else a folder, FITS or .npz of the user's own images
     samples: int = Field(ge=16, le=10_000_000)  # pretraining cutouts (full and custom modes)
     probe_samples: int = Field(ge=20, le=1_000_000)  # held-out cutouts the linear probes read
     size: int = Field(ge=8, le=512)  # cutout side the encoder reads (pixels)
     patch: int = Field(ge=2, le=64)
-    width: int = Field(ge=8, le=4096)
-    depth: int = Field(ge=1, le=48)
-    heads: int = Field(ge=1, le=64)
-    epochs: int = Field(ge=1, le=10_000)
-    batch_size: int = Field(ge=1, le=65_536)
-    learning_rate: float = Field(gt=0, le=1)
-    patience: int = Field(ge=1)
-    threads: Workers  # torch CPU threads while training: the same seed gives the same weights only with the same count
     connectivity: int = Field(ge=2, le=256)  # the HNSW graph of `openastro embed` (usearch names)
     expansion_add: int = Field(ge=2, le=4096)
     expansion_search: int = Field(ge=2, le=4096)
 
 
-class EmbedLcConfig(_Section):
-    model: str
-    seed: Seed
+class EmbedLcConfig(_TransformerTraining):
     n_train: int = Field(ge=10, le=10_000_000)  # simulated objects the encoder pretrains on (full and custom modes)
     n_test: int = Field(ge=20, le=1_000_000)  # held-out simulated objects the class probes read
     max_len: int = Field(ge=2, le=4096)  # detections per object the encoder reads; longer curves are thinned
-    width: int = Field(ge=8, le=4096)
-    depth: int = Field(ge=1, le=48)
-    heads: int = Field(ge=1, le=64)
-    epochs: int = Field(ge=1, le=10_000)
-    batch_size: int = Field(ge=1, le=65_536)
-    learning_rate: float = Field(gt=0, le=1)
-    patience: int = Field(ge=1)
-    threads: Workers  # torch CPU threads while training: the same seed gives the same weights only with the same count
 
 
 class ScheduleConfig(_Section):
