@@ -290,11 +290,12 @@ def schedule(workspace: Where = DEFAULT_WORKDIR, night: str = "", sites: Sequenc
              requests: Path | str | None = None, forecast: Path | str | None = None, exact: bool = False,
              time_limit: float = 60.0, replan_at: str | None = None, add: Path | str | None = None,
              config: Path | str | None = None, set: Overrides = None,
-             argv: list[str] | None = None) -> dict[str, Any]:
+             argv: list[str] | None = None, value: str = "forecast") -> dict[str, Any]:
     """Plan one night of the network (`night`: the evening's date) from a request file (CSV or TOML) or the
     workspace catalog's open requests, by the dispatcher or with `exact` the integer program (at most
-    `time_limit` s); or with `replan_at` (ISO UTC or MJD) replan the rest of the night's saved plan under
-    `forecast`, adding the requests of `add`. Writes plans/<night>.json and .csv and the catalog's `plans` and
+    `time_limit` s), on the forecast's value or (`value`: "learned", the workspace's models/schedule_value, or a
+    model folder) a learned value (`openastro train schedule_value`); or with `replan_at` (ISO UTC or MJD) replan the
+    rest of the night's saved plan under `forecast`, adding the requests of `add`. Writes plans/<night>.json and .csv and the catalog's `plans` and
     `executions`: `{"scheduled": [{"name", "site", "start", "end", ...}], "unscheduled": [{"name", "reason"}],
     "metrics": {...}}`."""
     from openastro.core.errors import InputError
@@ -302,13 +303,19 @@ def schedule(workspace: Where = DEFAULT_WORKDIR, night: str = "", sites: Sequenc
 
     resolved = settings(config, set)
     if replan_at is not None:
-        if exact or requests is not None or sites:
+        if exact or requests is not None or sites or value != "forecast":
             raise InputError("--replan-at replans the night's saved plan: it takes --add and --forecast, not "
-                             "--exact, --requests or --site")
+                             "--exact, --requests, --site or --value")
         return run_replan(_root(workspace), night, replan_at, add, forecast, resolved, argv)
     if add is not None:
         raise InputError("--add goes with --replan-at (a first plan takes its requests from --requests)")
-    return run_schedule(_root(workspace), night, list(sites), requests, forecast, resolved, argv, exact, time_limit)
+    model = None
+    if value != "forecast":
+        from openastro.ml.registry import resolve_model
+
+        model = resolve_model("schedule_value", None if value == "learned" else value, _root(workspace), resolved)
+    return run_schedule(_root(workspace), night, list(sites), requests, forecast, resolved, argv, exact, time_limit,
+                        model)
 
 
 def _root(workspace: Where) -> Path:

@@ -34,9 +34,10 @@ OPTIONS: dict[str, tuple[Any, Any, str]] = {
                                  "evaluate: test chunks)."),
     "seed": (int | None, None, "Seed of the simulated data (train: the section's seed; evaluate: a held-out "
                                "seed, default the model's own test seed)."),
-    "nights": (int | None, None, "Simulated nights per split, every site."),
+    "nights": (int | None, None, "Simulated nights (quality: per split, every site; schedule_value: training "
+                                 "nights)."),
     "n_train": (int | None, None, "Simulated training light curves."),
-    "n": (int | None, None, "Held-out light curves."),
+    "n": (int | None, None, "Held-out light curves (schedule_value: held-out nights)."),
     "real": (Path | None, None, "A folder of labelled real alerts (alerts.parquet with ZTF fields and cutouts, "
                                 "labels.csv), as ../shared/realdata/alerts_labelled: the model's figures on them (realbogus: "
                                 "fraction scored real per class; alerts: macro F1, per-class F1; embed_lc: class "

@@ -1,5 +1,6 @@
 """The `schedule` verb: plan one night of the network from requests (the dispatcher, or `--exact` the integer
-program), or replan its rest (`--replan-at`); write the plan, print site timelines."""
+program; `--value learned` on the learned value), or replan its rest (`--replan-at`); write the plan, print site
+timelines. `openastro train schedule_value` trains the learned value on simulated nights."""
 
 from __future__ import annotations
 
@@ -37,6 +38,11 @@ def schedule(
                                                                       "under --forecast, with --add.")] = None,
     add: Annotated[Path | None, typer.Option("--add", help="With --replan-at: requests to add (targets of "
                                                            "opportunity), a CSV or TOML file.")] = None,
+    value: Annotated[str, typer.Option("--value", help="What an observation is worth: forecast (priority x "
+                                                       "P(ok)), learned (priority x P(good) from the value "
+                                                       "model: schedule_value.model, else the workspace's "
+                                                       "`openastro train schedule_value`, else the shipped one), "
+                                                       "or a value model's folder.")] = "forecast",
     workdir: Workdir = DEFAULT_WORKDIR,
     config: ConfigFile = None,
     set_: Overrides = None,
@@ -47,5 +53,6 @@ def schedule(
     from openastro.schedule.show import timelines
 
     result = api.schedule(workdir, night, site or [], requests, forecast, exact=exact, time_limit=time_limit,
-                          replan_at=replan_at, add=add, config=config, set=set_, argv=sys.argv)
+                          replan_at=replan_at, add=add, config=config, set=set_, argv=sys.argv, value=value)
     _emit(result, as_json, timelines)
+

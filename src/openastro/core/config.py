@@ -353,6 +353,17 @@ class EmbedLcConfig(_TransformerTraining):
     max_len: int = Field(ge=2, le=4096)  # detections per object the encoder reads; longer curves are thinned
 
 
+class ScheduleValueConfig(_Section):
+    model: str
+    seed: Seed  # the first simulated training night
+    nights: int = Field(ge=2, le=5000)  # simulated training nights (seed .. seed + nights - 1)
+    per_night: int = Field(ge=10, le=1_000_000)  # observations drawn per night
+    n_requests: int = Field(ge=1, le=100_000)
+    n_sites: int = Field(ge=1, le=64)
+    held_out: int = Field(ge=1, le=1000)  # held-out nights (from 10000) the ROC AUC is measured on
+    threads: Workers
+
+
 class ScheduleConfig(_Section):
     slot_min: float = Field(ge=0.1, le=120.0)  # minutes per slot of the night grid
     slew_rate_deg_s: float = Field(gt=0.0, le=100.0)
@@ -387,6 +398,7 @@ class Config(_Section):
     embed: EmbedConfig
     embed_lc: EmbedLcConfig
     schedule: ScheduleConfig
+    schedule_value: ScheduleValueConfig
 
     def to_dict(self) -> dict[str, Any]:
         """Plain nested dict (tuples as lists), ready for TOML or JSON."""

@@ -95,6 +95,11 @@ MODELS: dict[str, ModelSpec] = {spec.name: spec for spec in (
               "openastro.discovery.train:evaluate_embed",
               train_options=("mode", "samples", "epochs", "batch_size", "seed", "images"),
               evaluate_options=("seed", "n", "images", "label", "card"), show="openastro.discovery.show"),
+    ModelSpec("schedule_value", "learned value of an observation for the scheduler: LightGBM P(good frame) from "
+              "planning-time features", "openastro.schedule.value:ValueModel", "schedule_value",
+              "openastro.schedule:weights/schedule_value", "openastro.schedule.valuetrain:train_schedule_value",
+              "openastro.schedule.valuetrain:evaluate_schedule_value", train_options=("nights", "seed"),
+              evaluate_options=("seed", "n"), show="openastro.schedule.valuetrain"),
     ModelSpec("embed_lc", "light-curve encoder for discovery: a transformer over irregular multi-band detections "
               "pretrained by masked-magnitude reconstruction", "openastro.discovery.lcencoder:LightCurveEncoder",
               "embed_lc", "openastro.discovery:weights/embed_lc", "openastro.discovery.lctrain:train_embed_lc",

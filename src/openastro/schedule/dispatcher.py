@@ -20,12 +20,16 @@ becomes observable. What it does beyond a greedy pick:
   `after_delay_min` to `after_within_min` after it ended.
 `completed`, `kept` and `start_mjd` let a replanner (replan.py) keep what is done or under way and plan the rest
 of the night; `align=True` starts every block on a slot edge (the integer program's model, exact.py).
+`decisions` is the same loop as a generator that yields each decision point (`Options`) and takes the chosen
+candidate back, so that another policy (a learned agent, schedule/env.py) can choose where the dispatcher takes
+the best score.
 """
 
 from __future__ import annotations
 
 import math
 import time
+from collections.abc import Callable, Generator
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -206,12 +210,47 @@ def _match(fits: np.ndarray, value: np.ndarray) -> list[int] | None:
     return out
 
 
+@dataclass
+class Options:
+    """A decision point: site `site` free at `t` (slot `slot`), the candidate requests `idx`, the dispatcher's
+    score of each (-inf: does not fit), the exposures each would take, its first exposure's start and setup."""
+
+    site: int
+    t: float
+    slot: int
+    idx: np.ndarray
+    score: np.ndarray
+    k: np.ndarray
+    first: np.ndarray
+    setup_d: np.ndarray
+    state: _State = field(repr=False)
+
+
 def dispatch(grid: NightGrid, overheads: Overheads | None = None, start_mjd: float | None = None,
              completed: dict[int, int] | None = None, urgency_weight: float | None = None,
              kept: list[Block] | None = None, align: bool = False) -> Plan:
     """Plan the night from `start_mjd`, counting `completed` repeats per request as done and keeping the blocks
     `kept` (done or under way: their repeats count as done, their telescopes are busy until they end and point
     at their targets); `align`: every block starts on a slot edge."""
+    return decide(decisions(grid, overheads, start_mjd, completed, urgency_weight, kept, align))
+
+
+def decide(steps: Generator[Options, int, Plan], choose: Callable[[Options], int] | None = None) -> Plan:
+    """Run `decisions` to its plan, `choose` picking the candidate at each point (-1: none, wait; default: the
+    best score, the dispatcher)."""
+    try:
+        options = next(steps)
+        while True:
+            options = steps.send(int(np.argmax(options.score)) if choose is None else choose(options))
+    except StopIteration as end:
+        return end.value
+
+
+def decisions(grid: NightGrid, overheads: Overheads | None = None, start_mjd: float | None = None,
+              completed: dict[int, int] | None = None, urgency_weight: float | None = None,
+              kept: list[Block] | None = None, align: bool = False) -> Generator[Options, int, Plan]:
+    """The dispatcher's loop (arguments as `dispatch`): yields each decision point, takes the index of the
+    candidate to commit (-1: none, the telescope waits for the next event) and returns the plan."""
     began = time.perf_counter()
     ov = overheads or Overheads.from_settings(grid.settings)
     w = grid.settings.urgency_weight if urgency_weight is None else urgency_weight
@@ -254,8 +293,12 @@ def dispatch(grid: NightGrid, overheads: Overheads | None = None, start_mjd: flo
         idx = np.flatnonzero(st.active & (st.busy_until <= t + EPS) & st.usable[:, s, i])
         if idx.size:
             idx = idx[st.trigger_open(idx, t)]
-        if idx.size and _pick(st, s, t, i, idx, limit, prev, free_at, w):
-            continue
+        options = _options(st, s, t, i, idx, limit, prev, w) if idx.size else None
+        if options is not None:
+            j = yield options
+            if j >= 0:
+                _take(options, j, prev, free_at)
+                continue
         free_at[s] = _next_event(st, s, t, i, limit, queue)
     for queue in reserved:  # reservations after the last dispatched block
         st.blocks.extend(queue)
@@ -265,9 +308,9 @@ def dispatch(grid: NightGrid, overheads: Overheads | None = None, start_mjd: flo
                 {"method": "dispatch", "aligned": align})
 
 
-def _pick(st: _State, s: int, t: float, i: int, idx: np.ndarray, limit: float,
-          prev: list[tuple[float, float, str] | None], free_at: np.ndarray, w: float) -> bool:
-    """Commit the best block starting at `t` at site `s` among requests `idx`; False when none fits."""
+def _options(st: _State, s: int, t: float, i: int, idx: np.ndarray, limit: float,
+             prev: list[tuple[float, float, str] | None], w: float) -> Options | None:
+    """The blocks starting at `t` at site `s` among requests `idx`, scored; None when none fits."""
     grid = st.grid
     setup_d = st.ov.from_previous(prev[s], grid.ra[idx], grid.dec[idx], st.filters[idx]) / 86400.0
     first = t + setup_d
@@ -278,19 +321,24 @@ def _pick(st: _State, s: int, t: float, i: int, idx: np.ndarray, limit: float,
     k = np.where(st.relay[idx], np.minimum(np.minimum(k_fit, need), chunk), np.where(k_fit >= need, need, 0))
     ok = k >= 1
     if not ok.any():
-        return False
+        return None
     span = (need * st.per_d[idx] + setup_d) / grid.slot_days  # slots the rest of the request takes
     chances = np.maximum(st.chances[idx, i] / np.maximum(span, 1.0), 1.0)
     minutes = np.maximum((first - t + k * st.per_d[idx]) * 1440.0, 1e-3)
     score = np.where(ok, grid.value[idx, s, i] * (k / grid.repeats[idx]) * (1.0 + w / chances)
                      / minutes ** st.density, -np.inf)
-    j = int(np.argmax(score))
-    r = int(idx[j])
-    end = float(first[j] + k[j] * st.per_d[r])
-    st.commit(r, s, t, end, int(k[j]), float(setup_d[j] * 86400.0), "dispatch")
+    return Options(s, t, i, idx, score, k, first, setup_d, st)
+
+
+def _take(o: Options, j: int, prev: list[tuple[float, float, str] | None], free_at: np.ndarray) -> None:
+    """Commit candidate `j` of the decision point `o` (the best score when it does not fit)."""
+    st, s, grid = o.state, o.site, o.state.grid
+    j = j if np.isfinite(o.score[j]) else int(np.argmax(o.score))
+    r = int(o.idx[j])
+    end = float(o.first[j] + o.k[j] * st.per_d[r])
+    st.commit(r, s, o.t, end, int(o.k[j]), float(o.setup_d[j] * 86400.0), "dispatch")
     free_at[s] = st.release(end)
     prev[s] = (float(grid.ra[r]), float(grid.dec[r]), st.filters[r] or (prev[s][2] if prev[s] else ""))
-    return True
 
 
 def _next_event(st: _State, s: int, t: float, i: int, limit: float, queue: list[Block]) -> float:

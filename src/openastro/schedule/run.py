@@ -34,9 +34,9 @@ def _sites(names: list[str], config: Any) -> list[Any]:
 
 def run_schedule(workdir: Path | str, night: str, sites: list[str], requests_path: Path | str | None,
                  forecast_path: Path | str | None, config: Any, argv: list[str] | None = None,
-                 exact: bool = False, time_limit_s: float = 60.0) -> dict[str, Any]:
-    """Plan one night of the network (`exact`: with the integer program, at most `time_limit_s`) and record
-    it; returns what `--json` prints."""
+                 exact: bool = False, time_limit_s: float = 60.0, value_model: Path | None = None) -> dict[str, Any]:
+    """Plan one night of the network (`exact`: with the integer program, at most `time_limit_s`; `value_model`:
+    on the learned value of a saved `schedule.value.ValueModel`) and record it; returns what `--json` prints."""
     from openastro.core.catalog import Catalog
     from openastro.core.workspace import Workspace
     from openastro.schedule.constraints import build_grid, local_midnights
@@ -62,9 +62,14 @@ def run_schedule(workdir: Path | str, night: str, sites: list[str], requests_pat
     if exact and time_limit_s <= 0:
         raise InputError(f"--time-limit {time_limit_s:g}: give a positive number of seconds")
     grid = build_grid(requests, chosen, night, settings, _forecast(forecast_path))
+    if value_model is not None:
+        from openastro.schedule.value import ValueModel, learned_grid
+
+        grid = learned_grid(grid, ValueModel.load(value_model))
     plan = solve(grid, time_limit_s=time_limit_s) if exact else dispatch(grid)
     source = str(requests_path) if requests_path is not None else "catalog"
-    extra = {"forecast_file": str(forecast_path) if forecast_path is not None else None}
+    extra = {"forecast_file": str(forecast_path) if forecast_path is not None else None,
+             "value_model": str(value_model) if value_model is not None else None}
     return _save(ws, night, chosen, plan, skipped, source, extra, config, argv, "network plan")
 
 
