@@ -318,6 +318,30 @@ def schedule(workspace: Where = DEFAULT_WORKDIR, night: str = "", sites: Sequenc
                         model)
 
 
+def requests(workspace: Where = DEFAULT_WORKDIR, source: str | None = None, night: str | None = None,
+             list_open: bool = False, cancel: Sequence[str] = (), config: Path | str | None = None,
+             set: Overrides = None, argv: list[str] | None = None) -> dict[str, Any]:
+    """The catalog's follow-up requests: with `source` ("periods", "transients" or "quality") write what that
+    generator asks for in `night` (default: the night after the latest frames; a rerun replaces its rows), with
+    `list_open` list the open ones, with `cancel` mark these ids cancelled (the rows stay). Exactly one of them."""
+    from openastro.core.errors import InputError
+    from openastro.schedule.sources.run import run_cancel, run_generate, run_list
+
+    chosen = [name for name, on in (("--from", source is not None), ("--list", list_open), ("--cancel", bool(cancel)))
+              if on]
+    if len(chosen) != 1:
+        raise InputError(f"requests: give exactly one of --from periods|transients|quality, --list or --cancel ID "
+                         f"(got {', '.join(chosen) or 'none'})")
+    if night is not None and source is None:
+        raise InputError("--night goes with --from (the night the generated requests are for)")
+    if list_open:
+        return run_list(_root(workspace))
+    resolved = settings(config, set)
+    if cancel:
+        return run_cancel(_root(workspace), list(cancel), resolved, argv)
+    return run_generate(_root(workspace), str(source), night, resolved, argv)
+
+
 def _root(workspace: Where) -> Path:
     """The folder a workspace argument names."""
     return workspace.root if isinstance(workspace, Workspace) else Path(workspace)

@@ -8,6 +8,7 @@ import typer
 
 from openastro.cli import active, alerts, discovery, lightcurves, models, pipeline, transients  # noqa: F401 - alerts: verbs
 from openastro.cli import anomalies as anomaly_verbs
+from openastro.cli import requests as request_verbs
 from openastro.cli import schedule as schedule_verbs
 from openastro.cli.common import say_error
 from openastro.core.errors import OpenAstroError
@@ -24,6 +25,7 @@ app.add_typer(transients.alerts_app, name="alerts")
 app.add_typer(transients.infer_app, name="infer")
 app.add_typer(anomaly_verbs.commands)
 app.add_typer(schedule_verbs.commands)
+app.add_typer(request_verbs.commands)
 
 
 def main() -> None:

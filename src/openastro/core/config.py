@@ -381,6 +381,21 @@ class ScheduleConfig(_Section):
     forecast: str = Field(pattern="^(process|climate|clear)$")
 
 
+class RequestsConfig(_Section):
+    phase_bins: int = Field(ge=2, le=1000)
+    min_phase_coverage: Probability
+    periodic_priority: float = Field(ge=0.0, le=1e6)
+    transit_priority: float = Field(ge=0.0, le=1e6)
+    transient_priority: float = Field(ge=0.0, le=1e6)
+    follow_up_h: float = Field(gt=0.0, le=24.0 * 365)
+    exposure_s: float = Field(gt=0.0, le=86400.0)
+    calibration_priority: float = Field(ge=0.0, le=1e6)
+    history_nights: int = Field(ge=2, le=1000)
+    drift_mads: float = Field(gt=0.0, le=1000.0)
+    min_zp_drift: NonNegative
+    bad_fraction_rise: Probability
+
+
 class Config(_Section):
     sim: SimConfig
     photometry: PhotometryConfig
@@ -399,6 +414,7 @@ class Config(_Section):
     embed_lc: EmbedLcConfig
     schedule: ScheduleConfig
     schedule_value: ScheduleValueConfig
+    requests: RequestsConfig
 
     def to_dict(self) -> dict[str, Any]:
         """Plain nested dict (tuples as lists), ready for TOML or JSON."""
