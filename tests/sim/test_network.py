@@ -319,6 +319,19 @@ def test_light_curve_shapes():
     assert phase[np.argmin(dm)] == pytest.approx(rr["rise_fraction"], abs=0.01)  # fast rise, slow decline
 
 
+def test_flares_of_fields_with_and_without_events_stay_numbers():
+    from openastro.sim.variability import delta_mag, draw_flares
+
+    rng = np.random.default_rng(4)
+    none = draw_flares(np.array([1]), np.array([0.0]), 60000.0, 60001.0, rng)  # a field without flares
+    some = draw_flares(np.array([2]), np.array([50.0]), 60000.0, 60001.0, rng)
+    both = pd.concat([none, some], ignore_index=True)
+    assert len(none) == 0 and len(some) > 0 and both["peak_mjd"].dtype == float
+    t = np.linspace(60000.0, 60001.0, 500)
+    dm = delta_mag("flare", None, t, 0.0, both)
+    assert np.isfinite(dm).all() and dm.min() < -0.05 and dm.max() <= 0.0  # flares only brighten
+
+
 def test_transients_appear_where_no_catalog_star_is(sim):
     _, summary, _ = sim
     out = summary.out_dir

@@ -101,7 +101,9 @@ def draw_flares(star_ids: np.ndarray, rates: np.ndarray, t_start: float, t_end: 
         for peak in np.sort(rng.uniform(t_start, t_end, n)):
             rows.append({"star_id": int(sid), "peak_mjd": float(peak), "amplitude": _log_uniform(0.1, 3.0, rng),
                          "rise_min": rng.uniform(1.0, 5.0), "decay_min": rng.uniform(10.0, 60.0)})
-    return pd.DataFrame(rows, columns=["star_id", "peak_mjd", "amplitude", "rise_min", "decay_min"])
+    # typed even when empty: concatenated with other fields' events, an untyped empty table makes them objects
+    return pd.DataFrame(rows, columns=["star_id", "peak_mjd", "amplitude", "rise_min", "decay_min"]).astype(
+        {"star_id": np.int64, "peak_mjd": float, "amplitude": float, "rise_min": float, "decay_min": float})
 
 
 def pulsation_shape(phase: np.ndarray, rise: float) -> np.ndarray:
@@ -156,10 +158,13 @@ def delta_mag(kind: str, p: pd.Series, t: np.ndarray, exposure_days: float,
         return -(p["amplitude"] * np.sin(2 * np.pi * (t - p["epoch"]) / p["period"])
                  + p["amplitude2"] * np.sin(2 * np.pi * (t - p["epoch"]) / p["period2"]))
     if kind == "flare" and flares is not None and len(flares):
-        dt = (t[:, None] - flares["peak_mjd"].to_numpy()[None, :]) * 1440.0  # minutes
-        rise = np.exp(-0.5 * (dt / flares["rise_min"].to_numpy()) ** 2)
-        decay = np.exp(-np.clip(dt, 0, None) / flares["decay_min"].to_numpy())
-        boost = (10 ** (0.4 * flares["amplitude"].to_numpy()) - 1) * np.where(dt < 0, rise, decay)
+        # as floats whatever the table's dtypes (a table a caller assembled may hold objects)
+        peak, rise_min, decay_min, amplitude = (flares[c].to_numpy(dtype=float)
+                                                for c in ("peak_mjd", "rise_min", "decay_min", "amplitude"))
+        dt = (t[:, None] - peak[None, :]) * 1440.0  # minutes
+        rise = np.exp(-0.5 * (dt / rise_min) ** 2)
+        decay = np.exp(-np.clip(dt, 0, None) / decay_min)
+        boost = (10 ** (0.4 * amplitude) - 1) * np.where(dt < 0, rise, decay)
         return -2.5 * np.log10(1 + boost.sum(axis=1))
     return np.zeros_like(t)
 
