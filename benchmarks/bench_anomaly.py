@@ -165,6 +165,18 @@ def _ratio(ours: float, peer: float) -> float | None:
     return round(ours / peer, 3) if peer else None
 
 
+def print_precision(v: dict[str, Any]) -> None:
+    """One representation's precision at k per ranking (mean ± std) and its after / before ratios."""
+    print(f"   {'ranking':<22}" + "".join(f"{'P@' + str(k):>16}" for k in KS))
+    for row in ROWS:
+        cells = v["table"][row]
+        print(f"   {row:<22}" + "".join(f"{cells[f'p@{k}']['mean']:>10.3f}±{cells[f'p@{k}']['std']:.3f}"
+                                        for k in KS))
+    for pair, cells in v["ratios"].items():
+        print(f"   {'ratio ' + pair:<22}" + "".join(
+            f"{'-' if cells[f'p@{k}'] is None else format(cells[f'p@{k}'], '.2f'):>16}" for k in KS))
+
+
 def _print(r: dict[str, Any]) -> None:
     """Precision at k per ranking (mean ± std over nights x ranker seeds), ratios after / before, per vectors."""
     print(f"   nights (stamp seeds) {r['nights']}: {r['objects_per_night']} cutouts each, {r['interesting']} "
@@ -172,14 +184,7 @@ def _print(r: dict[str, Any]) -> None:
           f"{r['rounds']} rounds x {r['per_round']} verdicts; ranker seeds {r['seeds']}")
     for name, v in r["vectors"].items():
         print(f"   vectors: {name} ({v['metric']}; {v['runs']} runs){'  ' + str(v.get('encoder', ''))}")
-        print(f"   {'ranking':<22}" + "".join(f"{'P@' + str(k):>16}" for k in KS))
-        for row in ROWS:
-            cells = v["table"][row]
-            print(f"   {row:<22}" + "".join(f"{cells[f'p@{k}']['mean']:>10.3f}±{cells[f'p@{k}']['std']:.3f}"
-                                            for k in KS))
-        for pair, cells in v["ratios"].items():
-            print(f"   {'ratio ' + pair:<22}" + "".join(
-                f"{'-' if cells[f'p@{k}'] is None else format(cells[f'p@{k}'], '.2f'):>16}" for k in KS))
+        print_precision(v)
         print(f"   interesting found in the {r['rounds'] * r['per_round']} marked, per run: with feedback "
               f"{v['found_with_feedback']}, the unchanging list's top {v['found_without_feedback']}; "
               f"left unmarked {v['interesting_unseen']}")

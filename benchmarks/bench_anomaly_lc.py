@@ -19,7 +19,7 @@ from typing import Any
 
 import numpy as np
 
-from benchmarks.bench_anomaly import KS, ROWS, _quick, measure
+from benchmarks.bench_anomaly import KS, _quick, measure, print_precision
 
 STREAMS = (11, 12)
 N_OBJECTS = 3000
@@ -79,14 +79,7 @@ def _print(r: dict[str, Any]) -> None:
           f"{r['rounds']} rounds x {r['per_round']} verdicts; ranker seeds {r['seeds']}")
     for name, v in r["vectors"].items():
         print(f"   vectors: {name} ({v['runs']} runs)")
-        print(f"   {'ranking':<22}" + "".join(f"{'P@' + str(k):>16}" for k in KS))
-        for row in ROWS:
-            cells = v["table"][row]
-            print(f"   {row:<22}" + "".join(f"{cells[f'p@{k}']['mean']:>10.3f}±{cells[f'p@{k}']['std']:.3f}"
-                                            for k in KS))
-        for pair, cells in v["ratios"].items():
-            print(f"   {'ratio ' + pair:<22}" + "".join(
-                f"{'-' if cells[f'p@{k}'] is None else format(cells[f'p@{k}'], '.2f'):>16}" for k in KS))
+        print_precision(v)
         print(f"   kilonovae found in the marked, per run: with feedback {v['found_with_feedback']}, the unchanging "
               f"list's top {v['found_without_feedback']}")
     print(f"   goal ({r['goal']}): {r['goal_met']}; seconds {r['seconds_total']}")
