@@ -76,11 +76,12 @@ def test_stars_have_colours_in_the_catalogue_and_in_the_pixels(sky):
 
 
 def test_transients_change_colour():
-    ia = Transient("T", "supernova", "Ia", "F01", 0.0, 0.0, t_ref=100.0, peak_mag=17.0, rise_days=18.0,
-                   decline=0.05)
+    ia = Transient("T", "supernova", "SN Ia", "F01", 0.0, 0.0, t_ref=100.0, peak_mag=17.0, rise_days=4.0,
+                   decline=30.0, z=0.03, abs_mag=-19.3, g_r=-0.05, g_ratio=0.7)
     t = np.array([100.0, 130.0])
     g_r = ia.band_mag(t, "g") - ia.band_mag(t, "r")
-    assert abs(g_r[0]) < 0.15 and g_r[1] - g_r[0] > 0.7  # blue at peak, about a magnitude redder a month later
+    assert abs(g_r[0] + 0.05) < 0.01 and g_r[1] - g_r[0] > 0.3  # blue at peak, redder a month later
+    assert ia.mag(np.array([100.0]))[0] == pytest.approx(17.0)  # peak_mag is the peak in V
 
 
 def test_a_band_no_site_holds_is_refused_naming_the_site(tmp_path):

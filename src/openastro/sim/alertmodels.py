@@ -75,9 +75,14 @@ def draw_explosive(kind: str, t_peak: float, faint_limit: float, rng: np.random.
     p = EXPLOSIVE[kind]
     z_max = z_reaching(p.abs_mag[0] - 2 * p.abs_mag[1], faint_limit)
     z = max(z_max * rng.random() ** (1 / 3), 1e-3)
-    return {"z": z, "mu": float(distance_modulus(z)), "abs_mag": rng.normal(*p.abs_mag), "t_peak": t_peak,
-            "rise": rng.uniform(*p.rise), "fall": math.exp(rng.uniform(*np.log(p.fall))), "g_ratio": p.g_ratio,
-            "g_r": rng.normal(*p.g_r)}
+    return {"z": z, "mu": float(distance_modulus(z)), "t_peak": t_peak, **draw_shape(kind, rng)}
+
+
+def draw_shape(kind: str, rng: np.random.Generator) -> dict:
+    """One transient's class parameters: peak absolute magnitude, rest-frame Bazin rise and fall, colour."""
+    p = EXPLOSIVE[kind]
+    return {"abs_mag": rng.normal(*p.abs_mag), "rise": rng.uniform(*p.rise),
+            "fall": math.exp(rng.uniform(*np.log(p.fall))), "g_ratio": p.g_ratio, "g_r": rng.normal(*p.g_r)}
 
 
 def colour_offset(band_name: str, g_r: float) -> float:
@@ -103,6 +108,12 @@ def explosive_flux(p: dict, t: np.ndarray, band_name: str) -> np.ndarray:
     fall = p["fall"] * p["g_ratio"] ** FALL_EXPONENT[key]
     peak_mag = p["abs_mag"] + p["mu"] + colour_offset(key, p["g_r"])
     return 10 ** (-0.4 * (peak_mag - ZP_UJY)) * bazin((t - p["t_peak"]) / stretch, p["rise"], fall)
+
+
+def explosive_mag(p: dict, t: np.ndarray, band_name: str) -> np.ndarray:
+    """AB magnitude of an extragalactic transient at observer times t in one band (inf where it has no flux)."""
+    with np.errstate(divide="ignore"):
+        return ZP_UJY - 2.5 * np.log10(explosive_flux(p, t, band_name))
 
 
 def drw(t: np.ndarray, tau: float, sf_inf: float, rng: np.random.Generator) -> np.ndarray:

@@ -85,13 +85,10 @@ def amplitude_scale(classes: np.ndarray, name: str) -> np.ndarray:
 
 
 def transient_colours(kind: str, subtype: str, dt: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """g-r and r-i of a transient `dt` days after its peak (or outburst)."""
+    """g-r and r-i of a non-explosive transient `dt` days after its peak (or outburst); supernovae and kilonovae
+    take theirs from sim.alertmodels (bluer bands fade faster)."""
     dt = np.asarray(dt, float)
-    if kind == "supernova" and subtype == "Ia":
-        g_r = np.where(dt < 0, -0.05 + 0.004 * dt, np.minimum(-0.05 + dt / 30.0, 1.1))
-    elif kind == "supernova":  # IIP: blue and hot early, reddening on the plateau
-        g_r = np.clip(-0.2 + 0.012 * (dt + 10.0), -0.2, 1.0)
-    elif kind == "nuclear":  # TDEs stay blue and hot; AGN are bluer when brighter
+    if kind == "nuclear":  # TDEs stay blue and hot; AGN are bluer when brighter
         g_r = np.full_like(dt, -0.3 if subtype == "TDE" else 0.1)
     elif kind == "nova":  # H-alpha in r reddens g-r as the nova fades
         g_r = np.clip(0.15 + 0.02 * np.clip(dt, 0.0, None), 0.15, 1.0)

@@ -1,5 +1,9 @@
-"""Transients: supernovae (Ia, IIP) on host galaxies, nuclear transients (TDE, AGN flare) at galaxy centres,
-novae and moving main-belt asteroids (placed away from catalog stars)."""
+"""Transients: supernovae (Ia, II, Ibc, superluminous) and rare kilonovae on host galaxies, nuclear transients
+(TDE, AGN flare) at galaxy centres, novae and moving main-belt asteroids (placed away from catalog stars).
+
+The explosive classes share their light curves with the alert-stream simulator (sim.alertmodels): Bazin curves
+per band with the class's rise, fall and colour drawn from the literature, time-dilated by the redshift at which
+the class's drawn peak absolute magnitude appears at the transient's peak magnitude."""
 
 from __future__ import annotations
 
@@ -9,11 +13,15 @@ from dataclasses import asdict, dataclass
 import numpy as np
 import pandas as pd
 
+from openastro.sim import alertmodels
 from openastro.sim.fields import Field, far_from_stars
 
 MIN_STAR_SEP_ARCSEC = 6.0
 FAINT = 40.0  # magnitude used for "no light yet"
 HOSTLESS = 0.05  # supernovae with no galaxy under them (faint dwarf hosts below the catalogue)
+# Classes of the explosive transients a magnitude-limited survey finds (ZTF Bright Transient Survey, Perley et al.
+# 2020: Ia 72 %, II 19 %, Ibc 7 %, SLSN 1.5 %), with kilonovae as a rare class.
+EXPLOSIVE_MIX = {"SN Ia": 0.72, "SN II": 0.19, "SN Ibc": 0.065, "SLSN": 0.02, "kilonova": 0.005}
 
 
 @dataclass
@@ -21,23 +29,34 @@ class Transient:
     """One transient; the light curve and (for asteroids) the motion are functions of time."""
 
     transient_id: str
-    kind: str  # supernova, nuclear, nova, asteroid
-    subtype: str  # Ia, IIP, TDE, AGN flare, classical, main-belt
+    kind: str  # supernova, kilonova, nuclear, nova, asteroid
+    subtype: str  # SN Ia, SN II, SN Ibc, SLSN, kilonova, TDE, AGN flare, classical, main-belt
     field_id: str
     ra: float  # at t_ref for asteroids
     dec: float
     t_ref: float  # peak (SN), outburst (nova), closest approach to the field centre (asteroid), MJD
-    peak_mag: float
-    rise_days: float = math.nan
-    decline: float = math.nan  # SN: mag/day after peak; nova: t2 (days to fade 2 mag)
+    peak_mag: float  # V
+    rise_days: float = math.nan  # explosive: rest-frame Bazin rise time
+    decline: float = math.nan  # explosive: rest-frame Bazin fall time in r; nova: t2 (days to fade 2 mag)
     amplitude: float = math.nan  # nova outburst amplitude (mag)
     rate_arcsec_min: float = math.nan
     position_angle: float = math.nan  # deg, east of north
     host_id: int = -1  # galaxy_id of the host (-1: none)
     host_offset_arcsec: float = math.nan  # from the host's centre
+    z: float = math.nan  # explosive: redshift (time dilation)
+    abs_mag: float = math.nan  # explosive: peak absolute magnitude in r
+    g_r: float = math.nan  # explosive: g-r at peak
+    g_ratio: float = math.nan  # explosive: fall time in g over that in r (bluer bands fade faster)
+
+    @property
+    def explosive(self) -> bool:
+        """Whether the light curve is one of sim.alertmodels' explosive classes."""
+        return self.kind in ("supernova", "kilonova")
 
     def mag(self, t: np.ndarray) -> np.ndarray:
-        """V magnitude at times t (MJD); FAINT before a supernova explodes."""
+        """V magnitude at times t (MJD); FAINT long before a supernova's peak."""
+        if self.explosive:
+            return self.band_mag(t, "V")
         dt = np.asarray(t, dtype=float) - self.t_ref
         if self.kind == "asteroid":
             return np.full_like(dt, self.peak_mag)
@@ -46,20 +65,22 @@ class Transient:
         if self.kind == "nova":
             rising = self.amplitude * np.clip(-dt / self.rise_days, 0.0, 1.0)
             return self.peak_mag + np.where(dt < 0, rising, np.minimum(2.0 * dt / self.decline, self.amplitude))
-        frac = np.clip((dt + self.rise_days) / self.rise_days, 1e-12, 1.0)  # flux ~ t^2 on the rise
-        rise = np.where(dt < -self.rise_days, FAINT - self.peak_mag, -5.0 * np.log10(frac))
-        if self.subtype == "Ia":
-            fall = np.where(dt < 30, dt / 15.0, 2.0 + 0.015 * (dt - 30))
-        else:  # IIP: plateau, drop off the plateau, radioactive tail
-            fall = np.where(dt < 100, 0.008 * dt, np.where(dt < 120, 0.8 + 0.1 * (dt - 100), 2.8 + 0.01 * (dt - 120)))
-        return np.minimum(self.peak_mag + np.where(dt < 0, rise, fall), FAINT)
+        return np.full_like(dt, FAINT)
 
     def band_mag(self, t: np.ndarray, band_name: str) -> np.ndarray:
         """Magnitude in band `band_name` at times t, with the colour evolution of its kind (sim/bands.py)."""
         from openastro.sim.bands import offset_from_v, transient_colours
 
         t = np.asarray(t, dtype=float)
+        if self.explosive:
+            return np.minimum(alertmodels.explosive_mag(self.light_curve_params(), t, band_name), FAINT)
         return self.mag(t) + offset_from_v(band_name, *transient_colours(self.kind, self.subtype, t - self.t_ref))
+
+    def light_curve_params(self) -> dict:
+        """The explosive light curve in sim.alertmodels' terms (peak r = abs_mag + mu)."""
+        peak_r = self.peak_mag - alertmodels.colour_offset("V", self.g_r)
+        return {"z": self.z, "mu": peak_r - self.abs_mag, "abs_mag": self.abs_mag, "t_peak": self.t_ref,
+                "rise": self.rise_days, "fall": self.decline, "g_ratio": self.g_ratio, "g_r": self.g_r}
 
     def position(self, t: np.ndarray | float) -> tuple[np.ndarray, np.ndarray]:
         """RA, Dec (deg) at times t; fixed except for asteroids."""
@@ -75,6 +96,21 @@ class Transient:
     def to_row(self) -> dict:
         """The transient's parameters as a truth row."""
         return asdict(self)
+
+
+def explosive(subtype: str, field_id: str, ra: float, dec: float, t_peak: float, rng: np.random.Generator,
+              host_id: int = -1, host_offset_arcsec: float = math.nan) -> Transient:
+    """A supernova or kilonova of class `subtype` peaking at t_peak: the apparent peak as the frames see them (SN Ia
+    14-18.5 mag in V, the others 15-19), the class's shape from sim.alertmodels, and the redshift that puts its
+    absolute magnitude there."""
+    peak_mag = rng.uniform(14.0, 18.5) if subtype == "SN Ia" else rng.uniform(15.0, 19.0)
+    shape = alertmodels.draw_shape(subtype, rng)
+    peak_r = peak_mag - alertmodels.colour_offset("V", shape["g_r"])
+    z = alertmodels.z_reaching(shape["abs_mag"], peak_r)
+    return Transient("", "kilonova" if subtype == "kilonova" else "supernova", subtype, field_id, ra, dec,
+                     t_ref=t_peak, peak_mag=peak_mag, rise_days=shape["rise"], decline=shape["fall"], host_id=host_id,
+                     host_offset_arcsec=host_offset_arcsec, z=z, abs_mag=shape["abs_mag"], g_r=shape["g_r"],
+                     g_ratio=shape["g_ratio"])
 
 
 def _nuclear_fade(subtype: str, dt: np.ndarray, rise: float, decline: float) -> np.ndarray:
@@ -142,8 +178,9 @@ def _inner(galaxies: pd.DataFrame | None, field: Field, half_deg: float) -> pd.D
 def make_transients(field: Field, counts: tuple[int, ...], half_deg: float, t_start: float, t_end: float,
                     stars_ra: np.ndarray, stars_dec: np.ndarray, rng: np.random.Generator,
                     galaxies: pd.DataFrame | None = None) -> list[Transient]:
-    """The supernovae, novae, asteroids and nuclear transients of one field (counts in that order) over
-    [t_start, t_end]; supernovae sit on hosts drawn from `galaxies` (a few hostless), nuclear ones at centres."""
+    """The supernovae (kilonovae among them), novae, asteroids and nuclear transients of one field (counts in that
+    order) over [t_start, t_end]; supernovae sit on hosts drawn from `galaxies` (a few hostless), nuclear ones at
+    centres."""
     out: list[Transient] = []
     n_sn, n_nova, n_ast, n_nuclear = (*counts, 0)[:4]
     hosts = _inner(galaxies, field, half_deg)
@@ -153,12 +190,8 @@ def make_transients(field: Field, counts: tuple[int, ...], half_deg: float, t_st
             (ra, dec), host_id, offset = _spot(field, half_deg, stars_ra, stars_dec, rng), -1, math.nan
         else:
             (ra, dec, offset), host_id = host_spot(host, rng), int(host["galaxy_id"])
-        ia = rng.random() < 0.7
-        out.append(Transient("", "supernova", "Ia" if ia else "IIP", field.field_id, ra, dec,
-                             t_ref=rng.uniform(t_start - 25.0, t_end + 12.0),
-                             peak_mag=rng.uniform(14.0, 18.5) if ia else rng.uniform(15.0, 19.0),
-                             rise_days=rng.uniform(16.0, 20.0) if ia else rng.uniform(8.0, 12.0),
-                             decline=1 / 15.0 if ia else 0.008, host_id=host_id, host_offset_arcsec=offset))
+        out.append(explosive(str(rng.choice(list(EXPLOSIVE_MIX), p=list(EXPLOSIVE_MIX.values()))), field.field_id,
+                             ra, dec, rng.uniform(t_start - 25.0, t_end + 12.0), rng, host_id, offset))
     for _ in range(n_nuclear):
         host = pick_host(hosts, rng, nuclear=True)
         if host is None:
@@ -180,7 +213,7 @@ def make_transients(field: Field, counts: tuple[int, ...], half_deg: float, t_st
                              t_ref=rng.uniform(t_start, t_end), peak_mag=rng.uniform(15.5, 19.5),
                              rate_arcsec_min=rng.uniform(0.25, 1.0), position_angle=rng.uniform(0, 360.0)))
     for i, tr in enumerate(out):
-        tr.transient_id = f"{field.field_id}-{tr.kind[:2].upper()}{i + 1:02d}"  # SU, NU, NO, AS
+        tr.transient_id = f"{field.field_id}-{tr.kind[:2].upper()}{i + 1:02d}"  # SU, KI, NU, NO, AS
     return out
 
 

@@ -13,8 +13,9 @@ from openastro.transients.simdata import ChunkSettings, FrameSet, load_chunk
 
 SPLIT_OFFSETS = {"train": 100, "val": 200, "test": 300}  # chunk k of a split is simulated with seed+offset+k
 SITES_PER_CHUNK = 3
-REAL_KINDS = ("supernova", "nova", "asteroid", "variable", "fading")  # real detections for real/bogus
-MASK_KINDS = ("supernova", "nova", "asteroid", "variable")  # what the U-Net masks mark (light added, not lost)
+REAL_KINDS = ("supernova", "kilonova", "nova", "asteroid", "variable", "fading")  # real detections for real/bogus
+# what the U-Net masks mark (light added, not lost)
+MASK_KINDS = ("supernova", "kilonova", "nova", "asteroid", "variable")
 
 
 def chunk_seeds(seed: int, split: str, n: int) -> list[int]:
