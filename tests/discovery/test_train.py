@@ -82,3 +82,30 @@ def test_bad_evaluate_options_are_one_line(trained, cli, tmp_path):
     np.savez(tmp_path / "x.npz", images=np.zeros((30, 16, 16), np.float32), other=np.zeros(30))
     code, _, err = cli("evaluate", "embed", "--images", tmp_path / "x.npz", "--label", "ring", "-w", ws)
     assert code == 2 and "no label column 'ring'" in err and "other" in err
+
+
+def test_point_stamps_centre_a_star_or_a_transient_on_its_host():
+    from openastro.discovery.stamps import point_stamps
+
+    images, truth = point_stamps(30, size=32, seed=4)
+    assert images.shape == (30, 3, 32, 32) and np.isfinite(images).all()
+    assert set(truth["kind"]) == {"star", "transient"}
+    assert not truth.loc[truth["kind"] == "star", "hosted"].any()
+    hosted = truth["hosted"].to_numpy()
+    assert hosted.any() and np.isfinite(truth.loc[hosted, "offset_arcsec"]).all()
+    centre = images[:, 1, 14:18, 14:18].max(axis=(1, 2))
+    assert np.median(centre / images[:, 1].max(axis=(1, 2))) > 0.9  # the point source is the stamp's centre
+    # a host adds extended light: more of a hosted stamp's flux lies away from its centre
+    outside = images[:, 1].sum(axis=(1, 2)) - images[:, 1, 12:20, 12:20].sum(axis=(1, 2))
+    assert np.median(outside[hosted]) > np.median(outside[truth["kind"] == "star"])
+
+
+def test_pretraining_mixes_in_star_and_transient_cutouts(cli, tmp_path):
+    ws = tmp_path / "ws"
+    code, out, err = cli("train", "embed", *TINY, "--set", "embed.point_share=0.5", "-w", ws, "--json")
+    assert code == 0, err
+    cached = sorted(p.name.split("-v")[0] for p in (ws / "cache" / "embed").iterdir())
+    assert cached == ["galaxies"] * 3 + ["points"] * 2  # pretraining and validation gain points, probes do not
+    assert len(np.load(next((ws / "cache" / "embed").glob("points-*-n12/images.npy")))) == 12
+    card = (Path(json.loads(out)["model"]) / "MODEL_CARD.md").read_text()
+    assert "0.5 as many star and transient cutouts" in card

@@ -335,6 +335,7 @@ class EmbedConfig(_TransformerTraining):
     images: str  # "" = simulated galaxy cutouts; else a folder, FITS or .npz of the user's own images
     samples: int = Field(ge=16, le=10_000_000)  # pretraining cutouts (full and custom modes)
     probe_samples: int = Field(ge=20, le=1_000_000)  # held-out cutouts the linear probes read
+    point_share: float = Field(ge=0.0, le=10.0)  # star and transient cutouts pretrained on, per galaxy cutout
     size: int = Field(ge=8, le=512)  # cutout side the encoder reads (pixels)
     patch: int = Field(ge=2, le=64)
     connectivity: int = Field(ge=2, le=256)  # the HNSW graph of `openastro embed` (usearch names)

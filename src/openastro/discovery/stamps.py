@@ -1,8 +1,10 @@
-"""Galaxy cutouts from the simulator for pretraining and probing encoders: the simulator's own galaxies (bulges,
-discs, bars, rings, spiral arms, dust lanes, irregular clumps, colours), each centred in a stamp zoomed to its
-size as survey cutout services make them, in g, r and i, seen through a Moffat PSF with sky noise.
+"""Cutouts from the simulator for pretraining and probing encoders: the simulator's own galaxies (bulges, discs,
+bars, rings, spiral arms, dust lanes, irregular clumps, colours), each centred in a stamp zoomed to its size as
+survey cutout services make them, and the network's point sources (stars, and transients on their hosts or
+hostless) at an alert cutout's fixed pixel scale, in g, r and i, seen through a Moffat PSF with sky noise.
 
     images, truth = galaxy_stamps(2000, size=64, seed=1)   # (2000, 3, 64, 64) float32, one row of truth each
+    images, truth = point_stamps(500, size=64, seed=2)     # stars and transients, truth: kind, host, offset
 
 The truth (magnitude, half-light radius, axis ratio, kind, ring, bar, arms) is for probes and tests only.
 """
@@ -22,6 +24,9 @@ ZOOM = (8.0, 16.0)  # the stamp's side in half-light radii (cutout services scal
 NEIGHBOURS = 4.0  # mean number of field stars and faint galaxies sharing a stamp
 SEEING = (0.8, 1.6)  # PSF FWHM, arcsec
 PEAK_SNR = (30.0, 300.0)  # the galaxy's brightest pixel over the sky noise
+POINT_SCALE = (0.7, 1.5)  # arcsec per pixel of an alert cutout (ZTF 1.0, the network's small telescopes 0.7-1.5)
+TRANSIENT_SHARE = 0.5  # of the point-source cutouts; the rest are field stars
+HOSTLESS = 0.1  # of the transients
 
 
 def draw_galaxies(n: int, rng: np.random.Generator) -> Any:
@@ -90,3 +95,42 @@ def _neighbours(size: int, scale: float, psf: Any, peak: float, rng: np.random.G
         for k in range(len(BANDS)):
             planes[k] += drawn * brightness * 10 ** (-0.4 * colour * (k - 1))
     return planes
+
+
+def point_stamps(n: int, size: int = 64, seed: int = 0, progress: Any = None) -> tuple[np.ndarray, Any]:
+    """(n, 3, size, size) float32 i, r, g cutouts centred on a star or a transient, as the network's alerts and
+    frames cut them (fixed pixel scale), and their truth table (kind, host galaxy magnitude, offset in arcsec)."""
+    import galsim
+    import pandas as pd
+
+    from openastro.sim.galaxies import band_mag, forget_profiles, profile
+    from openastro.sim.transients import host_spot
+
+    rng = np.random.default_rng(seed)
+    hosts = draw_galaxies(n, rng)
+    rows, images = [], np.empty((n, len(BANDS), size, size), np.float32)
+    for k in range(n):
+        scale, psf = rng.uniform(*POINT_SCALE), galsim.Moffat(beta=3.0, fwhm=rng.uniform(*SEEING))
+        transient = rng.random() < TRANSIENT_SHARE
+        host = hosts.iloc[k] if transient and rng.random() >= HOSTLESS else None
+        colour = rng.normal(0.0, 0.3)  # magnitudes per band step, as _neighbours' sources
+        point = psf.withFlux(1.0).drawImage(nx=size, ny=size, scale=scale, offset=tuple(rng.uniform(-0.5, 0.5, 2)))
+        planes = np.stack([point.array * 10 ** (-0.4 * colour * (b - 1)) for b in range(len(BANDS))])
+        offset = np.nan
+        if host is not None:  # the host sits where the transient's offset puts it, drawn from its own light
+            ra, dec, offset = host_spot(host, rng)
+            east = (float(host["ra"]) - ra) * np.cos(np.radians(float(host["dec"]))) * 3600 / scale
+            north = (float(host["dec"]) - dec) * 3600 / scale
+            share = 10 ** rng.uniform(-1.0, 1.0)  # the host's light over the transient's
+            flux = {b: 10 ** (-0.4 * (band_mag(host.mag, host.g_r, host.r_i, b) - host.mag)) for b in BANDS}
+            planes += np.stack([galsim.Convolve(profile(host, b).withFlux(share * flux[b]), psf)
+                                .drawImage(nx=size, ny=size, scale=scale, offset=(east, north)).array for b in BANDS])
+            forget_profiles()
+        planes += _neighbours(size, scale, psf, planes.max(), rng)
+        noise = planes.max() / rng.uniform(*PEAK_SNR)
+        images[k] = planes + rng.normal(0.0, noise, planes.shape)
+        rows.append({"kind": "transient" if transient else "star", "hosted": host is not None,
+                     "host_mag": float(host.mag) if host is not None else np.nan, "offset_arcsec": offset})
+        if progress is not None:
+            progress(1)
+    return images, pd.DataFrame(rows)

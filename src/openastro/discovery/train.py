@@ -20,6 +20,7 @@ from openastro.core.workspace import DEFAULT_WORKDIR, Workspace
 EXPERIMENT = "embed"
 MODES = ("quick", "full", "custom")
 QUICK = {"samples": 4000, "epochs": 8}
+POINT_SEED_OFFSET = 500  # the star and transient cutouts of a split use its seed + this
 
 
 def split_seeds(seed: int) -> dict[str, int]:
@@ -37,22 +38,38 @@ def sizes(mode: str, ecfg: Any, samples: int | None, epochs: int | None, batch_s
     return chosen
 
 
-def simulated_cutouts(ws: Workspace, n: int, size: int, seed: int, progress: bool, label: str) -> tuple[Any, Any]:
-    """`n` simulated galaxy cutouts and their truth, rendered once and kept in the workspace's cache."""
+def simulated_cutouts(ws: Workspace, n: int, size: int, seed: int, progress: bool, label: str,
+                      kind: str = "galaxies") -> tuple[Any, Any]:
+    """`n` simulated cutouts of galaxies (or of `kind` "points": stars and transients) and their truth, rendered
+    once and kept in the workspace's cache."""
     import pandas as pd
 
     from openastro.core.progress import progress_bar
-    from openastro.discovery.stamps import VERSION, galaxy_stamps
+    from openastro.discovery.stamps import VERSION, galaxy_stamps, point_stamps
 
-    cache = ws.root / "cache" / "embed" / f"galaxies-v{VERSION}-{size}px-seed{seed}-n{n}"
+    cache = ws.root / "cache" / "embed" / f"{kind}-v{VERSION}-{size}px-seed{seed}-n{n}"
     if (cache / "images.npy").is_file() and (cache / "truth.parquet").is_file():
         return np.load(cache / "images.npy"), pd.read_parquet(cache / "truth.parquet")
-    with progress_bar(f"rendering {label} galaxy cutouts", n if progress else 0) as bar:
-        images, truth = galaxy_stamps(n, size, seed, progress=bar.advance)
+    render = galaxy_stamps if kind == "galaxies" else point_stamps
+    with progress_bar(f"rendering {label} {'galaxy' if kind == 'galaxies' else 'star and transient'} cutouts",
+                      n if progress else 0) as bar:
+        images, truth = render(n, size, seed, progress=bar.advance)
     cache.mkdir(parents=True, exist_ok=True)
     np.save(cache / "images.npy", images)
     truth.to_parquet(cache / "truth.parquet")
     return images, truth
+
+
+def pretraining_cutouts(ws: Workspace, n: int, ecfg: Any, seed: int, progress: bool, label: str) -> np.ndarray:
+    """`n` simulated galaxy cutouts and, with `[embed] point_share`, that share more of the network's star and
+    transient cutouts (another seed), shuffled together."""
+    galaxies = simulated_cutouts(ws, n, ecfg.size, seed, progress, label)[0]
+    n_points = int(round(ecfg.point_share * n))
+    if not n_points:
+        return galaxies
+    points = simulated_cutouts(ws, n_points, ecfg.size, seed + POINT_SEED_OFFSET, progress, label, "points")[0]
+    both = np.concatenate([galaxies, points])
+    return both[np.random.default_rng(seed).permutation(len(both))]
 
 
 def user_images(path: Path | str, size: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
@@ -123,8 +140,8 @@ def train_embed(workdir: Path | str = DEFAULT_WORKDIR, config: Any = None, out: 
     if ecfg.images:
         train, val = user_images(ecfg.images, ecfg.size, ecfg.seed)
     else:
-        train = simulated_cutouts(ws, size["samples"], ecfg.size, seeds["train"], progress, "pretraining")[0]
-        val = simulated_cutouts(ws, size["val_samples"], ecfg.size, seeds["val"], progress, "validation")[0]
+        train = pretraining_cutouts(ws, size["samples"], ecfg, seeds["train"], progress, "pretraining")
+        val = pretraining_cutouts(ws, size["val_samples"], ecfg, seeds["val"], progress, "validation")
     test, truth = simulated_cutouts(ws, ecfg.probe_samples, ecfg.size, seeds["test"], progress, "probe")
     data_seconds = time.time() - started
     encoder = PatchEncoder(patch=ecfg.patch, width=ecfg.width, depth=ecfg.depth, heads=ecfg.heads,
@@ -139,7 +156,8 @@ def train_embed(workdir: Path | str = DEFAULT_WORKDIR, config: Any = None, out: 
         mlflow.log_metrics({**numeric("probe", probes, nested=True), **numeric("r2", regressions, nested=True)})
     encoder.info_ = {"command": rebuild_command("embed", argv, f"openastro train embed --mode {mode}"),
                      "mode": mode, "seeds": seeds, "sizes": size, "config": ecfg.model_dump(),
-                     "data": ecfg.images or "simulated galaxy cutouts (discovery.stamps)",
+                     "data": ecfg.images or "simulated galaxy cutouts (discovery.stamps)" + (
+                         f" and {ecfg.point_share:g} as many star and transient cutouts" if ecfg.point_share else ""),
                      "parameters": encoder.n_parameters(), "probes": probes, "regressions": regressions,
                      "epochs_run": len(encoder.history_),
                      "seconds": {"data": round(data_seconds, 1), "total": round(time.time() - started, 1)}}
