@@ -6,6 +6,7 @@ import numpy as np
 import pytest
 
 from openastro.core.config import load_config
+from openastro.core.errors import InputError
 from tests.conftest import TRANSIENT_CHUNKS as TINY
 
 
@@ -104,6 +105,42 @@ def test_realbogus_learns_and_onnx_matches_torch(chunk, tmp_path):
     torch_scores = RealBogusClassifier.load(tmp_path / "rb", backend="torch").predict_proba(stamps[:40])
     onnx_scores = RealBogusClassifier.load(tmp_path / "rb", backend="onnx").predict_proba(stamps[:40])
     assert np.abs(torch_scores - onnx_scores).max() <= 1e-4
+
+
+def test_a_deep_ensemble_averages_its_members_and_exports_as_one_network(chunk, tmp_path):
+    import torch
+
+    from openastro.ml.export import export_onnx
+    from openastro.transients.data import stamps_of
+    from openastro.transients.nets import RealBogusEnsemble
+    from openastro.transients.realbogus import RealBogusClassifier
+
+    torch.set_num_threads(1)
+    stamps, real, _ = stamps_of(chunk)
+    half = len(stamps) // 2
+    clf = RealBogusClassifier(width=8, seed=0, epochs=2, batch_size=32, learning_rate=3e-3, warmup_steps=0,
+                              members=3)
+    clf.fit(stamps[:half], real[:half], stamps[half:], real[half:])
+    net = clf.network_
+    assert isinstance(net, RealBogusEnsemble) and len(net.members) == 3
+    first = [m.head[-1].weight.detach().clone() for m in net.members]
+    assert not torch.equal(first[0], first[1])  # members start (and end) from their own weights
+    # evaluation: the logit of the members' mean probability
+    from openastro.transients.realbogus import model_inputs
+
+    x = torch.from_numpy(model_inputs(stamps[:16]))
+    net.eval()
+    with torch.no_grad():
+        mean_p = torch.stack([torch.sigmoid(m(x)) for m in net.members]).mean(0)
+        assert torch.allclose(torch.sigmoid(net(x)), mean_p, atol=1e-6)
+    clf.save(tmp_path / "rb")
+    export_onnx(tmp_path / "rb")
+    loaded = RealBogusClassifier.load(tmp_path / "rb", backend="onnx")
+    assert loaded.members == 3
+    torch_scores = RealBogusClassifier.load(tmp_path / "rb", backend="torch").predict_proba(stamps[:40])
+    assert np.abs(torch_scores - loaded.predict_proba(stamps[:40])).max() <= 1e-4
+    with pytest.raises(InputError, match="members = 1"):
+        RealBogusClassifier(members=2, adapt="dann").fit(stamps[:half], real[:half])
 
 
 def test_unet_custom_training_lowers_validation_loss(transient_chunks, tmp_path):

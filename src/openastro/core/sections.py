@@ -293,6 +293,7 @@ class RealBogusConfig(_Section):
     adapt: Adapt
     adapt_weight: AdaptWeight
     adapt_target: str
+    members: int = Field(ge=1, le=32)  # networks in a deep ensemble (1: one network)
 
 
 class AlertsConfig(_Section):

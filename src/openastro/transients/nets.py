@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import torch
 import torch.nn.functional as F
 from torch import nn
@@ -125,3 +127,22 @@ class RealBogusNet(nn.Module):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         """One logit per stamp, shape (N,)."""
         return self.from_embedding(self.embed(x))
+
+
+class RealBogusEnsemble(nn.Module):
+    """A deep ensemble (Lakshminarayanan et al. 2017) of `members` RealBogusNets, each from its own initial
+    weights. Training: every member's logit, (N, members), each member with its own loss on the same batches.
+    Evaluation (and ONNX): one logit per stamp, that of the members' mean probability, so the pipeline reads it
+    as it reads one network's."""
+
+    def __init__(self, members: int = 3, **net: Any) -> None:
+        super().__init__()
+        self.members = nn.ModuleList(RealBogusNet(**net) for _ in range(members))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """(N, members) logits while training; else (N,) logits of the mean probability."""
+        logits = torch.stack([member(x) for member in self.members], dim=1)
+        if self.training:
+            return logits
+        p = torch.sigmoid(logits).mean(dim=1).clamp(1e-7, 1 - 1e-7)
+        return torch.log(p) - torch.log1p(-p)

@@ -78,11 +78,15 @@ class RealBogusClassifier(TorchEstimator):
     warmup_steps: int = 20
     adapt: str = "none"  # domain adaptation: none, dann or mmd (ml.adapt)
     adapt_weight: float = 0.1  # its lambda at the end of the DANN ramp
+    members: int = 1  # networks in a deep ensemble (nets.RealBogusEnsemble); 1: one network
 
     def network_spec(self) -> NetworkSpec:
-        return NetworkSpec("openastro.transients.nets:RealBogusNet",
-                           {"in_channels": 3, "width": self.width, "dropout": self.dropout, "stamp_size": STAMP_SIZE},
-                           {"x": [3, STAMP_SIZE, STAMP_SIZE]}, ["logit"])
+        net = {"in_channels": 3, "width": self.width, "dropout": self.dropout, "stamp_size": STAMP_SIZE}
+        if self.members > 1:
+            return NetworkSpec("openastro.transients.nets:RealBogusEnsemble", {"members": self.members, **net},
+                               {"x": [3, STAMP_SIZE, STAMP_SIZE]}, ["logit"])
+        return NetworkSpec("openastro.transients.nets:RealBogusNet", net, {"x": [3, STAMP_SIZE, STAMP_SIZE]},
+                           ["logit"])
 
     def fit(self, X: np.ndarray, y: np.ndarray, X_val: np.ndarray | None = None, y_val: np.ndarray | None = None,
             *, domains: np.ndarray | None = None, target: np.ndarray | None = None,
@@ -96,6 +100,8 @@ class RealBogusClassifier(TorchEstimator):
         from openastro.ml.metrics import threshold_at_fnr
 
         y = np.asarray(y, bool)
+        if self.members > 1 and self.adapt != "none":
+            raise InputError(f"domain adaptation ({self.adapt}) trains one network; set members = 1 or adapt = none")
         codes, names = domain_codes(np.zeros(len(y), int) if domains is None else domains)
         if X_val is None or y_val is None:
             X, y, X_val, y_val, codes = validation_split(np.asarray(X), y, self.seed, extra=codes)
@@ -109,7 +115,7 @@ class RealBogusClassifier(TorchEstimator):
         train_set = AugmentedStamps(model_inputs(X), y, self.seed, train=True,
                                     domains=None if domain is None else codes)
         val_set = AugmentedStamps(model_inputs(X_val), y_val, self.seed, train=False)
-        loss = functools.partial(weighted_bce, pos_weight=self.pos_weight)
+        loss = functools.partial(member_bce, pos_weight=self.pos_weight)
         self._train(train_set, val_set, loss, logit_metrics, callbacks=callbacks, checkpoint_dir=checkpoint_dir,
                     resume=resume, progress=progress, domain=domain)
         self.domains_ = [*names, *(["target"] if targets is not None else [])] if domain is not None else []
@@ -131,6 +137,13 @@ class RealBogusClassifier(TorchEstimator):
     def score(self, X: np.ndarray, y: np.ndarray) -> float:
         """Accuracy at the fitted threshold."""
         return float((self.predict(X) == np.asarray(y, bool)).mean())
+
+
+def member_bce(logits: Any, target: Any, pos_weight: float = 1.0) -> Any:
+    """`weighted_bce` of one logit per stamp, or the mean over an ensemble's members of each one's (N, members)."""
+    if logits.ndim == 2:
+        target = target.reshape(-1, 1).expand_as(logits)
+    return weighted_bce(logits, target, pos_weight=pos_weight)
 
 
 def validation_split(X: np.ndarray, y: np.ndarray, seed: int, fraction: float = 0.2,
