@@ -89,7 +89,8 @@ def card_text(est: Any, kind: str) -> str:
     sections = [
         f"# {TITLES[kind]}",
         f"Written {datetime.now(UTC):%Y-%m-%d %H:%M} UTC by `openastro train {kind}` (torch {torch.__version__}); "
-        f"{n_params:,} parameters.",
+        f"{n_params:,} parameters" + (f", a deep ensemble of {est.members} networks from their own initial "
+                                      "weights, averaged in probability." if getattr(est, "members", 1) > 1 else "."),
         "## Rebuild", f"```\n{info.get('command', '')}\n```",
         "Deterministic on the CPU given the seed, the mode and the `[transients]` config below.",
         "## Data",
