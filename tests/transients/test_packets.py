@@ -105,6 +105,20 @@ def test_association_radius_is_a_setting_and_bad_positions_are_input_errors():
         associate(frame, None, radius_arcsec=0.0)
 
 
+def test_a_rerun_with_the_known_objects_associates_as_the_first_run_did():
+    from openastro.transients.associate import associate
+
+    arcsec = 1 / 3600
+    # A is seeded at 0"; 1.4" joins it; 2.0" is beyond A's radius and seeds B, whose centre is nearer to the 1.4"
+    # detection than A's: known again, B must not take a detection made before its own first one
+    dets = pd.DataFrame({"candidate_id": ["d1", "d2", "d3"], "ra": [10.0, 10.0 + 1.4 * arcsec, 10.0 + 2.0 * arcsec],
+                         "dec": [0.0, 0.0, 0.0], "mjd": [1.0, 2.0, 3.0]})
+    first, objects = associate(dets, radius_arcsec=1.5)
+    assert first.iloc[0] == first.iloc[1] != first.iloc[2] and len(objects) == 2
+    again, objects_again = associate(dets, objects, radius_arcsec=1.5)
+    assert again.equals(first) and objects_again["ndet"].tolist() == objects["ndet"].tolist()
+
+
 def test_packets_round_trip_through_fastavro_and_read_alerts(night):
     import fastavro
 

@@ -1,9 +1,10 @@
 """Detections associated into objects across frames, sites and nights by position, with stable ZTF-style ids.
 
 An object is seeded by its first detection (earliest `mjd`, then `candidate_id`) and keeps that detection's
-position as its centre: a later detection within the radius of a centre joins the nearest object, one farther
-from every centre seeds a new object. Known objects (from the catalog) are matched first, so their ids persist
-from night to night; a re-run over the same detections gives the same objects. The id is "OA", the two-digit
+position as its centre: a later detection within the radius of one or more centres joins the earliest-seeded of
+them, one farther from every centre seeds a new object. Known objects (from the catalog) are matched first, so
+their ids persist from night to night; a known object never takes a detection made before its own first one, so
+a re-run over the same detections gives the same objects. The id is "OA", the two-digit
 year of the first detection and seven letters drawn from a digest of that detection's id (ZTF's are "ZTF",
 the year and seven sequential letters).
 """
@@ -68,9 +69,7 @@ def associate(detections: pd.DataFrame, objects: pd.DataFrame | None = None,
     ids = np.full(len(dets), None, dtype=object)
     reach = chord(radius_arcsec)
     if len(known) and len(dets):
-        dist, nearest = cKDTree(unit_vectors(known["ra"], known["dec"])).query(vectors, distance_upper_bound=reach)
-        hit = np.isfinite(dist)
-        ids[hit] = known["object_id"].to_numpy(object)[nearest[hit]]
+        ids[:] = _claimed(dets, vectors, known, reach)
     used = set(known["object_id"])
     new_rows = []
     free = np.flatnonzero(ids == None)  # noqa: E711 - element-wise on an object array
@@ -92,6 +91,27 @@ def associate(detections: pd.DataFrame, objects: pd.DataFrame | None = None,
     assigned = pd.Series(ids, index=dets.index, name="object_id").reindex(detections.index)
     table = pd.concat([known, pd.DataFrame(new_rows, columns=list(known.columns))], ignore_index=True)
     return assigned, _with_counts(table, dets.assign(object_id=ids))
+
+
+def _claimed(dets: pd.DataFrame, vectors: np.ndarray, known: pd.DataFrame, reach: float) -> np.ndarray:
+    """The known object each detection joins (None: none): the earliest-seeded within reach whose first
+    detection is not later than it (a known object without a first date counts as the earliest)."""
+    from scipy.spatial import cKDTree
+
+    seeded = known.assign(first_mjd=pd.to_numeric(known["first_mjd"], errors="coerce").fillna(-np.inf),
+                          first_candidate_id=known["first_candidate_id"].fillna("").astype(str))
+    order = seeded.sort_values(["first_mjd", "first_candidate_id"], kind="stable").index.to_numpy()
+    rank = np.empty(len(order), int)
+    rank[order] = np.arange(len(order))
+    first = list(zip(seeded["first_mjd"], seeded["first_candidate_id"], strict=True))
+    ids = np.full(len(dets), None, dtype=object)
+    reach_lists = cKDTree(unit_vectors(known["ra"], known["dec"])).query_ball_point(vectors, reach)
+    for i, (mjd, cid, near) in enumerate(zip(dets["mjd"], dets["candidate_id"].astype(str), reach_lists,
+                                             strict=True)):
+        allowed = [j for j in near if first[j] <= (mjd, cid)]
+        if allowed:
+            ids[i] = known["object_id"].iat[min(allowed, key=rank.__getitem__)]
+    return ids
 
 
 def _known(objects: pd.DataFrame | None) -> pd.DataFrame:
