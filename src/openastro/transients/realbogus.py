@@ -100,8 +100,7 @@ class RealBogusClassifier(TorchEstimator):
         from openastro.ml.metrics import threshold_at_fnr
 
         y = np.asarray(y, bool)
-        if self.members > 1 and self.adapt != "none":
-            raise InputError(f"domain adaptation ({self.adapt}) trains one network; set members = 1 or adapt = none")
+        check_members(self.members, self.adapt)
         codes, names = domain_codes(np.zeros(len(y), int) if domains is None else domains)
         if X_val is None or y_val is None:
             X, y, X_val, y_val, codes = validation_split(np.asarray(X), y, self.seed, extra=codes)
@@ -137,6 +136,12 @@ class RealBogusClassifier(TorchEstimator):
     def score(self, X: np.ndarray, y: np.ndarray) -> float:
         """Accuracy at the fitted threshold."""
         return float((self.predict(X) == np.asarray(y, bool)).mean())
+
+
+def check_members(members: int, adapt: str) -> None:
+    """Refuse domain adaptation of an ensemble: adaptation trains one network."""
+    if members > 1 and adapt != "none":
+        raise InputError(f"domain adaptation ({adapt}) trains one network; set members = 1 or adapt = none")
 
 
 def member_bce(logits: Any, target: Any, pos_weight: float = 1.0) -> Any:

@@ -125,9 +125,10 @@ def train_realbogus(workdir: Path | str = DEFAULT_WORKDIR, config: Any = None, o
     unlabelled real stamps of `target`); returns the summary `--json` prints."""
     from openastro.transients.data import scored, site_of, stamps_of
     from openastro.transients.evaluate import realbogus_metrics
-    from openastro.transients.realbogus import RealBogusClassifier
+    from openastro.transients.realbogus import RealBogusClassifier, check_members
 
     config, target_stamps = _adaptation_target(config, adapt, target, adapt_weight)
+    check_members(config.realbogus.members, config.realbogus.adapt)  # before any chunk is simulated
     sizes = {"samples": samples, "epochs": epochs, "batch_size": batch_size, "chunks": chunks}
     run = _start("realbogus", REALBOGUS_MODES, mode, sizes, workdir, out, seed, config, argv, progress)
     tcfg, m, splits, rcfg = run.tcfg, run.m, run.splits, run.cfg.realbogus
