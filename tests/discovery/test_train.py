@@ -36,6 +36,11 @@ def test_train_writes_the_bundle_card_run_and_probes(trained):
     methods = {"encoder", "pca", "random_encoder", "autoencoder"}
     assert summary["probes"] and all(set(row) == methods and all(0 <= v <= 1 for v in row.values())
                                      for row in summary["probes"].values())
+    # the morphology probes again on the cutouts shown as 8-bit composites, with the baselines needing no fit
+    display = summary["display_probes"]
+    assert display and set(display) <= {"ring", "bar", "arms", "elliptical"}
+    assert all(set(row) == {"encoder", "pca", "random_encoder"} for row in display.values())
+    assert "shown as 8-bit colour composites" in card
     # and every physical number an R^2 per method (at most 1; a useless vector scores near or below 0)
     assert set(summary["regressions"]) == {"mag", "log_size", "axis_ratio", "g_r"}
     assert all(set(row) == methods and all(v <= 1 for v in row.values()) for row in summary["regressions"].values())
@@ -102,10 +107,11 @@ def test_point_stamps_centre_a_star_or_a_transient_on_its_host():
 
 def test_pretraining_mixes_in_star_and_transient_cutouts(cli, tmp_path):
     ws = tmp_path / "ws"
-    code, out, err = cli("train", "embed", *TINY, "--set", "embed.point_share=0.5", "-w", ws, "--json")
+    code, out, err = cli("train", "embed", *TINY, "--set", "embed.point_share=0.5", "--set",
+                         "embed.display_share=0.5", "-w", ws, "--json")
     assert code == 0, err
     cached = sorted(p.name.split("-v")[0] for p in (ws / "cache" / "embed").iterdir())
     assert cached == ["galaxies"] * 3 + ["points"] * 2  # pretraining and validation gain points, probes do not
     assert len(np.load(next((ws / "cache" / "embed").glob("points-*-n12/images.npy")))) == 12
     card = (Path(json.loads(out)["model"]) / "MODEL_CARD.md").read_text()
-    assert "0.5 as many star and transient cutouts" in card
+    assert "0.5 as many star and transient cutouts, 50% of them as 8-bit colour composites" in card

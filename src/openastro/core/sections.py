@@ -337,6 +337,7 @@ class EmbedConfig(_TransformerTraining):
     samples: int = Field(ge=16, le=10_000_000)  # pretraining cutouts (full and custom modes)
     probe_samples: int = Field(ge=20, le=1_000_000)  # held-out cutouts the linear probes read
     point_share: float = Field(ge=0.0, le=10.0)  # star and transient cutouts pretrained on, per galaxy cutout
+    display_share: Probability  # of the simulated pretraining cutouts shown as 8-bit colour composites
     size: int = Field(ge=8, le=512)  # cutout side the encoder reads (pixels)
     patch: int = Field(ge=2, le=64)
     connectivity: int = Field(ge=2, le=256)  # the HNSW graph of `openastro embed` (usearch names)

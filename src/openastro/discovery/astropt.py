@@ -40,10 +40,13 @@ def spiral_order(grid: int) -> torch.Tensor:
 def normalise(images: torch.Tensor, clip: float = 10.0) -> torch.Tensor:
     """Each image minus its median, over 1.4826 x its median absolute deviation, asinh-stretched (noise stays
     linear, a galaxy's bright core is compressed rather than cut, so its rings and arms keep their contrast) and
-    clipped at +-`clip` (asinh 10 is about 1e4 sigma); NaN pixels become 0."""
+    clipped at +-`clip` (asinh 10 is about 1e4 sigma); NaN pixels become 0. An image whose MAD is zero (an 8-bit
+    composite with a background clipped to black) is scaled by its standard deviation instead: dividing by a
+    vanishing MAD would turn the galaxy into a flat silhouette at the clip."""
     flat = torch.nan_to_num(images.flatten(1), nan=0.0)
     median = flat.median(dim=1, keepdim=True).values
     mad = (flat - median).abs().median(dim=1, keepdim=True).values * 1.4826
+    mad = torch.where(mad > 0, mad, flat.std(dim=1, keepdim=True))
     scaled = torch.asinh((flat - median) / mad.clamp_min(1e-6))
     return scaled.clamp(-clip, clip).reshape(images.shape)
 

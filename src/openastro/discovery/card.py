@@ -24,6 +24,15 @@ def regression_section(regressions: dict[str, dict[str, float]] | None) -> list[
             "half-light radius, axis ratio and g-r colour from the simulator's truth.", probe_rows(regressions)]
 
 
+def display_section(display: dict[str, dict[str, float]] | None) -> list[str]:
+    """The morphology probes on the held-out cutouts shown as 8-bit colour composites, when measured."""
+    if not display:
+        return []
+    return ["The same held-out cutouts shown as 8-bit colour composites (`discovery.display`: Lupton asinh "
+            "stretch, random softening, black point and colour balance, as cutout services and Galaxy Zoo show "
+            "galaxies); the baselines that need no fitting beside the encoder.", probe_rows(display)]
+
+
 def real_section(real: dict[str, Any] | None) -> list[str]:
     """The probe on a labelled real image set, or how to get it."""
     if not real:
@@ -64,13 +73,15 @@ def card_text(model: Any) -> str:
         "ratio.",
         probe_rows(info.get("probes", {})),
         *regression_section(info.get("regressions")),
+        *display_section(info.get("display_probes")),
         *real_section(info.get("real")),
         "## Use", "`openastro embed SOURCE`, `openastro similar ID`, `openastro explore`, `openastro probe IMAGES "
         "--label COLUMN`. Any image size and 1 or 3 bands are accepted: the central square is resampled to "
         f"{cfg.get('size')} px and one band repeated.",
         "## Limits",
         "- Pretrained on simulated galaxies only: GalSim bulges, discs, bars, rings and spiral arms, a few "
-        "neighbours, Moffat PSFs and Gaussian noise; no real survey artefacts (satellite trails, ghosts, "
+        "neighbours, Moffat PSFs and Gaussian noise (with `[embed] display_share`, some shown as 8-bit colour "
+        "composites); no real survey artefacts (satellite trails, ghosts, "
         "saturation, JPEG compression).",
         "- Small and CPU-sized; the embedding is the mean of the last layer's tokens.",
     ]

@@ -25,6 +25,8 @@ def train_summary(summary: dict[str, Any]) -> None:
     probe_table(summary["probes"], f"linear probes, held-out seed {summary['seeds']['test']} (ROC AUC)")
     if summary.get("regressions"):
         probe_table(summary["regressions"], f"ridge probes of physical numbers, seed {summary['seeds']['test']} (R^2)")
+    if summary.get("display_probes"):
+        probe_table(summary["display_probes"], "the same cutouts as 8-bit colour composites (ROC AUC)")
     print(f"model: {summary['model']} ({summary['parameters']} parameters)\ncard: {summary['card']}\n"
           f"mlflow run: {summary['mlflow_run_id']}")
 
@@ -34,5 +36,7 @@ def evaluate_summary(result: dict[str, Any]) -> None:
     probe_table(result["probes"], result["title"])
     if result.get("regressions"):
         probe_table(result["regressions"], f"ridge probes of physical numbers, seed {result.get('seed')} (R^2)")
+    if result.get("display_probes"):
+        probe_table(result["display_probes"], "the same cutouts as 8-bit colour composites (ROC AUC)")
     if result.get("card"):
         print(f"card: {result['card']}")

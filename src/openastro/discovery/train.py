@@ -62,14 +62,18 @@ def simulated_cutouts(ws: Workspace, n: int, size: int, seed: int, progress: boo
 
 def pretraining_cutouts(ws: Workspace, n: int, ecfg: Any, seed: int, progress: bool, label: str) -> np.ndarray:
     """`n` simulated galaxy cutouts and, with `[embed] point_share`, that share more of the network's star and
-    transient cutouts (another seed), shuffled together."""
-    galaxies = simulated_cutouts(ws, n, ecfg.size, seed, progress, label)[0]
+    transient cutouts (another seed), shuffled together; with `[embed] display_share`, that share of them shown
+    as 8-bit colour composites (`discovery.display`)."""
+    from openastro.discovery.display import with_composites
+
+    cutouts = simulated_cutouts(ws, n, ecfg.size, seed, progress, label)[0]
     n_points = int(round(ecfg.point_share * n))
-    if not n_points:
-        return galaxies
-    points = simulated_cutouts(ws, n_points, ecfg.size, seed + POINT_SEED_OFFSET, progress, label, "points")[0]
-    both = np.concatenate([galaxies, points])
-    return both[np.random.default_rng(seed).permutation(len(both))]
+    rng = np.random.default_rng(seed)
+    if n_points:
+        points = simulated_cutouts(ws, n_points, ecfg.size, seed + POINT_SEED_OFFSET, progress, label, "points")[0]
+        both = np.concatenate([cutouts, points])
+        cutouts = both[rng.permutation(len(both))]
+    return with_composites(cutouts, ecfg.display_share, rng)
 
 
 def user_images(path: Path | str, size: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
@@ -102,7 +106,8 @@ def regression_targets(truth: Any) -> dict[str, np.ndarray]:
 
 def probe_table(encoder: Any, images: np.ndarray, truth: Any, seed: int) -> dict[str, Any]:
     """ROC AUC of every binary target (`probe_targets`) and R^2 of every number (`regression_targets`) from the
-    encoder's vectors and from each baseline's, same folds: {"probes": ..., "regressions": ...}."""
+    encoder's vectors and from each baseline's, same folds; and the morphology probes again on the same cutouts
+    shown as 8-bit colour composites (`display_probes`): {"probes": ..., "regressions": ..., "display": ...}."""
     from openastro.discovery.probe import probe_each, representations
 
     conformed = encoder.conform(images)
@@ -112,7 +117,26 @@ def probe_table(encoder: Any, images: np.ndarray, truth: Any, seed: int) -> dict
     regressions = {name: {method: m["r2"] for method, m in probe_each(methods, y, seed=seed,
                                                                       regression=True).items()}
                    for name, y in regression_targets(truth).items()}
-    return {"probes": probes, "regressions": regressions}
+    return {"probes": probes, "regressions": regressions, "display": display_probes(encoder, images, truth, seed)}
+
+
+def display_probes(encoder: Any, images: np.ndarray, truth: Any, seed: int) -> dict[str, dict[str, float]]:
+    """ROC AUC of ring, bar, arms and elliptical on the held-out cutouts shown as 8-bit colour composites, as
+    survey cutout services and Galaxy Zoo show galaxies: the encoder and the two baselines that need no fitting
+    (PCA of the pixels, a random encoder), same folds."""
+    from openastro.discovery.display import display_composites
+    from openastro.discovery.probe import PCA_COMPONENTS, probe_each, random_encoder_vectors
+
+    if np.asarray(images).shape[1] != 3:
+        return {}
+    shown = encoder.conform(display_composites(images, np.random.default_rng(seed)))
+    methods = {"encoder": (encoder.transform(shown), None),
+               "pca": (shown.reshape(len(shown), -1), PCA_COMPONENTS),
+               "random_encoder": (random_encoder_vectors(shown, seed=seed, patch=encoder.patch, width=encoder.width,
+                                                         depth=encoder.depth, heads=encoder.heads), None)}
+    targets = {k: y for k, y in probe_targets(truth).items() if k in ("ring", "bar", "arms", "elliptical")}
+    return {name: {method: m["roc_auc"] for method, m in probe_each(methods, y, seed=seed).items()}
+            for name, y in targets.items() if 5 <= y.sum() <= len(y) - 5}
 
 
 def train_embed(workdir: Path | str = DEFAULT_WORKDIR, config: Any = None, out: Path | str | None = None,
@@ -152,20 +176,23 @@ def train_embed(workdir: Path | str = DEFAULT_WORKDIR, config: Any = None, out: 
         encoder.fit(train, X_val=val, callbacks=[mlflow_callback()])
         encoder.save(out)  # the weights are kept before the probes, whatever happens to those
         table = probe_table(encoder, test, truth, seeds["test"])
-        probes, regressions = table["probes"], table["regressions"]
-        mlflow.log_metrics({**numeric("probe", probes, nested=True), **numeric("r2", regressions, nested=True)})
+        probes, regressions, display = table["probes"], table["regressions"], table["display"]
+        mlflow.log_metrics({**numeric("probe", probes, nested=True), **numeric("r2", regressions, nested=True),
+                            **numeric("display", display, nested=True)})
     encoder.info_ = {"command": rebuild_command("embed", argv, f"openastro train embed --mode {mode}"),
                      "mode": mode, "seeds": seeds, "sizes": size, "config": ecfg.model_dump(),
                      "data": ecfg.images or "simulated galaxy cutouts (discovery.stamps)" + (
-                         f" and {ecfg.point_share:g} as many star and transient cutouts" if ecfg.point_share else ""),
+                         f" and {ecfg.point_share:g} as many star and transient cutouts" if ecfg.point_share else "") + (
+                         f", {ecfg.display_share:.0%} of them as 8-bit colour composites" if ecfg.display_share
+                         else ""),
                      "parameters": encoder.n_parameters(), "probes": probes, "regressions": regressions,
-                     "epochs_run": len(encoder.history_),
+                     "display_probes": display, "epochs_run": len(encoder.history_),
                      "seconds": {"data": round(data_seconds, 1), "total": round(time.time() - started, 1)}}
     encoder.save(out)
     card = write_card(out, encoder)
     summary = {"model": str(out), "card": str(card), "mode": mode, "seeds": seeds, "sizes": size,
                "parameters": encoder.info_["parameters"], "probes": probes, "regressions": regressions,
-               "mlflow_run_id": run.info.run_id,
+               "display_probes": display, "mlflow_run_id": run.info.run_id,
                "run_dir": str(run_dir), "seconds": encoder.info_["seconds"]}
     (run_dir / "summary.json").write_text(json.dumps(summary, indent=1, default=str))
     return summary
@@ -204,12 +231,14 @@ def evaluate_embed(workdir: Path | str = DEFAULT_WORKDIR, config: Any = None, mo
             side = encoder.input_shape[1]
             cutouts, truth = simulated_cutouts(ws, n or cfg.embed.probe_samples, side, test_seed, progress, "probe")
             table = probe_table(encoder, cutouts, truth, test_seed)
-            probes, where = table["probes"], {"seed": test_seed, "regressions": table["regressions"]}
+            probes, where = table["probes"], {"seed": test_seed, "regressions": table["regressions"],
+                                              "display_probes": table["display"]}
             title = f"linear probes, simulated seed {test_seed} (ROC AUC)"
         mlflow.log_params({"model": str(folder), **{k: v for k, v in where.items()
-                                                    if k not in ("methods", "regressions")}})
+                                                    if k not in ("methods", "regressions", "display_probes")}})
         mlflow.log_metrics({**numeric("probe", probes, nested=True),
-                            **numeric("r2", where.get("regressions", {}), nested=True)})
+                            **numeric("r2", where.get("regressions", {}), nested=True),
+                            **numeric("display", where.get("display_probes", {}), nested=True)})
     summary = {"model": str(folder), **where, "probes": probes, "title": title, "mlflow_run_id": run.info.run_id,
                "run_dir": str(run_dir)}
     if card:
