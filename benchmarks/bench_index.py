@@ -1,6 +1,7 @@
 """Similarity search side by side (issue 17): our vector index (`discovery.index.VectorIndex`: Parquet
 parts as the store of record plus a usearch HNSW graph, f32, connectivity 32, expansion_add 256,
-expansion_search 256) against faiss flat (exact), faiss HNSW and ChromaDB (Hyrax's default vector store), on
+expansion_search 256, widened by the index's own calibration to `[embed] target_recall` as `openastro embed`
+makes it; the width chosen is in the JSON's settings) against faiss flat (exact), faiss HNSW and ChromaDB (Hyrax's default vector store), on
 the same vectors, on this machine.
 
 Data (`make_data`, seed SEED; base vectors and QUERIES held-out queries are one draw, split after shuffling):
@@ -90,7 +91,7 @@ DIMS, DATA, PEERS = (64, 256), ("random", "real-like"), ("faiss-flat", "faiss-hn
 LIBRARIES = ("ours", *PEERS)
 CLUSTERS, RANK_FRACTION, CLUSTER_SCALE, OFFSET, NOISE = 300, 0.25, 0.35, 0.5, 0.1
 HNSW_M, HNSW_EF_CONSTRUCTION, HNSW_EF_OURS, FAISS_EF_DEFAULT = 32, 256, 256, 16
-EF_LADDER = (16, 32, 64, 128, 256, 512, 1024)
+EF_LADDER = (16, 32, 64, 128, 256, 512, 1024, 2048, 4096)
 MATCH_TOLERANCE = 0.001  # recall-matched: this close to ours (float32 near-ties cap exact search at ~0.9999)
 GOAL_RECALL, GOAL_P95_MS, GOAL_MEMORY_MB, GOAL_DIM = 0.99, 5.0, 1000.0, 64
 BUSY = 1.5  # wall p95 above this times the CPU-time p95: other load on the machine inflated the wall clock
@@ -222,15 +223,17 @@ class Ours(Library):
         import openastro.discovery.index  # noqa: F401
 
     def build(self, base: np.ndarray) -> None:
-        from openastro.discovery.index import IndexSettings, VectorIndex
+        from dataclasses import asdict, replace
 
-        settings = IndexSettings(threads=self.threads)
+        from openastro.core.config import load_config
+        from openastro.discovery.index import VectorIndex
+        from openastro.discovery.run import index_settings
+
+        settings = replace(index_settings(load_config()), threads=self.threads)  # as `openastro embed` makes it
         self.index = VectorIndex.create(self.folder, self.dim, settings)
         self.index.add([str(i) for i in range(len(base))], base)
         self.graph_memory_mb = round(self.index._graph.memory_usage / MB, 1)  # usearch's count (capacity)
-        self.settings = {"metric": settings.metric, "dtype": settings.dtype,
-                         "connectivity": settings.connectivity, "expansion_add": settings.expansion_add,
-                         "expansion_search": settings.expansion_search, "threads": settings.threads,
+        self.settings = {**asdict(self.index.settings), "calibration": self.index.calibration,
                          "store": "Parquet part (float32 vectors, ids) + usearch graph"}
 
     def searcher(self, row: str) -> Any:

@@ -87,3 +87,50 @@ def test_a_damaged_store_is_one_line(tmp_path):
     (tmp_path / "v" / "manifest.json").write_text("{not json")
     with pytest.raises(WorkspaceError, match="manifest.json is damaged"):
         VectorIndex.open(tmp_path / "v")
+
+
+def _hard(n: int, seed: int = 0) -> np.ndarray:
+    """I.i.d. Gaussian vectors in 32 dimensions: no structure for a graph to follow."""
+    return np.random.default_rng(seed).normal(size=(n, 32)).astype(np.float32)
+
+
+NARROW = {"connectivity": 4, "expansion_add": 8, "expansion_search": 2}  # a graph that recalls too little
+
+
+def test_calibration_widens_the_search_until_new_objects_reach_the_target(tmp_path):
+    x, queries = _hard(4000), _hard(100, seed=9)
+    plain = VectorIndex.create(tmp_path / "plain", 32, IndexSettings(**NARROW))
+    plain.add([f"o{i}" for i in range(len(x))], x)
+    tuned = VectorIndex.create(tmp_path / "tuned", 32, IndexSettings(**NARROW, target_recall=0.95))
+    assert tuned.add([f"o{i}" for i in range(len(x))], x) == 4000
+    found = tuned.calibration
+    assert found["queries"] == 200 and found["recall_at_k"] >= 0.95 and found["expansion_search"] > 2
+    exact = plain.exact(queries, 10)
+    before, after = recall_at_k(plain.search(queries, 10), exact), recall_at_k(tuned.search(queries, 10), exact)
+    assert before < 0.9 and after >= 0.93  # fresh queries, never seen by the calibration, gain as much
+    # the objects held back as queries are in the graph afterwards, each its own nearest
+    assert len(tuned) == 4000 and all(tuned.search(x[i], 1)[0][0][0] == f"o{i}" for i in range(0, 4000, 97))
+    reopened = VectorIndex.open(tmp_path / "tuned")
+    assert reopened.settings.expansion_search == found["expansion_search"]
+    assert reopened._graph.expansion_search == found["expansion_search"] and reopened.calibration == found
+
+
+def test_calibration_on_a_later_night_measures_against_everything_and_never_narrows(tmp_path):
+    x = _hard(3000)
+    index = VectorIndex.create(tmp_path / "v", 32, IndexSettings(**NARROW, target_recall=0.9))
+    index.add([f"o{i}" for i in range(2000)], x[:2000])
+    first = index.calibration["expansion_search"]
+    index.add([f"o{i}" for i in range(2000, 3000)], x[2000:])
+    assert index.calibration["queries"] == 100  # a tenth of the night's 1000 new objects
+    assert index.calibration["expansion_search"] >= first and index.calibration["recall_at_k"] >= 0.9
+    assert recall_at_k(index.search(x[2000:2050], 10), index.exact(x[2000:2050], 10)) >= 0.9
+
+
+def test_without_a_target_the_search_stays_as_set(tmp_path):
+    index = VectorIndex.create(tmp_path / "v", 32, IndexSettings(**NARROW))
+    index.add([f"o{i}" for i in range(1000)], _hard(1000))
+    assert index.calibration == {} and index.settings.expansion_search == 2
+    with pytest.raises(InputError, match="target_recall"):
+        IndexSettings(target_recall=1.5)
+    with pytest.raises(InputError, match="target recall"):
+        index.calibrate(_hard(5), 0.0)

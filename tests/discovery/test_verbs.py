@@ -92,6 +92,9 @@ def test_an_npz_is_embedded_once_with_row_ids_sources_and_thumbnails(cli, encode
     ws, result = npz_index
     assert result["name"] == "set" and result["added"] == result["total"] == 30 and result["dim"] == 16
     assert Path(result["index"]) == ws.resolve() / "embeddings" / "set" and result["skipped"] == []
+    # three of the 30 (a tenth) entered the graph last, after measuring its recall against brute force
+    calibration = result["calibration"]
+    assert calibration["target"] == 0.99 and calibration["queries"] == 3 and calibration["recall_at_k"] == 1.0
     meta = read_metadata(Path(result["index"]))
     assert meta["id"].tolist() == [str(k) for k in range(30)] and {"source", "thumbnail", "wide"} <= set(meta)
     assert Image.open(io.BytesIO(meta["thumbnail"][0])).size == (32, 32)

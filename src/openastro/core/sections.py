@@ -343,6 +343,7 @@ class EmbedConfig(_TransformerTraining):
     connectivity: int = Field(ge=2, le=256)  # the HNSW graph of `openastro embed` (usearch names)
     expansion_add: int = Field(ge=2, le=4096)
     expansion_search: int = Field(ge=2, le=4096)
+    target_recall: Probability  # new objects' recall@10 each `openastro embed` widens the search to reach (0: off)
 
 
 class EmbedLcConfig(_TransformerTraining):

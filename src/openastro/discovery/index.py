@@ -5,15 +5,18 @@ store of record) and a usearch HNSW graph over them, grown night by night withou
     index.add(ids, vectors, metadata)          # a new night's objects: known ids are skipped
     index.search(query, k=10)                  # [[(id, distance), ...], ...] approximate (HNSW)
     index.exact(query, k=10)                   # the same by brute force, to measure recall against
+    index.add(ids, vectors, target_recall=0.99)  # and search wider until new objects find 99 % of their 10
 
 Distances are cosine distances (1 - cos) by default, squared Euclidean with metric "l2sq". usearch's defaults
-recall too little on random vectors (ENVIRONMENT.md); the settings below recall 1.00 at 100k x 64.
+recall too little on random vectors (ENVIRONMENT.md); the settings below recall 1.00 at 100k x 64 of real-like
+vectors, and `target_recall` (`[embed] target_recall` for `openastro embed`) widens the search where the data
+need it (random vectors, many dimensions), measured on the index's own new objects.
 """
 
 from __future__ import annotations
 
 import json
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -25,6 +28,8 @@ MANIFEST, GRAPH, PARTS = "manifest.json", "index.usearch", "vectors"
 METRICS = ("cos", "l2sq")
 DTYPES = ("f32", "f16", "bf16", "i8")  # what the graph stores; the Parquet parts always keep float32
 Hits = list[list[tuple[str, float]]]
+CALIBRATION_PROBES = 200  # most new objects held back from the graph as `calibrate` queries
+MOST_EXPANSION = 4096  # the widest search `calibrate` sets
 
 
 @dataclass(frozen=True)
@@ -37,6 +42,7 @@ class IndexSettings:
     expansion_add: int = 256
     expansion_search: int = 256
     threads: int = 1  # one thread builds the same graph every time; 0 uses every core (faster, recalls a bit less)
+    target_recall: float = 0.0  # > 0: every `add` widens expansion_search until new objects reach it (calibrate)
 
     def __post_init__(self) -> None:
         if self.metric not in METRICS:
@@ -46,6 +52,8 @@ class IndexSettings:
         for name in ("connectivity", "expansion_add", "expansion_search"):
             if getattr(self, name) < 2:
                 raise InputError(f"index setting {name} must be at least 2 (got {getattr(self, name)})")
+        if not 0 <= self.target_recall <= 1:
+            raise InputError(f"index setting target_recall must lie in [0, 1] (got {self.target_recall})")
         if self.threads < 0:
             raise InputError(f"index setting threads must be 0 (every core) or more (got {self.threads})")
 
@@ -53,9 +61,11 @@ class IndexSettings:
 class VectorIndex:
     """Vectors of one kind (one encoder, one dimension) in a folder: Parquet parts, the HNSW graph, a manifest."""
 
-    def __init__(self, folder: Path, ndim: int, settings: IndexSettings, ids: list[str]) -> None:
+    def __init__(self, folder: Path, ndim: int, settings: IndexSettings, ids: list[str],
+                 calibration: dict[str, Any] | None = None) -> None:
         self.folder, self.ndim, self.settings = folder, ndim, settings
         self.ids = ids  # row number (the graph's key) -> object id
+        self.calibration: dict[str, Any] = calibration or {}  # the last `calibrate`, as the manifest keeps it
         self._rows = {oid: row for row, oid in enumerate(ids)}
         self._graph = self._load_graph()
 
@@ -91,13 +101,17 @@ class VectorIndex:
         except (OSError, ValueError) as exc:  # pyarrow's errors on a damaged part are these
             raise WorkspaceError(f"a vector part in {folder / PARTS} is damaged ({str(exc).splitlines()[0][:120]}); "
                                  "remove the folder and embed again") from None
-        return cls(folder, ndim, settings, ids)
+        return cls(folder, ndim, settings, ids, manifest.get("calibration"))
 
     def __len__(self) -> int:
         return len(self.ids)
 
-    def add(self, ids: list[str] | np.ndarray, vectors: np.ndarray, metadata: Any = None) -> int:
-        """Append the objects not yet indexed (one new Parquet part, then the graph); how many were new."""
+    def add(self, ids: list[str] | np.ndarray, vectors: np.ndarray, metadata: Any = None,
+            target_recall: float | None = None) -> int:
+        """Append the objects not yet indexed (one new Parquet part, then the graph); how many were new. With
+        `target_recall` (default: the settings'), a few of the new objects enter the graph last, and before they
+        do they serve as queries that `calibrate` the search width (the result kept in `calibration` and the
+        manifest)."""
         import pandas as pd
 
         ids, vectors = [str(i) for i in ids], self._checked(vectors)
@@ -113,10 +127,18 @@ class VectorIndex:
         if not new:
             return 0
         start = len(self.ids)
+        target_recall = self.settings.target_recall if target_recall is None else target_recall
+        earlier = self.vectors() if target_recall and start else np.empty((0, self.ndim), np.float32)
         part = meta.iloc[new].assign(id=[ids[k] for k in new], vector=list(vectors[new]))
         part.to_parquet(self.folder / PARTS / f"part-{start:09d}.parquet", index=False)
-        self._graph.add(np.arange(start, start + len(new), dtype=np.uint64), vectors[new],
-                        threads=self.settings.threads)
+        keys, added = np.arange(start, start + len(new), dtype=np.uint64), vectors[new]
+        held = _held_out(len(new), start) if target_recall else np.zeros(len(new), bool)
+        self._graph.add(keys[~held], added[~held], threads=self.settings.threads)
+        if held.any():  # new objects the graph does not hold yet: queries as a user's own image would be
+            self.calibration = self.calibrate(added[held], target_recall,
+                                              stored=np.concatenate([earlier, added[~held]]),
+                                              keys=np.concatenate([np.arange(start), keys[~held]]))
+            self._graph.add(keys[held], added[held], threads=self.settings.threads)
         for row, k in enumerate(new, start=start):
             self.ids.append(ids[k])
             self._rows[ids[k]] = row
@@ -140,6 +162,34 @@ class VectorIndex:
         distances = _distances(query, stored, self.settings.metric)
         nearest = np.argsort(distances, axis=1, kind="stable")[:, :k]
         return [[(self.ids[j], float(distances[q, j])) for j in row] for q, row in enumerate(nearest)]
+
+    def calibrate(self, queries: np.ndarray, target: float, k: int = 10, most: int = MOST_EXPANSION,
+                  stored: np.ndarray | None = None, keys: np.ndarray | None = None) -> dict[str, Any]:
+        """Double `expansion_search` until the graph's recall@k on `queries` (vectors it does not hold) reaches
+        `target` or `most`, against brute force over the vectors it holds (`stored` with their graph `keys`;
+        default: every stored vector); the width is kept in the manifest and never set below the settings'."""
+        if not 0 < target <= 1:
+            raise InputError(f"the target recall must lie in (0, 1] (got {target})")
+        queries = self._checked(queries)
+        stored = self.vectors() if stored is None else stored
+        keys = np.arange(len(stored)) if keys is None else np.asarray(keys, np.int64)
+        found = {"target": target, "k": k, "queries": len(queries), "recall_at_k": None,
+                 "expansion_search": self.settings.expansion_search}
+        if len(stored) <= k or not len(queries):  # too few to measure
+            return found
+        truth = keys[_nearest_rows(queries, stored, k, self.settings.metric)]
+        ef = self.settings.expansion_search
+        while True:
+            self._graph.expansion_search = ef
+            hits = np.atleast_2d(self._graph.search(queries, k).keys).astype(np.int64)
+            recall = float(np.mean([len(set(a) & set(e)) / k for a, e in zip(hits, truth, strict=True)]))
+            if recall >= target or ef >= most:
+                break
+            ef = min(2 * ef, most)
+        self.settings = replace(self.settings, expansion_search=ef)
+        self.calibration = {**found, "recall_at_k": round(recall, 4), "expansion_search": ef}
+        self._write_manifest()
+        return self.calibration
 
     def vectors(self) -> np.ndarray:
         """Every stored vector, in row (key) order."""
@@ -198,7 +248,8 @@ class VectorIndex:
         return graph
 
     def _write_manifest(self) -> None:
-        manifest = {"ndim": self.ndim, "settings": asdict(self.settings), "count": len(self.ids)}
+        manifest = {"ndim": self.ndim, "settings": asdict(self.settings), "count": len(self.ids),
+                    **({"calibration": self.calibration} if self.calibration else {})}
         (self.folder / MANIFEST).write_text(json.dumps(manifest, indent=1))
 
 
@@ -217,6 +268,30 @@ def _distances(query: np.ndarray, stored: np.ndarray, metric: str) -> np.ndarray
         s = stored / np.maximum(np.linalg.norm(stored, axis=1, keepdims=True), 1e-30)
         return 1.0 - q @ s.T
     return (query**2).sum(1)[:, None] - 2 * query @ stored.T + (stored**2).sum(1)[None, :]
+
+
+def _nearest_rows(query: np.ndarray, stored: np.ndarray, k: int, metric: str, chunk: int = 65536) -> np.ndarray:
+    """(queries, k) rows of the k nearest stored vectors by brute force, nearest first, `chunk` stored rows at a
+    time (a million stored vectors never become one queries x million matrix)."""
+    best_d = np.full((len(query), 0), np.inf)
+    best_i = np.empty((len(query), 0), np.int64)
+    for start in range(0, len(stored), chunk):
+        d = _distances(query, stored[start:start + chunk], metric)
+        best_d = np.concatenate([best_d, d], axis=1)
+        best_i = np.concatenate([best_i, np.broadcast_to(np.arange(start, start + d.shape[1]), d.shape)], axis=1)
+        if best_d.shape[1] > k:
+            keep = np.argpartition(best_d, k - 1, axis=1)[:, :k]
+            best_d, best_i = np.take_along_axis(best_d, keep, 1), np.take_along_axis(best_i, keep, 1)
+    order = np.argsort(best_d, axis=1, kind="stable")
+    return np.take_along_axis(best_i, order, 1)
+
+
+def _held_out(n: int, start: int) -> np.ndarray:
+    """Which of n new objects serve as calibration queries: a tenth, at most CALIBRATION_PROBES, drawn with the
+    batch's first row as seed (the same batch is always split the same way)."""
+    mask = np.zeros(n, bool)
+    mask[np.random.default_rng(start).choice(n, min(CALIBRATION_PROBES, n // 10), replace=False)] = True
+    return mask
 
 
 def recall_at_k(approximate: Hits, exact: Hits) -> float:

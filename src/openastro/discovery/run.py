@@ -41,7 +41,7 @@ def index_settings(config: Any) -> Any:
 
     e = config.embed
     return IndexSettings(connectivity=e.connectivity, expansion_add=e.expansion_add,
-                         expansion_search=e.expansion_search)
+                         expansion_search=e.expansion_search, target_recall=e.target_recall)
 
 
 def run_embed(load: ImageLoader, name: str, workdir: Path | str, model: Path | str | None = None,
@@ -78,7 +78,7 @@ def run_embed(load: ImageLoader, name: str, workdir: Path | str, model: Path | s
     write_identity(folder, encoder)
     added = (add_images if kind == "image" else add_curves)(index, images, encoder, progress)
     result = {"index": str(folder), "name": name, "kind": kind, "source": source or "alerts", "added": added,
-              "total": len(index), "skipped": images.skipped, "dim": encoder.dim, "encoder": encoder.digest,
+              "total": len(index), "calibration": index.calibration or None, "skipped": images.skipped, "dim": encoder.dim, "encoder": encoder.digest,
               "model": str(encoder.folder), "run_dir": str(run_dir)}
     (run_dir / "summary.json").write_text(json.dumps(result, indent=1))
     return result
