@@ -143,6 +143,39 @@ def test_a_deep_ensemble_averages_its_members_and_exports_as_one_network(chunk, 
         RealBogusClassifier(members=2, adapt="dann").fit(stamps[:half], real[:half])
 
 
+def test_test_time_averaging_scores_every_rotation_and_flip_of_a_stamp_alike(chunk, tmp_path):
+    import torch
+
+    from openastro.ml.export import export_onnx
+    from openastro.transients.data import stamps_of
+    from openastro.transients.nets import dihedral_views
+    from openastro.transients.realbogus import RealBogusClassifier, model_inputs
+
+    torch.set_num_threads(1)
+    stamps, real, _ = stamps_of(chunk)
+    half = len(stamps) // 2
+    clf = RealBogusClassifier(width=8, seed=0, epochs=1, batch_size=32, learning_rate=3e-3, warmup_steps=0,
+                              members=2, tta=True)
+    clf.fit(stamps[:half], real[:half], stamps[half:], real[half:])
+    net = clf.network_.eval()
+    x = torch.from_numpy(model_inputs(stamps[:8]))
+    with torch.no_grad():  # the logit of the mean probability over 8 views x 2 members
+        views = dihedral_views(x)
+        p = torch.stack([torch.sigmoid(m(views)) for m in net.members]).reshape(2, 8, 8).mean(dim=(0, 1))
+        assert torch.allclose(torch.sigmoid(net(x)), p, atol=1e-6)
+        net.dihedral = False
+        plain = torch.sigmoid(net(x))
+        net.dihedral = True
+    assert not torch.allclose(plain, p, atol=1e-4)  # without it the scores differ
+    # a stamp turned by a quarter and mirrored gets the score it had (model_inputs orients by the centre only)
+    turned = np.ascontiguousarray(np.rot90(stamps[:8], 1, axes=(-2, -1))[..., ::-1])
+    assert np.abs(clf.predict_proba(turned) - clf.predict_proba(stamps[:8])).max() <= 1e-5
+    clf.save(tmp_path / "rb")
+    export_onnx(tmp_path / "rb")
+    loaded = RealBogusClassifier.load(tmp_path / "rb", backend="onnx")
+    assert loaded.tta and np.abs(loaded.predict_proba(stamps[:40]) - clf.predict_proba(stamps[:40])).max() <= 1e-4
+
+
 def test_unet_custom_training_lowers_validation_loss(transient_chunks, tmp_path):
     """A tiny custom run through the same entry point as `openastro train unet`: validation loss falls and a
     model bundle, card and plots land in the output folder."""

@@ -294,6 +294,7 @@ class RealBogusConfig(_Section):
     adapt_weight: AdaptWeight
     adapt_target: str
     members: int = Field(ge=1, le=32)  # networks in a deep ensemble (1: one network)
+    tta: bool  # score each stamp as the mean over its eight rotations and flips
 
 
 class AlertsConfig(_Section):

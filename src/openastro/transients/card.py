@@ -90,7 +90,9 @@ def card_text(est: Any, kind: str) -> str:
         f"# {TITLES[kind]}",
         f"Written {datetime.now(UTC):%Y-%m-%d %H:%M} UTC by `openastro train {kind}` (torch {torch.__version__}); "
         f"{n_params:,} parameters" + (f", a deep ensemble of {est.members} networks from their own initial "
-                                      "weights, averaged in probability." if getattr(est, "members", 1) > 1 else "."),
+                                      "weights, averaged in probability" if getattr(est, "members", 1) > 1 else "")
+        + ("; each stamp scored as the mean probability over its eight rotations and flips (test-time averaging, "
+           "`[realbogus] tta`)." if getattr(est, "tta", False) else "."),
         "## Rebuild", f"```\n{info.get('command', '')}\n```",
         "Deterministic on the CPU given the seed, the mode and the `[transients]` config below.",
         "## Data",
@@ -107,6 +109,7 @@ def card_text(est: Any, kind: str) -> str:
         f"{len(est.history_)}. Energy: {fmt(energy.get('energy_kwh'), 5)} kWh, "
         f"{fmt(energy.get('co2_kg'), 5)} kg CO2e ({energy.get('method')}"
         f"{', an estimate' if energy.get('is_estimate') and energy.get('method') != 'estimate' else ''}).",
+        *info.get("notes", []),
         "Curves: `history.png` (loss, learning rate), `roc_pr.png` (held-out ROC and PR).",
         "## Known limits", *[f"- {line}" for line in LIMITS[kind]],
     ]

@@ -95,9 +95,11 @@ class RealBogusNet(nn.Module):
     """
 
     def __init__(
-        self, in_channels: int = 3, width: int = 16, dropout: float = 0.3, stamp_size: int = STAMP_SIZE
+        self, in_channels: int = 3, width: int = 16, dropout: float = 0.3, stamp_size: int = STAMP_SIZE,
+        dihedral: bool = False,
     ) -> None:
         super().__init__()
+        self.dihedral = dihedral
         widths = [max(width // 2, 1), width, 2 * width]
         self.features = nn.Sequential(
             *(
@@ -125,8 +127,30 @@ class RealBogusNet(nn.Module):
         return self.head[3:](z)[:, 0]
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        """One logit per stamp, shape (N,)."""
+        """One logit per stamp, shape (N,); with `dihedral`, outside training, that of the mean probability over
+        the stamp's eight rotations and flips (`dihedral_mean`)."""
+        if self.dihedral and not self.training:
+            return dihedral_mean(lambda views: self.from_embedding(self.embed(views))[:, None], x)
         return self.from_embedding(self.embed(x))
+
+
+def dihedral_views(x: torch.Tensor) -> torch.Tensor:
+    """(8N, C, H, W): the batch turned by 0, 1, 2 and 3 quarter turns, then the same mirrored."""
+    turns = [torch.rot90(x, k, dims=(-2, -1)) for k in range(4)]
+    return torch.cat([*turns, *(t.flip(-1) for t in turns)])
+
+
+def dihedral_mean(logits_of: Any, x: torch.Tensor) -> torch.Tensor:
+    """(N,) logits of the mean probability over the square's eight symmetries of each stamp and every column of
+    `logits_of(views)` (an (8N, members) tensor): test-time averaging. The networks learned with random
+    rotations and flips, so each view is as likely; their mean is steadier than any one."""
+    return mean_logit(logits_of(dihedral_views(x)), groups=8)
+
+
+def mean_logit(logits: torch.Tensor, groups: int = 1) -> torch.Tensor:
+    """(N,) logits of the mean probability of (groups * N, members) logits, over the groups and the members."""
+    p = torch.sigmoid(logits).reshape(groups, -1, logits.shape[-1]).mean(dim=(0, 2)).clamp(1e-7, 1 - 1e-7)
+    return torch.log(p) - torch.log1p(-p)
 
 
 class RealBogusEnsemble(nn.Module):
@@ -135,14 +159,17 @@ class RealBogusEnsemble(nn.Module):
     Evaluation (and ONNX): one logit per stamp, that of the members' mean probability, so the pipeline reads it
     as it reads one network's."""
 
-    def __init__(self, members: int = 3, **net: Any) -> None:
+    def __init__(self, members: int = 3, dihedral: bool = False, **net: Any) -> None:
         super().__init__()
+        self.dihedral = dihedral
         self.members = nn.ModuleList(RealBogusNet(**net) for _ in range(members))
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        """(N, members) logits while training; else (N,) logits of the mean probability."""
-        logits = torch.stack([member(x) for member in self.members], dim=1)
+        """(N, members) logits while training; else (N,) logits of the mean probability (with `dihedral`, over
+        the members and the eight rotations and flips of each stamp)."""
+        def logits(views: torch.Tensor) -> torch.Tensor:
+            return torch.stack([member(views) for member in self.members], dim=1)
+
         if self.training:
-            return logits
-        p = torch.sigmoid(logits).mean(dim=1).clamp(1e-7, 1 - 1e-7)
-        return torch.log(p) - torch.log1p(-p)
+            return logits(x)
+        return dihedral_mean(logits, x) if self.dihedral else mean_logit(logits(x))

@@ -79,9 +79,12 @@ class RealBogusClassifier(TorchEstimator):
     adapt: str = "none"  # domain adaptation: none, dann or mmd (ml.adapt)
     adapt_weight: float = 0.1  # its lambda at the end of the DANN ramp
     members: int = 1  # networks in a deep ensemble (nets.RealBogusEnsemble); 1: one network
+    tta: bool = False  # predict the mean over each stamp's eight rotations and flips (nets.dihedral_mean)
 
     def network_spec(self) -> NetworkSpec:
         net = {"in_channels": 3, "width": self.width, "dropout": self.dropout, "stamp_size": STAMP_SIZE}
+        if self.tta:  # only then, so that networks saved before the switch existed keep their spec
+            net["dihedral"] = True
         if self.members > 1:
             return NetworkSpec("openastro.transients.nets:RealBogusEnsemble", {"members": self.members, **net},
                                {"x": [3, STAMP_SIZE, STAMP_SIZE]}, ["logit"])
