@@ -85,10 +85,15 @@ def test_export_by_name_and_evaluate_the_workspace_model(cli, trained, tmp_path)
     code, out, err = cli("export", "realbogus", "-w", ws, "--json")  # the workspace's trained model
     assert code == 0, err
     assert json.loads(out)["model"] == summary["model"] and json.loads(out)["max_abs_diff"] <= 1e-4
-    code, out, err = cli("evaluate", "realbogus", "-w", ws, "--json")  # its own held-out test chunk
+    # its own held-out test chunk, on torch as `train` measured it (ONNX Runtime agrees to 1e-4 in probability,
+    # checked above, but a two-epoch model scores many stamps alike and a near-tie can flip the ROC AUC)
+    code, out, err = cli("evaluate", "realbogus", "-w", ws, "--set", "transients.backend=torch", "--json")
     assert code == 0, err
     held_out = json.loads(out)
-    assert held_out["test"]["all"]["roc_auc"] == pytest.approx(summary["test"]["all"]["roc_auc"], abs=1e-4)
+    assert held_out["test"]["all"]["roc_auc"] == pytest.approx(summary["test"]["all"]["roc_auc"], abs=1e-6)
+    code, out, err = cli("evaluate", "realbogus", "-w", ws, "--json")  # ONNX Runtime, the default backend
+    assert code == 0, err
+    assert json.loads(out)["test"]["all"]["roc_auc"] == pytest.approx(held_out["test"]["all"]["roc_auc"], abs=0.01)
     code, _, err = cli("evaluate", "realbogus", "-w", ws, "--seed", str(2026 - 200))  # its training chunks
     assert _one_line_exit_2(code, err, "trained or validated this model")
 
