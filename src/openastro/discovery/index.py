@@ -135,9 +135,8 @@ class VectorIndex:
         held = _held_out(len(new), start) if target_recall else np.zeros(len(new), bool)
         self._graph.add(keys[~held], added[~held], threads=self.settings.threads)
         if held.any():  # new objects the graph does not hold yet: queries as a user's own image would be
-            self.calibration = self.calibrate(added[held], target_recall,
-                                              stored=np.concatenate([earlier, added[~held]]),
-                                              keys=np.concatenate([np.arange(start), keys[~held]]))
+            self.calibrate(added[held], target_recall, stored=np.concatenate([earlier, added[~held]]),
+                           keys=np.concatenate([np.arange(start), keys[~held]]))
             self._graph.add(keys[held], added[held], threads=self.settings.threads)
         for row, k in enumerate(new, start=start):
             self.ids.append(ids[k])
@@ -173,10 +172,10 @@ class VectorIndex:
         queries = self._checked(queries)
         stored = self.vectors() if stored is None else stored
         keys = np.arange(len(stored)) if keys is None else np.asarray(keys, np.int64)
-        found = {"target": target, "k": k, "queries": len(queries), "recall_at_k": None,
-                 "expansion_search": self.settings.expansion_search}
-        if len(stored) <= k or not len(queries):  # too few to measure
-            return found
+        self.calibration = {"target": target, "k": k, "queries": len(queries), "recall_at_k": None,
+                            "expansion_search": self.settings.expansion_search}
+        if len(stored) <= k or not len(queries):  # too few to measure: the width stays
+            return self.calibration
         truth = keys[_nearest_rows(queries, stored, k, self.settings.metric)]
         ef = self.settings.expansion_search
         while True:
@@ -187,7 +186,7 @@ class VectorIndex:
                 break
             ef = min(2 * ef, most)
         self.settings = replace(self.settings, expansion_search=ef)
-        self.calibration = {**found, "recall_at_k": round(recall, 4), "expansion_search": ef}
+        self.calibration.update(recall_at_k=round(recall, 4), expansion_search=ef)
         self._write_manifest()
         return self.calibration
 
