@@ -81,18 +81,20 @@ def random_encoder_vectors(images: np.ndarray, patch: int = 8, seed: int = 0, ba
         return torch.cat([model.embed(patchify(x[k:k + batch], patch)) for k in range(0, len(x), batch)]).numpy()
 
 
-def baseline_vectors(images: np.ndarray, seed: int = 0,
-                     encoder: Any = None) -> dict[str, tuple[np.ndarray, int | None]]:
+def baseline_vectors(images: np.ndarray, seed: int = 0, encoder: Any = None,
+                     autoencoder: bool = True) -> dict[str, tuple[np.ndarray, int | None]]:
     """Each baseline's vectors and the PCA its probe applies: the pixels (through PCA), a random encoder (of
-    `encoder`'s architecture when given) and the autoencoder fitted on `images`."""
+    `encoder`'s architecture when given) and, with `autoencoder`, the autoencoder fitted on `images`."""
     from openastro.discovery.autoencoder import autoencoder_vectors
 
     pixels = np.asarray(images, dtype=np.float32).reshape(len(images), -1)
     shape = {} if encoder is None else {"patch": encoder.patch, "width": encoder.width, "depth": encoder.depth,
                                         "heads": encoder.heads}
-    return {"pca": (pixels, PCA_COMPONENTS),
-            "random_encoder": (random_encoder_vectors(images, seed=seed, **shape), None),
-            "autoencoder": (autoencoder_vectors(images, seed=seed), None)}
+    methods = {"pca": (pixels, PCA_COMPONENTS),
+               "random_encoder": (random_encoder_vectors(images, seed=seed, **shape), None)}
+    if autoencoder:
+        methods["autoencoder"] = (autoencoder_vectors(images, seed=seed), None)
+    return methods
 
 
 def representations(vectors: np.ndarray, images: np.ndarray, encoder: Any = None, seed: int = 0,

@@ -112,8 +112,7 @@ def probe_table(encoder: Any, images: np.ndarray, truth: Any, seed: int) -> dict
 
     conformed = encoder.conform(images)
     methods = representations(encoder.transform(conformed), conformed, encoder, seed)
-    probes = {name: {method: m["roc_auc"] for method, m in probe_each(methods, y, seed=seed).items()}
-              for name, y in probe_targets(truth).items() if 5 <= y.sum() <= len(y) - 5}
+    probes = roc_aucs(methods, probe_targets(truth), seed)
     regressions = {name: {method: m["r2"] for method, m in probe_each(methods, y, seed=seed,
                                                                       regression=True).items()}
                    for name, y in regression_targets(truth).items()}
@@ -125,16 +124,23 @@ def display_probes(encoder: Any, images: np.ndarray, truth: Any, seed: int) -> d
     survey cutout services and Galaxy Zoo show galaxies: the encoder and the two baselines that need no fitting
     (PCA of the pixels, a random encoder), same folds."""
     from openastro.discovery.display import display_composites
-    from openastro.discovery.probe import PCA_COMPONENTS, probe_each, random_encoder_vectors
+    from openastro.discovery.probe import baseline_vectors
 
     if np.asarray(images).shape[1] != 3:
         return {}
     shown = encoder.conform(display_composites(images, np.random.default_rng(seed)))
     methods = {"encoder": (encoder.transform(shown), None),
-               "pca": (shown.reshape(len(shown), -1), PCA_COMPONENTS),
-               "random_encoder": (random_encoder_vectors(shown, seed=seed, patch=encoder.patch, width=encoder.width,
-                                                         depth=encoder.depth, heads=encoder.heads), None)}
+               **baseline_vectors(shown, seed, encoder, autoencoder=False)}
     targets = {k: y for k, y in probe_targets(truth).items() if k in ("ring", "bar", "arms", "elliptical")}
+    return roc_aucs(methods, targets, seed)
+
+
+def roc_aucs(methods: dict[str, tuple[np.ndarray, int | None]], targets: dict[str, np.ndarray],
+             seed: int) -> dict[str, dict[str, float]]:
+    """The linear probe's ROC AUC of each binary target on each representation, same folds; targets with fewer
+    than five of either value are left out."""
+    from openastro.discovery.probe import probe_each
+
     return {name: {method: m["roc_auc"] for method, m in probe_each(methods, y, seed=seed).items()}
             for name, y in targets.items() if 5 <= y.sum() <= len(y) - 5}
 

@@ -130,7 +130,11 @@ class RealBogusNet(nn.Module):
         """One logit per stamp, shape (N,); with `dihedral`, outside training, that of the mean probability over
         the stamp's eight rotations and flips (`dihedral_mean`)."""
         if self.dihedral and not self.training:
-            return dihedral_mean(lambda views: self.from_embedding(self.embed(views))[:, None], x)
+            return dihedral_mean(lambda views: self.logit(views)[:, None], x)
+        return self.logit(x)
+
+    def logit(self, x: torch.Tensor) -> torch.Tensor:
+        """One logit per stamp of the stamps as given."""
         return self.from_embedding(self.embed(x))
 
 
