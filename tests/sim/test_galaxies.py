@@ -95,6 +95,30 @@ def test_dust_lane_darkens_the_midplane(population):
     assert with_lane.sum() < without.sum() and with_lane.min() >= 0
 
 
+
+def test_rings_favour_bulgy_red_discs_and_dim_the_disc_inside_them(population):
+    discs = population[population["kind"] == "disc"]
+    bulgy = discs["bulge_frac"] > 0.3
+    ringed = discs["ring_frac"] > 0
+    assert 0.1 <= ringed.mean() <= 0.2  # SIMULATION.md: 10-20 % of discs
+    assert ringed[bulgy].mean() > 2 * ringed[discs["bulge_frac"] < 0.1].mean()
+    assert discs.loc[bulgy, "g_r"].median() > discs.loc[discs["bulge_frac"] < 0.1, "g_r"].median() + 0.1
+    # face on, no bulge, bar or arms: the ring is a bright annulus around a dimmed inner disc
+    galaxy = discs[ringed].iloc[0].copy()
+    galaxy[["q", "bulge_frac", "bar_frac", "arm_frac", "re_arcsec"]] = [1.0, 0.0, 0.0, 0.0, 8.0]
+    image = galsim.Convolve(profile(galaxy).withFlux(1e5), galsim.Gaussian(fwhm=1.0)).drawImage(
+        nx=121, ny=121, scale=0.5).array
+    y, x = np.indices(image.shape)
+    r = np.hypot(x - 60, y - 60) * 0.5 / 8.0  # in half-light radii
+    radial = np.array([image[(r >= a) & (r < a + 0.1)].mean() for a in np.arange(0.0, 2.6, 0.1)])
+    rise = radial / np.minimum.accumulate(radial)  # an exponential disc alone only falls: 1 everywhere
+    peak = int(np.argmax(rise))
+    assert rise[peak] > 1.2 and 0.9 <= peak * 0.1 + 0.05 <= 2.1
+    plain = galaxy.copy()
+    plain["ring_frac"] = 0.0
+    assert image.sum() == pytest.approx(galsim.Convolve(profile(plain).withFlux(1e5), galsim.Gaussian(fwhm=1.0))
+                                        .drawImage(nx=121, ny=121, scale=0.5).array.sum(), rel=0.02)
+
 def test_galaxies_and_stars_share_the_frame_psf():
     psf = PSF(fwhm=3.0, beta=3.0, elongation=1.3, theta_deg=40.0)
     ours, _, _ = stamps(psf, np.array([0.0]), np.array([0.0]), 15)

@@ -17,7 +17,7 @@ import numpy as np
 
 from openastro.sim.fields import Field
 
-VERSION = 1  # of the renderer: cached cutouts carry it, so a changed renderer never reuses old ones
+VERSION = 2  # of the renderer: cached cutouts carry it, so a changed renderer never reuses old ones
 BANDS = ("i", "r", "g")  # reddest first, as the red, green and blue of a colour composite
 MAG_RANGE = (13.5, 18.5)  # bright enough that bars, rings and arms are resolved
 ZOOM = (8.0, 16.0)  # the stamp's side in half-light radii (cutout services scale to the galaxy, with scatter)

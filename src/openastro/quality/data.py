@@ -14,9 +14,9 @@ import pandas as pd
 from openastro.quality.featureset import CONTEXT_FEATURES, IMAGE_FEATURES
 from openastro.quality.labels import DEFECTS, defect_labels
 
-CACHE_VERSION = 5  # bump when features or labels change meaning (2: the pipeline's one pass, reduced frames;
+CACHE_VERSION = 6  # bump when features or labels change meaning (2: the pipeline's one pass, reduced frames;
 # 3: the sky's own transients, since an asteroid or a supernova in a frame is no defect; 4: galaxies, g r i frames;
-# 5: typed supernovae)
+# 5: typed supernovae; 6: rings and disc colours follow the bulge)
 
 
 def split_seeds(seed: int) -> dict[str, int]:

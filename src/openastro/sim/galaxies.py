@@ -2,8 +2,9 @@
 
 Counts follow N(<r) = 10^3 deg^-2 x 10^(0.4 (r - 20)) (SDSS/DES r band: 10^3 brighter than r = 20, 10^4 brighter
 than 22.5); half-light radii shrink with magnitude (about 2.5" at r = 18, 0.5" at r = 23, 0.2 dex scatter);
-two thirds are discs (Exponential disc plus De Vaucouleurs bulge, a third of them barred, some ringed, the bright
-ones with spiral arms, edge-on ones with a dust lane), a quarter ellipticals, the rest clumpy irregulars.
+two thirds are discs (Exponential disc plus De Vaucouleurs bulge, a third of them barred, a sixth ringed (the
+bulgier and redder ones more often, the disc dimmed inside the ring), the bright ones with spiral arms, edge-on
+ones with a dust lane), a quarter ellipticals, the rest clumpy irregulars.
 Numbers: ../shared/SIMULATION.md, "Galaxies, filters and colours".
 """
 
@@ -25,8 +26,13 @@ COUNT_SLOPE = 0.4  # d log N / dm
 KINDS = ("disc", "elliptical", "irregular")
 KIND_P = (0.66, 0.27, 0.07)
 TRUNCATE = 8.0  # De Vaucouleurs profiles end at this many half-light radii
-Q_EDGE_ON = 0.12
-LANE_Q = 0.08  # a dust lane's width over its length  # intrinsic thickness of a disc (its axis ratio seen edge-on)
+Q_EDGE_ON = 0.12  # intrinsic thickness of a disc (its axis ratio seen edge-on)
+RING_P_BULGELESS, RING_P_SLOPE = 0.05, 0.5  # chance that a disc is ringed, rising with its bulge fraction
+DISC_RED_SLOPE = 0.6  # g - r of a disc per unit bulge fraction about the mean (Sa ~0.6, Sc ~0.45, Sd ~0.35)
+LANE_Q = 0.08  # a dust lane's width over its length
+RING_RADIUS = (0.9, 2.0)  # in half-light radii: inner rings about the bar's end, outer rings further out
+RING_WIDTH = 0.1  # Gaussian sigma of a ring over its radius
+RING_DEPLETION = (0.3, 0.8)  # how much dimmer the disc is inside its ring: its stars gathered into the ring
 COLUMNS = ("galaxy_id", "field_id", "ra", "dec", "mag", "g_r", "r_i", "kind", "re_arcsec", "q", "pa_deg",
            "bulge_frac", "bar_frac", "ring_frac", "arm_frac", "lane_frac", "n_arms", "clump_seed")
 
@@ -65,16 +71,22 @@ def _field_galaxies(index: int, field: Field, mag_range: tuple[float, float], rn
     q = np.where(disc, q_disc, np.where(elliptical, rng.uniform(0.5, 1.0, n), rng.uniform(0.4, 0.9, n)))
     re = half_light_radius(mag, rng) * np.where(elliptical, 0.7, 1.0)
     barred = disc & (rng.random(n) < 0.3)
-    ringed = disc & (rng.random(n) < 0.15)
+    ring_draw = rng.random(n)
     armed = disc & (mag < 18.5) & (rng.random(n) < 0.7)
     g_r = np.where(elliptical, rng.normal(0.75, 0.06, n), np.where(disc, rng.normal(0.45, 0.08, n),
                                                                  rng.normal(0.3, 0.08, n)))
+    r_i_scatter = rng.normal(0.02, 0.03, n)
+    pa = rng.uniform(0, 180, n)
+    bulge = np.where(elliptical, 1.0, np.where(disc, rng.uniform(0.0, 0.45, n), 0.0))
+    # Early-type discs (big bulges) are redder and far more often ringed than late types (Buta & Combes 1996;
+    # Comeron et al. 2014): 5 % of bulgeless discs, 27 % of the bulgiest, 16 % of all discs.
+    ringed = disc & (ring_draw < RING_P_BULGELESS + RING_P_SLOPE * bulge)
+    g_r = np.where(disc, g_r + DISC_RED_SLOPE * (bulge - 0.225), g_r)
     return {
         "galaxy_id": (index + 1) * STAR_ID_STRIDE + GALAXY_ID_OFFSET + np.arange(n, dtype=np.int64),
         "field_id": np.full(n, field.field_id, dtype=object), "ra": ra % 360.0, "dec": dec, "mag": mag,
-        "g_r": g_r, "r_i": 0.45 * g_r + rng.normal(0.02, 0.03, n), "kind": np.array(KINDS, dtype=object)[kind],
-        "re_arcsec": re, "q": q, "pa_deg": rng.uniform(0, 180, n),
-        "bulge_frac": np.where(elliptical, 1.0, np.where(disc, rng.uniform(0.0, 0.45, n), 0.0)),
+        "g_r": g_r, "r_i": 0.45 * g_r + r_i_scatter, "kind": np.array(KINDS, dtype=object)[kind],
+        "re_arcsec": re, "q": q, "pa_deg": pa, "bulge_frac": bulge,
         "bar_frac": np.where(barred, rng.uniform(0.08, 0.2, n), 0.0),
         "ring_frac": np.where(ringed, rng.uniform(0.08, 0.2, n), 0.0),
         "arm_frac": np.where(armed, rng.uniform(0.2, 0.45, n), 0.0),
@@ -122,12 +134,13 @@ def _profile(kind: str, re: float, q: float, pa: float, bulge: float, bar: float
         return _irregular(re, q, angle, int(seed))
     weight = bulge * BULGE_WEIGHT.get(band, 1.0)
     bulge_share = weight / (weight + 1.0 - bulge) if bulge > 0 else 0.0
-    parts = [galsim.Exponential(half_light_radius=re).withFlux(1.0 - bar - ring - arms)]
+    disc = 1.0 - bar - ring - arms
+    parts = [] if ring else [galsim.Exponential(half_light_radius=re).withFlux(disc)]  # a ring's disc: in the pattern
     if bar:
         parts.append(galsim.Sersic(n=0.5, half_light_radius=0.45 * re).shear(q=0.3, beta=(pa + 50) * galsim.degrees)
                      .withFlux(bar))
     if ring or arms:
-        parts.append(_pattern(re, ring, arms, int(n_arms), int(seed)))
+        parts.append(_pattern(re, disc if ring else 0.0, ring, arms, int(n_arms), int(seed)))
     face_on = galsim.Add(parts).shear(q=q, beta=angle).withFlux(1.0 - bulge_share)
     body = [face_on]
     if bulge_share:
@@ -146,25 +159,36 @@ def _de_vaucouleurs(re: float) -> Any:
     return galsim.DeVaucouleurs(half_light_radius=re, trunc=TRUNCATE * re)
 
 
-def _pattern(re: float, ring: float, arms: float, n_arms: int, seed: int) -> Any:
-    """A face-on ring (Gaussian annulus at 1.6 r_e) and logarithmic spiral arms, as one GalSim image profile."""
+def _pattern(re: float, disc: float, ring: float, arms: float, n_arms: int, seed: int) -> Any:
+    """A face-on ring with the dimmed disc inside it, and logarithmic spiral arms, as one GalSim image profile.
+
+    The ring's radius and the disc's dimming inside it come from the galaxy's `seed` (no extra random draws)."""
     import galsim
 
-    half, step = 4.0 * re, re / 10.0
+    half, step = (6.0 if ring else 4.0) * re, re / 10.0
     grid = np.arange(-half, half + step / 2, step)
     x, y = np.meshgrid(grid, grid)
     r, phi = np.hypot(x, y), np.arctan2(y, x)
+    scale = re / 1.678  # exponential scale length of the disc
     image = np.zeros_like(r)
     if ring:
-        annulus = np.exp(-0.5 * ((r - 1.6 * re) / (0.15 * re)) ** 2)
+        radius = re * _between(RING_RADIUS, seed // 1000)
+        annulus = np.exp(-0.5 * ((r - radius) / (RING_WIDTH * radius)) ** 2)
         image += ring * annulus / annulus.sum()
+        dimmed = _between(RING_DEPLETION, seed // 10**6) / (1 + np.exp((r - 0.85 * radius) / (0.05 * radius)))
+        profile = np.exp(-r / scale) * (1.0 - dimmed)
+        image += disc * profile / profile.sum()
     if arms:
-        scale = re / 1.678  # exponential scale length of the disc
         pitch = math.radians(12 + 13 * (seed % 1000) / 1000)
         wave = np.cos(n_arms * (phi - np.log(np.maximum(r, step) / scale) / math.tan(pitch) - seed % 7))
         spiral = np.exp(-r / scale) * np.clip(wave, 0, None) ** 3 * (r > 0.3 * re)
         image += arms * spiral / spiral.sum()
-    return galsim.InterpolatedImage(galsim.Image(image, scale=step), flux=ring + arms)
+    return galsim.InterpolatedImage(galsim.Image(image, scale=step), flux=disc + ring + arms)
+
+
+def _between(bounds: tuple[float, float], digits: int) -> float:
+    """A value within `bounds` set by the last three decimal digits of `digits` (a seed's)."""
+    return bounds[0] + (bounds[1] - bounds[0]) * (digits % 1000) / 1000
 
 
 def _irregular(re: float, q: float, angle: Any, seed: int) -> Any:
