@@ -115,6 +115,16 @@ def test_calibration_widens_the_search_until_new_objects_reach_the_target(tmp_pa
     assert reopened._graph.expansion_search == found["expansion_search"] and reopened.calibration == found
 
 
+def test_calibration_bisects_to_within_an_eighth_of_the_narrowest_width(tmp_path):
+    x = _hard(4000)
+    index = VectorIndex.create(tmp_path / "v", 32, IndexSettings(**NARROW, target_recall=0.97))
+    index.add([f"o{i}" for i in range(len(x))], x)
+    found = index.calibration
+    narrow, chosen = found["too_narrow"], found["expansion_search"]
+    assert narrow >= 16 and found["recall_at_k"] >= 0.97  # wide enough that doubling alone would overshoot
+    assert narrow < chosen <= narrow + narrow // 8  # doubling stops at twice `narrow`
+
+
 def test_calibration_on_a_later_night_measures_against_everything_and_never_narrows(tmp_path):
     x = _hard(3000)
     index = VectorIndex.create(tmp_path / "v", 32, IndexSettings(**NARROW, target_recall=0.9))
