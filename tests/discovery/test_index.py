@@ -121,7 +121,9 @@ def test_calibration_bisects_to_within_an_eighth_of_the_narrowest_width(tmp_path
     index.add([f"o{i}" for i in range(len(x))], x)
     found = index.calibration
     narrow, chosen = found["too_narrow"], found["expansion_search"]
-    assert narrow >= 16 and found["recall_at_k"] >= 0.97  # wide enough that doubling alone would overshoot
+    # the mean recall less two standard errors reaches the target, so new queries will too
+    assert found["recall_at_k"] > found["lower_bound"] >= 0.97
+    assert narrow >= 16  # wide enough that doubling alone would overshoot
     assert narrow < chosen <= narrow + narrow // 8  # doubling stops at twice `narrow`
 
 

@@ -165,9 +165,9 @@ class VectorIndex:
     def calibrate(self, queries: np.ndarray, target: float, k: int = 10, most: int = MOST_EXPANSION,
                   stored: np.ndarray | None = None, keys: np.ndarray | None = None) -> dict[str, Any]:
         """The narrowest `expansion_search` (doubled, then bisected) at which the graph's recall@k on `queries`
-        (vectors it does not hold) reaches `target` (or `most`), against brute force over the vectors it holds
-        (`stored` with their graph `keys`; default: every stored vector); kept in the manifest, never below the
-        settings' width. The record names the widest width found too narrow (`too_narrow`)."""
+        (vectors it does not hold), less two standard errors, reaches `target` (or `most`), against brute force
+        over the vectors it holds (`stored` with their graph `keys`; default: every stored vector); kept in the
+        manifest, never below the settings' width. The record names the widest width found too narrow."""
         if not 0 < target <= 1:
             raise InputError(f"the target recall must lie in (0, 1] (got {target})")
         queries = self._checked(queries)
@@ -180,29 +180,30 @@ class VectorIndex:
         truth = keys[_nearest_rows(queries, stored, k, self.settings.metric)]
         ef = self.settings.expansion_search
         recall, narrow = self._recall(queries, truth, ef), None
-        while recall < target and ef < most:
+        while _lower_bound(recall) < target and ef < most:
             narrow, ef = ef, min(2 * ef, most)
             recall = self._recall(queries, truth, ef)
         # bisect between the last width too narrow and the first wide enough, to within an eighth: doubling
         # alone can overshoot by nearly twice the width (and twice the query time) the target needs
-        while recall >= target and narrow is not None and ef - narrow > max(8, narrow // 8):
+        while _lower_bound(recall) >= target and narrow is not None and ef - narrow > max(8, narrow // 8):
             middle = (narrow + ef) // 2
             found = self._recall(queries, truth, middle)
-            if found >= target:
+            if _lower_bound(found) >= target:
                 ef, recall = middle, found
             else:
                 narrow = middle
         self.settings = replace(self.settings, expansion_search=ef)
-        self.calibration.update(recall_at_k=round(recall, 4), expansion_search=ef, too_narrow=narrow)
+        self.calibration.update(recall_at_k=round(float(recall.mean()), 4),
+                                lower_bound=round(_lower_bound(recall), 4), expansion_search=ef, too_narrow=narrow)
         self._write_manifest()
         return self.calibration
 
-    def _recall(self, queries: np.ndarray, truth: np.ndarray, ef: int) -> float:
-        """The graph's recall@k at search width `ef` of `queries` whose true neighbours' keys are `truth`."""
+    def _recall(self, queries: np.ndarray, truth: np.ndarray, ef: int) -> np.ndarray:
+        """Each query's recall@k at search width `ef`, against the keys of its true neighbours (`truth`)."""
         self._graph.expansion_search = ef
         k = truth.shape[1]
         hits = np.atleast_2d(self._graph.search(queries, k).keys).astype(np.int64)
-        return float(np.mean([len(set(a) & set(e)) / k for a, e in zip(hits, truth, strict=True)]))
+        return np.array([len(set(a) & set(e)) / k for a, e in zip(hits, truth, strict=True)])
 
     def vectors(self) -> np.ndarray:
         """Every stored vector, in row (key) order."""
@@ -297,6 +298,12 @@ def _nearest_rows(query: np.ndarray, stored: np.ndarray, k: int, metric: str, ch
             best_d, best_i = np.take_along_axis(best_d, keep, 1), np.take_along_axis(best_i, keep, 1)
     order = np.argsort(best_d, axis=1, kind="stable")
     return np.take_along_axis(best_i, order, 1)
+
+
+def _lower_bound(recalls: np.ndarray) -> float:
+    """Mean recall less two standard errors: a width passes only if new queries will reach the target too."""
+    return float(recalls.mean() - 2 * recalls.std(ddof=1) / np.sqrt(len(recalls))) if len(recalls) > 1 \
+        else float(recalls.mean())
 
 
 def _held_out(n: int, start: int) -> np.ndarray:
