@@ -95,7 +95,6 @@ def test_dust_lane_darkens_the_midplane(population):
     assert with_lane.sum() < without.sum() and with_lane.min() >= 0
 
 
-
 def test_rings_favour_bulgy_red_discs_and_dim_the_disc_inside_them(population):
     discs = population[population["kind"] == "disc"]
     bulgy = discs["bulge_frac"] > 0.3
@@ -118,6 +117,7 @@ def test_rings_favour_bulgy_red_discs_and_dim_the_disc_inside_them(population):
     plain["ring_frac"] = 0.0
     assert image.sum() == pytest.approx(galsim.Convolve(profile(plain).withFlux(1e5), galsim.Gaussian(fwhm=1.0))
                                         .drawImage(nx=121, ny=121, scale=0.5).array.sum(), rel=0.02)
+
 
 def test_galaxies_and_stars_share_the_frame_psf():
     psf = PSF(fwhm=3.0, beta=3.0, elongation=1.3, theta_deg=40.0)

@@ -27,6 +27,7 @@ KINDS = ("disc", "elliptical", "irregular")
 KIND_P = (0.66, 0.27, 0.07)
 TRUNCATE = 8.0  # De Vaucouleurs profiles end at this many half-light radii
 Q_EDGE_ON = 0.12  # intrinsic thickness of a disc (its axis ratio seen edge-on)
+DISC_BULGE = (0.0, 0.45)  # a disc's bulge fraction is drawn uniformly in this range
 RING_P_BULGELESS, RING_P_SLOPE = 0.05, 0.5  # chance that a disc is ringed, rising with its bulge fraction
 DISC_RED_SLOPE = 0.6  # g - r of a disc per unit bulge fraction about the mean (Sa ~0.6, Sc ~0.45, Sd ~0.35)
 LANE_Q = 0.08  # a dust lane's width over its length
@@ -77,11 +78,11 @@ def _field_galaxies(index: int, field: Field, mag_range: tuple[float, float], rn
                                                                  rng.normal(0.3, 0.08, n)))
     r_i_scatter = rng.normal(0.02, 0.03, n)
     pa = rng.uniform(0, 180, n)
-    bulge = np.where(elliptical, 1.0, np.where(disc, rng.uniform(0.0, 0.45, n), 0.0))
+    bulge = np.where(elliptical, 1.0, np.where(disc, rng.uniform(*DISC_BULGE, n), 0.0))
     # Early-type discs (big bulges) are redder and far more often ringed than late types (Buta & Combes 1996;
     # Comeron et al. 2014): 5 % of bulgeless discs, 27 % of the bulgiest, 16 % of all discs.
     ringed = disc & (ring_draw < RING_P_BULGELESS + RING_P_SLOPE * bulge)
-    g_r = np.where(disc, g_r + DISC_RED_SLOPE * (bulge - 0.225), g_r)
+    g_r = np.where(disc, g_r + DISC_RED_SLOPE * (bulge - np.mean(DISC_BULGE)), g_r)
     return {
         "galaxy_id": (index + 1) * STAR_ID_STRIDE + GALAXY_ID_OFFSET + np.arange(n, dtype=np.int64),
         "field_id": np.full(n, field.field_id, dtype=object), "ra": ra % 360.0, "dec": dec, "mag": mag,
@@ -176,8 +177,8 @@ def _pattern(re: float, disc: float, ring: float, arms: float, n_arms: int, seed
         annulus = np.exp(-0.5 * ((r - radius) / (RING_WIDTH * radius)) ** 2)
         image += ring * annulus / annulus.sum()
         dimmed = _between(RING_DEPLETION, seed // 10**6) / (1 + np.exp((r - 0.85 * radius) / (0.05 * radius)))
-        profile = np.exp(-r / scale) * (1.0 - dimmed)
-        image += disc * profile / profile.sum()
+        inner_dimmed = np.exp(-r / scale) * (1.0 - dimmed)
+        image += disc * inner_dimmed / inner_dimmed.sum()
     if arms:
         pitch = math.radians(12 + 13 * (seed % 1000) / 1000)
         wave = np.cos(n_arms * (phi - np.log(np.maximum(r, step) / scale) / math.tan(pitch) - seed % 7))
