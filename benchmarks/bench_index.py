@@ -1,8 +1,10 @@
-"""Similarity search side by side (issue 17): our vector index (`discovery.index.VectorIndex`: Parquet
-parts as the store of record plus a usearch HNSW graph, f32, connectivity 32, expansion_add 256,
-expansion_search 256, widened by the index's own calibration to `[embed] target_recall` as `openastro embed`
-makes it; the width chosen is in the JSON's settings) against faiss flat (exact), faiss HNSW and ChromaDB (Hyrax's default vector store), on
-the same vectors, on this machine.
+"""Similarity search side by side (issue 17): our vector index (`discovery.index.VectorIndex` as `openastro
+embed` makes it from the `[embed]` config: Parquet parts as the store of record plus its search structure,
+by default the product-quantisation fast scan of `discovery.ann` re-ranked exactly, rerank 64; with `[embed]
+index = "hnsw"` a usearch HNSW graph, f32, connectivity 32, expansion_add 256, expansion_search 256; either
+widened by the index's own calibration to `[embed] target_recall`, the width chosen in the JSON's settings)
+against faiss flat (exact), faiss HNSW and ChromaDB (Hyrax's default vector store), on the same vectors, on
+this machine.
 
 Data (`make_data`, seed SEED; base vectors and QUERIES held-out queries are one draw, split after shuffling):
 - `random`: i.i.d. standard Gaussian vectors (hard for a graph: the intrinsic dimension is the dimension).
@@ -17,9 +19,9 @@ Distances are cosine for all: ours `metric="cos"`, faiss on L2-normalised vector
 (IndexFlatIP, IndexHNSWFlat with METRIC_INNER_PRODUCT), ChromaDB `hnsw:space` cosine.
 
 Per library and data set, in a fresh subprocess (`--worker`) that loads the vectors and imports the library
-(ours: also pandas, pyarrow and usearch, which `add` imports) before anything is measured:
+(ours: also pandas, pyarrow, usearch and faiss, which `add` imports) before anything is measured:
 - build: wall seconds from the vectors in memory to a searchable, persisted index (ours: `VectorIndex.create`
-  and one `add` of every vector, which writes the Parquet part and saves the graph; faiss: normalise, `add`,
+  and one `add` of every vector, which writes the Parquet part and saves the structure; faiss: normalise, `add`,
   `write_index`, the save also given alone as save_s; ChromaDB: a `PersistentClient` in a temporary folder
   (telemetry off), a collection with embedding_function None, `add` in batches of its max batch size).
   `build cpu s`: the worker's CPU seconds over the same span, all threads (near build s on a quiet core).
@@ -37,8 +39,8 @@ Per library and data set, in a fresh subprocess (`--worker`) that loads the vect
   one CPU; OMP/BLAS threads 1, faiss `omp_set_num_threads(1)`; ours the public `VectorIndex.search(q, 10)`,
   id mapping included: for one query usearch searches on the calling thread whatever its `threads`), after
   WARMUP untimed ones: p50/p95 of wall time and of process CPU time (which other load on the machine does not
-  inflate), and queries per second (QUERIES / their summed wall time). Ours' `graph_*`: the usearch graph
-  alone (what VectorIndex.search adds is the difference).
+  inflate), and queries per second (QUERIES / their summed wall time). Ours' `graph_*`: the search structure
+  alone (what VectorIndex.search adds, the input check and the id mapping, is the difference).
 - faiss HNSW: M = 32 (64 links on the bottom layer, like usearch's connectivity 32), efConstruction = 256
   (= expansion_add); one build searched at its default efSearch 16, at 256 (= our expansion_search) and at the
   smallest efSearch of EF_LADDER whose recall comes within MATCH_TOLERANCE of ours on the same data
@@ -216,6 +218,7 @@ class Ours(Library):
     name, rows = "ours", ("ours",)
 
     def prepare(self) -> None:
+        import faiss  # noqa: F401
         import pandas  # noqa: F401  (VectorIndex.add imports pandas and pyarrow to write the Parquet part)
         import pyarrow.parquet  # noqa: F401
         import usearch.index  # noqa: F401
@@ -232,9 +235,11 @@ class Ours(Library):
         settings = replace(index_settings(load_config()), threads=self.threads)  # as `openastro embed` makes it
         self.index = VectorIndex.create(self.folder, self.dim, settings)
         self.index.add([str(i) for i in range(len(base))], base)
-        self.graph_memory_mb = round(self.index._graph.memory_usage / MB, 1)  # usearch's count (capacity)
+        graph = getattr(self.index._graph, "graph", None)  # usearch's own count (capacity), for HNSW
+        self.graph_memory_mb = round(graph.memory_usage / MB, 1) if graph is not None else None
+        structure = type(self.index._graph).__name__
         self.settings = {**asdict(self.index.settings), "calibration": self.index.calibration,
-                         "store": "Parquet part (float32 vectors, ids) + usearch graph"}
+                         "store": f"Parquet part (float32 vectors, ids) + {structure} (discovery.ann)"}
 
     def searcher(self, row: str) -> Any:
         index = self.index
@@ -244,17 +249,18 @@ class Ours(Library):
         return search
 
     def graph_searcher(self) -> Any:
-        """The usearch graph alone (no input check, no id mapping)."""
+        """The search structure alone (no input check, no id mapping)."""
         graph = self.index._graph
 
         def search(q: np.ndarray) -> np.ndarray:
-            return np.asarray(graph.search(q[None, :], K, threads=1).keys).ravel().astype(np.int64)
+            return graph.search(q[None, :], K)[0].ravel()
         return search
 
     def version(self) -> str:
+        import faiss
         import usearch
 
-        return f"usearch {usearch.__version__}"
+        return f"faiss {faiss.__version__}, usearch {usearch.__version__}"
 
 
 class FaissFlat(Library):
@@ -722,7 +728,7 @@ def _print(r: dict[str, Any]) -> None:
                 print(f"   {'  ours / that':<24}" + "".join(f"{_ratio(ours.get(c), figures.get(c)):>12}"
                                                           for c in columns))
         if "graph_p50_ms" in ours:
-            print(f"   ours, usearch graph alone: p50 {ours['graph_p50_ms']:.3f} ms, p95 "
+            print(f"   ours, search structure alone: p50 {ours['graph_p50_ms']:.3f} ms, p95 "
                   f"{ours['graph_p95_ms']:.3f} ms (the rest is VectorIndex.search's checks and id mapping)")
     g = r["goals"]
     tag = f" (EXTRAPOLATED from n = {r['n']:,}; latency and recall as measured at that n)" if scaled else ""

@@ -96,3 +96,23 @@ def test_augmented_batches_are_turned_or_flipped_copies_of_their_images():
         seen.add(matches[0])
     assert len(seen) > 2  # the turns are drawn, not fixed
     assert torch.equal(images, before)  # the stored images are never turned in place
+
+
+def test_ring_pooling_averages_equal_rings_from_the_centre_and_one_ring_is_the_mean():
+    from openastro.discovery.astropt import ring_pooling
+
+    weights = ring_pooling(8, 3)  # spiral order: the centre's tokens first
+    members = (weights > 0).sum(dim=0).tolist()
+    assert members == [24, 20, 20] and torch.allclose(weights.sum(dim=0), torch.ones(3))
+    assert weights[0, 0] > 0 and weights[-1, 2] > 0  # the first token is innermost, the last a corner
+    torch.manual_seed(2)
+    plain = PatchGPT(patch_dim=16, n_patches=16, width=8, depth=1, heads=2).eval()
+    ringed = PatchGPT(patch_dim=16, n_patches=16, width=8, depth=1, heads=2, rings=2).eval()
+    ringed.load_state_dict(plain.state_dict())  # the pooling is no weight: a model saved before loads
+    patches = torch.randn(3, 16, 16)
+    with torch.no_grad():
+        tokens = plain.tokens(patches)
+        assert torch.allclose(plain.embed(patches), tokens.mean(dim=1), atol=1e-6)
+        both = ringed.embed(patches)
+    inner = ring_pooling(4, 2)[:, 0] > 0
+    assert both.shape == (3, 16) and torch.allclose(both[:, :8], tokens[:, inner].mean(dim=1), atol=1e-6)

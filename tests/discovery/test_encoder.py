@@ -18,15 +18,37 @@ def _blobs(n: int, seed: int = 0) -> np.ndarray:
 
 @pytest.fixture(scope="module")
 def encoder():
-    return PatchEncoder(patch=4, width=16, depth=1, heads=2, epochs=3, batch_size=16, seed=3).fit(_blobs(64))
+    return PatchEncoder(patch=4, width=16, depth=1, heads=2, epochs=3, batch_size=16, seed=3, rings=3,
+                        symmetries=8).fit(_blobs(64))
 
 
-def test_training_lowers_the_next_patch_loss_and_embeddings_have_the_width(encoder):
+def test_training_lowers_the_next_patch_loss_and_embeddings_have_a_width_per_ring(encoder):
     history = encoder.history_
     assert len(history) >= 2 and history[-1]["train_loss"] < history[0]["train_loss"]
     vectors = encoder.transform(_blobs(5, seed=1))
-    assert vectors.shape == (5, 16) and np.isfinite(vectors).all()
+    assert encoder.rings == 3 and vectors.shape == (5, 3 * 16) == (5, encoder.embedding_dim)
+    assert np.isfinite(vectors).all()
     assert encoder.score(_blobs(8, seed=2)) < 0
+
+
+def test_a_turned_or_flipped_image_gets_the_same_vector(encoder, tmp_path):
+    images = _blobs(4, seed=6)
+    images[:, :, 2:5, 9:12] += 1.0  # something off the centre, so that turning the image changes it
+    vectors = encoder.transform(images)
+    turns = [np.rot90(images, 1, axes=(2, 3)), images[..., ::-1], np.rot90(images, 3, axes=(2, 3))[..., ::-1]]
+    for turned in turns:
+        np.testing.assert_allclose(encoder.transform(np.ascontiguousarray(turned)), vectors, atol=1e-5)
+    # one pass (symmetries 1) sees the turn; the eight-fold vector is the mean of one pass over all eight turns
+    encoder.save(tmp_path / "embed")
+    single = PatchEncoder.load(tmp_path / "embed").set_params(symmetries=1)
+    once = single.transform(np.ascontiguousarray(turns[0]))
+    assert not np.allclose(once, single.transform(images), atol=1e-3)
+    every = [np.rot90(images, k, axes=(2, 3)) for k in range(4)]
+    every += [e[..., ::-1] for e in every]
+    mean = np.mean([single.transform(np.ascontiguousarray(e)) for e in every], axis=0)
+    np.testing.assert_allclose(mean, vectors, atol=1e-5)
+    with pytest.raises(InputError, match="symmetries"):
+        PatchEncoder(symmetries=3)
 
 
 def test_the_bundle_round_trips_in_torch_and_onnx_runtime(encoder, tmp_path):

@@ -341,7 +341,21 @@ class EmbedConfig(_TransformerTraining):
     display_share: Probability  # of the simulated pretraining cutouts shown as 8-bit colour composites
     size: int = Field(ge=8, le=512)  # cutout side the encoder reads (pixels)
     patch: int = Field(ge=2, le=64)
-    connectivity: int = Field(ge=2, le=256)  # the HNSW graph of `openastro embed` (usearch names)
+    rings: int = Field(ge=1, le=64)  # the embedding: last-layer tokens averaged in this many rings around the centre
+    symmetries: Annotated[int, Field(ge=1, le=8)]  # rotations and flips each embedding is averaged over
+
+    @field_validator("symmetries")
+    @classmethod
+    def _whole_turns(cls, value: int) -> int:
+        """1, 2, 4 or 8 of the square's symmetries (the first quarter turns, then their mirror images)."""
+        if value not in (1, 2, 4, 8):
+            raise ValueError(f"symmetries must be 1, 2, 4 or 8 (got {value})")
+        return value
+
+    index: str = Field(pattern="^(pq|hnsw)$")  # the search structure of `openastro embed` (discovery/ann.py)
+    probes: int = Field(ge=1, le=4096)  # pq: k-means groups of vectors scanned per query
+    rerank: int = Field(ge=1, le=4096)  # pq: the fast scan's best rerank x k re-ranked exactly
+    connectivity: int = Field(ge=2, le=256)  # hnsw: the graph (usearch names)
     expansion_add: int = Field(ge=2, le=4096)
     expansion_search: int = Field(ge=2, le=4096)
     target_recall: Probability  # new objects' recall@10 each `openastro embed` widens the search to reach (0: off)

@@ -1,6 +1,8 @@
 """A small astroPT-style patch transformer (Smith et al. 2024): a cutout is cut into patches read from the
 centre outward, an MLP turns each patch into a token, a causal transformer reads them in order and an MLP head
-predicts the next patch, trained with a Huber loss. The mean of the last layer's tokens is the embedding.
+predicts the next patch, trained with a Huber loss. The embedding is the last layer's tokens averaged within
+`rings` rings of patches around the image centre (equal counts, innermost first), concatenated: `rings=1` is
+astroPT's plain mean; 3 keeps where light sits (bulge, disc, ring, outskirts), which a ring needs.
 
 Sized for a CPU by default (about 1.2 M parameters at width 128, depth 6); `width` and `depth` scale it.
 
@@ -8,13 +10,16 @@ Sized for a CPU by default (about 1.2 M parameters at width 128, depth 6); `widt
     patches = patchify(images, patch=8)               # (N, L, C * 8 * 8), centre first
     model = PatchGPT(patch_dim=patches.shape[-1], n_patches=patches.shape[1])
     loss = next_patch_loss(model, patches)            # what `encoder.PatchEncoder.fit` trains on
-    vectors = model.embed(patches)                    # (N, width)
+    vectors = model.embed(patches)                    # (N, rings * width)
 """
 
 from __future__ import annotations
 
 import functools
+from collections.abc import Callable
+from typing import Any
 
+import numpy as np
 import torch
 import torch.nn.functional as F
 from torch import nn
@@ -35,6 +40,33 @@ def spiral_order(grid: int) -> torch.Tensor:
             dy, dx = dx, -dy
         step += 1
     return torch.tensor(order, dtype=torch.long)
+
+
+def ring_pooling(grid: int, rings: int) -> torch.Tensor:
+    """(grid * grid, rings) weights, in spiral order, that average the tokens of each ring: patches ranked by
+    their centre's distance from the image centre and split into `rings` groups of about equal count (ties
+    together; 24, 20 and 20 of an 8 x 8 grid for three)."""
+    centre = (grid - 1) / 2
+    index = torch.arange(grid * grid)
+    row, col = (index // grid).double(), (index % grid).double()
+    distance = (row - centre) ** 2 + (col - centre) ** 2
+    nearer = (distance[None, :] < distance[:, None]).sum(dim=1)  # patches strictly nearer the centre
+    ring = (rings * nearer) // (grid * grid)
+    member = F.one_hot(ring[spiral_order(grid)], rings).float()
+    return member / member.sum(dim=0).clamp_min(1)
+
+
+def turned(images: torch.Tensor, turn: int) -> torch.Tensor:
+    """Images (..., H, W) under the square's symmetry `turn` (0-7): `turn % 4` quarter turns, flipped from 4."""
+    out = torch.rot90(images, turn % 4, dims=(-2, -1))
+    return out.flip(-1) if turn >= 4 else out
+
+
+def symmetric_mean(embed: Callable[[torch.Tensor], Any], images: torch.Tensor, symmetries: int) -> np.ndarray:
+    """The mean of `embed` (images -> vectors) over the first `symmetries` of the square's eight turns of the
+    images (`turned`), float32."""
+    total = sum(np.asarray(embed(turned(images, turn)), dtype=np.float64) for turn in range(symmetries))
+    return (total / symmetries).astype(np.float32)
 
 
 def normalise(images: torch.Tensor, clip: float = 10.0) -> torch.Tensor:
@@ -90,17 +122,19 @@ class DihedralPatches(torch.utils.data.Dataset):
         turns = torch.randint(8, (len(indices),))
         for turn in turns.unique().tolist():
             chosen = turns == turn
-            turned = torch.rot90(images[chosen], turn % 4, dims=(-2, -1))
-            images[chosen] = turned.flip(-1) if turn >= 4 else turned
+            images[chosen] = turned(images[chosen], turn)
         return [(p, p) for p in patchify(images, self.patch)]
 
 
 class PatchGPT(nn.Module):
-    """MLP tokenizer, learned positions, a causal pre-norm transformer and an MLP next-patch head."""
+    """MLP tokenizer, learned positions, a causal pre-norm transformer and an MLP next-patch head; the embedding
+    pools the last layer's tokens by ring (`ring_pooling`)."""
 
     def __init__(self, patch_dim: int, n_patches: int, width: int = 128, depth: int = 6, heads: int = 4,
-                 dropout: float = 0.0) -> None:
+                 dropout: float = 0.0, rings: int = 1) -> None:
         super().__init__()
+        # not a weight: a state dict saved before rings existed loads as it was
+        self.register_buffer("pooling", ring_pooling(round(n_patches**0.5), rings), persistent=False)
         self.tokenizer = nn.Sequential(nn.Linear(patch_dim, width), nn.GELU(), nn.Linear(width, width))
         self.position = nn.Parameter(torch.zeros(1, n_patches, width))
         layer = nn.TransformerEncoderLayer(width, heads, 4 * width, dropout, activation="gelu", batch_first=True,
@@ -118,15 +152,18 @@ class PatchGPT(nn.Module):
         return self.norm(self.blocks(x, mask=mask, is_causal=True))
 
     def forward(self, patches: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        """(embedding (N, width), predictions (N, L, patch_dim)): the mean of the last layer's tokens, and at each
-        position t the prediction of patch t + 1. The embedding comes first: inference (torch or ONNX Runtime)
-        keeps a network's first output."""
+        """(embedding (N, rings * width), predictions (N, L, patch_dim)): the ring means of the last layer's
+        tokens, and at each position t the prediction of patch t + 1. The embedding comes first: inference (torch
+        or ONNX Runtime) keeps a network's first output."""
         tokens = self.tokens(patches)
-        return tokens.mean(dim=1), self.head(tokens)
+        return self._pooled(tokens), self.head(tokens)
 
     def embed(self, patches: torch.Tensor) -> torch.Tensor:
-        """(N, width) embeddings."""
-        return self.tokens(patches).mean(dim=1)
+        """(N, rings * width) embeddings."""
+        return self._pooled(self.tokens(patches))
+
+    def _pooled(self, tokens: torch.Tensor) -> torch.Tensor:
+        return torch.einsum("nlw,lr->nrw", tokens, self.pooling).flatten(1)
 
 
 def huber_next(output: tuple[torch.Tensor, torch.Tensor], patches: torch.Tensor, delta: float = 1.0) -> torch.Tensor:

@@ -67,7 +67,7 @@ def card_text(model: Any) -> str:
         "## Probes on held-out simulated cutouts",
         "5-fold stratified ROC AUC of a logistic regression on frozen vectors (test seed, never trained on); "
         "baselines under the same folds: `pca` (the pixels through 64-component PCA), `random_encoder` (the "
-        "same transformer untrained), `autoencoder` (a convolutional autoencoder fitted on the probe's own "
+        "same transformer untrained, its vectors read out the same way), `autoencoder` (a convolutional autoencoder fitted on the probe's own "
         "images, no labels; absent from cards written before it was added). Binary labels: morphology from the "
         "simulator's truth; bright, large and round are above the median magnitude, half-light radius and axis "
         "ratio.",
@@ -78,12 +78,20 @@ def card_text(model: Any) -> str:
         "## Use", "`openastro embed SOURCE`, `openastro similar ID`, `openastro explore`, `openastro probe IMAGES "
         "--label COLUMN`. Any image size and 1 or 3 bands are accepted: the central square is resampled to "
         f"{cfg.get('size')} px and one band repeated.",
+        "## Embedding",
+        f"{model.embedding_dim} numbers: " + (
+            "the mean of the last layer's tokens" if model.rings == 1 else
+            f"the last layer's tokens averaged in {model.rings} rings of patches around the cutout's centre "
+            "(about equal counts, innermost first), concatenated") + (
+            f", averaged over {model.symmetries} of the square's 8 rotations and flips" if model.symmetries > 1
+            else "") + ". The read-out (`[embed] rings`, `symmetries`; 3 and 8 by default) was chosen on held-out "
+        "simulated cutouts by a rule fixed in advance, before any real image was probed with it.",
         "## Limits",
         "- Pretrained on simulated galaxies only: GalSim bulges, discs, bars, rings and spiral arms, a few "
         "neighbours, Moffat PSFs and Gaussian noise (with `[embed] display_share`, some shown as 8-bit colour "
         "composites); no real survey artefacts (satellite trails, ghosts, "
         "saturation, JPEG compression).",
-        "- Small and CPU-sized; the embedding is the mean of the last layer's tokens.",
+        f"- Small and CPU-sized; averaging over {model.symmetries} symmetries costs as many passes per image.",
     ]
     return "\n\n".join(sections) + "\n"
 

@@ -39,7 +39,7 @@ class Encoder:
 
     @property
     def dim(self) -> int:
-        return int(self.model.width)
+        return int(getattr(self.model, "embedding_dim", self.model.width))
 
     def identity(self) -> dict[str, Any]:
         """What an index records about the encoder that made its vectors."""
@@ -48,7 +48,8 @@ class Encoder:
         if self.kind == "lightcurve":
             return {**common, "max_len": int(self.model.max_len)}
         channels, side = self.model.input_shape
-        return {**common, "input_shape": [int(channels), int(side)]}
+        readout = {"rings": int(self.model.rings), "symmetries": int(self.model.symmetries)}  # in the digest too
+        return {**common, "input_shape": [int(channels), int(side)], "readout": readout}
 
 
 def embeddings_root(workdir: Path | str) -> Path:

@@ -2,7 +2,7 @@
 prediction through the shared Trainer, saved as one bundle, and run by torch or ONNX Runtime.
 
     encoder = PatchEncoder(width=128, depth=6, epochs=20).fit(images)     # (N, C, H, W), any pixel scale
-    vectors = encoder.transform(images)                                    # (N, width)
+    vectors = encoder.transform(images)                                    # (N, rings * width)
     encoder.save("models/embed"); PatchEncoder.load("models/embed", backend="onnx")
 """
 
@@ -17,11 +17,14 @@ from openastro.core.errors import InputError
 from openastro.ml.estimator import TorchEstimator
 
 VAL_FRACTION = 0.1  # held out for early stopping when fit gets no validation images
+SYMMETRIES = (1, 2, 4, 8)  # how many of the square's eight symmetries `transform` may average over
 
 
 @dataclass(kw_only=True, repr=False, eq=False)
 class PatchEncoder(TorchEstimator):
-    """Next-patch pretraining of `astropt.PatchGPT`; its embeddings are the mean of the last layer's tokens."""
+    """Next-patch pretraining of `astropt.PatchGPT`; its embeddings are the last layer's tokens averaged in
+    `rings` rings around the centre, and over `symmetries` rotations and flips of the image (a galaxy has no
+    orientation on the sky: its vector should not have one either, and a rotated copy finds the original)."""
 
     name: ClassVar[str] = "embed"
 
@@ -31,6 +34,15 @@ class PatchEncoder(TorchEstimator):
     heads: int = 4
     huber_delta: float = 1.0
     augment: bool = True  # each training image turned by a random rotation or flip every epoch
+    # the read-out (`[embed] rings`, `symmetries`); 1 and 1 (astroPT's mean of every token, one pass) for
+    # encoders saved before it existed
+    rings: int = 1  # the embedding's rings of patches around the centre
+    symmetries: int = 1  # rotations and flips each embedding is averaged over (1, 2, 4 or 8)
+
+    def __post_init__(self) -> None:
+        if self.symmetries not in SYMMETRIES or self.rings < 1:
+            raise InputError(f"an image encoder averages over 1, 2, 4 or 8 symmetries (got {self.symmetries}) "
+                             f"and pools at least one ring (got {self.rings})")
 
     def network_spec(self) -> Any:
         from openastro.ml.bundle import NetworkSpec
@@ -38,7 +50,13 @@ class PatchEncoder(TorchEstimator):
         length, dim = self.tokens_shape_
         return NetworkSpec("openastro.discovery.astropt:PatchGPT",
                            {"patch_dim": dim, "n_patches": length, "width": self.width, "depth": self.depth,
-                            "heads": self.heads}, {"patches": [length, dim]}, ["embedding", "next_patches"])
+                            "heads": self.heads, "rings": self.rings}, {"patches": [length, dim]},
+                           ["embedding", "next_patches"])
+
+    @property
+    def embedding_dim(self) -> int:
+        """The length of one embedding."""
+        return self.rings * self.width
 
     def square(self, X: np.ndarray) -> np.ndarray:
         """Images (N, C, H, W) cropped to a square of whole patches."""
@@ -103,9 +121,15 @@ class PatchEncoder(TorchEstimator):
         return sum(p.numel() for p in self.network_.parameters() if p.requires_grad)
 
     def transform(self, X: np.ndarray) -> np.ndarray:
-        """(N, width) embeddings of the images (conformed first: any size, one band or the trained number)."""
+        """(N, rings * width) embeddings of the images (conformed first: any size, one band or the trained
+        number), averaged over the first `symmetries` of the square's eight."""
+        import torch
+
+        from openastro.discovery.astropt import symmetric_mean
+
         self.check_fitted()
-        return np.asarray(self._forward(self.patches(self.conform(X))), dtype=np.float32)
+        return symmetric_mean(lambda x: self._forward(self.patches(x.numpy())), torch.from_numpy(self.conform(X)),
+                              self.symmetries)
 
     predict = transform
 

@@ -1,16 +1,17 @@
 """A vector index for similarity search: the vectors, their object ids and metadata in Parquet parts (the
-store of record) and a usearch HNSW graph over them, grown night by night without a rebuild.
+store of record) and a search structure over them (`ann`: faiss's product-quantisation fast scan re-ranked
+exactly, or a usearch HNSW graph), grown night by night without a rebuild.
 
     index = VectorIndex.create("w/embeddings/cutouts", ndim=64)
     index.add(ids, vectors, metadata)          # a new night's objects: known ids are skipped
-    index.search(query, k=10)                  # [[(id, distance), ...], ...] approximate (HNSW)
+    index.search(query, k=10)                  # [[(id, distance), ...], ...] approximate
     index.exact(query, k=10)                   # the same by brute force, to measure recall against
     index.add(ids, vectors, target_recall=0.99)  # and search wider until new objects find 99 % of their 10
 
-Distances are cosine distances (1 - cos) by default, squared Euclidean with metric "l2sq". usearch's defaults
-recall too little on random vectors (ENVIRONMENT.md); the settings below recall 1.00 at 100k x 64 of real-like
-vectors, and `target_recall` (`[embed] target_recall` for `openastro embed`) widens the search where the data
-need it (random vectors, many dimensions), measured on the index's own new objects.
+Distances are cosine distances (1 - cos) by default, squared Euclidean with metric "l2sq". `target_recall`
+(`[embed] target_recall` for `openastro embed`) widens the search (the structure's widths: `probes` then
+`rerank`, or `expansion_search`) where the data need it (random vectors, many dimensions), measured on the index's own new
+objects. An index made before the fast scan existed keeps its HNSW graph (its manifest names no structure).
 """
 
 from __future__ import annotations
@@ -23,32 +24,42 @@ from typing import Any
 import numpy as np
 
 from openastro.core.errors import InputError, WorkspaceError
+from openastro.discovery.ann import STRUCTURES, make_structure
 
-MANIFEST, GRAPH, PARTS = "manifest.json", "index.usearch", "vectors"
+MANIFEST, PARTS = "manifest.json", "vectors"
 METRICS = ("cos", "l2sq")
-DTYPES = ("f32", "f16", "bf16", "i8")  # what the graph stores; the Parquet parts always keep float32
+DTYPES = ("f32", "f16", "bf16", "i8")  # what an HNSW graph stores; the Parquet parts always keep float32
 Hits = list[list[tuple[str, float]]]
 CALIBRATION_PROBES = 200  # most new objects held back from the graph as `calibrate` queries
-MOST_EXPANSION = 4096  # the widest search `calibrate` sets
+MOST_WIDTH = 4096  # the widest search `calibrate` sets
 
 
 @dataclass(frozen=True)
 class IndexSettings:
-    """The HNSW graph's build and search settings (usearch names)."""
+    """The search structure and its settings: `probes` and `rerank` for the fast scan, the rest (usearch names)
+    for HNSW."""
 
     metric: str = "cos"
+    structure: str = "pq"  # pq: faiss PQ fast scan, re-ranked exactly; hnsw: usearch graph (`ann`)
+    probes: int = 32  # pq: the k-means groups of vectors scanned
+    rerank: int = 64  # pq: the fast scan's best rerank x k are re-ranked by exact distance
     dtype: str = "f32"  # usearch stores bf16 by default, which reorders near-tied neighbours
     connectivity: int = 32
     expansion_add: int = 256
     expansion_search: int = 256
     threads: int = 1  # one thread builds the same graph every time; 0 uses every core (faster, recalls a bit less)
-    target_recall: float = 0.0  # > 0: every `add` widens expansion_search until new objects reach it (calibrate)
+    target_recall: float = 0.0  # > 0: every `add` widens the search until new objects reach it (calibrate)
 
     def __post_init__(self) -> None:
         if self.metric not in METRICS:
             raise InputError(f"unknown metric {self.metric!r}; pass one of {', '.join(METRICS)}")
+        if self.structure not in STRUCTURES:
+            raise InputError(f"unknown index structure {self.structure!r}; pass one of {', '.join(STRUCTURES)}")
         if self.dtype not in DTYPES:
             raise InputError(f"unknown vector type {self.dtype!r}; pass one of {', '.join(DTYPES)}")
+        for name in ("probes", "rerank"):
+            if getattr(self, name) < 1:
+                raise InputError(f"index setting {name} must be at least 1 (got {getattr(self, name)})")
         for name in ("connectivity", "expansion_add", "expansion_search"):
             if getattr(self, name) < 2:
                 raise InputError(f"index setting {name} must be at least 2 (got {getattr(self, name)})")
@@ -59,7 +70,8 @@ class IndexSettings:
 
 
 class VectorIndex:
-    """Vectors of one kind (one encoder, one dimension) in a folder: Parquet parts, the HNSW graph, a manifest."""
+    """Vectors of one kind (one encoder, one dimension) in a folder: Parquet parts, the search structure, a
+    manifest."""
 
     def __init__(self, folder: Path, ndim: int, settings: IndexSettings, ids: list[str],
                  calibration: dict[str, Any] | None = None) -> None:
@@ -91,7 +103,9 @@ class VectorIndex:
         folder = Path(folder)
         try:
             manifest = json.loads((folder / MANIFEST).read_text())
-            settings, ndim = IndexSettings(**manifest["settings"]), int(manifest["ndim"])
+            # an index written before the fast scan existed names no structure: it is an HNSW graph
+            settings = IndexSettings(**{"structure": "hnsw", **manifest["settings"]})
+            ndim = int(manifest["ndim"])
         except FileNotFoundError:
             raise InputError(f"no vector index in {folder}; make one with `openastro embed`") from None
         except (ValueError, KeyError, TypeError) as exc:
@@ -133,15 +147,15 @@ class VectorIndex:
         part.to_parquet(self.folder / PARTS / f"part-{start:09d}.parquet", index=False)
         keys, added = np.arange(start, start + len(new), dtype=np.uint64), vectors[new]
         held = _held_out(len(new), start) if target_recall else np.zeros(len(new), bool)
-        self._graph.add(keys[~held], added[~held], threads=self.settings.threads)
+        self._graph.add(keys[~held], added[~held])
         if held.any():  # new objects the graph does not hold yet: queries as a user's own image would be
             self.calibrate(added[held], target_recall, stored=np.concatenate([earlier, added[~held]]),
                            keys=np.concatenate([np.arange(start), keys[~held]]))
-            self._graph.add(keys[held], added[held], threads=self.settings.threads)
+            self._graph.add(keys[held], added[held])
         for row, k in enumerate(new, start=start):
             self.ids.append(ids[k])
             self._rows[ids[k]] = row
-        self._graph.save(str(self.folder / GRAPH))
+        self._graph.save(self.folder / self._graph.file_name)
         self._write_manifest()
         return len(new)
 
@@ -149,8 +163,7 @@ class VectorIndex:
         """The `k` nearest indexed objects of each query vector (approximate), nearest first."""
         query = self._checked(query)
         k = self._k(k)
-        matches = self._graph.search(query, k)
-        keys, distances = np.atleast_2d(matches.keys), np.atleast_2d(matches.distances)
+        keys, distances = self._graph.search(query, k)
         return [[(self.ids[int(key)], float(d)) for key, d in zip(row_keys, row_d, strict=True)]
                 for row_keys, row_d in zip(keys, distances, strict=True)]
 
@@ -162,47 +175,65 @@ class VectorIndex:
         nearest = np.argsort(distances, axis=1, kind="stable")[:, :k]
         return [[(self.ids[j], float(distances[q, j])) for j in row] for q, row in enumerate(nearest)]
 
-    def calibrate(self, queries: np.ndarray, target: float, k: int = 10, most: int = MOST_EXPANSION,
+    def calibrate(self, queries: np.ndarray, target: float, k: int = 10, most: int = MOST_WIDTH,
                   stored: np.ndarray | None = None, keys: np.ndarray | None = None) -> dict[str, Any]:
-        """The narrowest `expansion_search` (doubled, then bisected) at which the graph's recall@k on `queries`
-        (vectors it does not hold), less two standard errors, reaches `target` (or `most`), against brute force
-        over the vectors it holds (`stored` with their graph `keys`; default: every stored vector); kept in the
-        manifest, never below the settings' width. The record names the widest width found too narrow."""
+        """The narrowest search widths (the structure's `widths` in order, each doubled, then bisected, with the
+        later ones wide open) at which recall@k on `queries` (vectors the index does not hold), less two
+        standard errors, reaches `target` (or `most`), against brute force over the vectors it holds (`stored`
+        with their `keys`; default: every stored vector); kept in the manifest, never below the settings'
+        widths. The record names the widest value of each found too narrow."""
         if not 0 < target <= 1:
             raise InputError(f"the target recall must lie in (0, 1] (got {target})")
         queries = self._checked(queries)
         stored = self.vectors() if stored is None else stored
         keys = np.arange(len(stored)) if keys is None else np.asarray(keys, np.int64)
+        graph = self._graph
         self.calibration = {"target": target, "k": k, "queries": len(queries), "recall_at_k": None,
-                            "expansion_search": self.settings.expansion_search}
-        if len(stored) <= k or not len(queries):  # too few to measure: the width stays
+                            **{name: getattr(self.settings, name) for name in graph.widths}}
+        if len(stored) <= k or not len(queries):  # too few to measure: the widths stay
             return self.calibration
         truth = keys[_nearest_rows(queries, stored, k, self.settings.metric)]
-        ef = self.settings.expansion_search
-        recall, narrow = self._recall(queries, truth, ef), None
-        while _lower_bound(recall) < target and ef < most:
-            narrow, ef = ef, min(2 * ef, most)
-            recall = self._recall(queries, truth, ef)
-        # bisect between the last width too narrow and the first wide enough, to within an eighth: doubling
-        # alone can overshoot by nearly twice the width (and twice the query time) the target needs
-        while _lower_bound(recall) >= target and narrow is not None and ef - narrow > max(8, narrow // 8):
-            middle = (narrow + ef) // 2
-            found = self._recall(queries, truth, middle)
-            if _lower_bound(found) >= target:
-                ef, recall = middle, found
-            else:
-                narrow = middle
-        self.settings = replace(self.settings, expansion_search=ef)
-        self.calibration.update(recall_at_k=round(float(recall.mean()), 4),
-                                lower_bound=round(_lower_bound(recall), 4), expansion_search=ef, too_narrow=narrow)
+        names, too_narrow = list(graph.widths), {}
+        for stage, name in enumerate(names):
+            later = names[stage + 1:]
+            for other in later:  # wide open while this width is measured: only it limits the recall
+                graph.widths[other] = graph.most(other, most)
+            graph.widths[name], recall, too_narrow[name] = self._narrowest(name, queries, truth, target,
+                                                                           graph.most(name, most))
+            for other in later:
+                graph.widths[other] = getattr(self.settings, other)
+        self.settings = replace(self.settings, **{name: graph.widths[name] for name in names})
+        self.calibration.update({"recall_at_k": round(float(recall.mean()), 4),
+                                 "lower_bound": round(_lower_bound(recall), 4), **graph.widths,
+                                 "too_narrow": too_narrow})
         self._write_manifest()
         return self.calibration
 
-    def _recall(self, queries: np.ndarray, truth: np.ndarray, ef: int) -> np.ndarray:
-        """Each query's recall@k at search width `ef`, against the keys of its true neighbours (`truth`)."""
-        self._graph.expansion_search = ef
+    def _narrowest(self, name: str, queries: np.ndarray, truth: np.ndarray, target: float,
+                   most: int) -> tuple[int, np.ndarray, int | None]:
+        """Width `name` doubled from the settings' value until the recall less two standard errors reaches
+        `target` (or `most`), then bisected: (width, its per-query recalls, the widest value too narrow)."""
+        width = getattr(self.settings, name)
+        recall, narrow = self._recall(name, width, queries, truth), None
+        while _lower_bound(recall) < target and width < most:
+            narrow, width = width, min(2 * width, most)
+            recall = self._recall(name, width, queries, truth)
+        # bisect between the last width too narrow and the first wide enough, to within an eighth: doubling
+        # alone can overshoot by nearly twice the width (and twice the query time) the target needs
+        while _lower_bound(recall) >= target and narrow is not None and width - narrow > max(8, narrow // 8):
+            middle = (narrow + width) // 2
+            found = self._recall(name, middle, queries, truth)
+            if _lower_bound(found) >= target:
+                width, recall = middle, found
+            else:
+                narrow = middle
+        return width, recall, narrow
+
+    def _recall(self, name: str, width: int, queries: np.ndarray, truth: np.ndarray) -> np.ndarray:
+        """Each query's recall@k with search width `name` at `width`, against the keys of its true neighbours."""
+        self._graph.widths[name] = width
         k = truth.shape[1]
-        hits = np.atleast_2d(self._graph.search(queries, k).keys).astype(np.int64)
+        hits = self._graph.search(queries, k)[0]
         return np.array([len(set(a) & set(e)) / k for a, e in zip(hits, truth, strict=True)])
 
     def vectors(self) -> np.ndarray:
@@ -216,11 +247,11 @@ class VectorIndex:
         return np.stack(column.to_numpy()).astype(np.float32)
 
     def rebuild(self) -> None:
-        """A fresh graph from the Parquet parts (when the graph file is lost or settings change)."""
-        self._graph = self._new_graph()
+        """A fresh search structure from the Parquet parts (when its file is lost or settings change)."""
+        self._graph = make_structure(self.ndim, self.settings)
         if self.ids:
-            self._graph.add(np.arange(len(self.ids), dtype=np.uint64), self.vectors(), threads=self.settings.threads)
-        self._graph.save(str(self.folder / GRAPH))
+            self._graph.add(np.arange(len(self.ids)), self.vectors())
+        self._graph.save(self.folder / self._graph.file_name)
 
     def _checked(self, vectors: np.ndarray) -> np.ndarray:
         """Vectors as a (n, ndim) float32 array, refused when the shape is wrong or a value is not finite."""
@@ -239,24 +270,12 @@ class VectorIndex:
             raise InputError(f"the index in {self.folder} is empty; add vectors first")
         return min(k, len(self.ids))
 
-    def _new_graph(self) -> Any:
-        from usearch.index import Index
-
-        s = self.settings
-        return Index(ndim=self.ndim, metric=s.metric, dtype=s.dtype, connectivity=s.connectivity,
-                     expansion_add=s.expansion_add, expansion_search=s.expansion_search)
-
     def _load_graph(self) -> Any:
-        """The saved graph, or one rebuilt from the vectors when it is missing or does not hold them all."""
-        graph = self._new_graph()
-        path = self.folder / GRAPH
-        if path.is_file():
-            try:
-                graph.load(str(path))
-            except (RuntimeError, ValueError):
-                graph = self._new_graph()
-        if len(graph) != len(self.ids):
-            self._graph = graph
+        """The saved search structure, or one rebuilt from the vectors when it is missing or does not hold them
+        all."""
+        graph = make_structure(self.ndim, self.settings)
+        path = self.folder / graph.file_name
+        if not (path.is_file() and graph.load(path)) or len(graph) != len(self.ids):
             self.rebuild()
             return self._graph
         return graph

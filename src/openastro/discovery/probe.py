@@ -63,22 +63,27 @@ def regression_probe(vectors: np.ndarray, values: np.ndarray, folds: int = FOLDS
     return {"r2": float(scores.mean()), "r2_std": float(scores.std())}
 
 
-def random_encoder_vectors(images: np.ndarray, patch: int = 8, seed: int = 0, batch: int = 64,
+def random_encoder_vectors(images: np.ndarray, patch: int = 8, seed: int = 0, batch: int = 64, symmetries: int = 1,
                            **architecture: int) -> np.ndarray:
-    """Embeddings of an untrained patch transformer (the floor a trained one must clear); `architecture`:
-    PatchGPT's width, depth and heads (its defaults otherwise)."""
+    """Embeddings of an untrained patch transformer (the floor a trained one must clear), read out as a trained
+    one is (averaged over `symmetries`); `architecture`: PatchGPT's width, depth, heads and rings (its defaults
+    otherwise)."""
     import torch
 
-    from openastro.discovery.astropt import PatchGPT, normalise, patchify
+    from openastro.discovery.astropt import PatchGPT, normalise, patchify, symmetric_mean
 
     x = torch.as_tensor(images, dtype=torch.float32)
     side = (x.shape[-1] // patch) * patch
-    x = normalise(x[..., :side, :side])
+    x = x[..., :side, :side]
     torch.manual_seed(seed)
     first = patchify(x[:1], patch)
     model = PatchGPT(patch_dim=first.shape[-1], n_patches=first.shape[1], **architecture).eval()
-    with torch.no_grad():
-        return torch.cat([model.embed(patchify(x[k:k + batch], patch)) for k in range(0, len(x), batch)]).numpy()
+
+    def embed(turned: torch.Tensor) -> torch.Tensor:
+        with torch.no_grad():
+            return torch.cat([model.embed(patchify(normalise(turned[k:k + batch]), patch))
+                              for k in range(0, len(turned), batch)])
+    return symmetric_mean(embed, x, symmetries)
 
 
 def baseline_vectors(images: np.ndarray, seed: int = 0, encoder: Any = None,
@@ -89,7 +94,8 @@ def baseline_vectors(images: np.ndarray, seed: int = 0, encoder: Any = None,
 
     pixels = np.asarray(images, dtype=np.float32).reshape(len(images), -1)
     shape = {} if encoder is None else {"patch": encoder.patch, "width": encoder.width, "depth": encoder.depth,
-                                        "heads": encoder.heads}
+                                        "heads": encoder.heads, "rings": encoder.rings,
+                                        "symmetries": encoder.symmetries}
     methods = {"pca": (pixels, PCA_COMPONENTS),
                "random_encoder": (random_encoder_vectors(images, seed=seed, **shape), None)}
     if autoencoder:

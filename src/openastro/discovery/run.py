@@ -36,12 +36,13 @@ def _config(config: Any) -> Any:
 
 
 def index_settings(config: Any) -> Any:
-    """The HNSW settings of the `[embed]` section."""
+    """The vector index settings of the `[embed]` section."""
     from openastro.discovery.index import IndexSettings
 
     e = config.embed
-    return IndexSettings(connectivity=e.connectivity, expansion_add=e.expansion_add,
-                         expansion_search=e.expansion_search, target_recall=e.target_recall)
+    return IndexSettings(structure=e.index, probes=e.probes, rerank=e.rerank, connectivity=e.connectivity,
+                         expansion_add=e.expansion_add, expansion_search=e.expansion_search,
+                         target_recall=e.target_recall)
 
 
 def run_embed(load: ImageLoader, name: str, workdir: Path | str, model: Path | str | None = None,

@@ -175,6 +175,7 @@ def train_embed(workdir: Path | str = DEFAULT_WORKDIR, config: Any = None, out: 
     test, truth = simulated_cutouts(ws, ecfg.probe_samples, ecfg.size, seeds["test"], progress, "probe")
     data_seconds = time.time() - started
     encoder = PatchEncoder(patch=ecfg.patch, width=ecfg.width, depth=ecfg.depth, heads=ecfg.heads,
+                           rings=ecfg.rings, symmetries=ecfg.symmetries,
                            epochs=size["epochs"], batch_size=size["batch_size"], learning_rate=ecfg.learning_rate,
                            patience=ecfg.patience, seed=ecfg.seed, threads=ecfg.threads)
     with tracking(ws.root, EXPERIMENT, f"embed-{mode}-seed{ecfg.seed}") as run:
