@@ -108,7 +108,7 @@ def test_the_result_holds_every_field_and_a_failing_peer_is_recorded(tmp_path, m
 
 
 def test_a_fresh_worker_measures_our_index(tmp_path):
-    base, queries = bench.make_data("random", 500, 8, queries=10)
+    base, queries = bench.make_data("random", 3000, 8, queries=10)
     truth = bench.exact_neighbours(base, queries)
     paths = {key: tmp_path / f"{key}.npy" for key in ("base", "queries", "truth")}
     for key, array in zip(paths, (base, queries, truth), strict=True):

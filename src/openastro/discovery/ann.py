@@ -8,10 +8,10 @@ set them) that buy recall with time; `VectorIndex.calibrate` widens them in orde
   sixteen at a time inside SIMD registers. A query scans the `probes` nearest groups, and the `rerank` x k best
   codes are re-ranked by exact distance against a float32 copy. Clustered vectors (embeddings) need few groups;
   vectors without structure need nearly all of them, and the scan is still fast: at 1M random 64-d vectors it
-  recalls 0.99 in about 2.5 ms on one core, where the HNSW graph needs 30 ms. Below `TRAIN_AT` vectors nothing
-  is trained and every search is exact; the centres and codes are trained again (from the float32 copy) each
-  time the index has grown `RETRAIN_GROWTH`-fold since, so a few nights never reshape it but a survey's growth
-  does.
+  recalls 0.9965 at p95 2.8 ms on one core, where the HNSW graph needed 34 ms (benchmarks/bench_index.py).
+  Below `TRAIN_AT` vectors nothing is trained and every search is exact; the centres and codes are trained
+  again (from the float32 copy) when the index has grown about `RETRAIN_GROWTH`-fold since, so a few nights
+  never reshape it but a survey's growth does.
 - `HnswGraph`: usearch's HNSW graph; its width is `expansion_search`, the candidates kept while walking it.
   Its query time grows slowly with the number of vectors but steeply with their intrinsic dimension.
 """
@@ -24,8 +24,8 @@ from typing import Any
 import numpy as np
 
 TRAIN_AT = 1024  # vectors before the quantiser is trained (its k-means needs a few dozen per centre)
-RETRAIN_GROWTH = 16  # trained again when the index holds this many times the vectors it was trained on
-CODE_DIMS = 2  # dimensions per 4-bit code: 2 recalls 0.98 at rerank 50 on random 64-d vectors, 4 only 0.7
+RETRAIN_GROWTH = 16  # trained again when the index holds this many times its number of groups squared
+CODE_DIMS = 2  # dimensions per 4-bit code (random vectors, rerank 50: 0.98 at 64-d with 2; 0.70 at 256-d with 4)
 
 
 class HnswGraph:
@@ -108,14 +108,10 @@ class PqScan:
     def add(self, keys: np.ndarray, vectors: np.ndarray) -> None:
         x = self._prepared(vectors)
         after = len(self) + len(x)
-        if (not self.trained and after >= TRAIN_AT) or (self.trained and after >= RETRAIN_GROWTH * self.trained_on):
+        # sqrt(n) groups suit n vectors: train again once the index holds RETRAIN_GROWTH times groups squared
+        if (not self.trained and after >= TRAIN_AT) or (self.trained and after >= RETRAIN_GROWTH * self.lists**2):
             self._train(x)
         self.index.add_with_ids(x, np.asarray(keys, np.int64))
-
-    @property
-    def trained_on(self) -> int:
-        """How many vectors the codes were trained on (kept in the index as its number of groups squared)."""
-        return self.lists**2
 
     def search(self, queries: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
         """(keys, distances), each (n, k), nearest first: 1 - cosine, or squared Euclidean."""
