@@ -42,7 +42,7 @@ Per library and data set, in a fresh subprocess (`--worker`) that loads the vect
   inflate), and queries per second (QUERIES / their summed wall time). Ours' `graph_*`: the search structure
   alone (what VectorIndex.search adds, the input check and the id mapping, is the difference).
 - faiss HNSW: M = 32 (64 links on the bottom layer, like usearch's connectivity 32), efConstruction = 256
-  (= expansion_add); one build searched at its default efSearch 16, at 256 (= our expansion_search) and at the
+  (= expansion_add); one build searched at its default efSearch 16, at 256 (= our HNSW setting, `[embed] expansion_search`) and at the
   smallest efSearch of EF_LADDER whose recall comes within MATCH_TOLERANCE of ours on the same data
   (recall-matched; a row of its own when it is neither 16 nor 256).
   ChromaDB at its defaults (M = 16, ef_construction = ef_search = 100: Hyrax's store as it comes), with

@@ -349,7 +349,7 @@ class EmbedConfig(_TransformerTraining):
     def _whole_turns(cls, value: int) -> int:
         """1, 2, 4 or 8 of the square's symmetries (the first quarter turns, then their mirror images)."""
         if value not in (1, 2, 4, 8):
-            raise ValueError(f"symmetries must be 1, 2, 4 or 8 (got {value})")
+            raise ValueError("symmetries must be 1, 2, 4 or 8")
         return value
 
     index: str = Field(pattern="^(pq|hnsw)$")  # the search structure of `openastro embed` (discovery/ann.py)
