@@ -347,9 +347,12 @@ class EmbedConfig(_TransformerTraining):
     @field_validator("symmetries")
     @classmethod
     def _whole_turns(cls, value: int) -> int:
-        """1, 2, 4 or 8 of the square's symmetries (the first quarter turns, then their mirror images)."""
-        if value not in (1, 2, 4, 8):
-            raise ValueError("symmetries must be 1, 2, 4 or 8")
+        """A count the encoder can average over (`discovery.encoder.SYMMETRIES`: the first quarter turns, then
+        their mirror images)."""
+        from openastro.discovery.encoder import SYMMETRIES
+
+        if value not in SYMMETRIES:
+            raise ValueError(f"symmetries must be one of {', '.join(map(str, SYMMETRIES))}")
         return value
 
     index: str = Field(pattern="^(pq|hnsw)$")  # the search structure of `openastro embed` (discovery/ann.py)

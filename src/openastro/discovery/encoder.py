@@ -41,8 +41,8 @@ class PatchEncoder(TorchEstimator):
 
     def __post_init__(self) -> None:
         if self.symmetries not in SYMMETRIES or self.rings < 1:
-            raise InputError(f"an image encoder averages over 1, 2, 4 or 8 symmetries (got {self.symmetries}) "
-                             f"and pools at least one ring (got {self.rings})")
+            raise InputError(f"an image encoder averages over {', '.join(map(str, SYMMETRIES))} symmetries (got "
+                             f"{self.symmetries}) and pools at least one ring (got {self.rings})")
 
     def network_spec(self) -> Any:
         from openastro.ml.bundle import NetworkSpec
