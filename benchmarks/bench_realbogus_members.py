@@ -118,7 +118,8 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     ensemble = figures(sets, tuple(range(n)), model.fnr)
     singles = [figures(sets, (i,), model.fnr) for i in range(n)]
     pairs = [figures(sets, c, model.fnr) for c in itertools.combinations(range(n), 2)]
-    result = {"model": str(folder), "command": model.info_.get("command"),
+    shown = folder.relative_to(ROOT) if folder.is_relative_to(ROOT) else folder
+    result = {"model": str(shown), "command": model.info_.get("command"),
               "ensemble": ensemble, "ensemble_threshold_recorded": model.threshold_,
               "members": singles, "members_spread": spread(singles), "pairs": pairs, "pairs_spread": spread(pairs)}
     _print(result)
