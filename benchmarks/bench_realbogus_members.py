@@ -100,17 +100,20 @@ def figures(sets: dict[str, Any], members: tuple[int, ...], fnr: float) -> dict[
 
 def spread(rows: list[dict[str, Any]]) -> dict[str, dict[str, float]]:
     """Mean and standard deviation (ddof 1) of every figure over `rows`."""
-    keys = [k for k in rows[0] if k not in ("members",) and rows[0][k] is not None]
+    keys = [k for k in rows[0] if k != "members" and rows[0][k] is not None]
     return {k: {"mean": round(float(np.mean([r[k] for r in rows])), 4),
                 "std": round(float(np.std([r[k] for r in rows], ddof=1)), 4)} for k in keys}
 
 
-def main(argv: list[str] | None = None) -> dict[str, Any]:
+def main() -> dict[str, Any]:
     from openastro.ml.registry import MODELS
     from openastro.transients.realbogus import RealBogusClassifier
 
     folder = Path(os.environ.get("OPENASTRO_BENCH_MODEL") or MODELS["realbogus"].shipped_dir())
     model = RealBogusClassifier.load(folder)
+    if not hasattr(model.network_, "members"):
+        raise SystemExit(f"{folder} holds one network, not an ensemble; point OPENASTRO_BENCH_MODEL at one trained "
+                         "with --set realbogus.members=3")
     n = len(model.network_.members)
     keep = os.environ.get("OPENASTRO_BENCH_WORKDIR")
     with tempfile.TemporaryDirectory() as tmp:
