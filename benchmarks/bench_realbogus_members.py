@@ -36,7 +36,7 @@ def member_probabilities(network: Any, stamps: np.ndarray) -> np.ndarray:
     """(N, members) P(real) of each member alone, each the mean over the stamp's eight rotations and flips."""
     import torch
 
-    from openastro.transients.nets import dihedral_views
+    from openastro.transients.nets import dihedral_mean
     from openastro.transients.realbogus import model_inputs
 
     network.eval()
@@ -44,9 +44,8 @@ def member_probabilities(network: Any, stamps: np.ndarray) -> np.ndarray:
     with torch.inference_mode():
         for start in range(0, len(stamps), BATCH):
             x = torch.from_numpy(model_inputs(np.asarray(stamps[start:start + BATCH], np.float32)))
-            views = dihedral_views(x)
-            p = torch.stack([torch.sigmoid(m(views)).reshape(8, -1).mean(0) for m in network.members], dim=1)
-            out.append(p.numpy())
+            logits = [dihedral_mean(lambda views, m=m: m(views).reshape(-1, 1), x) for m in network.members]
+            out.append(torch.sigmoid(torch.stack(logits, dim=1)).numpy())
     return np.concatenate(out)
 
 
