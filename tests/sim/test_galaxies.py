@@ -135,28 +135,51 @@ def test_bulges_weigh_more_in_redder_bands(population):
     assert i[centre].sum() / i.sum() > g[centre].sum() / g.sum()
 
 
-def test_supernovae_sit_on_hosts_following_their_light(population):
-    from openastro.sim.transients import make_transients
+def test_supernovae_sit_on_hosts_at_their_own_distance(population):
+    from openastro.sim import alertmodels
+    from openastro.sim.transients import HOST_ABS_MAG, HOST_ID_OFFSET, make_transients
 
     rng = np.random.default_rng(8)
-    found = make_transients(FIELD, (600, 0, 0, 40), 0.2, 61000.0, 61010.0, np.zeros(0), np.zeros(0), rng,
-                            population)
-    sne = pd.DataFrame([t.to_row() for t in found if t.kind == "supernova"])
+    found, added = make_transients(FIELD, (600, 0, 0, 40), 0.2, 61000.0, 61010.0, np.zeros(0), np.zeros(0), rng,
+                                   population)
+    galaxies = pd.concat([population, added], ignore_index=True).set_index("galaxy_id")
+    assert galaxies.index.is_unique and (added["galaxy_id"] % 1_000_000 >= HOST_ID_OFFSET).all()
+    sne = pd.DataFrame([t.to_row() for t in found if t.kind in ("supernova", "kilonova")])
     hosted = sne[sne["host_id"] >= 0]
     assert 0.02 <= 1 - len(hosted) / len(sne) <= 0.09  # a few hostless
-    re = population.set_index("galaxy_id").loc[hosted["host_id"], "re_arcsec"].to_numpy()
+    hosts = galaxies.loc[hosted["host_id"]]
+    # the host is at the supernova's distance: its r magnitude less the distance modulus is its class's M_host
+    mu = alertmodels.distance_modulus(hosted["z"].to_numpy())
+    absolute = pd.Series(hosts["mag"].to_numpy() - mu, index=hosted.index).groupby(hosted["subtype"]).median()
+    for subtype in ("SN Ia", "SN II"):
+        assert abs(absolute[subtype] - HOST_ABS_MAG[subtype][0]) < 0.3, subtype
+    peak_r = hosted["peak_mag"] - [alertmodels.colour_offset("V", g) for g in hosted["g_r"]]
+    ia = (hosted["subtype"] == "SN Ia").to_numpy()
+    assert 0.7 < np.median(peak_r[ia] - hosts["mag"].to_numpy()[ia]) < 1.8  # an SN Ia is fainter than its host
+    # the field lacks enough galaxies as bright as the nearest supernovae need: those are added
+    assert len(added) > 50 and added["mag"].median() < population["mag"].quantile(0.01)
+    re = hosts["re_arcsec"].to_numpy()
     scaled = hosted["host_offset_arcsec"].to_numpy() / re
     assert 0.6 <= np.mean(scaled < 2) <= 0.97 and np.mean(scaled > 3) > 0.01  # mostly within 2 r_e, some outskirts
-    hosts = population.set_index("galaxy_id").loc[hosted["host_id"]]
     sep = np.hypot((hosted["ra"].to_numpy() - hosts["ra"].to_numpy()) * np.cos(np.radians(FIELD.dec)),
                    hosted["dec"].to_numpy() - hosts["dec"].to_numpy()) * 3600
     assert np.allclose(sep, hosted["host_offset_arcsec"], rtol=2e-3, atol=0.01)  # the offset is where it was put
-    # hosts follow light: the brighter half of the galaxies holds far more than half of the hosts
-    assert (hosts["mag"] < population["mag"].median()).mean() > 0.9
     nuclear = [t for t in found if t.kind == "nuclear"]
     assert nuclear and all(t.host_offset_arcsec == 0.0 for t in nuclear)
     bulges = population.set_index("galaxy_id").loc[[t.host_id for t in nuclear], "bulge_frac"]
     assert (bulges > 0.2).all()
+
+
+def test_a_fixed_sky_takes_its_own_galaxies_as_hosts(population):
+    from openastro.sim.transients import make_transients
+
+    rng = np.random.default_rng(9)
+    found, added = make_transients(FIELD, (200, 0, 0), 0.2, 61000.0, 61010.0, np.zeros(0), np.zeros(0), rng,
+                                   population, add_hosts=False)
+    hosted = [t.host_id for t in found if t.host_id >= 0]
+    assert added.empty and len(hosted) > 150 and set(hosted) <= set(population["galaxy_id"])
+    nothing, none = make_transients(FIELD, (50, 0, 0), 0.2, 61000.0, 61010.0, np.zeros(0), np.zeros(0), rng)
+    assert none.empty and all(t.host_id == -1 for t in nothing)  # galaxies off: hostless
 
 
 @pytest.mark.parametrize("subtype", ["TDE", "AGN flare"])

@@ -16,7 +16,7 @@ FIELD = Field("F01", "test", 150.0, 20.0, 0.2)
 @pytest.fixture(scope="module")
 def sne() -> pd.DataFrame:
     rng = np.random.default_rng(3)
-    found = make_transients(FIELD, (4000, 0, 0), 0.2, 61000.0, 61010.0, np.zeros(0), np.zeros(0), rng)
+    found, _ = make_transients(FIELD, (4000, 0, 0), 0.2, 61000.0, 61010.0, np.zeros(0), np.zeros(0), rng)
     return pd.DataFrame([t.to_row() for t in found])
 
 

@@ -65,6 +65,14 @@ def _field_galaxies(index: int, field: Field, mag_range: tuple[float, float], rn
     mag = np.log10(rng.uniform(lo, hi, n)) / COUNT_SLOPE
     xi, eta = (rng.uniform(-field.half_width_deg, field.half_width_deg, n) for _ in range(2))
     ra, dec = tangent_to_sky(field.ra, field.dec, xi, eta)
+    ids = (index + 1) * STAR_ID_STRIDE + GALAXY_ID_OFFSET + np.arange(n, dtype=np.int64)
+    return describe_galaxies(ids, field.field_id, mag, ra, dec, rng)
+
+
+def describe_galaxies(ids: np.ndarray, field_id: str, mag: np.ndarray, ra: np.ndarray, dec: np.ndarray,
+                      rng: np.random.Generator) -> dict[str, np.ndarray]:
+    """Galaxies of r magnitudes `mag` at (ra, dec): kind, shape, size, morphology and colours drawn (COLUMNS)."""
+    n = len(mag)
     kind = rng.choice(len(KINDS), n, p=KIND_P)
     disc, elliptical = kind == 0, kind == 1
     cos_i = rng.uniform(0, 1, n)
@@ -84,8 +92,9 @@ def _field_galaxies(index: int, field: Field, mag_range: tuple[float, float], rn
     ringed = disc & (ring_draw < RING_P_BULGELESS + RING_P_SLOPE * bulge)
     g_r = np.where(disc, g_r + DISC_RED_SLOPE * (bulge - np.mean(DISC_BULGE)), g_r)
     return {
-        "galaxy_id": (index + 1) * STAR_ID_STRIDE + GALAXY_ID_OFFSET + np.arange(n, dtype=np.int64),
-        "field_id": np.full(n, field.field_id, dtype=object), "ra": ra % 360.0, "dec": dec, "mag": mag,
+        "galaxy_id": np.asarray(ids, dtype=np.int64),
+        "field_id": np.full(n, field_id, dtype=object), "ra": np.asarray(ra) % 360.0, "dec": np.asarray(dec),
+        "mag": np.asarray(mag, float),
         "g_r": g_r, "r_i": 0.45 * g_r + r_i_scatter, "kind": np.array(KINDS, dtype=object)[kind],
         "re_arcsec": re, "q": q, "pa_deg": pa, "bulge_frac": bulge,
         "bar_frac": np.where(barred, rng.uniform(0.08, 0.2, n), 0.0),

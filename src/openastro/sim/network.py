@@ -110,6 +110,12 @@ def plan_galaxies(cfg: SimConfig, fields: list[Field]) -> pd.DataFrame:
     return pd.DataFrame(make_galaxies(fields, tuple(g.mag_range), stream(cfg.seed, STREAM["galaxies"]), g.density))
 
 
+def with_hosts(galaxies: pd.DataFrame, hosts: list[pd.DataFrame]) -> pd.DataFrame:
+    """The field galaxies and the supernova hosts added to them, one table."""
+    added = [h for h in hosts if len(h)]
+    return pd.concat([galaxies, *added], ignore_index=True) if added else galaxies
+
+
 def make_plan(cfg: SimConfig) -> Plan:
     """Sites, fields, stars, variability, transients and the frame list, all from the seed."""
     from openastro.core.offline import configure
@@ -138,12 +144,17 @@ def make_plan(cfg: SimConfig) -> Plan:
     inner = min(s.pixel_scale for s in sites) * cfg.frame_size / 2 * 0.8 / 3600.0
     v = cfg.variability
     transients: list[Transient] = []
+    hosts = []
     for f in fields:
         counts = tuple(int(rng.poisson(m)) for m in (v.supernovae_per_field, v.novae_per_field,
                                                       v.asteroids_per_field, v.nuclear_per_field))
         own = stars["field_id"] == f.field_id
-        transients += make_transients(f, counts, inner, t_first, t_last, stars["ra"][own], stars["dec"][own], rng,
-                                      galaxies[galaxies["field_id"] == f.field_id])
+        mine = galaxies[galaxies["field_id"] == f.field_id] if cfg.galaxies.enabled else None
+        found, added = make_transients(f, counts, inner, t_first, t_last, stars["ra"][own], stars["dec"][own], rng,
+                                       mine)
+        transients += found
+        hosts.append(added)
+    galaxies = with_hosts(galaxies, hosts)
     return Plan(sites, fields, stars, reference, classes, params, flares, frames, transients, dmag, frame_col,
                 galaxies)
 

@@ -19,7 +19,7 @@ from openastro.sim import conditions, network, schedule, variability
 from openastro.sim.fields import STAR_ID_STRIDE, Field, field_half_width, make_stars, reference_catalog
 from openastro.sim.sites import Site, load_sites
 from openastro.sim.streams import STREAM, stream
-from openastro.sim.transients import Transient, make_transients
+from openastro.sim.transients import make_transients
 
 PLAN_FIELD_BASE = 2**32  # a target field's number: above any simulated field's (ids: number * STRIDE + index)
 OPEN_STATES = ("clear", "partly")  # cloud states the dome opens in (overcast: no exposure; closed: shut)
@@ -110,7 +110,8 @@ def _field_sky(cfg: SimConfig, field: Field, number: int, night_key: int, span: 
     counts = tuple(int(rng.poisson(m)) for m in (v.supernovae_per_field, v.novae_per_field, v.asteroids_per_field,
                                                   v.nuclear_per_field))
     inner = min(s.pixel_scale for s in sites) * cfg.frame_size / 2 * 0.8 / 3600.0
-    transients: list[Transient] = make_transients(field, counts, inner, span[0], span[1], stars["ra"], stars["dec"],
-                                                  rng, galaxies)
+    # a target shows the same galaxies every night: its supernovae take the field's own as hosts
+    transients, _ = make_transients(field, counts, inner, span[0], span[1], stars["ra"], stars["dec"], rng,
+                                    galaxies if cfg.galaxies.enabled else None, add_hosts=False)
     return {"stars": stars, "reference": reference, "galaxies": galaxies, "classes": classes, "params": params,
             "flares": flares, "transients": transients}

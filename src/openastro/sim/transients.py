@@ -14,11 +14,20 @@ import numpy as np
 import pandas as pd
 
 from openastro.sim import alertmodels
-from openastro.sim.fields import Field, far_from_stars
+from openastro.sim.fields import STAR_ID_STRIDE, Field, far_from_stars
 
 MIN_STAR_SEP_ARCSEC = 6.0
 FAINT = 40.0  # magnitude used for "no light yet"
 HOSTLESS = 0.05  # supernovae with no galaxy under them (faint dwarf hosts below the catalogue)
+# Peak absolute r magnitude (mean, sigma) of each class's host galaxies: SN Ia hosts are massive (log M* ~ 10.3,
+# Sullivan et al. 2010; Smith et al. 2020), core-collapse hosts a little less (Schulze et al. 2021, PTF), SLSN
+# hosts are dwarfs (Perley et al. 2016; Schulze et al. 2021), GW170817's host NGC 4993 for kilonovae. A host is a
+# galaxy at its supernova's own distance: r = mu + M_host, so a supernova is about as bright as its host only when
+# it is a superluminous one, and a normal SN Ia sits on a galaxy a magnitude or more brighter than its peak.
+HOST_ABS_MAG = {"SN Ia": (-20.5, 1.0), "SN II": (-19.8, 1.1), "SN Ibc": (-20.0, 1.0), "SLSN": (-17.3, 1.2),
+                "kilonova": (-20.4, 0.8)}
+HOST_MATCH_MAG = 0.5  # a field galaxy this close to the host's magnitude is taken as the host
+HOST_ID_OFFSET = 950_000  # ids of the hosts added to a field (above its own galaxies')
 # Classes of the explosive transients a magnitude-limited survey finds (ZTF Bright Transient Survey, Perley et al.
 # 2020: Ia 72 %, II 19 %, Ibc 7 %, SLSN 1.5 %), with kilonovae as a rare class.
 EXPLOSIVE_MIX = {"SN Ia": 0.72, "SN II": 0.19, "SN Ibc": 0.065, "SLSN": 0.02, "kilonova": 0.005}
@@ -141,6 +150,16 @@ def host_spot(host: pd.Series, rng: np.random.Generator) -> tuple[float, float, 
     return ra, dec, math.hypot(east, north)
 
 
+def _spot_on(host: pd.Series, stars_ra: np.ndarray, stars_dec: np.ndarray, rng: np.random.Generator,
+             tries: int = 20) -> tuple[float, float, float]:
+    """`host_spot`, drawn again (up to `tries` times) while it falls on a catalog star."""
+    for _ in range(tries):
+        ra, dec, offset = host_spot(host, rng)
+        if far_from_stars(ra, dec, stars_ra, stars_dec, MIN_STAR_SEP_ARCSEC):
+            break
+    return ra, dec, offset
+
+
 def pick_host(galaxies: pd.DataFrame, rng: np.random.Generator, nuclear: bool = False) -> pd.Series | None:
     """A host galaxy, with probability following its light (supernova rates follow stellar mass); a nuclear
     transient needs a bulge or an elliptical."""
@@ -177,21 +196,30 @@ def _inner(galaxies: pd.DataFrame | None, field: Field, half_deg: float) -> pd.D
 
 def make_transients(field: Field, counts: tuple[int, ...], half_deg: float, t_start: float, t_end: float,
                     stars_ra: np.ndarray, stars_dec: np.ndarray, rng: np.random.Generator,
-                    galaxies: pd.DataFrame | None = None) -> list[Transient]:
+                    galaxies: pd.DataFrame | None = None, add_hosts: bool = True
+                    ) -> tuple[list[Transient], pd.DataFrame]:
     """The supernovae (kilonovae among them), novae, asteroids and nuclear transients of one field (counts in that
-    order) over [t_start, t_end]; supernovae sit on hosts drawn from `galaxies` (a few hostless), nuclear ones at
-    centres."""
+    order) over [t_start, t_end], and the host galaxies added to the field for them. With `galaxies` (the field's
+    own), supernovae sit on hosts at their own distance (`supernova_host`; a few hostless) and nuclear transients
+    at the centres of bulgy field galaxies; without, every transient is hostless. `add_hosts=False` keeps the
+    field's galaxies as they are (a sky that must look the same on every night): the closest in magnitude hosts."""
     out: list[Transient] = []
     n_sn, n_nova, n_ast, n_nuclear = (*counts, 0)[:4]
     hosts = _inner(galaxies, field, half_deg)
+    added: list[dict] = []
     for _ in range(n_sn):
-        host = None if rng.random() < HOSTLESS else pick_host(hosts, rng)
+        subtype = str(rng.choice(list(EXPLOSIVE_MIX), p=list(EXPLOSIVE_MIX.values())))
+        sn = explosive(subtype, field.field_id, field.ra, field.dec, rng.uniform(t_start - 25.0, t_end + 12.0), rng)
+        host = None
+        if galaxies is not None and rng.random() >= HOSTLESS:
+            host = supernova_host(sn, hosts, added if add_hosts else None, galaxies, field, half_deg, stars_ra,
+                                  stars_dec, rng)
         if host is None:
-            (ra, dec), host_id, offset = _spot(field, half_deg, stars_ra, stars_dec, rng), -1, math.nan
+            sn.ra, sn.dec = _spot(field, half_deg, stars_ra, stars_dec, rng)
         else:
-            (ra, dec, offset), host_id = host_spot(host, rng), int(host["galaxy_id"])
-        out.append(explosive(str(rng.choice(list(EXPLOSIVE_MIX), p=list(EXPLOSIVE_MIX.values()))), field.field_id,
-                             ra, dec, rng.uniform(t_start - 25.0, t_end + 12.0), rng, host_id, offset))
+            sn.ra, sn.dec, sn.host_offset_arcsec = _spot_on(host, stars_ra, stars_dec, rng)
+            sn.host_id = int(host["galaxy_id"])
+        out.append(sn)
     for _ in range(n_nuclear):
         host = pick_host(hosts, rng, nuclear=True)
         if host is None:
@@ -214,7 +242,31 @@ def make_transients(field: Field, counts: tuple[int, ...], half_deg: float, t_st
                              rate_arcsec_min=rng.uniform(0.25, 1.0), position_angle=rng.uniform(0, 360.0)))
     for i, tr in enumerate(out):
         tr.transient_id = f"{field.field_id}-{tr.kind[:2].upper()}{i + 1:02d}"  # SU, KI, NU, NO, AS
-    return out
+    columns = list(galaxies.columns) if galaxies is not None else []
+    return out, pd.DataFrame(added, columns=columns or None)
+
+
+def supernova_host(sn: Transient, hosts: pd.DataFrame, added: list[dict] | None, galaxies: pd.DataFrame,
+                   field: Field, half_deg: float, stars_ra: np.ndarray, stars_dec: np.ndarray,
+                   rng: np.random.Generator) -> pd.Series | None:
+    """A host at the supernova's distance (r = mu + M_host of its class): a field galaxy within HOST_MATCH_MAG of
+    that (by light), else a new galaxy of that magnitude near the field centre, appended to `added` (with `added`
+    None: the field galaxy closest in magnitude)."""
+    from openastro.sim.galaxies import describe_galaxies
+
+    mag = sn.light_curve_params()["mu"] + rng.normal(*HOST_ABS_MAG[sn.subtype])
+    gap = (hosts["mag"] - mag).abs() if len(hosts) else pd.Series(dtype=float)
+    if (gap < HOST_MATCH_MAG).any():
+        return pick_host(hosts[gap < HOST_MATCH_MAG], rng)
+    if added is None:
+        return hosts.loc[gap.idxmin()] if len(hosts) else None
+    ra, dec = _spot(field, half_deg, stars_ra, stars_dec, rng)
+    block = int(galaxies["galaxy_id"].min()) // STAR_ID_STRIDE * STAR_ID_STRIDE if len(galaxies) else 0
+    ids = np.array([block + HOST_ID_OFFSET + len(added)])
+    row = {k: v[0] for k, v in describe_galaxies(ids, field.field_id, np.array([mag]), np.array([ra]),
+                                                 np.array([dec]), rng).items()}
+    added.append(row)
+    return pd.Series(row)
 
 
 def transient_table(transients: list[Transient]) -> pd.DataFrame:

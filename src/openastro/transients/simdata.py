@@ -18,9 +18,9 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-CACHE_VERSION = 13  # 9: WCS alignment on a coarse pixel map, FFT convolution (difference imaging rewritten for
+CACHE_VERSION = 14  # 9: WCS alignment on a coarse pixel map, FFT convolution (difference imaging rewritten for
 # speed); 10: galaxies, hosts, g r i frames with templates per band; 12: typed supernovae (sim.alertmodels' curves);
-# 13: rings (dimmed discs inside them) and disc colours follow the bulge
+# 13: rings (dimmed discs inside them) and disc colours follow the bulge; 14: supernova hosts at their own distance
 MATCH_RADIUS_PX = 3.0
 VARIABLE_SNR = 5.0  # a star's flux change above this many sigma of its aperture noise is a real variable
 VARIABLE_DMAG = 0.1  # ... and at least this many magnitudes: smaller changes look like scintillation residuals
