@@ -180,6 +180,18 @@ def test_a_fixed_sky_takes_its_own_galaxies_as_hosts(population):
     assert added.empty and len(hosted) > 150 and set(hosted) <= set(population["galaxy_id"])
     nothing, none = make_transients(FIELD, (50, 0, 0), 0.2, 61000.0, 61010.0, np.zeros(0), np.zeros(0), rng)
     assert none.empty and all(t.host_id == -1 for t in nothing)  # galaxies off: hostless
+    by_light, none = make_transients(FIELD, (200, 0, 0), 0.2, 61000.0, 61010.0, np.zeros(0), np.zeros(0), rng,
+                                     population, at_distance=False)
+    hosts = population.set_index("galaxy_id").loc[[t.host_id for t in by_light if t.host_id >= 0]]
+    assert none.empty and (hosts["mag"] < population["mag"].median()).mean() > 0.9  # hosts follow light alone
+
+
+def test_the_training_chunks_sky_puts_hosts_at_their_distance_and_the_default_sky_does_not():
+    from openastro.core.config import load_config
+    from openastro.transients.simdata import ChunkSettings, sim_overrides
+
+    assert not load_config().sim.galaxies.hosts_at_distance
+    assert load_config(overrides=sim_overrides(1, ChunkSettings())).sim.galaxies.hosts_at_distance
 
 
 @pytest.mark.parametrize("subtype", ["TDE", "AGN flare"])

@@ -62,6 +62,7 @@ class GalaxiesConfig(_Section):
     enabled: bool
     mag_range: tuple[float, float]
     density: Annotated[float, Field(ge=0.0, le=100.0)]
+    hosts_at_distance: bool = False
 
     _ordered = field_validator("mag_range")(_bright_then_faint)
 

@@ -151,7 +151,7 @@ def make_plan(cfg: SimConfig) -> Plan:
         own = stars["field_id"] == f.field_id
         mine = galaxies[galaxies["field_id"] == f.field_id] if cfg.galaxies.enabled else None
         found, added = make_transients(f, counts, inner, t_first, t_last, stars["ra"][own], stars["dec"][own], rng,
-                                       mine)
+                                       mine, at_distance=cfg.galaxies.hosts_at_distance)
         transients += found
         hosts.append(added)
     galaxies = with_hosts(galaxies, hosts)

@@ -112,6 +112,7 @@ def _field_sky(cfg: SimConfig, field: Field, number: int, night_key: int, span: 
     inner = min(s.pixel_scale for s in sites) * cfg.frame_size / 2 * 0.8 / 3600.0
     # a target shows the same galaxies every night: its supernovae take the field's own as hosts
     transients, _ = make_transients(field, counts, inner, span[0], span[1], stars["ra"], stars["dec"], rng,
-                                    galaxies if cfg.galaxies.enabled else None, add_hosts=False)
+                                    galaxies if cfg.galaxies.enabled else None, add_hosts=False,
+                                    at_distance=cfg.galaxies.hosts_at_distance)
     return {"stars": stars, "reference": reference, "galaxies": galaxies, "classes": classes, "params": params,
             "flares": flares, "transients": transients}

@@ -196,13 +196,15 @@ def _inner(galaxies: pd.DataFrame | None, field: Field, half_deg: float) -> pd.D
 
 def make_transients(field: Field, counts: tuple[int, ...], half_deg: float, t_start: float, t_end: float,
                     stars_ra: np.ndarray, stars_dec: np.ndarray, rng: np.random.Generator,
-                    galaxies: pd.DataFrame | None = None, add_hosts: bool = True
+                    galaxies: pd.DataFrame | None = None, add_hosts: bool = True, at_distance: bool = True
                     ) -> tuple[list[Transient], pd.DataFrame]:
     """The supernovae (kilonovae among them), novae, asteroids and nuclear transients of one field (counts in that
     order) over [t_start, t_end], and the host galaxies added to the field for them. With `galaxies` (the field's
     own), supernovae sit on hosts at their own distance (`supernova_host`; a few hostless) and nuclear transients
     at the centres of bulgy field galaxies; without, every transient is hostless. `add_hosts=False` keeps the
-    field's galaxies as they are (a sky that must look the same on every night): the closest in magnitude hosts."""
+    field's galaxies as they are (a sky that must look the same on every night): the closest in magnitude hosts.
+    `at_distance=False` picks hosts among the field's galaxies by light alone, whatever the supernova's distance
+    (the default sky until models trained on the sky with hosts at their distance meet their targets)."""
     out: list[Transient] = []
     n_sn, n_nova, n_ast, n_nuclear = (*counts, 0)[:4]
     hosts = _inner(galaxies, field, half_deg)
@@ -212,8 +214,8 @@ def make_transients(field: Field, counts: tuple[int, ...], half_deg: float, t_st
         sn = explosive(subtype, field.field_id, field.ra, field.dec, rng.uniform(t_start - 25.0, t_end + 12.0), rng)
         host = None
         if galaxies is not None and rng.random() >= HOSTLESS:
-            host = supernova_host(sn, hosts, added if add_hosts else None, galaxies, field, half_deg, stars_ra,
-                                  stars_dec, rng)
+            host = (supernova_host(sn, hosts, added if add_hosts else None, galaxies, field, half_deg, stars_ra,
+                                   stars_dec, rng) if at_distance else pick_host(hosts, rng))
         if host is None:
             sn.ra, sn.dec = _spot(field, half_deg, stars_ra, stars_dec, rng)
         else:

@@ -97,6 +97,7 @@ def sim_overrides(seed: int, s: ChunkSettings) -> list[str]:
     return [f"sim.seed={seed}", "sim.nights=1", f"sim.sites={sites}", f"sim.n_fields={s.n_fields}",
             f"sim.frame_size={s.frame_size}", f"sim.max_frames_per_site={s.frames_per_site}",
             "sim.write_masks=true", f"sim.template_frames={s.template_frames}", "sim.weather=true",
+            "sim.galaxies.hosts_at_distance=true",
             f"sim.variability.supernovae_per_field={s.supernovae_per_field}",
             f"sim.variability.novae_per_field={s.novae_per_field}",
             f"sim.variability.asteroids_per_field={s.asteroids_per_field}", f"sim.defects.trail={s.trail_rate}",
