@@ -110,12 +110,6 @@ def plan_galaxies(cfg: SimConfig, fields: list[Field]) -> pd.DataFrame:
     return pd.DataFrame(make_galaxies(fields, tuple(g.mag_range), stream(cfg.seed, STREAM["galaxies"]), g.density))
 
 
-def with_hosts(galaxies: pd.DataFrame, hosts: list[pd.DataFrame]) -> pd.DataFrame:
-    """The field galaxies and the supernova hosts added to them, one table."""
-    added = [h for h in hosts if len(h)]
-    return pd.concat([galaxies, *added], ignore_index=True) if added else galaxies
-
-
 def make_plan(cfg: SimConfig) -> Plan:
     """Sites, fields, stars, variability, transients and the frame list, all from the seed."""
     from openastro.core.offline import configure
@@ -153,8 +147,10 @@ def make_plan(cfg: SimConfig) -> Plan:
         found, added = make_transients(f, counts, inner, t_first, t_last, stars["ra"][own], stars["dec"][own], rng,
                                        mine, at_distance=cfg.galaxies.hosts_at_distance)
         transients += found
-        hosts.append(added)
-    galaxies = with_hosts(galaxies, hosts)
+        if len(added):
+            hosts.append(added)
+    if hosts:  # the supernova hosts added to the fields join their galaxies
+        galaxies = pd.concat([galaxies, *hosts], ignore_index=True)
     return Plan(sites, fields, stars, reference, classes, params, flares, frames, transients, dmag, frame_col,
                 galaxies)
 
