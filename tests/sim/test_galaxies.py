@@ -186,12 +186,32 @@ def test_a_fixed_sky_takes_its_own_galaxies_as_hosts(population):
     assert none.empty and (hosts["mag"] < population["mag"].median()).mean() > 0.9  # hosts follow light alone
 
 
+def test_host_siblings_are_galaxies_like_the_hosts_without_a_supernova(population):
+    from openastro.sim.transients import make_transients
+
+    def run(siblings: int):
+        return make_transients(FIELD, (300, 0, 0), 0.2, 61000.0, 61010.0, np.zeros(0), np.zeros(0),
+                               np.random.default_rng(10), population, siblings=siblings)
+
+    found, added = run(2)
+    hosted = {t.host_id for t in found if t.host_id >= 0}
+    new_hosts = added[added["galaxy_id"].isin(hosted)]
+    siblings = added[~added["galaxy_id"].isin(hosted)]
+    assert added["galaxy_id"].is_unique and len(siblings) == 2 * len(new_hosts) > 100
+    # siblings are drawn at their supernova's distance too, so they are as bright as the hosts (a little fainter:
+    # a host is added only where the field lacks a galaxy that bright)
+    assert 0.0 <= siblings["mag"].median() - new_hosts["mag"].median() < 1.0
+    assert siblings["mag"].median() < population["mag"].quantile(0.01)
+
+
 def test_the_training_chunks_sky_puts_hosts_at_their_distance_and_the_default_sky_does_not():
     from openastro.core.config import load_config
-    from openastro.transients.simdata import ChunkSettings, sim_overrides
+    from openastro.transients.simdata import HOST_SIBLINGS, ChunkSettings, sim_overrides
 
-    assert not load_config().sim.galaxies.hosts_at_distance
-    assert load_config(overrides=sim_overrides(1, ChunkSettings())).sim.galaxies.hosts_at_distance
+    default, chunk = load_config().sim, load_config(overrides=sim_overrides(1, ChunkSettings())).sim
+    assert not default.galaxies.hosts_at_distance and default.galaxies.host_siblings == 0
+    assert chunk.galaxies.hosts_at_distance and chunk.galaxies.host_siblings == HOST_SIBLINGS >= 1
+    assert chunk.variability.eclipsing > default.variability.eclipsing
 
 
 @pytest.mark.parametrize("subtype", ["TDE", "AGN flare"])

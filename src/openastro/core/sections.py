@@ -63,6 +63,7 @@ class GalaxiesConfig(_Section):
     mag_range: tuple[float, float]
     density: Annotated[float, Field(ge=0.0, le=100.0)]
     hosts_at_distance: bool = False
+    host_siblings: Annotated[int, Field(ge=0, le=10)] = 0
 
     _ordered = field_validator("mag_range")(_bright_then_faint)
 

@@ -145,7 +145,8 @@ def make_plan(cfg: SimConfig) -> Plan:
         own = stars["field_id"] == f.field_id
         mine = galaxies[galaxies["field_id"] == f.field_id] if cfg.galaxies.enabled else None
         found, added = make_transients(f, counts, inner, t_first, t_last, stars["ra"][own], stars["dec"][own], rng,
-                                       mine, at_distance=cfg.galaxies.hosts_at_distance)
+                                       mine, at_distance=cfg.galaxies.hosts_at_distance,
+                                       siblings=cfg.galaxies.host_siblings)
         transients += found
         if len(added):
             hosts.append(added)

@@ -196,15 +196,17 @@ def _inner(galaxies: pd.DataFrame | None, field: Field, half_deg: float) -> pd.D
 
 def make_transients(field: Field, counts: tuple[int, ...], half_deg: float, t_start: float, t_end: float,
                     stars_ra: np.ndarray, stars_dec: np.ndarray, rng: np.random.Generator,
-                    galaxies: pd.DataFrame | None = None, add_hosts: bool = True, at_distance: bool = True
-                    ) -> tuple[list[Transient], pd.DataFrame]:
+                    galaxies: pd.DataFrame | None = None, add_hosts: bool = True, at_distance: bool = True,
+                    siblings: int = 0) -> tuple[list[Transient], pd.DataFrame]:
     """The supernovae (kilonovae among them), novae, asteroids and nuclear transients of one field (counts in that
     order) over [t_start, t_end], and the host galaxies added to the field for them. With `galaxies` (the field's
     own), supernovae sit on hosts at their own distance (`supernova_host`; a few hostless) and nuclear transients
     at the centres of bulgy field galaxies; without, every transient is hostless. `add_hosts=False` keeps the
     field's galaxies as they are (a sky that must look the same on every night): the closest in magnitude hosts.
     `at_distance=False` picks hosts among the field's galaxies by light alone, whatever the supernova's distance
-    (the default sky until models trained on the sky with hosts at their distance meet their targets)."""
+    (the default sky until models trained on the sky with hosts at their distance meet their targets). Each added
+    host brings `siblings` galaxies drawn like it that hold no supernova: at the boosted supernova rates of training
+    chunks, bright galaxies would otherwise nearly all be hosts, where on the real sky few of them hold one."""
     out: list[Transient] = []
     n_sn, n_nova, n_ast, n_nuclear = (*counts, 0)[:4]
     hosts = _inner(galaxies, field, half_deg)
@@ -215,7 +217,7 @@ def make_transients(field: Field, counts: tuple[int, ...], half_deg: float, t_st
         host = None
         if galaxies is not None and rng.random() >= HOSTLESS:
             host = (supernova_host(sn, hosts, added if add_hosts else None, galaxies, field, half_deg, stars_ra,
-                                   stars_dec, rng) if at_distance else pick_host(hosts, rng))
+                                   stars_dec, rng, siblings) if at_distance else pick_host(hosts, rng))
         if host is None:
             sn.ra, sn.dec = _spot(field, half_deg, stars_ra, stars_dec, rng)
         else:
@@ -250,18 +252,30 @@ def make_transients(field: Field, counts: tuple[int, ...], half_deg: float, t_st
 
 def supernova_host(sn: Transient, hosts: pd.DataFrame, added: list[dict] | None, galaxies: pd.DataFrame,
                    field: Field, half_deg: float, stars_ra: np.ndarray, stars_dec: np.ndarray,
-                   rng: np.random.Generator) -> pd.Series | None:
+                   rng: np.random.Generator, siblings: int = 0) -> pd.Series | None:
     """A host at the supernova's distance (r = mu + M_host of its class): a field galaxy within HOST_MATCH_MAG of
-    that (by light), else a new galaxy of that magnitude near the field centre, appended to `added` (with `added`
-    None: the field galaxy closest in magnitude)."""
-    from openastro.sim.galaxies import describe_galaxies
-
-    mag = sn.light_curve_params()["mu"] + rng.normal(*HOST_ABS_MAG[sn.subtype])
+    that (by light), else a new galaxy of that magnitude near the field centre, appended to `added` with
+    `siblings` more at the same distance (their own M_host) and no supernova (with `added` None: the field galaxy
+    closest in magnitude)."""
+    mu = sn.light_curve_params()["mu"]
+    mag = mu + rng.normal(*HOST_ABS_MAG[sn.subtype])
     gap = (hosts["mag"] - mag).abs() if len(hosts) else pd.Series(dtype=float)
     if (gap < HOST_MATCH_MAG).any():
         return pick_host(hosts[gap < HOST_MATCH_MAG], rng)
     if added is None:
         return hosts.loc[gap.idxmin()] if len(hosts) else None
+    host = _add_galaxy(mag, added, galaxies, field, half_deg, stars_ra, stars_dec, rng)
+    for _ in range(siblings):
+        _add_galaxy(mu + rng.normal(*HOST_ABS_MAG[sn.subtype]), added, galaxies, field, half_deg, stars_ra,
+                    stars_dec, rng)
+    return host
+
+
+def _add_galaxy(mag: float, added: list[dict], galaxies: pd.DataFrame, field: Field, half_deg: float,
+                stars_ra: np.ndarray, stars_dec: np.ndarray, rng: np.random.Generator) -> pd.Series:
+    """A new galaxy of r magnitude `mag` near the field centre, off the catalog stars, appended to `added`."""
+    from openastro.sim.galaxies import describe_galaxies
+
     ra, dec = _spot(field, half_deg, stars_ra, stars_dec, rng)
     block = int(galaxies["galaxy_id"].min()) // STAR_ID_STRIDE * STAR_ID_STRIDE if len(galaxies) else 0
     ids = np.array([block + HOST_ID_OFFSET + len(added)])

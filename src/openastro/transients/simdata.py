@@ -18,16 +18,20 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-CACHE_VERSION = 14  # 9: WCS alignment on a coarse pixel map, FFT convolution (difference imaging rewritten for
+CACHE_VERSION = 15  # 9: WCS alignment on a coarse pixel map, FFT convolution (difference imaging rewritten for
 # speed); 10: galaxies, hosts, g r i frames with templates per band; 12: typed supernovae (sim.alertmodels' curves);
-# 13: rings (dimmed discs inside them) and disc colours follow the bulge; 14: supernova hosts at their own distance
+# 13: rings (dimmed discs inside them) and disc colours follow the bulge; 14: supernova hosts at their own distance;
+# 15: host siblings (bright galaxies without a supernova) and more variable stars, eclipsing binaries among them
 MATCH_RADIUS_PX = 3.0
 VARIABLE_SNR = 5.0  # a star's flux change above this many sigma of its aperture noise is a real variable
 VARIABLE_DMAG = 0.1  # ... and at least this many magnitudes: smaller changes look like scintillation residuals
 AMBIGUOUS_DMAG = 0.03
 DIPOLE_RADIUS_FWHM = 2.5  # unmatched detections this close (FWHM) to a real object are its subtraction lobes;
 LOBE_SNR = 100.0  # ... 2.5 FWHM for an object of this peak S/N, one FWHM more per factor 10 brighter (its wings)
-VARIABLES = {"rrlyrae": 0.06, "cepheid": 0.03, "dscuti": 0.04, "flare": 0.05}  # more variable stars than the sky has
+# More variable stars than the sky has, so that the real class is not mostly light on galaxies now that every
+# supernova sits on a host at its own distance; eclipsing binaries add fading (and recovering) stars.
+VARIABLES = {"rrlyrae": 0.08, "cepheid": 0.04, "dscuti": 0.05, "flare": 0.06, "eclipsing": 0.06}
+HOST_SIBLINGS = 1  # galaxies like each added host with no supernova: a bright galaxy is not a sign of one
 
 
 @dataclass
@@ -97,7 +101,7 @@ def sim_overrides(seed: int, s: ChunkSettings) -> list[str]:
     return [f"sim.seed={seed}", "sim.nights=1", f"sim.sites={sites}", f"sim.n_fields={s.n_fields}",
             f"sim.frame_size={s.frame_size}", f"sim.max_frames_per_site={s.frames_per_site}",
             "sim.write_masks=true", f"sim.template_frames={s.template_frames}", "sim.weather=true",
-            "sim.galaxies.hosts_at_distance=true",
+            "sim.galaxies.hosts_at_distance=true", f"sim.galaxies.host_siblings={HOST_SIBLINGS}",
             f"sim.variability.supernovae_per_field={s.supernovae_per_field}",
             f"sim.variability.novae_per_field={s.novae_per_field}",
             f"sim.variability.asteroids_per_field={s.asteroids_per_field}", f"sim.defects.trail={s.trail_rate}",
