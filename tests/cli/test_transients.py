@@ -65,6 +65,9 @@ def test_train_realbogus_writes_model_card_and_test_metrics(trained):
     metrics = summary["test"]["all"]
     assert metrics["n"] > 0 and 0 <= metrics["accuracy"] <= 1 and 0 <= metrics["roc_auc"] <= 1
     assert {"fpr", "fnr", "fpr_at_target_fnr"} <= set(metrics)
+    light = summary["test"]["pass_rate_by_reference_light"]  # every test stamp in one bin of reference light
+    assert sum(light["real"]["n"].values()) + sum(light["bogus"]["n"].values()) == metrics["n"]
+    assert "by the reference's light" in (folder / "MODEL_CARD.md").read_text()
     assert summary["epochs_run"] == len(summary["val_loss"]) <= 2 and summary["mlflow_run_id"]
 
 

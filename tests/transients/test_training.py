@@ -233,3 +233,25 @@ def test_lobes_of_bright_objects_reach_further_and_are_left_out():
     labels = label_detections(det, objects, no_trail, pd.DataFrame({"x": [], "y": []}), 1.6, 15.0)
     assert labels["kind"].tolist() == ["nova", "ambiguous", "supernova", "artefact"]
     assert labels["real"].tolist() == [True, False, True, False]
+
+
+def test_reference_light_reads_a_bright_galaxy_under_a_detection_and_nothing_on_empty_sky():
+    import pandas as pd
+
+    from openastro.transients.evaluate import by_reference_light, reference_light
+    from openastro.transients.simdata import FrameSet
+
+    rng = np.random.default_rng(3)
+    channels = rng.normal(0.0, 2.0, (1, 3, 64, 64)).astype(np.float32)
+    yy, xx = np.indices((64, 64))
+    channels[0, 1] += 400.0 * np.exp(-((xx - 20) ** 2 + (yy - 20) ** 2) / (2 * 4.0**2))  # a galaxy, 200 sigma
+    det = pd.DataFrame({"frame": [0, 0, 0], "x": [20.0, 45.0, 21.0], "y": [20.0, 45.0, 19.0],
+                        "kind": ["supernova", "artefact", "ambiguous"], "real": [True, False, False]})
+    data = FrameSet(channels, channels[:, 2], np.zeros((1, 64, 64), np.uint8), pd.DataFrame({"site_id": ["a"]}),
+                    pd.DataFrame(), det)
+    light = reference_light(data)  # the ambiguous detection is not scored
+    assert light.shape == (2,) and 150 < light[0] < 210 and abs(light[1]) < 3
+    out = by_reference_light(pd.Series([True, True]), np.array([True, False]), np.array(["supernova", "artefact"]),
+                             light)
+    assert out["supernova"] == {"pass_rate": {">100": 1.0}, "n": {">100": 1}}
+    assert out["bogus"]["n"] == {"<3": 1} and out["real"]["n"] == {">100": 1}

@@ -53,7 +53,7 @@ def metrics_section(kind: str, metrics: dict[str, Any]) -> list[str]:
             rows.append(["int8 ONNX, all test stamps", *(int8.get(k) for k in keys)])
         return [markdown_table(rows, ["stamps", *keys]),
                 "Fraction of each kind scored real at the threshold:",
-                markdown_table(kinds, ["kind", "passed", "n"])]
+                markdown_table(kinds, ["kind", "passed", "n"]), *light_section(metrics)]
     keys = ["precision", "recall", "f1", "mcc", "roc_auc", "pr_auc"]
     pixel = [["all test frames", *(metrics.get("pixel", {}).get(k) for k in keys)]]
     unseen = metrics.get("unseen_site", {})
@@ -65,6 +65,21 @@ def metrics_section(kind: str, metrics: dict[str, Any]) -> list[str]:
             f"Objects (components matched to truth within {obj.get('radius_px')} px): completeness "
             f"{fmt(obj.get('completeness'))}, purity {fmt(obj.get('purity'))} ({obj.get('n_truth')} truth objects, "
             f"{obj.get('n_components')} components).", markdown_table(kinds, ["kind", "completeness", "n"])]
+
+
+def light_section(metrics: dict[str, Any]) -> list[str]:
+    """The card's table of pass rates by the reference light under a detection (none for older models)."""
+    light = metrics.get("pass_rate_by_reference_light")
+    if not light:
+        return []
+    def lower(name: str) -> float:  # "<3", "3-10", ..., ">100" in order
+        return -1.0 if name.startswith("<") else float(name.lstrip(">").split("-")[0])
+
+    bins = sorted({b for g in light.values() for b in g["n"]}, key=lower)
+    rows = [[group, *(f"{fmt(g['pass_rate'].get(b))} ({g['n'].get(b, 0)})" for b in bins)]
+            for group, g in light.items()]
+    return ["Fraction scored real by the reference's light under the detection (sigma of its noise; count):",
+            markdown_table(rows, ["detections", *bins])]
 
 
 def adaptation_section(adaptation: dict[str, Any] | None) -> list[str]:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 from pathlib import Path
 from typing import Any
 
@@ -13,6 +14,7 @@ from openastro.transients.data import MASK_KINDS, scored, site_of, stamps_of
 from openastro.transients.simdata import FrameSet
 
 MAX_AUC_PIXELS = 3_000_000
+LIGHT_BINS = (3.0, 10.0, 30.0, 100.0)  # reference light under a detection, in sigma of the reference's noise
 DATA_KEYS = ("frames_per_site", "frame_size", "reference_frames", "detect_threshold")  # what shapes a chunk  # pixel ROC AUC on a seeded subsample beyond this many pixels
 
 
@@ -103,12 +105,43 @@ def realbogus_metrics(clf: Any, data: FrameSet, unseen_site: str, plots: Path | 
     if plots is not None:
         _plot_curves(real, score, plots / "roc_pr.png", "stamps")
     unseen = site_of(data, scored(data)) == unseen_site
+    passed = pd.Series(score >= clf.threshold_)
     out = {"all": stamp_metrics(real, score, clf.threshold_, clf.fnr),
-           "pass_rate_by_kind": pd.Series(score >= clf.threshold_).groupby(kinds).mean().round(4).to_dict(),
-           "n_by_kind": pd.Series(kinds).value_counts().to_dict()}
+           "pass_rate_by_kind": passed.groupby(kinds).mean().round(4).to_dict(),
+           "n_by_kind": pd.Series(kinds).value_counts().to_dict(),
+           "pass_rate_by_reference_light": by_reference_light(passed, real, kinds, reference_light(data))}
     if unseen.any() and (~unseen).any():
         out["training_sites"] = stamp_metrics(real[~unseen], score[~unseen], clf.threshold_, clf.fnr)
         out["unseen_site"] = stamp_metrics(real[unseen], score[unseen], clf.threshold_, clf.fnr)
+    return out
+
+
+def reference_light(data: FrameSet) -> np.ndarray:
+    """The reference's light under each scored detection (mean of the 3x3 pixels at it), in units of its frame's
+    reference noise (1.4826 MAD): about 0 on empty sky, tens to hundreds on a bright galaxy or star."""
+    det = scored(data)
+    frames = det["frame"].to_numpy(int)
+    ref = data.channels[:, 1]
+    sigma = {f: 1.4826 * np.median(np.abs(ref[f] - np.median(ref[f]))) for f in np.unique(frames)}
+    h, w = ref.shape[1:]
+    x = np.clip(np.rint(det["x"].to_numpy(float)).astype(int), 1, w - 2)
+    y = np.clip(np.rint(det["y"].to_numpy(float)).astype(int), 1, h - 2)
+    light = sum(ref[frames, y + dy, x + dx] for dy in (-1, 0, 1) for dx in (-1, 0, 1)) / 9.0
+    return light / np.maximum([sigma[f] for f in frames], 1e-9)
+
+
+def by_reference_light(passed: pd.Series, real: np.ndarray, kinds: np.ndarray, light: np.ndarray
+                       ) -> dict[str, dict[str, Any]]:
+    """Pass rate (and count) of supernovae, every real and every bogus detection per bin of reference light: how
+    a model copes with transients on bright hosts and with the subtraction residuals of bright galaxies."""
+    edges = [-np.inf, *LIGHT_BINS, np.inf]
+    names = [f"<{LIGHT_BINS[0]:g}", *(f"{a:g}-{b:g}" for a, b in itertools.pairwise(LIGHT_BINS)),
+             f">{LIGHT_BINS[-1]:g}"]
+    bins = pd.cut(np.asarray(light, float), edges, labels=names)
+    out = {}
+    for group, keep in (("supernova", kinds == "supernova"), ("real", real), ("bogus", ~real)):
+        rows = passed[keep].groupby(bins[keep], observed=True)
+        out[group] = {"pass_rate": rows.mean().round(4).to_dict(), "n": rows.size().to_dict()}
     return out
 
 
