@@ -245,13 +245,14 @@ def test_reference_light_reads_a_bright_galaxy_under_a_detection_and_nothing_on_
     channels = rng.normal(0.0, 2.0, (1, 3, 64, 64)).astype(np.float32)
     yy, xx = np.indices((64, 64))
     channels[0, 1] += 400.0 * np.exp(-((xx - 20) ** 2 + (yy - 20) ** 2) / (2 * 4.0**2))  # a galaxy, 200 sigma
-    det = pd.DataFrame({"frame": [0, 0, 0], "x": [20.0, 45.0, 21.0], "y": [20.0, 45.0, 19.0],
-                        "kind": ["supernova", "artefact", "ambiguous"], "real": [True, False, False]})
+    channels[0, 1, 55:] = np.nan  # a strip the reference does not cover
+    det = pd.DataFrame({"frame": [0, 0, 0, 0], "x": [20.0, 45.0, 21.0, 30.0], "y": [20.0, 45.0, 19.0, 60.0],
+                        "kind": ["supernova", "artefact", "ambiguous", "trail"], "real": [True, False, False, False]})
     data = FrameSet(channels, channels[:, 2], np.zeros((1, 64, 64), np.uint8), pd.DataFrame({"site_id": ["a"]}),
                     pd.DataFrame(), det)
     light = reference_light(data)  # the ambiguous detection is not scored
-    assert light.shape == (2,) and 150 < light[0] < 210 and abs(light[1]) < 3
-    out = by_reference_light(pd.Series([True, True]), np.array([True, False]), np.array(["supernova", "artefact"]),
-                             light)
-    assert out["supernova"] == {"pass_rate": {">100": 1.0}, "n": {">100": 1}}
-    assert out["bogus"]["n"] == {"<3": 1} and out["real"]["n"] == {">100": 1}
+    assert light.shape == (3,) and 150 < light[0] < 210 and abs(light[1]) < 3 and light[2] == 0.0
+    out = by_reference_light(pd.Series([True, True, False]), np.array([True, False, False]),
+                             np.array(["supernova", "artefact", "trail"]), light)
+    assert out["supernova"] == {"pass_rate": {"over_100": 1.0}, "n": {"over_100": 1}}
+    assert out["bogus"]["n"] == {"under_3": 2} and out["real"]["n"] == {"over_100": 1}

@@ -72,8 +72,8 @@ def light_section(metrics: dict[str, Any]) -> list[str]:
     light = metrics.get("pass_rate_by_reference_light")
     if not light:
         return []
-    def lower(name: str) -> float:  # "<3", "3-10", ..., ">100" in order
-        return -1.0 if name.startswith("<") else float(name.lstrip(">").split("-")[0])
+    def lower(name: str) -> float:  # "under_3", "3-10", ..., "over_100" in order
+        return -1.0 if name.startswith("under") else float(name.removeprefix("over_").split("-")[0])
 
     bins = sorted({b for g in light.values() for b in g["n"]}, key=lower)
     rows = [[group, *(f"{fmt(g['pass_rate'].get(b))} ({g['n'].get(b, 0)})" for b in bins)]

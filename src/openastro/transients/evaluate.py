@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import itertools
+import warnings
 from pathlib import Path
 from typing import Any
 
@@ -118,16 +119,20 @@ def realbogus_metrics(clf: Any, data: FrameSet, unseen_site: str, plots: Path | 
 
 def reference_light(data: FrameSet) -> np.ndarray:
     """The reference's light under each scored detection (mean of the 3x3 pixels at it), in units of its frame's
-    reference noise (1.4826 MAD): about 0 on empty sky, tens to hundreds on a bright galaxy or star."""
+    reference noise (1.4826 MAD): about 0 on empty sky, tens to hundreds on a bright galaxy or star. Pixels the
+    reference does not cover (NaN) are left out; a detection with none covered counts as no light."""
     det = scored(data)
     frames = det["frame"].to_numpy(int)
     ref = data.channels[:, 1]
-    sigma = {f: 1.4826 * np.median(np.abs(ref[f] - np.median(ref[f]))) for f in np.unique(frames)}
+    sigma = {f: 1.4826 * np.nanmedian(np.abs(ref[f] - np.nanmedian(ref[f]))) for f in np.unique(frames)}
     h, w = ref.shape[1:]
     x = np.clip(np.rint(det["x"].to_numpy(float)).astype(int), 1, w - 2)
     y = np.clip(np.rint(det["y"].to_numpy(float)).astype(int), 1, h - 2)
-    light = sum(ref[frames, y + dy, x + dx] for dy in (-1, 0, 1) for dx in (-1, 0, 1)) / 9.0
-    return light / np.maximum([sigma[f] for f in frames], 1e-9)
+    box = np.stack([ref[frames, y + dy, x + dx] for dy in (-1, 0, 1) for dx in (-1, 0, 1)])
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)  # all-NaN boxes: no reference there
+        light = np.nanmean(box, axis=0)
+    return np.nan_to_num(light / np.maximum([sigma[f] for f in frames], 1e-9), nan=0.0)
 
 
 def by_reference_light(passed: pd.Series, real: np.ndarray, kinds: np.ndarray, light: np.ndarray
@@ -135,8 +140,8 @@ def by_reference_light(passed: pd.Series, real: np.ndarray, kinds: np.ndarray, l
     """Pass rate (and count) of supernovae, every real and every bogus detection per bin of reference light: how
     a model copes with transients on bright hosts and with the subtraction residuals of bright galaxies."""
     edges = [-np.inf, *LIGHT_BINS, np.inf]
-    names = [f"<{LIGHT_BINS[0]:g}", *(f"{a:g}-{b:g}" for a, b in itertools.pairwise(LIGHT_BINS)),
-             f">{LIGHT_BINS[-1]:g}"]
+    names = [f"under_{LIGHT_BINS[0]:g}", *(f"{a:g}-{b:g}" for a, b in itertools.pairwise(LIGHT_BINS)),
+             f"over_{LIGHT_BINS[-1]:g}"]  # names MLflow takes as metric names
     bins = pd.cut(np.asarray(light, float), edges, labels=names)
     out = {}
     for group, keep in (("supernova", kinds == "supernova"), ("real", real), ("bogus", ~real)):
