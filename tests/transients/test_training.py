@@ -25,8 +25,10 @@ def chunk(transient_chunks, tcfg):
 
 
 def test_chunk_has_frames_masks_and_labelled_detections(chunk):
-    # 18 frames; a few (trailed, defocused, undersampled) are refused by the difference imaging
-    assert len(chunk) >= 8 and chunk.channels.shape[1:] == (3, 256, 256)
+    # 18 frames, 4 of them in bands without templates; of the rest the difference imaging refuses some (trailed,
+    # defocused, undersampled, or too few isolated constant stars among the training sky's bright galaxies and
+    # variable stars: 7 of 14 are differenced in this chunk, 9 before the host siblings and extra variables)
+    assert len(chunk) >= 6 and chunk.channels.shape[1:] == (3, 256, 256)
     assert chunk.masks.shape == (len(chunk), 256, 256) and chunk.masks.any()
     det = chunk.detections
     assert {"real", "kind"} <= set(det.columns)
