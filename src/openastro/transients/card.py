@@ -72,6 +72,7 @@ def light_section(metrics: dict[str, Any]) -> list[str]:
     light = metrics.get("pass_rate_by_reference_light")
     if not light:
         return []
+
     def lower(name: str) -> float:  # "under_3", "3-10", ..., "over_100" in order
         return -1.0 if name.startswith("under") else float(name.removeprefix("over_").split("-")[0])
 
