@@ -25,9 +25,9 @@ def chunk(transient_chunks, tcfg):
 
 
 def test_chunk_has_frames_masks_and_labelled_detections(chunk):
-    # 18 frames, 4 of them in bands without templates; of the rest the difference imaging refuses some (trailed,
-    # defocused, undersampled, or too few isolated constant stars among the training sky's bright galaxies and
-    # variable stars: 7 of 14 are differenced in this chunk, 9 before the host siblings and extra variables)
+    # up to 18 frames (15 in this chunk), 4 of them in bands without templates; of the rest the difference imaging
+    # refuses some (trailed, defocused, undersampled, or too few isolated constant stars among the training sky's
+    # bright galaxies and variable stars: 7 of 11 are differenced here, 9 before the host siblings and variables)
     assert len(chunk) >= 6 and chunk.channels.shape[1:] == (3, 256, 256)
     assert chunk.masks.shape == (len(chunk), 256, 256) and chunk.masks.any()
     det = chunk.detections
