@@ -72,11 +72,9 @@ def light_section(metrics: dict[str, Any]) -> list[str]:
     light = metrics.get("pass_rate_by_reference_light")
     if not light:
         return []
+    from openastro.transients.evaluate import LIGHT_BIN_NAMES
 
-    def lower(name: str) -> float:  # "under_3", "3-10", ..., "over_100" in order
-        return -1.0 if name.startswith("under") else float(name.removeprefix("over_").split("-")[0])
-
-    bins = sorted({b for g in light.values() for b in g["n"]}, key=lower)
+    bins = [b for b in LIGHT_BIN_NAMES if any(b in g["n"] for g in light.values())]
     rows = [[group, *(f"{fmt(g['pass_rate'].get(b))} ({g['n'].get(b, 0)})" for b in bins)]
             for group, g in light.items()]
     return ["Fraction scored real by the reference's light under the detection (sigma of its noise; count):",

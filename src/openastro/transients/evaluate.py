@@ -16,6 +16,8 @@ from openastro.transients.simdata import FrameSet
 
 MAX_AUC_PIXELS = 3_000_000
 LIGHT_BINS = (3.0, 10.0, 30.0, 100.0)  # reference light under a detection, in sigma of the reference's noise
+LIGHT_BIN_NAMES = (f"under_{LIGHT_BINS[0]:g}", *(f"{a:g}-{b:g}" for a, b in itertools.pairwise(LIGHT_BINS)),
+                   f"over_{LIGHT_BINS[-1]:g}")  # in order; names MLflow takes as metric names
 DATA_KEYS = ("frames_per_site", "frame_size", "reference_frames", "detect_threshold")  # what shapes a chunk  # pixel ROC AUC on a seeded subsample beyond this many pixels
 
 
@@ -140,9 +142,7 @@ def by_reference_light(passed: pd.Series, real: np.ndarray, kinds: np.ndarray, l
     """Pass rate (and count) of supernovae, every real and every bogus detection per bin of reference light: how
     a model copes with transients on bright hosts and with the subtraction residuals of bright galaxies."""
     edges = [-np.inf, *LIGHT_BINS, np.inf]
-    names = [f"under_{LIGHT_BINS[0]:g}", *(f"{a:g}-{b:g}" for a, b in itertools.pairwise(LIGHT_BINS)),
-             f"over_{LIGHT_BINS[-1]:g}"]  # names MLflow takes as metric names
-    bins = pd.cut(np.asarray(light, float), edges, labels=names)
+    bins = pd.cut(np.asarray(light, float), edges, labels=list(LIGHT_BIN_NAMES))
     out = {}
     for group, keep in (("supernova", kinds == "supernova"), ("real", real), ("bogus", ~real)):
         rows = passed[keep].groupby(bins[keep], observed=True)
