@@ -212,3 +212,29 @@ def test_the_fast_scan_retrains_its_groups_only_when_the_index_has_grown_many_fo
     assert index._graph.lists == 128 and len(index._graph) == len(x)
     queries = _vectors(40, seed=3)
     assert recall_at_k(index.search(queries, 10), index.exact(queries, 10)) >= 0.95
+
+
+def test_the_fast_scan_drops_its_groups_when_a_search_must_scan_most_of_them(tmp_path):
+    x, queries = _hard(5000), _hard(60, seed=4)  # no structure: the nearest lie in any group
+    ids = [f"o{i}" for i in range(len(x))]
+    flat = VectorIndex.create(tmp_path / "flat", 32, IndexSettings(structure="pq", target_recall=0.95))
+    flat.add(ids, x)
+    assert not flat._graph.grouped and flat._graph.lists == 1
+    assert flat.calibration["layout"] == "flat scan, 16 4-bit codes a vector"
+    assert flat.calibration["lower_bound"] >= 0.95
+    assert recall_at_k(flat.search(queries, 10), flat.exact(queries, 10)) >= 0.93
+    more = _hard(500, seed=6)  # a later night joins the flat codes without training them again
+    flat.add([f"n{i}" for i in range(len(more))], more)
+    assert not flat._graph.grouped and flat.search(more[3], 1)[0][0][0] == "n3"
+    reopened = VectorIndex.open(tmp_path / "flat")
+    assert not reopened._graph.grouped and reopened.search(queries, 10) == flat.search(queries, 10)
+    assert reopened.settings.groups is False
+    (tmp_path / "flat" / "index.faiss").unlink()  # a lost structure is rebuilt flat, as calibrated
+    rebuilt = VectorIndex.open(tmp_path / "flat")
+    assert not rebuilt._graph.grouped and recall_at_k(rebuilt.search(queries, 10), flat.exact(queries, 10)) >= 0.93
+    # clustered vectors (embeddings) keep their groups: a few of them hold every neighbour
+    y = _vectors(5000)
+    grouped = VectorIndex.create(tmp_path / "grouped", 16, IndexSettings(structure="pq", target_recall=0.95))
+    grouped.add(ids, y)
+    assert grouped._graph.grouped and grouped.calibration["layout"].startswith("64 groups")
+    assert 2 * grouped.calibration["probes"] <= grouped._graph.lists

@@ -7,11 +7,14 @@ set them) that buy recall with time; `VectorIndex.calibrate` widens them in orde
   each stored as 4-bit codes of its residual from its centre, two dimensions per code, which the CPU compares
   sixteen at a time inside SIMD registers. A query scans the `probes` nearest groups, and the `rerank` x k best
   codes are re-ranked by exact distance against a float32 copy. Clustered vectors (embeddings) need few groups;
-  vectors without structure need nearly all of them, and the scan is still fast: at 1M random 64-d vectors it
-  recalls 0.9965 at p95 2.8 ms on one core, where the HNSW graph needed 34 ms (benchmarks/bench_index.py).
+  vectors without structure need nearly all of them, and then the groups only cost time (a table per group
+  for its residual codes, list overheads): when `calibrate` finds that a search must scan more than half of
+  them, the codes are trained again as one flat fast scan of whole vectors (`settle`). At 1M random 256-d
+  vectors and recall 0.99, p95 on one core was 12.3 ms grouped (probes 960 of 1024), 4.5 ms flat
+  (benchmarks/bench_index.py).
   Below `TRAIN_AT` vectors nothing is trained and every search is exact; the centres and codes are trained
   again (from the float32 copy) when the index has grown about `RETRAIN_GROWTH`-fold since, so a few nights
-  never reshape it but a survey's growth does.
+  never reshape it but a survey's growth does (a flat scan has no groups to outgrow and keeps its codes).
 - `HnswGraph`: usearch's HNSW graph; its width is `expansion_search`, the candidates kept while walking it.
   Its query time grows slowly with the number of vectors but steeply with their intrinsic dimension.
 """
@@ -49,6 +52,15 @@ class HnswGraph:
         """The widest useful value of width `name`."""
         return most
 
+    @property
+    def layout(self) -> str:
+        """What the structure is, for the calibration record."""
+        return f"HNSW, connectivity {self.graph.connectivity}"
+
+    def settle(self, name: str) -> dict[str, Any]:
+        """A graph keeps its shape whatever its widths show: no settings change."""
+        return {}
+
     def add(self, keys: np.ndarray, vectors: np.ndarray) -> None:
         self.graph.add(np.asarray(keys, np.uint64), vectors, threads=self.threads)
 
@@ -82,6 +94,7 @@ class PqScan:
         self.ndim, self.cosine = ndim, settings.metric == "cos"
         self.padded = ndim + (-ndim) % CODE_DIMS  # zero dimensions change no distance
         self.metric = faiss.METRIC_INNER_PRODUCT if self.cosine else faiss.METRIC_L2
+        self.groups = settings.groups
         self.index = faiss.IndexIDMap(faiss.IndexFlat(self.padded, self.metric))
         self.widths = {"probes": settings.probes, "rerank": settings.rerank}
 
@@ -95,11 +108,24 @@ class PqScan:
         return isinstance(faiss.downcast_index(self.index.index), faiss.IndexRefine)
 
     @property
-    def lists(self) -> int:
-        """The number of k-means groups (1 before training)."""
+    def grouped(self) -> bool:
+        """Whether the codes are grouped by k-means (an inverted file), not one flat scan."""
         import faiss
 
-        return int(faiss.extract_index_ivf(self.index).nlist) if self.trained else 1
+        return self.trained and isinstance(self._coded(), faiss.IndexIVF)
+
+    @property
+    def lists(self) -> int:
+        """The number of k-means groups (1 before training and in a flat scan)."""
+        return int(self._coded().nlist) if self.grouped else 1
+
+    @property
+    def layout(self) -> str:
+        """What the structure is, for the calibration record."""
+        if not self.trained:
+            return "exact (flat float32)"
+        codes = f"{self._coded().pq.M} 4-bit codes a vector"
+        return f"{self.lists} groups, {codes} of residuals" if self.grouped else f"flat scan, {codes}"
 
     def most(self, name: str, most: int) -> int:
         """The widest useful value of width `name` (probing more groups than there are changes nothing)."""
@@ -109,9 +135,21 @@ class PqScan:
         x = self._prepared(vectors)
         after = len(self) + len(x)
         # sqrt(n) groups suit n vectors: train again once the index holds RETRAIN_GROWTH times groups squared
-        if (not self.trained and after >= TRAIN_AT) or (self.trained and after >= RETRAIN_GROWTH * self.lists**2):
+        if (not self.trained and after >= TRAIN_AT) or (self.grouped and after >= RETRAIN_GROWTH * self.lists**2):
             self._train(x)
         self.index.add_with_ids(x, np.asarray(keys, np.int64))
+
+    def settle(self, name: str) -> dict[str, Any]:
+        """After `calibrate` found width `name`: when a search must scan more than half of the groups (vectors
+        without cluster structure), train the codes again as one flat scan of whole vectors, which then costs
+        less. The settings that changed (then its widths need measuring again)."""
+        if name != "probes" or not self.grouped or 2 * self.widths["probes"] <= self.lists:
+            return {}
+        self.groups = False
+        held, keys = self._held()
+        self.index = self._trained_on(held)
+        self.index.add_with_ids(held, keys)
+        return {"groups": False}
 
     def search(self, queries: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
         """(keys, distances), each (n, k), nearest first: 1 - cosine, or squared Euclidean."""
@@ -119,7 +157,8 @@ class PqScan:
 
         if self.trained:
             faiss.downcast_index(self.index.index).k_factor = float(self.widths["rerank"])
-            faiss.extract_index_ivf(self.index).nprobe = int(min(self.widths["probes"], self.lists))
+        if self.grouped:
+            self._coded().nprobe = int(min(self.widths["probes"], self.lists))
         scores, keys = self.index.search(self._prepared(queries), k)
         return keys.astype(np.int64), (1.0 - scores if self.cosine else scores).astype(np.float64)
 
@@ -142,18 +181,30 @@ class PqScan:
         return True
 
     def _train(self, new: np.ndarray) -> None:
-        """Train groups and codes on every vector held so far and `new`, and move the held ones into them."""
-        import faiss
-
+        """Train groups (unless `groups` is off) and codes on every vector held so far and `new`, and move the
+        held ones into them."""
         held, keys = self._held()
-        everything = np.concatenate([held, new])
-        lists = 2 ** int(round(np.log2(np.sqrt(len(everything)))))  # sqrt(n): a group holds about sqrt(n)
-        coded = faiss.IndexIDMap(faiss.index_factory(
-            self.padded, f"IVF{lists},PQ{self.padded // CODE_DIMS}x4fsr,RFlat", self.metric))
-        coded.train(everything)
+        coded = self._trained_on(np.concatenate([held, new]))
         if len(keys):
             coded.add_with_ids(held, keys)
         self.index = coded
+
+    def _trained_on(self, vectors: np.ndarray) -> Any:
+        """An empty fast scan trained on `vectors`: sqrt(n) groups of residual codes, or flat codes."""
+        import faiss
+
+        codes = f"PQ{self.padded // CODE_DIMS}x4fs"
+        lists = 2 ** int(round(np.log2(np.sqrt(len(vectors)))))  # sqrt(n): a group holds about sqrt(n)
+        layout = f"IVF{lists},{codes}r,RFlat" if self.groups else f"{codes},RFlat"
+        coded = faiss.IndexIDMap(faiss.index_factory(self.padded, layout, self.metric))
+        coded.train(vectors)
+        return coded
+
+    def _coded(self) -> Any:
+        """The trained fast scan under the id map and the re-ranking."""
+        import faiss
+
+        return faiss.downcast_index(faiss.downcast_index(self.index.index).base_index)
 
     def _held(self) -> tuple[np.ndarray, np.ndarray]:
         """Every float32 vector held (the flat index, or the re-ranking copy) and its key."""

@@ -43,6 +43,8 @@ class IndexSettings:
     structure: str = "pq"  # pq: faiss PQ fast scan, re-ranked exactly; hnsw: usearch graph (`ann`)
     probes: int = 32  # pq: the k-means groups of vectors scanned
     rerank: int = 64  # pq: the fast scan's best rerank x k are re-ranked by exact distance
+    groups: bool = True  # pq: codes grouped by k-means; False: one flat scan (calibrate's choice when most
+    # groups must be scanned)
     dtype: str = "f32"  # usearch stores bf16 by default, which reorders near-tied neighbours
     connectivity: int = 32
     expansion_add: int = 256
@@ -181,7 +183,8 @@ class VectorIndex:
         later ones wide open) at which recall@k on `queries` (vectors the index does not hold), less two
         standard errors, reaches `target` (or `most`), against brute force over the vectors it holds (`stored`
         with their `keys`; default: every stored vector); kept in the manifest, never below the settings'
-        widths. The record names the widest value of each found too narrow."""
+        widths. The record names the widest value of each found too narrow and the structure's layout, which
+        may have changed on the way (`settle`: a fast scan drops groups that nearly all had to be scanned)."""
         if not 0 < target <= 1:
             raise InputError(f"the target recall must lie in (0, 1] (got {target})")
         queries = self._checked(queries)
@@ -200,12 +203,17 @@ class VectorIndex:
                 graph.widths[other] = graph.most(other, most)
             graph.widths[name], recall, too_narrow[name] = self._narrowest(name, queries, truth, target,
                                                                            graph.most(name, most))
+            reshaped = graph.settle(name)  # the structure may reshape itself for what the width showed (`ann`)
+            if reshaped:
+                self.settings = replace(self.settings, **reshaped)
+                graph.widths[name], recall, too_narrow[name] = self._narrowest(name, queries, truth, target,
+                                                                               graph.most(name, most))
             for other in later:
                 graph.widths[other] = getattr(self.settings, other)
         self.settings = replace(self.settings, **{name: graph.widths[name] for name in names})
         self.calibration.update({"recall_at_k": round(float(recall.mean()), 4),
                                  "lower_bound": round(_lower_bound(recall), 4), **graph.widths,
-                                 "too_narrow": too_narrow})
+                                 "too_narrow": too_narrow, "layout": graph.layout})
         self._write_manifest()
         return self.calibration
 
