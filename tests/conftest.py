@@ -52,13 +52,21 @@ def transient_chunks(tmp_path_factory) -> Path:
     from concurrent.futures import ProcessPoolExecutor
     from multiprocessing import get_context
 
+    from filelock import FileLock  # a dependency of torch
+
     from openastro.core.config import load_config
     from openastro.transients.data import load_split
 
     tcfg = load_config(overrides=TRANSIENT_CHUNKS).transients
-    root = tmp_path_factory.mktemp("transient-chunks")
-    splits = ("train", "val", "test")
-    # the three chunks side by side, each in a process of its own (spawned: no threads inherited from this one)
-    with ProcessPoolExecutor(len(splits), mp_context=get_context("spawn")) as pool:
-        list(pool.map(load_split, [tcfg] * len(splits), splits, [1] * len(splits), [root] * len(splits)))
+    # pytest-xdist's workers share this run's base folder: the first to take the lock simulates the chunks, the
+    # others wait for them instead of simulating them again on the same cores
+    shared = tmp_path_factory.getbasetemp()
+    shared = shared.parent if os.environ.get("PYTEST_XDIST_WORKER") else shared
+    root, splits = shared / "transient-chunks", ("train", "val", "test")
+    with FileLock(str(shared / "transient-chunks.lock")):
+        if not (root / "complete").is_file():
+            # the three chunks side by side, each in a process of its own (spawned: no threads inherited)
+            with ProcessPoolExecutor(len(splits), mp_context=get_context("spawn")) as pool:
+                list(pool.map(load_split, [tcfg] * len(splits), splits, [1] * len(splits), [root] * len(splits)))
+            (root / "complete").touch()
     return root
