@@ -146,9 +146,7 @@ class PqScan:
         if name != "probes" or not self.grouped or 2 * self.widths["probes"] <= self.lists:
             return {}
         self.groups = False
-        held, keys = self._held()
-        self.index = self._trained_on(held)
-        self.index.add_with_ids(held, keys)
+        self._train(np.empty((0, self.padded), np.float32))
         return {"groups": False}
 
     def search(self, queries: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
