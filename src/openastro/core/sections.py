@@ -297,6 +297,7 @@ class RealBogusConfig(_Section):
     adapt_target: str
     members: int = Field(ge=1, le=32)  # networks in a deep ensemble (1: one network)
     tta: bool  # score each stamp as the mean over its eight rotations and flips
+    balance: float = Field(ge=0, le=1)  # draw training stamps with weight n_kind ** -balance
 
 
 class AlertsConfig(_Section):

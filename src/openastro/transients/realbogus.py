@@ -80,6 +80,7 @@ class RealBogusClassifier(TorchEstimator):
     adapt_weight: float = 0.1  # its lambda at the end of the DANN ramp
     members: int = 1  # networks in a deep ensemble (nets.RealBogusEnsemble); 1: one network
     tta: bool = False  # predict the mean over each stamp's eight rotations and flips (nets.dihedral_mean)
+    balance: float = 0.0  # draw each training stamp with weight n_kind ** -balance (0: as the chunks hold them)
 
     def network_spec(self) -> NetworkSpec:
         net = {"in_channels": 3, "width": self.width, "dropout": self.dropout, "stamp_size": STAMP_SIZE}
@@ -92,21 +93,24 @@ class RealBogusClassifier(TorchEstimator):
                            ["logit"])
 
     def fit(self, X: np.ndarray, y: np.ndarray, X_val: np.ndarray | None = None, y_val: np.ndarray | None = None,
-            *, domains: np.ndarray | None = None, target: np.ndarray | None = None,
+            *, domains: np.ndarray | None = None, target: np.ndarray | None = None, kinds: np.ndarray | None = None,
             callbacks: list | None = None, checkpoint_dir: Path | str | None = None,
             resume: Path | str | None = None, progress: bool = False) -> RealBogusClassifier:
         """Train on raw stamps (N, 3, 63, 63) and labels (true: real); without validation stamps, a seeded
         fifth of the training stamps (stratified) stops training early and sets the threshold. With `adapt`:
         `domains` names each training stamp's source domain (its site; default one domain), `target` holds raw
-        unlabelled stamps of the target domain (real alerts; optional when there are two sources or more)."""
+        unlabelled stamps of the target domain (real alerts; optional when there are two sources or more).
+        With `balance` > 0, `kinds` (one name per training stamp: supernova, residual, ...) sets how often each
+        stamp is drawn (`kind_weights`)."""
         from openastro.ml.adapt import adaptation, domain_codes
         from openastro.ml.metrics import threshold_at_fnr
 
         y = np.asarray(y, bool)
         check_members(self.members, self.adapt)
         codes, names = domain_codes(np.zeros(len(y), int) if domains is None else domains)
+        groups = np.zeros(len(y), int) if kinds is None else np.unique(np.asarray(kinds), return_inverse=True)[1]
         if X_val is None or y_val is None:
-            X, y, X_val, y_val, codes = validation_split(np.asarray(X), y, self.seed, extra=codes)
+            X, y, X_val, y_val, codes, groups = validation_split(np.asarray(X), y, self.seed, extra=(codes, groups))
         y_val = np.asarray(y_val, bool)
         if y.all() or not y.any() or not y_val.any():
             raise InputError("real/bogus training needs real and bogus training stamps and real validation "
@@ -116,6 +120,8 @@ class RealBogusClassifier(TorchEstimator):
         domain = adaptation(self.adapt, self.adapt_weight, len(names), targets, self.seed)
         train_set = AugmentedStamps(model_inputs(X), y, self.seed, train=True,
                                     domains=None if domain is None else codes)
+        if self.balance > 0:
+            train_set = balanced_loader(train_set, kind_weights(groups, self.balance), self.batch_size, self.seed)
         val_set = AugmentedStamps(model_inputs(X_val), y_val, self.seed, train=False)
         loss = functools.partial(member_bce, pos_weight=self.pos_weight)
         self._train(train_set, val_set, loss, logit_metrics, callbacks=callbacks, checkpoint_dir=checkpoint_dir,
@@ -154,12 +160,32 @@ def member_bce(logits: Any, target: Any, pos_weight: float = 1.0) -> Any:
     return weighted_bce(logits, target, pos_weight=pos_weight)
 
 
+def kind_weights(groups: np.ndarray, balance: float) -> np.ndarray:
+    """How often to draw each stamp: n_kind ** -balance for a stamp of a kind the set holds n_kind of, so that
+    a kind's share of the draws goes as n_kind ** (1 - balance) (0: as held; 0.5: as its square root; 1: every
+    kind alike). Rare kinds (fading stars, residuals of bright stars) are what the 2 % false-negative threshold
+    and the false positives under it turn on, and at their share of the chunks they barely move the loss."""
+    _, inverse, counts = np.unique(np.asarray(groups), return_inverse=True, return_counts=True)
+    return counts[inverse].astype(float) ** -float(balance)
+
+
+def balanced_loader(data: AugmentedStamps, weights: np.ndarray, batch_size: int, seed: int) -> Any:
+    """A DataLoader that draws len(data) stamps an epoch, with replacement, each with probability in
+    proportion to its weight (a fresh rotation and flip at every draw, so a repeated stamp is not a copy)."""
+    import torch
+    from torch.utils.data import DataLoader, WeightedRandomSampler
+
+    generator = torch.Generator().manual_seed(seed)
+    sampler = WeightedRandomSampler(torch.as_tensor(weights, dtype=torch.double), len(data), replacement=True,
+                                    generator=generator)
+    return DataLoader(data, batch_size=batch_size, sampler=sampler, generator=generator)  # one RNG to resume
+
+
 def validation_split(X: np.ndarray, y: np.ndarray, seed: int, fraction: float = 0.2,
-                     extra: np.ndarray | None = None) -> tuple[np.ndarray, ...]:
-    """A seeded, stratified split into (X, y, X_val, y_val) with `fraction` of each class held out; with `extra`
-    (one value per sample), its training part comes last."""
+                     extra: tuple[np.ndarray, ...] = ()) -> tuple[np.ndarray, ...]:
+    """A seeded, stratified split into (X, y, X_val, y_val) with `fraction` of each class held out, followed by
+    the training part of each array of `extra` (one value per sample)."""
     from sklearn.model_selection import train_test_split
 
     fit, val = train_test_split(np.arange(len(y)), test_size=fraction, random_state=seed, stratify=y)
-    split = (X[fit], y[fit], X[val], y[val])
-    return split if extra is None else (*split, np.asarray(extra)[fit])
+    return (X[fit], y[fit], X[val], y[val], *(np.asarray(e)[fit] for e in extra))

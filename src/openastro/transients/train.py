@@ -132,11 +132,11 @@ def train_realbogus(workdir: Path | str = DEFAULT_WORKDIR, config: Any = None, o
     sizes = {"samples": samples, "epochs": epochs, "batch_size": batch_size, "chunks": chunks}
     run = _start("realbogus", REALBOGUS_MODES, mode, sizes, workdir, out, seed, config, argv, progress)
     tcfg, m, splits, rcfg = run.tcfg, run.m, run.splits, run.cfg.realbogus
-    stamps, real, _ = stamps_of(splits["train"])
+    stamps, real, kinds = stamps_of(splits["train"])
     sites = site_of(splits["train"], scored(splits["train"]))
     if m.samples and m.samples < len(stamps):
         keep = np.sort(np.random.default_rng(tcfg.seed).choice(len(stamps), m.samples, replace=False))
-        stamps, real, sites = stamps[keep], real[keep], sites[keep]
+        stamps, real, sites, kinds = stamps[keep], real[keep], sites[keep], kinds[keep]
     val_stamps, val_real, _ = stamps_of(splits["val"])
     if not real.any() or real.all() or not val_real.any():
         raise InputError("the training chunks hold only one class of detection; raise --samples or the chunks")
@@ -144,12 +144,13 @@ def train_realbogus(workdir: Path | str = DEFAULT_WORKDIR, config: Any = None, o
                               epochs=m.epochs, batch_size=m.batch_size, learning_rate=rcfg.learning_rate,
                               weight_decay=rcfg.weight_decay, patience=rcfg.patience, seed=tcfg.seed,
                               threads=tcfg.torch_threads, adapt=rcfg.adapt, adapt_weight=rcfg.adapt_weight,
-                              members=rcfg.members, tta=rcfg.tta)
+                              members=rcfg.members, tta=rcfg.tta, balance=rcfg.balance)
     run.info["adaptation"] = {"method": rcfg.adapt, "weight": rcfg.adapt_weight, "target": rcfg.adapt_target or None,
                               "n_target": len(target_stamps) if target_stamps is not None else 0}
 
     def fit(callbacks: list) -> Any:
-        clf.fit(stamps, real, val_stamps, val_real, domains=sites, target=target_stamps, callbacks=callbacks,
+        clf.fit(stamps, real, val_stamps, val_real, domains=sites, target=target_stamps, kinds=kinds,
+                callbacks=callbacks,
                 checkpoint_dir=run.run_dir / "checkpoints", progress=progress)
         run.info["adaptation"]["domains"] = clf.domains_
         return clf
