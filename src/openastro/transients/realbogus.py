@@ -108,7 +108,7 @@ class RealBogusClassifier(TorchEstimator):
         y = np.asarray(y, bool)
         check_members(self.members, self.adapt)
         codes, names = domain_codes(np.zeros(len(y), int) if domains is None else domains)
-        groups = np.zeros(len(y), int) if kinds is None else np.unique(np.asarray(kinds), return_inverse=True)[1]
+        groups = np.zeros(len(y), int) if kinds is None else np.asarray(kinds)
         if X_val is None or y_val is None:
             X, y, X_val, y_val, codes, groups = validation_split(np.asarray(X), y, self.seed, extra=(codes, groups))
         y_val = np.asarray(y_val, bool)

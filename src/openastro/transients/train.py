@@ -150,8 +150,7 @@ def train_realbogus(workdir: Path | str = DEFAULT_WORKDIR, config: Any = None, o
 
     def fit(callbacks: list) -> Any:
         clf.fit(stamps, real, val_stamps, val_real, domains=sites, target=target_stamps, kinds=kinds,
-                callbacks=callbacks,
-                checkpoint_dir=run.run_dir / "checkpoints", progress=progress)
+                callbacks=callbacks, checkpoint_dir=run.run_dir / "checkpoints", progress=progress)
         run.info["adaptation"]["domains"] = clf.domains_
         return clf
 
