@@ -40,8 +40,8 @@ def cli():
     return invoke
 
 
-# The transient models' training data in the tests: chunks of 6 frames a site, 256 px (the seeds: [transients])
-TRANSIENT_CHUNKS = ["transients.frames_per_site=6", "transients.frame_size=256"]
+# The transient models' training data in the tests: chunks of 4 frames a site, 256 px (the seeds: [transients])
+TRANSIENT_CHUNKS = ["transients.frames_per_site=4", "transients.frame_size=256"]
 
 
 @pytest.fixture(scope="session")

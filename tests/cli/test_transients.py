@@ -11,7 +11,7 @@ from tests.conftest import TRANSIENT_CHUNKS
 
 PACKET = "transients/ztf_2019_01_10_739260766315010006.avro"
 PGB = "transients/pgb_alerts_for_testing"
-# One chunk per split, of the session's `transient_chunks` settings (6 frames a site, 256 px): the workspace gets
+# One chunk per split, of the session's `transient_chunks` settings (4 frames a site, 256 px): the workspace gets
 # those chunks in its cache, so training reads them instead of simulating its own
 TINY = ["--mode", "custom", "--samples", "300", "--epochs", "2", "--chunks", "1",
         *(arg for setting in TRANSIENT_CHUNKS for arg in ("--set", setting))]

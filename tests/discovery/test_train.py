@@ -105,8 +105,11 @@ def test_point_stamps_centre_a_star_or_a_transient_on_its_host():
     assert np.median(outside[hosted]) > np.median(outside[truth["kind"] == "star"])
 
 
-def test_pretraining_mixes_in_star_and_transient_cutouts(cli, tmp_path):
+def test_pretraining_mixes_in_star_and_transient_cutouts(cli, tmp_path, trained):
+    import shutil
+
     ws = tmp_path / "ws"
+    shutil.copytree(trained[0] / "cache", ws / "cache")  # the galaxy cutouts of the same settings, not made again
     code, out, err = cli("train", "embed", *TINY, "--set", "embed.point_share=0.5", "--set",
                          "embed.display_share=0.5", "-w", ws, "--json")
     assert code == 0, err

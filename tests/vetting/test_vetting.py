@@ -14,7 +14,7 @@ import pytest
 from openastro.lightcurve.model import LightCurve
 
 SEED = 9100  # fixture splits: 9100 train, 9101 validation, 9102 test; the shipped model never saw these seeds
-SIZES = {"n_train": 100, "n_val": 50, "n_test": 50}
+SIZES = {"n_train": 60, "n_val": 40, "n_test": 40}
 HATP7 = "lightcurves/kplr010666592-2009131110544_slc.fits"
 DSCUT = "lightcurves/iAR_cran/dscut.csv"
 ARGV = ["openastro", "train", "vetting", "--seed", str(SEED), "--epochs", "2", "--workdir", "/home/me/ws",
