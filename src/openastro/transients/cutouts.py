@@ -48,21 +48,29 @@ def stamp_triplet(
     return np.stack([cutout(image, x, y, size) for image in (science, reference, difference)])
 
 
-def normalise_triplet(triplet: np.ndarray) -> np.ndarray:
+DIFFERENCE_SCALES = ("science", "difference")
+
+
+def normalise_triplet(triplet: np.ndarray, difference_scale: str = "science") -> np.ndarray:
     """Model input from a (3, H, W) or (N, 3, H, W) triplet: asinh((x - median) / robust sigma) per channel.
 
     Every channel has its median subtracted. Science and reference are divided by their own 1.4826 * MAD, so
-    the result does not depend on the background level or the flux units (simulated counts or ZTF DN alike);
-    the difference, which is in the science's units (ours and ZTF's), is divided by the science's, so the
-    fractional change (difference over science) survives: a star that changed by 2 % and one that changed by
-    20 % look alike once each channel is scaled on its own. The difference median is near zero already;
-    subtracting it absorbs residual offsets of real subtractions.
+    the result does not depend on the background level or the flux units (simulated counts or ZTF DN alike).
+    With `difference_scale` "science" the difference, which is in the science's units (ours and ZTF's), is
+    divided by the science's, so the fractional change (difference over science) survives: a star that changed
+    by 2 % and one that changed by 20 % look alike once each channel is scaled on its own. With "difference" it
+    is divided by its own, a significance image: on a bright galaxy, whose light sets the science's MAD, a
+    point source of a given signal-to-noise keeps its contrast instead of shrinking with the galaxy's
+    brightness. The difference median is near zero already; subtracting it absorbs residual offsets of real
+    subtractions.
     arcsinh is linear within the noise and logarithmic beyond, so bright stars keep their shape without hard
     clipping. Missing pixels become 0, the background level after scaling.
     """
     data = np.array(triplet, dtype=np.float32)  # a private copy, changed in place below
     if data.ndim not in (3, 4) or data.shape[-3] != 3:
         raise ValueError(f"normalise_triplet needs shape (3, H, W) or (N, 3, H, W), got {data.shape}")
+    if difference_scale not in DIFFERENCE_SCALES:
+        raise ValueError(f"difference_scale={difference_scale!r}: use one of {', '.join(DIFFERENCE_SCALES)}")
     data[~np.isfinite(data)] = np.nan
     flat = data.reshape(*data.shape[:-2], -1)  # a view: one row per image
     flat -= _row_median(flat)[..., None]
@@ -73,7 +81,8 @@ def normalise_triplet(triplet: np.ndarray) -> np.ndarray:
             warnings.simplefilter("ignore", RuntimeWarning)
             std = np.nanstd(flat[low], axis=-1)
         sigma[low] = np.where(std > 0, std, 1.0)
-    sigma[..., 2] = sigma[..., 0]  # the difference in the science's noise units: the ratio of the two survives
+    if difference_scale == "science":
+        sigma[..., 2] = sigma[..., 0]  # the difference in the science's noise units: the ratio of the two survives
     flat /= sigma[..., None]
     np.arcsinh(flat, out=flat)
     flat[np.isnan(flat)] = 0.0

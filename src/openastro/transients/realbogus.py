@@ -43,17 +43,21 @@ class AugmentedStamps:
 PARALLEL_MIN = 512  # stamps per call above which normalisation is split over the cores
 
 
-def model_inputs(stamps: np.ndarray) -> np.ndarray:
-    """Raw (N, 3, 63, 63) stamps as the network sees them: oriented (difference positive), then normalised.
-    Large batches are normalised in threads (numpy's median releases the GIL): it costs as much as the network."""
+def model_inputs(stamps: np.ndarray, difference_scale: str = "science") -> np.ndarray:
+    """Raw (N, 3, 63, 63) stamps as the network sees them: oriented (difference positive), then normalised
+    (`cutouts.normalise_triplet`). Large batches are normalised in threads (numpy's median releases the GIL):
+    it costs as much as the network."""
+    def one(part: np.ndarray) -> np.ndarray:
+        return normalise_triplet(orient(part), difference_scale)
+
     if len(stamps) < PARALLEL_MIN:
-        return normalise_triplet(orient(stamps))
+        return one(stamps)
     from concurrent.futures import ThreadPoolExecutor
 
     workers = max(1, min(len(os.sched_getaffinity(0)), 8))
     parts = np.array_split(np.asarray(stamps), workers * 2)
     with ThreadPoolExecutor(workers) as pool:
-        return np.concatenate(list(pool.map(lambda part: normalise_triplet(orient(part)), parts)))
+        return np.concatenate(list(pool.map(one, parts)))
 
 
 @dataclass(kw_only=True, repr=False, eq=False)
@@ -81,6 +85,7 @@ class RealBogusClassifier(TorchEstimator):
     members: int = 1  # networks in a deep ensemble (nets.RealBogusEnsemble); 1: one network
     tta: bool = False  # predict the mean over each stamp's eight rotations and flips (nets.dihedral_mean)
     balance: float = 0.0  # draw each training stamp with weight n_kind ** -balance (0: as the chunks hold them)
+    difference_scale: str = "science"  # the difference in the science's noise units, or its own (cutouts)
 
     def network_spec(self) -> NetworkSpec:
         net = {"in_channels": 3, "width": self.width, "dropout": self.dropout, "stamp_size": STAMP_SIZE}
@@ -116,13 +121,13 @@ class RealBogusClassifier(TorchEstimator):
             raise InputError("real/bogus training needs real and bogus training stamps and real validation "
                              "stamps; add data")
         targets = None if target is None or self.adapt == "none" else AugmentedStamps(
-            model_inputs(np.asarray(target, np.float32)), np.zeros(len(target)), self.seed + 1, train=True)
+            self._inputs(np.asarray(target, np.float32)), np.zeros(len(target)), self.seed + 1, train=True)
         domain = adaptation(self.adapt, self.adapt_weight, len(names), targets, self.seed)
-        train_set = AugmentedStamps(model_inputs(X), y, self.seed, train=True,
+        train_set = AugmentedStamps(self._inputs(X), y, self.seed, train=True,
                                     domains=None if domain is None else codes)
         if self.balance > 0:
             train_set = balanced_loader(train_set, kind_weights(groups, self.balance), self.batch_size, self.seed)
-        val_set = AugmentedStamps(model_inputs(X_val), y_val, self.seed, train=False)
+        val_set = AugmentedStamps(self._inputs(X_val), y_val, self.seed, train=False)
         loss = functools.partial(member_bce, pos_weight=self.pos_weight)
         self._train(train_set, val_set, loss, logit_metrics, callbacks=callbacks, checkpoint_dir=checkpoint_dir,
                     resume=resume, progress=progress, domain=domain)
@@ -136,7 +141,10 @@ class RealBogusClassifier(TorchEstimator):
         batch = stamps[None] if stamps.ndim == 3 else stamps
         if not len(batch):
             return np.zeros(0, np.float32)
-        return sigmoid(np.asarray(self._forward(model_inputs(batch))).reshape(-1))
+        return sigmoid(np.asarray(self._forward(self._inputs(batch))).reshape(-1))
+
+    def _inputs(self, stamps: np.ndarray) -> np.ndarray:
+        return model_inputs(stamps, self.difference_scale)
 
     def predict(self, X: np.ndarray) -> np.ndarray:
         """True where a stamp is real at the fitted threshold."""

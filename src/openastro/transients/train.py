@@ -144,7 +144,8 @@ def train_realbogus(workdir: Path | str = DEFAULT_WORKDIR, config: Any = None, o
                               epochs=m.epochs, batch_size=m.batch_size, learning_rate=rcfg.learning_rate,
                               weight_decay=rcfg.weight_decay, patience=rcfg.patience, seed=tcfg.seed,
                               threads=tcfg.torch_threads, adapt=rcfg.adapt, adapt_weight=rcfg.adapt_weight,
-                              members=rcfg.members, tta=rcfg.tta, balance=rcfg.balance)
+                              members=rcfg.members, tta=rcfg.tta, balance=rcfg.balance,
+                              difference_scale=rcfg.difference_scale)
     run.info["adaptation"] = {"method": rcfg.adapt, "weight": rcfg.adapt_weight, "target": rcfg.adapt_target or None,
                               "n_target": len(target_stamps) if target_stamps is not None else 0}
 
