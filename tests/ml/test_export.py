@@ -200,3 +200,11 @@ def test_dynamo_failure_falls_back_to_torchscript(tmp_path: Path) -> None:
     x = np.random.default_rng(0).standard_normal((5, 4)).astype(np.float32)
     expected = load_network(tmp_path)[0](torch.from_numpy(x)).detach().numpy()
     assert np.abs(OnnxPredictor(tmp_path / "model.onnx")(x) - expected).max() <= 1e-4
+
+
+def test_the_allowed_difference_grows_with_outputs_larger_than_one() -> None:
+    from openastro.ml.export import TOLERANCE, allowed_difference
+
+    assert allowed_difference(np.array([0.5, -0.2])) == TOLERANCE  # probabilities, small logits: absolute
+    assert allowed_difference(np.array([[10.0], [-20.0]])) == pytest.approx(20 * TOLERANCE)  # relative beyond 1
+    assert allowed_difference(np.zeros(0)) == TOLERANCE

@@ -48,3 +48,24 @@ def test_the_classifier_keeps_its_scale_through_save_and_load(tmp_path):
     # the same weights read the stamps in the science's units otherwise: other scores
     loaded.difference_scale = "science"
     assert not np.array_equal(loaded.predict_proba(X), own.predict_proba(X))
+
+
+def test_both_gives_the_difference_in_each_units_as_a_fourth_channel():
+    batch = np.stack([_point_on_a_galaxy(2.0), _point_on_a_galaxy(2000.0, seed=1)])
+    both = normalise_triplet(batch, "both")
+    assert both.shape == (2, 4, 63, 63)
+    np.testing.assert_array_equal(both[:, :3], normalise_triplet(batch, "science"))
+    np.testing.assert_array_equal(both[:, 3], normalise_triplet(batch, "difference")[:, 2])
+
+
+def test_a_four_channel_classifier_exports_to_onnx_that_matches_torch(tmp_path):
+    from openastro.ml.export import export_onnx
+
+    X, y = stamps(32, 1), np.arange(32) % 2 == 0
+    clf = RealBogusClassifier(width=4, epochs=1, batch_size=16, warmup_steps=0, threads=1,
+                              difference_scale="both").fit(X, y)
+    assert clf.network_spec().inputs == {"x": [4, 63, 63]}
+    folder = clf.save(tmp_path / "m")
+    export_onnx(folder)
+    onnx = RealBogusClassifier.load(folder, backend="onnx")
+    np.testing.assert_allclose(onnx.predict_proba(X), clf.predict_proba(X), atol=1e-5)

@@ -96,3 +96,20 @@ def test_a_segmenter_with_transposed_convolutions_round_trips(tmp_path):
     assert back.upsample == "transpose" and isinstance(back.network_.up[0], torch.nn.ConvTranspose2d)
     x = np.random.default_rng(0).normal(size=(3, 40, 40)).astype(np.float32)
     np.testing.assert_allclose(back.predict_proba(x[None])[0], old.predict_proba(x[None])[0], atol=1e-6)
+
+
+def test_the_mean_logit_is_exact_however_sure_the_views_are():
+    import numpy as np
+
+    from openastro.transients.nets import mean_logit
+
+    rng = np.random.default_rng(0)
+    logits = rng.normal(0, 30, (8 * 40, 3))
+    logits[:3] = 150.0  # one view of the first stamps all but certain
+    p = (1 / (1 + np.exp(-logits))).reshape(8, -1, 3).mean(axis=(0, 2))
+    exact = np.log(p) - np.log1p(-p)  # in float64
+    got = mean_logit(torch.tensor(logits, dtype=torch.float32), groups=8).numpy()
+    finite = np.isfinite(exact)
+    assert finite.sum() > 30 and np.abs(got[finite] - exact[finite]).max() < 1e-4
+    sure = torch.full((8, 1), 40.0)  # every view certain: the logit stays large, no clamp
+    assert mean_logit(sure, groups=8).item() == pytest.approx(40.0, abs=1e-4)

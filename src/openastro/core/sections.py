@@ -298,7 +298,7 @@ class RealBogusConfig(_Section):
     members: int = Field(ge=1, le=32)  # networks in a deep ensemble (1: one network)
     tta: bool  # score each stamp as the mean over its eight rotations and flips
     balance: float = Field(ge=0, le=1)  # draw training stamps with weight n_kind ** -balance
-    difference_scale: str = Field(pattern="^(science|difference)$")  # the difference stamp in whose noise units
+    difference_scale: str = Field(pattern="^(science|difference|both)$")  # the difference stamp in whose noise units
 
 
 class AlertsConfig(_Section):

@@ -48,7 +48,12 @@ def stamp_triplet(
     return np.stack([cutout(image, x, y, size) for image in (science, reference, difference)])
 
 
-DIFFERENCE_SCALES = ("science", "difference")
+DIFFERENCE_SCALES = ("science", "difference", "both")
+
+
+def input_channels(difference_scale: str) -> int:
+    """Channels of `normalise_triplet`'s output: the difference once, or in both units."""
+    return 4 if difference_scale == "both" else 3
 
 
 def normalise_triplet(triplet: np.ndarray, difference_scale: str = "science") -> np.ndarray:
@@ -61,8 +66,8 @@ def normalise_triplet(triplet: np.ndarray, difference_scale: str = "science") ->
     by 2 % and one that changed by 20 % look alike once each channel is scaled on its own. With "difference" it
     is divided by its own, a significance image: on a bright galaxy, whose light sets the science's MAD, a
     point source of a given signal-to-noise keeps its contrast instead of shrinking with the galaxy's
-    brightness. The difference median is near zero already; subtracting it absorbs residual offsets of real
-    subtractions.
+    brightness. "both" gives the two as channels 2 and 3 (four channels). The difference median is near zero
+    already; subtracting it absorbs residual offsets of real subtractions.
     arcsinh is linear within the noise and logarithmic beyond, so bright stars keep their shape without hard
     clipping. Missing pixels become 0, the background level after scaling.
     """
@@ -81,12 +86,15 @@ def normalise_triplet(triplet: np.ndarray, difference_scale: str = "science") ->
             warnings.simplefilter("ignore", RuntimeWarning)
             std = np.nanstd(flat[low], axis=-1)
         sigma[low] = np.where(std > 0, std, 1.0)
-    if difference_scale == "science":
+    if difference_scale == "both":  # the difference again, as a fourth channel in its own units
+        flat = np.concatenate([flat, flat[..., 2:3, :]], axis=-2)
+        sigma = np.concatenate([sigma, sigma[..., 2:3]], axis=-1)
+    if difference_scale != "difference":
         sigma[..., 2] = sigma[..., 0]  # the difference in the science's noise units: the ratio of the two survives
     flat /= sigma[..., None]
     np.arcsinh(flat, out=flat)
     flat[np.isnan(flat)] = 0.0
-    return data.astype(np.float32)
+    return flat.reshape(*flat.shape[:-1], *data.shape[-2:]).astype(np.float32, copy=False)
 
 
 def _row_median(flat: np.ndarray, overwrite: bool = False) -> np.ndarray:

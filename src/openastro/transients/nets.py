@@ -152,9 +152,13 @@ def dihedral_mean(logits_of: Any, x: torch.Tensor) -> torch.Tensor:
 
 
 def mean_logit(logits: torch.Tensor, groups: int = 1) -> torch.Tensor:
-    """(N,) logits of the mean probability of (groups * N, members) logits, over the groups and the members."""
-    p = torch.sigmoid(logits).reshape(groups, -1, logits.shape[-1]).mean(dim=(0, 2)).clamp(1e-7, 1 - 1e-7)
-    return torch.log(p) - torch.log1p(-p)
+    """(N,) logits of the mean probability of (groups * N, members) logits, over the groups and the members.
+
+    The log of the mean probability less the log of the mean of its complement (the 1/n of both means cancels),
+    each a logsumexp of log-sigmoids: exact in float32 however sure the networks are, where log(p) - log(1 - p)
+    of the mean p loses its digits as p nears 1 (torch and ONNX Runtime then differ by 1e-3 in the logit)."""
+    views = logits.reshape(groups, -1, logits.shape[-1])
+    return torch.logsumexp(F.logsigmoid(views), dim=(0, 2)) - torch.logsumexp(F.logsigmoid(-views), dim=(0, 2))
 
 
 class RealBogusEnsemble(nn.Module):

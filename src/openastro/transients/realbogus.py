@@ -14,7 +14,7 @@ from openastro.core.errors import InputError
 from openastro.ml.bundle import NetworkSpec
 from openastro.ml.estimator import TorchEstimator
 from openastro.ml.losses import logit_metrics, weighted_bce
-from openastro.transients.cutouts import STAMP_SIZE, augment, normalise_triplet, orient
+from openastro.transients.cutouts import STAMP_SIZE, augment, input_channels, normalise_triplet, orient
 from openastro.transients.segmenter import sigmoid
 
 
@@ -85,16 +85,17 @@ class RealBogusClassifier(TorchEstimator):
     members: int = 1  # networks in a deep ensemble (nets.RealBogusEnsemble); 1: one network
     tta: bool = False  # predict the mean over each stamp's eight rotations and flips (nets.dihedral_mean)
     balance: float = 0.0  # draw each training stamp with weight n_kind ** -balance (0: as the chunks hold them)
-    difference_scale: str = "science"  # the difference in the science's noise units, or its own (cutouts)
+    difference_scale: str = "science"  # the difference in the science's noise units, its own, or both (cutouts)
 
     def network_spec(self) -> NetworkSpec:
-        net = {"in_channels": 3, "width": self.width, "dropout": self.dropout, "stamp_size": STAMP_SIZE}
+        channels = input_channels(self.difference_scale)
+        net = {"in_channels": channels, "width": self.width, "dropout": self.dropout, "stamp_size": STAMP_SIZE}
         if self.tta:  # only then, so that networks saved before the switch existed keep their spec
             net["dihedral"] = True
         if self.members > 1:
             return NetworkSpec("openastro.transients.nets:RealBogusEnsemble", {"members": self.members, **net},
-                               {"x": [3, STAMP_SIZE, STAMP_SIZE]}, ["logit"])
-        return NetworkSpec("openastro.transients.nets:RealBogusNet", net, {"x": [3, STAMP_SIZE, STAMP_SIZE]},
+                               {"x": [channels, STAMP_SIZE, STAMP_SIZE]}, ["logit"])
+        return NetworkSpec("openastro.transients.nets:RealBogusNet", net, {"x": [channels, STAMP_SIZE, STAMP_SIZE]},
                            ["logit"])
 
     def fit(self, X: np.ndarray, y: np.ndarray, X_val: np.ndarray | None = None, y_val: np.ndarray | None = None,
