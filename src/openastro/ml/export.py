@@ -145,10 +145,10 @@ def export_onnx(
     onnx.checker.check_model(str(out))
     x = example_inputs(spec, batch=CHECK_BATCH)
     reference = torch_forward(network, x)
-    diff = max_abs_diff(onnx_forward(out, x), reference)
-    if diff > allowed_difference(reference):
+    diff, allowed = max_abs_diff(onnx_forward(out, x), reference), allowed_difference(reference)
+    if diff > allowed:
         raise InputError(
-            f"ONNX export of {folder} differs from torch by {diff:.2e} > {allowed_difference(reference):.2g}; "
+            f"ONNX export of {folder} differs from torch by {diff:.2e} > {allowed:.2g}; "
             "check for ops with train-mode behaviour or unsupported ops in the model"
         )
     record: dict[str, Any] = {

@@ -145,6 +145,7 @@ class RealBogusClassifier(TorchEstimator):
         return sigmoid(np.asarray(self._forward(self._inputs(batch))).reshape(-1))
 
     def _inputs(self, stamps: np.ndarray) -> np.ndarray:
+        """`model_inputs` at this classifier's difference scale."""
         return model_inputs(stamps, self.difference_scale)
 
     def predict(self, X: np.ndarray) -> np.ndarray:
