@@ -164,3 +164,17 @@ def test_train_summaries_show_the_main_metrics_of_either_model(trained, capsys):
     train_summary({**summary, "test": unet_test})
     out = capsys.readouterr().out
     assert all(text in out for text in ("pixel F1", "0.6100", "0.9700", "0.8300", "0.4200", "unseen site", "0.5500"))
+
+
+def test_init_seed_retrains_on_the_same_stamps_from_other_weights(cli, trained, tmp_path):
+    import shutil
+
+    ws, summary = trained
+    other = tmp_path / "ws"
+    shutil.copytree(ws / "cache", other / "cache")
+    code, out, err = cli("train", "realbogus", *TINY, "--set", "realbogus.init_seed=7", "-w", other, "--json")
+    assert code == 0, err
+    again = json.loads(out)
+    assert again["test"]["all"]["n"] == summary["test"]["all"]["n"]  # the same chunks and stamps
+    assert again["val_loss"] != summary["val_loss"]  # from other initial weights
+    assert json.loads((Path(again["model"]) / "model.json").read_text())["params"]["seed"] == 7

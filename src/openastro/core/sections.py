@@ -299,6 +299,7 @@ class RealBogusConfig(_Section):
     tta: bool  # score each stamp as the mean over its eight rotations and flips
     balance: float = Field(ge=0, le=1)  # draw training stamps with weight n_kind ** -balance
     difference_scale: str = Field(pattern="^(science|difference|both)$")  # the difference stamp in whose noise units
+    init_seed: int = Field(ge=-1, le=2**32 - 1)  # initial weights and draws; -1: the chunks' ([transients] seed)
 
 
 class AlertsConfig(_Section):

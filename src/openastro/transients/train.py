@@ -142,7 +142,8 @@ def train_realbogus(workdir: Path | str = DEFAULT_WORKDIR, config: Any = None, o
         raise InputError("the training chunks hold only one class of detection; raise --samples or the chunks")
     clf = RealBogusClassifier(width=rcfg.width, dropout=rcfg.dropout, fnr=rcfg.fnr, pos_weight=rcfg.pos_weight,
                               epochs=m.epochs, batch_size=m.batch_size, learning_rate=rcfg.learning_rate,
-                              weight_decay=rcfg.weight_decay, patience=rcfg.patience, seed=tcfg.seed,
+                              weight_decay=rcfg.weight_decay, patience=rcfg.patience,
+                              seed=tcfg.seed if rcfg.init_seed < 0 else rcfg.init_seed,
                               threads=tcfg.torch_threads, adapt=rcfg.adapt, adapt_weight=rcfg.adapt_weight,
                               members=rcfg.members, tta=rcfg.tta, balance=rcfg.balance,
                               difference_scale=rcfg.difference_scale)
